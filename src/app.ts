@@ -1,0 +1,133 @@
+import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { ClientRegistry } from './clients/client-registry.js';
+import { MAX_DEVICE_CODE_TTL, type Config } from './config/schema.js';
+import { DeviceDecisions } from './device-flow/decision.js';
+import { PollPacer } from './device-flow/poll-pacer.js';
+import { DpopVerifier } from './dpop/proof.js';
+import { ReplayCache } from './dpop/replay-cache.js';
+import { DeviceCodeGrant } from './grants/device-code-grant.js';
+import { buildHttpServer } from './http/server.js';
+import { randomToken } from './shared/crypto.js';
+import { systemClock, type Clock } from './shared/clock.js';
+import { SqlBrowserSessionStore } from './storage/browser-sessions.js';
+import { SqlDeviceAuthorizationStore } from './storage/device-authorizations.js';
+import type { Database } from './storage/schema.js';
+import { SqlSettings } from './storage/settings.js';
+import { SqlSigningKeyStore } from './storage/signing-keys.js';
+import { openSqlite } from './storage/sqlite.js';
+import { KeyRing } from './tokens/signing-keys.js';
+import type { UserDirectory } from './users/user.js';
+import { BrowserSessions } from './verification/browser-session.js';
+import { CodeEntryLimiter } from './verification/code-entry-limiter.js';
+
+export interface Tether {
+  http: FastifyInstance;
+  db: Kysely<Database>;
+  /** Starts listening; resolves to the bound address. */
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface TetherOptions {
+  config: Config;
+  users: UserDirectory;
+  logger: Logger;
+  clock?: Clock;
+  trustProxy?: boolean;
+}
+
+/** How often expired codes, sessions and in-memory pacing state are cleaned up. */
+const CLEANUP_INTERVAL_MS = 60_000;
+
+/** The composition root: opens storage, builds the domain services and wires them to HTTP. */
+export async function createTether(options: TetherOptions): Promise<Tether> {
+  const { config, logger } = options;
+  const clock = options.clock ?? systemClock;
+  const db = await openSqlite({ dataDir: config.data_dir, synchronous: config.storage.synchronous });
+  const settings = new SqlSettings(db);
+  const deviceStore = new SqlDeviceAuthorizationStore(db);
+  const sessionStore = new SqlBrowserSessionStore(db);
+  const keys = await KeyRing.open(new SqlSigningKeyStore(db), clock.now());
+  const csrfKey = await settings.getOrCreate('csrf_key', () => randomToken(32));
+
+  const clients = new ClientRegistry(config);
+  const pacer = new PollPacer();
+  const dpop = new DpopVerifier(new ReplayCache());
+  const longestCodeTtl = Math.min(
+    MAX_DEVICE_CODE_TTL,
+    Math.max(config.device_flow.code_ttl, ...config.clients.map((c) => c.device_code_ttl ?? 0)),
+  );
+  const limiter = new CodeEntryLimiter(
+    {
+      perIpFailures: config.brute_force.per_ip_failures,
+      perSessionFailures: config.brute_force.per_session_failures,
+      window: config.brute_force.window,
+      codeLifetime: longestCodeTtl,
+      maxGuessProbability: config.brute_force.max_guess_probability,
+    },
+    () => clock.now(),
+  );
+  const deviceRequest = {
+    issuer: config.issuer,
+    clients,
+    store: deviceStore,
+    clock,
+    defaults: { codeTtl: config.device_flow.code_ttl, interval: config.device_flow.interval },
+  };
+  const grants = [
+    new DeviceCodeGrant({
+      issuer: config.issuer,
+      clients,
+      store: deviceStore,
+      pacer,
+      dpop,
+      keys,
+      clock,
+      tokens: { defaultTtl: config.tokens.access_token_ttl },
+    }),
+  ];
+  const http = buildHttpServer({
+    issuer: config.issuer,
+    scopes: config.scopes,
+    logger,
+    trustProxy: options.trustProxy ?? false,
+    keys,
+    dpop,
+    deviceRequest,
+    grants,
+    verification: {
+      issuer: config.issuer,
+      sessions: new BrowserSessions(sessionStore, clock, csrfKey),
+      decisions: new DeviceDecisions(deviceStore, clients, clock),
+      limiter,
+      users: options.users,
+      clock,
+    },
+  });
+
+  const cleanup = async () => {
+    const now = clock.now();
+    pacer.sweep();
+    limiter.sweep();
+    const codes = await deviceStore.deleteExpired(now);
+    const sessions = await sessionStore.deleteExpiredSessions(now);
+    if (codes + sessions > 0) logger.debug({ codes, sessions }, 'expired state cleaned up');
+  };
+  const timer = setInterval(() => {
+    cleanup().catch((error: unknown) => logger.error({ err: error }, 'cleanup failed'));
+  }, CLEANUP_INTERVAL_MS);
+  timer.unref();
+
+  return {
+    http,
+    db,
+    listen: () => http.listen({ host: config.listen.host, port: config.listen.port }),
+    async close() {
+      clearInterval(timer);
+      await http.close();
+      await db.destroy();
+    },
+  };
+}

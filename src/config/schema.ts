@@ -1,0 +1,157 @@
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+/** The only grant this issue's server issues; later grants are added to the list in one place. */
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+export const SUPPORTED_GRANTS = [DEVICE_CODE_GRANT] as const;
+
+/** RFC 8628 §3.2 leaves the lifetime to us; the product caps it at 15 minutes whatever a client asks. */
+export const MAX_DEVICE_CODE_TTL = 15 * 60;
+
+const duration = (description: string) =>
+  z
+    .union([z.string(), z.number()])
+    .transform((value, ctx) => {
+      const seconds = parseDuration(value);
+      if (seconds === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration such as "90s", "5m" or "12h" (${description})` });
+        return z.NEVER;
+      }
+      return seconds;
+    })
+    .describe(description);
+
+const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'a scope is printable ASCII without spaces or quotes');
+const absoluteUri = z.string().url('expected an absolute URI');
+
+const resourceSchema = z
+  .object({
+    uri: absoluteUri.describe('The audience URI a token for this API carries in `aud` (RFC 8707).'),
+    name: z.string().min(1).describe('What a person sees on the review screen.'),
+    scopes: z.array(scopeToken).default([]).describe('Scopes this API understands; empty means any configured scope.'),
+    access_token_ttl: duration('upper bound on access token lifetime for this API').optional(),
+  })
+  .strict();
+
+const clientSchema = z
+  .object({
+    id: z.string().min(1).regex(/^[\x21-\x7E]+$/, 'client ids are printable ASCII without spaces'),
+    name: z.string().min(1).describe('What a person sees on the review screen.'),
+    type: z.enum(['public', 'confidential']).default('public'),
+    secret: z.string().min(32, 'a client secret needs at least 32 characters').optional(),
+    grants: z.array(z.enum(SUPPORTED_GRANTS)).min(1).default([DEVICE_CODE_GRANT]),
+    scopes: z.array(scopeToken).default([]),
+    resources: z.array(absoluteUri).default([]),
+    default_resource: absoluteUri.optional(),
+    device_code_ttl: duration('device code lifetime for this client, at most 15 minutes').optional(),
+    polling_interval: z.number().int().min(1).max(60).optional(),
+    access_token_ttl: duration('upper bound on access token lifetime for this client').optional(),
+  })
+  .strict()
+  .superRefine((client, ctx) => {
+    if (client.type === 'confidential' && !client.secret) {
+      ctx.addIssue({ code: 'custom', path: ['secret'], message: 'a confidential client needs a secret' });
+    }
+    if (client.type === 'public' && client.secret) {
+      ctx.addIssue({ code: 'custom', path: ['secret'], message: 'a public client must not have a secret' });
+    }
+    if (client.device_code_ttl !== undefined && client.device_code_ttl > MAX_DEVICE_CODE_TTL) {
+      ctx.addIssue({ code: 'custom', path: ['device_code_ttl'], message: 'at most 15 minutes' });
+    }
+    if (client.default_resource && !client.resources.includes(client.default_resource)) {
+      ctx.addIssue({ code: 'custom', path: ['default_resource'], message: 'must be one of the client\'s resources' });
+    }
+  });
+
+const userSchema = z
+  .object({
+    username: z.string().min(1).max(64).regex(/^[A-Za-z0-9._@-]+$/, 'letters, digits and . _ @ - only'),
+    name: z.string().min(1).optional(),
+    password_hash: z.string().startsWith('$argon2id$', 'must be an argon2id hash (tether hash-password)'),
+    groups: z.array(z.string()).default([]),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    issuer: absoluteUri
+      .refine((u) => !u.endsWith('/') && !u.includes('?') && !u.includes('#'), 'no trailing slash, query or fragment')
+      .describe('The issuer identifier (RFC 8414 §2); also the public base URL.'),
+    listen: z
+      .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(8080) })
+      .strict()
+      .default({ host: '127.0.0.1', port: 8080 }),
+    data_dir: z.string().min(1).default('./tether-data'),
+    storage: z
+      .object({
+        synchronous: z
+          .enum(['normal', 'full'])
+          .default('normal')
+          .describe('normal: durable across a process crash; full: also across power loss, slower'),
+      })
+      .strict()
+      .default({ synchronous: 'normal' }),
+    device_flow: z
+      .object({
+        code_ttl: duration('default device code lifetime').default(300),
+        interval: z.number().int().min(1).max(60).default(5),
+      })
+      .strict()
+      .default({ code_ttl: 300, interval: 5 }),
+    tokens: z
+      .object({ access_token_ttl: duration('default access token lifetime').default(600) })
+      .strict()
+      .default({ access_token_ttl: 600 }),
+    brute_force: z
+      .object({
+        per_ip_failures: z.number().int().min(1).default(10),
+        per_session_failures: z.number().int().min(1).default(5),
+        window: duration('window the per-IP and per-session limits count over').default(900),
+        max_guess_probability: z
+          .number()
+          .gt(0)
+          .lt(1)
+          .default(2 ** -32)
+          .describe('bound on an attacker\'s chance to guess any live user code within one code lifetime'),
+      })
+      .strict()
+      .default({ per_ip_failures: 10, per_session_failures: 5, window: 900, max_guess_probability: 2 ** -32 }),
+    scopes: z.array(scopeToken).min(1),
+    resources: z.array(resourceSchema).default([]),
+    clients: z.array(clientSchema).min(1),
+    users: z.array(userSchema).default([]),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const resourceUris = new Set(config.resources.map((r) => r.uri));
+    const scopes = new Set(config.scopes);
+    config.clients.forEach((client, i) => {
+      client.resources.forEach((uri, j) => {
+        if (!resourceUris.has(uri)) {
+          ctx.addIssue({ code: 'custom', path: ['clients', i, 'resources', j], message: `unknown resource ${uri}` });
+        }
+      });
+      client.scopes.forEach((scope, j) => {
+        if (!scopes.has(scope)) {
+          ctx.addIssue({ code: 'custom', path: ['clients', i, 'scopes', j], message: `unknown scope ${scope}` });
+        }
+      });
+    });
+    config.resources.forEach((resource, i) =>
+      resource.scopes.forEach((scope, j) => {
+        if (!scopes.has(scope)) {
+          ctx.addIssue({ code: 'custom', path: ['resources', i, 'scopes', j], message: `unknown scope ${scope}` });
+        }
+      }),
+    );
+    const duplicate = (values: string[]) => values.find((v, i) => values.indexOf(v) !== i);
+    const dupClient = duplicate(config.clients.map((c) => c.id));
+    if (dupClient) ctx.addIssue({ code: 'custom', path: ['clients'], message: `duplicate client id ${dupClient}` });
+    const dupUser = duplicate(config.users.map((u) => u.username));
+    if (dupUser) ctx.addIssue({ code: 'custom', path: ['users'], message: `duplicate username ${dupUser}` });
+  });
+
+export type Config = z.output<typeof configSchema>;
+export type ClientConfig = Config['clients'][number];
+export type ResourceConfig = Config['resources'][number];
+export type UserConfig = Config['users'][number];

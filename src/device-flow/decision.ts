@@ -1,0 +1,63 @@
+import { randomUUID } from 'node:crypto';
+import type { Client, Resource } from '../clients/client.js';
+import type { ClientRegistry } from '../clients/client-registry.js';
+import type { Clock } from '../shared/clock.js';
+import type { User } from '../users/user.js';
+import type { DeviceAuthorization, DeviceAuthorizationStore, RequestContext } from './device-authorization.js';
+
+/** A pending request as the review screen shows it. */
+export interface PendingRequest {
+  authorization: DeviceAuthorization;
+  client: Client;
+  resource: Resource;
+}
+
+/**
+ * A person's decision on a device's request (RFC 8628 §3.3): find it by user code, then approve (creating the
+ * grant) or deny (ending the code, so the device gets access_denied).
+ */
+export class DeviceDecisions {
+  constructor(
+    private readonly store: DeviceAuthorizationStore,
+    private readonly clients: ClientRegistry,
+    private readonly clock: Clock,
+  ) {}
+
+  /** The live, undecided request with this (normalized) user code. */
+  async findPending(userCode: string): Promise<PendingRequest | undefined> {
+    const authorization = await this.store.findByUserCode(userCode);
+    if (!authorization || authorization.status !== 'pending' || authorization.expiresAt <= this.clock.now()) {
+      return undefined;
+    }
+    const client = this.clients.find(authorization.clientId);
+    const resource = this.clients.resource(authorization.resource);
+    if (!client || !resource) return undefined;
+    return { authorization, client, resource };
+  }
+
+  countLive(): Promise<number> {
+    return this.store.countLive(this.clock.now());
+  }
+
+  /** False when the request is no longer pending (decided elsewhere, or expired meanwhile). */
+  async approve(request: PendingRequest, user: User, authTime: number, approver: RequestContext): Promise<string | undefined> {
+    const now = this.clock.now();
+    const grantId = randomUUID();
+    const ok = await this.store.approve(request.authorization.id, now, approver, {
+      id: grantId,
+      userId: user.id,
+      clientId: request.client.id,
+      deviceAuthorizationId: request.authorization.id,
+      scopes: request.authorization.scopes,
+      resource: request.authorization.resource,
+      dpopJkt: request.authorization.dpopJkt,
+      authTime,
+      createdAt: now,
+    });
+    return ok ? grantId : undefined;
+  }
+
+  deny(request: PendingRequest, user: User, approver: RequestContext): Promise<boolean> {
+    return this.store.deny(request.authorization.id, this.clock.now(), user.id, approver);
+  }
+}

@@ -1,0 +1,91 @@
+import { randomUUID } from 'node:crypto';
+import type { ClientRegistry } from '../clients/client-registry.js';
+import { resolveRequestedAccess } from '../clients/requested-access.js';
+import type { ClientCredentials } from '../clients/client-registry.js';
+import { DEVICE_CODE_GRANT, MAX_DEVICE_CODE_TTL } from '../config/schema.js';
+import { ServerError } from '../oauth/errors.js';
+import type { Clock } from '../shared/clock.js';
+import { generateDeviceCode } from './device-code.js';
+import type { DeviceAuthorizationStore, RequestContext } from './device-authorization.js';
+import { formatUserCode, generateUserCode } from './user-code.js';
+
+export interface DeviceAuthorizationRequest {
+  credentials: ClientCredentials;
+  scope: string | undefined;
+  resources: readonly string[];
+  context: RequestContext;
+  /** Thumbprint of the key whose DPoP proof came with the request, binding the device code to it. */
+  dpopJkt: string | null;
+}
+
+/** @see https://www.rfc-editor.org/rfc/rfc8628#section-3.2 */
+export interface DeviceAuthorizationResponse {
+  device_code: string;
+  user_code: string;
+  verification_uri: string;
+  verification_uri_complete: string;
+  expires_in: number;
+  interval: number;
+}
+
+export interface DeviceRequestDeps {
+  issuer: string;
+  clients: ClientRegistry;
+  store: DeviceAuthorizationStore;
+  clock: Clock;
+  defaults: { codeTtl: number; interval: number };
+}
+
+/**
+ * The device authorization endpoint's work: authenticate the client, settle scope and resource, mint the two
+ * codes and store the request with its context (never the device code itself).
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc8628#section-3.1
+ */
+export async function requestDeviceAuthorization(
+  deps: DeviceRequestDeps,
+  request: DeviceAuthorizationRequest,
+): Promise<DeviceAuthorizationResponse> {
+  const client = deps.clients.authenticate(request.credentials, DEVICE_CODE_GRANT);
+  const access = resolveRequestedAccess(client, request.scope, request.resources, (uri) => deps.clients.resource(uri));
+  const now = deps.clock.now();
+  const ttl = Math.min(client.deviceCodeTtl ?? deps.defaults.codeTtl, MAX_DEVICE_CODE_TTL);
+  const interval = client.pollingInterval ?? deps.defaults.interval;
+  const deviceCode = generateDeviceCode();
+
+  // 20^8 codes against at most a few thousand live ones: a collision is rare; the unique index catches it.
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const userCode = generateUserCode();
+    const created = await deps.store.create({
+      id: randomUUID(),
+      deviceCodeHash: deviceCode.hash,
+      userCode,
+      clientId: client.id,
+      scopes: access.scopes,
+      resource: access.resource.uri,
+      requester: request.context,
+      dpopJkt: request.dpopJkt,
+      interval,
+      createdAt: now,
+      expiresAt: now + ttl,
+      status: 'pending',
+      decidedAt: null,
+      approverUserId: null,
+      approver: null,
+      grantId: null,
+    });
+    if (created) {
+      const display = formatUserCode(userCode);
+      const verificationUri = `${deps.issuer}/device`;
+      return {
+        device_code: deviceCode.code,
+        user_code: display,
+        verification_uri: verificationUri,
+        verification_uri_complete: `${verificationUri}?user_code=${display}`,
+        expires_in: ttl,
+        interval,
+      };
+    }
+  }
+  throw new ServerError();
+}

@@ -1,0 +1,28 @@
+import type { ClientCredentials } from '../clients/client-registry.js';
+import type { RequestContext } from '../device-flow/device-authorization.js';
+import type { FormParams } from '../oauth/form-params.js';
+
+/** What a token request carries once the HTTP layer has parsed it. */
+export interface TokenRequest {
+  params: FormParams;
+  credentials: ClientCredentials;
+  context: RequestContext;
+  /** The DPoP header, if exactly one was sent. */
+  dpopProof: string | undefined;
+  /** The token endpoint's URL, for the proof's htu. */
+  htu: string;
+}
+
+/** @see https://www.rfc-editor.org/rfc/rfc6749#section-5.1 */
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'Bearer' | 'DPoP';
+  expires_in: number;
+  scope: string;
+}
+
+/** One grant type: its URI and its handler. Registered in one place, the composition root. */
+export interface GrantType {
+  readonly type: string;
+  handle(request: TokenRequest): Promise<TokenResponse>;
+}

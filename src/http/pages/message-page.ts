@@ -1,0 +1,52 @@
+import type { OAuthError } from '../../oauth/errors.js';
+import { html, type SafeHtml } from './html.js';
+import { layout } from './layout.js';
+
+/** A page with a heading, a message and a way back. */
+export function renderMessage(title: string, body: SafeHtml, kind: 'ok' | 'stop' | 'info' = 'info'): string {
+  return layout(title, html`<h1 class="${kind}">${title}</h1>${body}<p><a href="/device">Enter another code</a></p>`);
+}
+
+export function renderApproved(clientName: string): string {
+  return renderMessage(
+    'Device approved',
+    html`<p>${clientName} is now signed in. Go back to your device; it continues by itself. You can close this page.</p>`,
+    'ok',
+  );
+}
+
+export function renderDenied(): string {
+  return renderMessage(
+    'Request denied',
+    html`<p>The device was refused and its code no longer works. If you did not start this sign-in, tell your security
+team: someone may have tried to trick you.</p>`,
+    'stop',
+  );
+}
+
+export function renderRateLimited(retryAfter: number): string {
+  const minutes = Math.max(1, Math.ceil(retryAfter / 60));
+  return renderMessage(
+    'Too many attempts',
+    html`<p>Too many codes were entered that did not match. For your security, code entry is paused.
+Try again in about ${minutes} minute${minutes === 1 ? '' : 's'}.</p>`,
+    'stop',
+  );
+}
+
+export function renderFormExpired(): string {
+  return renderMessage(
+    'This form has expired',
+    html`<p>The page was open too long or came from somewhere else. Start again by entering the code.</p>`,
+    'stop',
+  );
+}
+
+/** An error page that says what it can without exposing anything internal. */
+export function renderErrorPage(error: OAuthError | undefined): string {
+  if (!error) return renderMessage('Page not found', html`<p>There is nothing here.</p>`, 'stop');
+  if (error.status >= 500) {
+    return renderMessage('Something went wrong', html`<p>Please try again in a moment.</p>`, 'stop');
+  }
+  return renderMessage('That did not work', html`<p>The request could not be understood. Please start again.</p>`, 'stop');
+}

@@ -1,0 +1,34 @@
+/** The one stylesheet of the verification pages, served from our origin so the CSP can forbid every other. */
+export const STYLESHEET = `
+:root { color-scheme: light; --ink: #1b1f24; --muted: #5b6470; --line: #d9dee5; --accent: #2457c5; --ok: #1e7b45; --bad: #b42318; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink); background: #f4f6f9; }
+.brand { padding: 16px 24px; font-weight: 700; font-size: 18px; letter-spacing: .02em; }
+.logo { color: var(--accent); }
+.card { max-width: 560px; margin: 24px auto; padding: 28px 32px; background: #fff; border: 1px solid var(--line); border-radius: 12px; }
+h1 { font-size: 24px; margin: 0 0 12px; }
+h1.ok { color: var(--ok); } h1.stop { color: var(--bad); }
+label { display: block; font-weight: 600; margin: 16px 0 6px; }
+input { width: 100%; padding: 10px 12px; font-size: 18px; border: 1px solid #aab2bd; border-radius: 8px; }
+#user_code { font-family: ui-monospace, Menlo, Consolas, monospace; letter-spacing: .15em; text-transform: uppercase; }
+button { font: inherit; font-weight: 700; padding: 12px 20px; border-radius: 8px; border: 0; cursor: pointer; margin-top: 20px; color: #fff; }
+button.primary { background: var(--accent); width: 100%; }
+.decision { display: grid; grid-template-columns: 1fr 1fr; gap: 16px; }
+.decision button { width: 100%; font-size: 18px; }
+button.approve { background: var(--ok); }
+button.deny { background: var(--bad); }
+.code { font: 700 36px/1.2 ui-monospace, Menlo, Consolas, monospace; letter-spacing: .12em; text-align: center; padding: 12px; background: #f0f3f8; border-radius: 8px; }
+.code-inline { font-family: ui-monospace, Menlo, Consolas, monospace; font-weight: 700; letter-spacing: .08em; }
+.warning { background: #fff8e1; border-left: 4px solid #d89b00; padding: 10px 14px; border-radius: 4px; }
+.alarm { background: #fdecea; border: 2px solid var(--bad); color: #5c0f0a; padding: 12px 16px; border-radius: 8px; margin-bottom: 16px; }
+.alarm h2 { margin: 0 0 6px; font-size: 20px; color: var(--bad); }
+.error { color: var(--bad); font-weight: 600; }
+.facts { display: grid; grid-template-columns: 140px 1fr; gap: 8px 12px; margin: 16px 0; }
+.facts dt { color: var(--muted); }
+.facts dd { margin: 0; overflow-wrap: anywhere; }
+.scopes { margin: 0; padding-left: 18px; }
+.muted { color: var(--muted); font-size: 14px; }
+.ua { font-size: 13px; }
+footer { text-align: center; color: var(--muted); font-size: 13px; padding: 8px 24px 32px; }
+a { color: var(--accent); }
+`;

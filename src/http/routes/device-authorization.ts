@@ -1,0 +1,29 @@
+import type { FastifyInstance } from 'fastify';
+import type { DpopVerifier } from '../../dpop/proof.js';
+import { requestDeviceAuthorization, type DeviceRequestDeps } from '../../device-flow/request.js';
+import { clientCredentials } from '../client-auth.js';
+import { formOf } from '../form-body.js';
+import { noStore } from '../oauth-reply.js';
+import { dpopHeader, requestContext } from '../request-context.js';
+
+/** @see https://www.rfc-editor.org/rfc/rfc8628#section-3.1 */
+export function registerDeviceAuthorizationRoute(
+  app: FastifyInstance,
+  deps: DeviceRequestDeps & { dpop: DpopVerifier },
+): void {
+  const htu = `${deps.issuer}/device_authorization`;
+  app.post('/device_authorization', async (request, reply) => {
+    const params = formOf(request.body);
+    const proof = dpopHeader(request);
+    // A proof here binds the device code to the key from the very first request (RFC 9449 §10 applied to RFC 8628).
+    const verified = proof ? await deps.dpop.verify(proof, { htm: 'POST', htu, now: deps.clock.now() }) : undefined;
+    const response = await requestDeviceAuthorization(deps, {
+      credentials: clientCredentials(request, params),
+      scope: params.get('scope'),
+      resources: params.getAll('resource'),
+      context: requestContext(request),
+      dpopJkt: verified?.jkt ?? null,
+    });
+    return noStore(reply).send(response);
+  });
+}

@@ -1,0 +1,28 @@
+import type { FastifyInstance } from 'fastify';
+import type { GrantType } from '../../grants/grant-type.js';
+import { InvalidRequest, UnsupportedGrantType } from '../../oauth/errors.js';
+import { clientCredentials } from '../client-auth.js';
+import { formOf } from '../form-body.js';
+import { noStore } from '../oauth-reply.js';
+import { dpopHeader, requestContext } from '../request-context.js';
+
+/** The token endpoint: dispatches on grant_type to the registered grant handlers. */
+export function registerTokenRoute(app: FastifyInstance, opts: { issuer: string; grants: readonly GrantType[] }): void {
+  const handlers = new Map(opts.grants.map((g) => [g.type, g]));
+  const htu = `${opts.issuer}/token`;
+  app.post('/token', async (request, reply) => {
+    const params = formOf(request.body);
+    const grantType = params.get('grant_type');
+    if (grantType === undefined) throw new InvalidRequest('grant_type is required.');
+    const handler = handlers.get(grantType);
+    if (!handler) throw new UnsupportedGrantType('This server does not support that grant type.');
+    const response = await handler.handle({
+      params,
+      credentials: clientCredentials(request, params),
+      context: requestContext(request),
+      dpopProof: dpopHeader(request),
+      htu,
+    });
+    return noStore(reply).send(response);
+  });
+}

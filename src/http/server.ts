@@ -1,0 +1,56 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { GrantType } from '../grants/grant-type.js';
+import type { DeviceRequestDeps } from '../device-flow/request.js';
+import type { DpopVerifier } from '../dpop/proof.js';
+import type { KeyRing } from '../tokens/signing-keys.js';
+import { registerErrorHandler } from './error-handler.js';
+import { registerFormBody } from './form-body.js';
+import { registerDeviceAuthorizationRoute } from './routes/device-authorization.js';
+import { registerMetadataRoutes } from './routes/metadata.js';
+import { registerTokenRoute } from './routes/token.js';
+import { registerVerificationRoutes, type VerificationDeps } from './routes/verification.js';
+
+export interface HttpDeps {
+  issuer: string;
+  scopes: string[];
+  logger: Logger;
+  trustProxy: boolean;
+  keys: KeyRing;
+  dpop: DpopVerifier;
+  deviceRequest: DeviceRequestDeps;
+  grants: readonly GrantType[];
+  verification: VerificationDeps;
+}
+
+/** OAuth requests are small; anything bigger is a mistake or an attack. */
+const BODY_LIMIT = 16 * 1024;
+
+/** Builds the HTTP server. The only module that knows the framework. */
+export function buildHttpServer(deps: HttpDeps): FastifyInstance {
+  const app = Fastify({
+    // pino's Logger is a FastifyBaseLogger; the cast keeps the instance typed with the base logger everywhere.
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    // Our own onResponse hook logs requests, path only: the query string may carry a user code.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT,
+    trustProxy: deps.trustProxy,
+    return503OnClosing: true,
+  });
+  const debug = deps.logger.isLevelEnabled('debug');
+  app.addHook('onResponse', (request, reply, done) => {
+    if (reply.statusCode >= 500) request.log.error({ method: request.method, path: request.routeOptions.url, status: reply.statusCode }, 'request failed');
+    else if (debug) {
+      request.log.debug({ method: request.method, path: request.routeOptions.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+    }
+    done();
+  });
+  registerFormBody(app);
+  registerErrorHandler(app);
+  registerMetadataRoutes(app, { issuer: deps.issuer, scopes: deps.scopes, keys: deps.keys });
+  registerDeviceAuthorizationRoute(app, { ...deps.deviceRequest, dpop: deps.dpop });
+  registerTokenRoute(app, { issuer: deps.issuer, grants: deps.grants });
+  registerVerificationRoutes(app, deps.verification);
+  app.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
+  return app;
+}

@@ -1,0 +1,188 @@
+import type { Kysely, Selectable } from 'kysely';
+import type {
+  DeviceAuthorization,
+  DeviceAuthorizationStore,
+  Grant,
+  IssuedAccessToken,
+  RequestContext,
+} from '../device-flow/device-authorization.js';
+import type { Database, DeviceAuthorizationTable } from './schema.js';
+
+const toList = (text: string) => (text === '' ? [] : text.split(' '));
+
+function toDomain(row: Selectable<DeviceAuthorizationTable>): DeviceAuthorization {
+  return {
+    id: row.id,
+    deviceCodeHash: row.device_code_hash,
+    userCode: row.user_code,
+    clientId: row.client_id,
+    scopes: toList(row.scope),
+    resource: row.resource,
+    requester: { ip: row.requester_ip, userAgent: row.requester_user_agent },
+    dpopJkt: row.dpop_jkt,
+    interval: Number(row.interval),
+    createdAt: Number(row.created_at),
+    expiresAt: Number(row.expires_at),
+    status: row.status,
+    decidedAt: row.decided_at === null ? null : Number(row.decided_at),
+    approverUserId: row.approver_user_id,
+    approver:
+      row.approver_ip === null ? null : { ip: row.approver_ip, userAgent: row.approver_user_agent ?? '' },
+    grantId: row.grant_id,
+  };
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: string }).code;
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
+}
+
+export class SqlDeviceAuthorizationStore implements DeviceAuthorizationStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async create(a: DeviceAuthorization): Promise<boolean> {
+    try {
+      await this.db
+        .insertInto('device_authorizations')
+        .values({
+          id: a.id,
+          device_code_hash: a.deviceCodeHash,
+          user_code: a.userCode,
+          client_id: a.clientId,
+          scope: a.scopes.join(' '),
+          resource: a.resource,
+          requester_ip: a.requester.ip,
+          requester_user_agent: a.requester.userAgent,
+          dpop_jkt: a.dpopJkt,
+          interval: a.interval,
+          created_at: a.createdAt,
+          expires_at: a.expiresAt,
+          status: a.status,
+          decided_at: null,
+          approver_user_id: null,
+          approver_ip: null,
+          approver_user_agent: null,
+          grant_id: null,
+        })
+        .execute();
+      return true;
+    } catch (error) {
+      if (isUniqueViolation(error)) return false;
+      throw error;
+    }
+  }
+
+  async findByDeviceCodeHash(hash: string): Promise<DeviceAuthorization | undefined> {
+    const row = await this.db
+      .selectFrom('device_authorizations')
+      .selectAll()
+      .where('device_code_hash', '=', hash)
+      .executeTakeFirst();
+    return row && toDomain(row);
+  }
+
+  async findByUserCode(userCode: string): Promise<DeviceAuthorization | undefined> {
+    const row = await this.db
+      .selectFrom('device_authorizations')
+      .selectAll()
+      .where('user_code', '=', userCode)
+      .executeTakeFirst();
+    return row && toDomain(row);
+  }
+
+  async approve(id: string, now: number, approver: RequestContext, grant: Grant): Promise<boolean> {
+    return this.db.transaction().execute(async (tx) => {
+      const result = await tx
+        .updateTable('device_authorizations')
+        .set({
+          status: 'approved',
+          decided_at: now,
+          approver_user_id: grant.userId,
+          approver_ip: approver.ip,
+          approver_user_agent: approver.userAgent,
+          grant_id: grant.id,
+        })
+        .where('id', '=', id)
+        .where('status', '=', 'pending')
+        .where('expires_at', '>', now)
+        .executeTakeFirst();
+      if (result.numUpdatedRows !== 1n) return false;
+      await tx
+        .insertInto('grants')
+        .values({
+          id: grant.id,
+          user_id: grant.userId,
+          client_id: grant.clientId,
+          device_authorization_id: grant.deviceAuthorizationId,
+          scope: grant.scopes.join(' '),
+          resource: grant.resource,
+          dpop_jkt: grant.dpopJkt,
+          auth_time: grant.authTime,
+          created_at: grant.createdAt,
+          status: 'active',
+          revoked_at: null,
+          revoked_by: null,
+          revoked_reason: null,
+        })
+        .execute();
+      return true;
+    });
+  }
+
+  async deny(id: string, now: number, approverUserId: string, approver: RequestContext): Promise<boolean> {
+    const result = await this.db
+      .updateTable('device_authorizations')
+      .set({
+        status: 'denied',
+        decided_at: now,
+        approver_user_id: approverUserId,
+        approver_ip: approver.ip,
+        approver_user_agent: approver.userAgent,
+      })
+      .where('id', '=', id)
+      .where('status', '=', 'pending')
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    return result.numUpdatedRows === 1n;
+  }
+
+  async redeem(id: string, token: IssuedAccessToken, dpopJkt: string | null): Promise<boolean> {
+    return this.db.transaction().execute(async (tx) => {
+      const result = await tx
+        .updateTable('device_authorizations')
+        .set({ status: 'redeemed' })
+        .where('id', '=', id)
+        .where('status', '=', 'approved')
+        .executeTakeFirst();
+      if (result.numUpdatedRows !== 1n) return false;
+      if (dpopJkt !== null) {
+        await tx.updateTable('grants').set({ dpop_jkt: dpopJkt }).where('id', '=', token.grantId).execute();
+      }
+      await tx
+        .insertInto('access_tokens')
+        .values({ jti: token.jti, grant_id: token.grantId, issued_at: token.issuedAt, expires_at: token.expiresAt })
+        .execute();
+      return true;
+    });
+  }
+
+  async countLive(now: number): Promise<number> {
+    const row = await this.db
+      .selectFrom('device_authorizations')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('status', '=', 'pending')
+      .where('expires_at', '>', now)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  async deleteExpired(before: number): Promise<number> {
+    // Only codes nobody acted on: approved and redeemed ones are the provenance of a grant and stay.
+    const result = await this.db
+      .deleteFrom('device_authorizations')
+      .where('expires_at', '<', before)
+      .where('status', 'in', ['pending', 'denied'])
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+}

@@ -1,0 +1,84 @@
+import type { Kysely } from 'kysely';
+
+// Dialect-neutral on purpose: only types and constraints that SQLite and PostgreSQL both understand.
+export async function up(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable('signing_keys')
+    .addColumn('kid', 'text', (c) => c.primaryKey())
+    .addColumn('alg', 'text', (c) => c.notNull())
+    .addColumn('private_jwk', 'text', (c) => c.notNull())
+    .addColumn('public_jwk', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('retired_at', 'bigint')
+    .execute();
+
+  await db.schema
+    .createTable('device_authorizations')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('device_code_hash', 'text', (c) => c.notNull().unique())
+    .addColumn('user_code', 'text', (c) => c.notNull().unique())
+    .addColumn('client_id', 'text', (c) => c.notNull())
+    .addColumn('scope', 'text', (c) => c.notNull())
+    .addColumn('resource', 'text', (c) => c.notNull())
+    .addColumn('requester_ip', 'text', (c) => c.notNull())
+    .addColumn('requester_user_agent', 'text', (c) => c.notNull())
+    .addColumn('dpop_jkt', 'text')
+    .addColumn('interval', 'integer', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('expires_at', 'bigint', (c) => c.notNull())
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('decided_at', 'bigint')
+    .addColumn('approver_user_id', 'text')
+    .addColumn('approver_ip', 'text')
+    .addColumn('approver_user_agent', 'text')
+    .addColumn('grant_id', 'text')
+    .execute();
+  await db.schema
+    .createIndex('device_authorizations_expires_at')
+    .on('device_authorizations')
+    .column('expires_at')
+    .execute();
+
+  await db.schema
+    .createTable('grants')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('user_id', 'text', (c) => c.notNull())
+    .addColumn('client_id', 'text', (c) => c.notNull())
+    .addColumn('device_authorization_id', 'text', (c) => c.notNull())
+    .addColumn('scope', 'text', (c) => c.notNull())
+    .addColumn('resource', 'text', (c) => c.notNull())
+    .addColumn('dpop_jkt', 'text')
+    .addColumn('auth_time', 'bigint', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('revoked_at', 'bigint')
+    .addColumn('revoked_by', 'text')
+    .addColumn('revoked_reason', 'text')
+    .execute();
+  await db.schema.createIndex('grants_user_id').on('grants').column('user_id').execute();
+
+  await db.schema
+    .createTable('access_tokens')
+    .addColumn('jti', 'text', (c) => c.primaryKey())
+    .addColumn('grant_id', 'text', (c) => c.notNull())
+    .addColumn('issued_at', 'bigint', (c) => c.notNull())
+    .addColumn('expires_at', 'bigint', (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('access_tokens_grant_id').on('access_tokens').column('grant_id').execute();
+
+  await db.schema
+    .createTable('browser_sessions')
+    .addColumn('id_hash', 'text', (c) => c.primaryKey())
+    .addColumn('user_id', 'text')
+    .addColumn('auth_time', 'bigint')
+    .addColumn('auth_method', 'text')
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('expires_at', 'bigint', (c) => c.notNull())
+    .execute();
+
+  await db.schema
+    .createTable('settings')
+    .addColumn('key', 'text', (c) => c.primaryKey())
+    .addColumn('value', 'text', (c) => c.notNull())
+    .execute();
+}

@@ -1,0 +1,77 @@
+/** Row types of every table. Times are integer seconds since the epoch; lists are space-separated text. */
+export interface SigningKeyTable {
+  kid: string;
+  alg: string;
+  private_jwk: string;
+  public_jwk: string;
+  created_at: number;
+  retired_at: number | null;
+}
+
+export interface DeviceAuthorizationTable {
+  id: string;
+  device_code_hash: string;
+  user_code: string;
+  client_id: string;
+  scope: string;
+  resource: string;
+  requester_ip: string;
+  requester_user_agent: string;
+  dpop_jkt: string | null;
+  interval: number;
+  created_at: number;
+  expires_at: number;
+  status: 'pending' | 'approved' | 'denied' | 'redeemed';
+  decided_at: number | null;
+  approver_user_id: string | null;
+  approver_ip: string | null;
+  approver_user_agent: string | null;
+  grant_id: string | null;
+}
+
+export interface GrantTable {
+  id: string;
+  user_id: string;
+  client_id: string;
+  device_authorization_id: string;
+  scope: string;
+  resource: string;
+  dpop_jkt: string | null;
+  auth_time: number;
+  created_at: number;
+  status: 'active' | 'revoked';
+  revoked_at: number | null;
+  revoked_by: string | null;
+  revoked_reason: string | null;
+}
+
+export interface AccessTokenTable {
+  jti: string;
+  grant_id: string;
+  issued_at: number;
+  expires_at: number;
+}
+
+export interface BrowserSessionTable {
+  id_hash: string;
+  user_id: string | null;
+  auth_time: number | null;
+  auth_method: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface SettingTable {
+  key: string;
+  value: string;
+}
+
+export interface Database {
+  signing_keys: SigningKeyTable;
+  device_authorizations: DeviceAuthorizationTable;
+  grants: GrantTable;
+  access_tokens: AccessTokenTable;
+  browser_sessions: BrowserSessionTable;
+  settings: SettingTable;
+}
+

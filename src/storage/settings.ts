@@ -1,0 +1,29 @@
+import type { Kysely } from 'kysely';
+import type { Database } from './schema.js';
+
+/** Small named values the server keeps across restarts (e.g. the CSRF key, the dev password's hash). */
+export class SqlSettings {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async get(key: string): Promise<string | undefined> {
+    const row = await this.db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
+    return row?.value;
+  }
+
+  async set(key: string, value: string): Promise<void> {
+    await this.db
+      .insertInto('settings')
+      .values({ key, value })
+      .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
+      .execute();
+  }
+
+  /** The stored value, or `make()`'s result stored now. */
+  async getOrCreate(key: string, make: () => string): Promise<string> {
+    const existing = await this.get(key);
+    if (existing !== undefined) return existing;
+    const value = make();
+    await this.set(key, value);
+    return value;
+  }
+}

@@ -1,0 +1,35 @@
+import type { UserConfig } from '../config/schema.js';
+import { hashPassword, verifyPassword } from './password.js';
+import type { User, UserDirectory } from './user.js';
+
+interface LocalAccount {
+  user: User;
+  passwordHash: string;
+}
+
+/** Local accounts from the configuration, with argon2id password hashes. */
+export class LocalUserDirectory implements UserDirectory {
+  private readonly accounts = new Map<string, LocalAccount>();
+
+  private constructor(private readonly decoyHash: string) {}
+
+  static async create(users: readonly UserConfig[]): Promise<LocalUserDirectory> {
+    // Verifying against a decoy for unknown names keeps "no such user" as slow as "wrong password".
+    const directory = new LocalUserDirectory(await hashPassword('decoy password for unknown users'));
+    for (const u of users) {
+      const user: User = { id: u.username, username: u.username, displayName: u.name ?? u.username, groups: u.groups };
+      directory.accounts.set(u.username.toLowerCase(), { user, passwordHash: u.password_hash });
+    }
+    return directory;
+  }
+
+  async authenticate(username: string, password: string): Promise<User | undefined> {
+    const account = this.accounts.get(username.trim().toLowerCase());
+    const ok = await verifyPassword(account?.passwordHash ?? this.decoyHash, password);
+    return ok && account ? account.user : undefined;
+  }
+
+  async find(id: string): Promise<User | undefined> {
+    return this.accounts.get(id.toLowerCase())?.user;
+  }
+}

@@ -1,0 +1,82 @@
+import { createHmac } from 'node:crypto';
+import { constantTimeEqual, hashSecret, randomToken } from '../shared/crypto.js';
+import type { Clock } from '../shared/clock.js';
+import type { AuthenticationMethod } from '../users/user.js';
+
+/** A browser's session on the verification page, signed in or not. Stored by the hash of its cookie value. */
+export interface BrowserSession {
+  idHash: string;
+  userId: string | null;
+  authTime: number | null;
+  authMethod: AuthenticationMethod | null;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface BrowserSessionStore {
+  insertSession(session: BrowserSession): Promise<void>;
+  findSession(idHash: string): Promise<BrowserSession | undefined>;
+  deleteSession(idHash: string): Promise<void>;
+  deleteExpiredSessions(before: number): Promise<number>;
+}
+
+/** A sign-in is good for approving devices for one hour; then the person signs in again. */
+const SESSION_TTL = 3600;
+
+/**
+ * Sessions and their CSRF tokens. The cookie holds a random id; the store holds only its hash, so a copy of the
+ * database cannot be replayed as a cookie. The CSRF token is an HMAC of the session id (synchronizer pattern
+ * without storage).
+ */
+export class BrowserSessions {
+  constructor(
+    private readonly store: BrowserSessionStore,
+    private readonly clock: Clock,
+    private readonly csrfKey: string,
+  ) {}
+
+  /** The session the cookie names, if it is live. */
+  async find(cookie: string | undefined): Promise<{ id: string; session: BrowserSession } | undefined> {
+    if (!cookie || cookie.length > 100) return undefined;
+    const session = await this.store.findSession(hashSecret(cookie));
+    if (!session || session.expiresAt <= this.clock.now()) return undefined;
+    return { id: cookie, session };
+  }
+
+  async start(): Promise<{ id: string; session: BrowserSession }> {
+    return this.insert(null, null);
+  }
+
+  /** Signing in replaces the session id, so an id planted before sign-in is worthless after it. */
+  async signIn(previousId: string | undefined, userId: string, method: AuthenticationMethod) {
+    if (previousId) await this.store.deleteSession(hashSecret(previousId));
+    return this.insert(userId, method);
+  }
+
+  async signOut(id: string): Promise<void> {
+    await this.store.deleteSession(hashSecret(id));
+  }
+
+  csrfToken(sessionId: string): string {
+    return createHmac('sha256', this.csrfKey).update(`csrf:${sessionId}`).digest('base64url');
+  }
+
+  checkCsrf(sessionId: string, token: string | undefined): boolean {
+    return token !== undefined && constantTimeEqual(token, this.csrfToken(sessionId));
+  }
+
+  private async insert(userId: string | null, method: AuthenticationMethod | null) {
+    const id = randomToken(32);
+    const now = this.clock.now();
+    const session: BrowserSession = {
+      idHash: hashSecret(id),
+      userId,
+      authTime: userId ? now : null,
+      authMethod: method,
+      createdAt: now,
+      expiresAt: now + SESSION_TTL,
+    };
+    await this.store.insertSession(session);
+    return { id, session };
+  }
+}
