@@ -1,0 +1,54 @@
+import { TEST_PASSWORD } from './in-process.js';
+
+/**
+ * Drives the verification page's HTML forms with fetch, as a browser without JavaScript would: keeps the
+ * session cookie and echoes each page's CSRF token. For protocol tests; the Chromium test covers a real browser.
+ */
+export class FormBrowser {
+  private cookie = '';
+  lastPage = '';
+  lastStatus = 0;
+
+  constructor(
+    private readonly issuer: string,
+    private readonly headers: Record<string, string> = {},
+  ) {}
+
+  async get(path: string): Promise<string> {
+    const response = await fetch(`${this.issuer}${path}`, { headers: { ...this.headers, cookie: this.cookie } });
+    return this.keep(response);
+  }
+
+  async post(path: string, form: Record<string, string>): Promise<string> {
+    const response = await fetch(`${this.issuer}${path}`, {
+      method: 'POST',
+      headers: { ...this.headers, cookie: this.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ csrf: this.csrf(), ...form }),
+      redirect: 'manual',
+    });
+    return this.keep(response);
+  }
+
+  csrf(): string {
+    return /name="csrf" value="([^"]+)"/.exec(this.lastPage)?.[1] ?? '';
+  }
+
+  /** Enters the code, signs in if asked, and presses Approve or Deny. Returns the final page. */
+  async decide(userCode: string, decision: 'approve' | 'deny', username = 'alice', password = TEST_PASSWORD) {
+    await this.get('/device');
+    let page = await this.post('/device', { user_code: userCode });
+    if (page.includes('action="/device/sign-in"')) {
+      page = await this.post('/device/sign-in', { user_code: userCode, username, password });
+    }
+    if (!page.includes('action="/device/decision"')) return page;
+    return this.post('/device/decision', { user_code: userCode, decision });
+  }
+
+  private async keep(response: Response): Promise<string> {
+    const set = response.headers.get('set-cookie');
+    if (set) this.cookie = set.split(';')[0] ?? '';
+    this.lastStatus = response.status;
+    this.lastPage = await response.text();
+    return this.lastPage;
+  }
+}

@@ -1,0 +1,96 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { createTether, type Tether } from '../../src/app.js';
+import { parseConfig } from '../../src/config/load.js';
+import { DEVICE_CODE_GRANT, type Config } from '../../src/config/schema.js';
+import { createLogger } from '../../src/logging/logger.js';
+import type { Clock } from '../../src/shared/clock.js';
+import { LocalUserDirectory } from '../../src/users/local-directory.js';
+import { hashPassword } from '../../src/users/password.js';
+import { freePort } from './ports.js';
+
+export const TEST_PASSWORD = 'correct horse battery staple';
+let passwordHash: Promise<string> | undefined;
+
+export interface TestServer {
+  issuer: string;
+  api: string;
+  tether: Tether;
+  config: Config;
+  /** Every log line the server wrote. */
+  logs: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a real Tether (real HTTP, real SQLite in a temporary folder) inside the test process. `overrides` is
+ * merged into a small tenant: users alice and bob, public client tether-cli, confidential client ci-bot.
+ */
+export async function startServer(overrides: Record<string, unknown> = {}, clock?: Clock): Promise<TestServer> {
+  passwordHash ??= hashPassword(TEST_PASSWORD);
+  const hash = await passwordHash;
+  const port = await freePort();
+  const issuer = `http://127.0.0.1:${port}`;
+  const api = `${issuer}/api`;
+  const dataDir = mkdtempSync(join(tmpdir(), 'tether-test-'));
+  const config = parseConfig(
+    {
+      issuer,
+      listen: { host: '127.0.0.1', port },
+      data_dir: dataDir,
+      scopes: ['read', 'write', 'admin'],
+      resources: [
+        { uri: api, name: 'Test API', scopes: ['read', 'write'] },
+        { uri: 'https://payroll.example', name: 'Payroll', scopes: ['read', 'admin'], access_token_ttl: '2m' },
+      ],
+      clients: [
+        {
+          id: 'tether-cli',
+          name: 'Tether CLI',
+          grants: [DEVICE_CODE_GRANT],
+          scopes: ['read', 'write', 'admin'],
+          resources: [api, 'https://payroll.example'],
+          default_resource: api,
+        },
+        {
+          id: 'ci-bot',
+          name: 'CI Bot',
+          type: 'confidential',
+          secret: 'a-very-long-client-secret-for-tests-0123456789',
+          grants: [DEVICE_CODE_GRANT],
+          scopes: ['read'],
+          resources: [api],
+        },
+      ],
+      users: [
+        { username: 'alice', name: 'Alice', password_hash: hash },
+        { username: 'bob', name: 'Bob', password_hash: hash },
+      ],
+      ...overrides,
+    },
+    'test config',
+  );
+  const logs: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logs.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  const logger = createLogger({ level: 'debug', destination });
+  const tether = await createTether({ config, users: await LocalUserDirectory.create(config.users), logger, clock });
+  await tether.listen();
+  return {
+    issuer,
+    api,
+    tether,
+    config,
+    logs,
+    async close() {
+      await tether.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
