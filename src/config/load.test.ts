@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError, parseConfig } from './load.js';
+
+const valid = {
+  issuer: 'https://auth.example',
+  scopes: ['read'],
+  resources: [{ uri: 'https://api.example', name: 'API' }],
+  clients: [{ id: 'cli', name: 'CLI', scopes: ['read'], resources: ['https://api.example'] }],
+};
+
+test('a valid configuration gets its defaults', () => {
+  const config = parseConfig(valid, 't');
+  assert.equal(config.device_flow.code_ttl, 300);
+  assert.equal(config.device_flow.interval, 5);
+  assert.equal(config.tokens.access_token_ttl, 600);
+  assert.equal(config.clients[0]?.type, 'public');
+});
+
+test('durations accept units', () => {
+  const config = parseConfig({ ...valid, tokens: { access_token_ttl: '2m' }, device_flow: { code_ttl: '10m' } }, 't');
+  assert.equal(config.tokens.access_token_ttl, 120);
+  assert.equal(config.device_flow.code_ttl, 600);
+});
+
+function messageOf(raw: unknown): string {
+  try {
+    parseConfig(raw, 'tether.yaml');
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    return error.message;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+test('errors name the bad field by its path', () => {
+  assert.match(messageOf({ ...valid, issuer: 'not a url' }), /issuer:/);
+  assert.match(
+    messageOf({ ...valid, clients: [{ ...valid.clients[0], device_code_ttl: '20m' }] }),
+    /clients\.0\.device_code_ttl: at most 15 minutes/,
+  );
+  assert.match(messageOf({ ...valid, clients: [{ ...valid.clients[0], scopes: ['nope'] }] }), /clients\.0\.scopes\.0: unknown scope/);
+  assert.match(messageOf({ ...valid, clients: [{ ...valid.clients[0], type: 'confidential' }] }), /clients\.0\.secret/);
+  assert.match(messageOf({ ...valid, tokens: { access_token_ttl: 'soon' } }), /tokens\.access_token_ttl: expected a duration/);
+  assert.match(messageOf({ ...valid, surprise: true }), /surprise|Unrecognized/);
+});
