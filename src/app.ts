@@ -7,7 +7,14 @@ import { DeviceDecisions } from './device-flow/decision.js';
 import { PollPacer } from './device-flow/poll-pacer.js';
 import { DpopVerifier } from './dpop/proof.js';
 import { ReplayCache } from './dpop/replay-cache.js';
-import { DeviceCodeGrant } from './grants/device-code-grant.js';
+import { AdminKeys } from './admin/admin-keys.js';
+import { DpopNonces } from './dpop/nonce.js';
+import { DeviceCodeGrant } from './grant-types/device-code-grant.js';
+import { RefreshTokenGrant } from './grant-types/refresh-token-grant.js';
+import { Revoker } from './revocation/revoker.js';
+import { SqlGrantStore } from './storage/grants.js';
+import { SqlTokenStore } from './storage/tokens.js';
+import { AccessTokenVerifier } from './tokens/access-token-verifier.js';
 import { buildHttpServer } from './http/server.js';
 import { randomToken } from './shared/crypto.js';
 import { systemClock, type Clock } from './shared/clock.js';
@@ -52,9 +59,26 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   const keys = await KeyRing.open(new SqlSigningKeyStore(db), clock.now());
   const csrfKey = await settings.getOrCreate('csrf_key', () => randomToken(32));
 
-  const clients = new ClientRegistry(config);
+  const replay = new ReplayCache();
+  const clients = new ClientRegistry(config, { replay, clock });
   const pacer = new PollPacer();
-  const dpop = new DpopVerifier(new ReplayCache());
+  const dpop = new DpopVerifier(replay);
+  const nonces = config.dpop.require_nonce ? new DpopNonces(() => clock.now()) : undefined;
+  const proofs = { dpop, nonces };
+  const grantStore = new SqlGrantStore(db);
+  const tokenStore = new SqlTokenStore(db);
+  const revoker = new Revoker(grantStore, clock, logger);
+  const verifier = new AccessTokenVerifier(keys, config.issuer);
+  const lifetimes = {
+    accessTokenTtl: config.tokens.access_token_ttl,
+    grantIdleTtl: config.tokens.grant_idle_ttl,
+    grantMaxTtl: config.tokens.grant_max_ttl,
+  };
+  for (const client of clients.all()) {
+    if (client.allowBearer) {
+      logger.warn({ client: client.id }, 'RISK: this client may get plain Bearer tokens, usable by anyone who copies them');
+    }
+  }
   const longestCodeTtl = Math.min(
     MAX_DEVICE_CODE_TTL,
     Math.max(config.device_flow.code_ttl, ...config.clients.map((c) => c.device_code_ttl ?? 0)),
@@ -81,11 +105,23 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
       issuer: config.issuer,
       clients,
       store: deviceStore,
+      grants: grantStore,
       pacer,
-      dpop,
+      proofs,
       keys,
       clock,
-      tokens: { defaultTtl: config.tokens.access_token_ttl },
+      lifetimes,
+    }),
+    new RefreshTokenGrant({
+      issuer: config.issuer,
+      clients,
+      grants: grantStore,
+      tokens: tokenStore,
+      revoker,
+      proofs,
+      keys,
+      clock,
+      lifetimes,
     }),
   ];
   const http = buildHttpServer({
@@ -97,10 +133,15 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     dpop,
     deviceRequest,
     grants,
+    nonces,
+    clients,
+    revocation: { grants: grantStore, tokens: tokenStore, verifier, revoker, clock },
+    introspection: { issuer: config.issuer, grants: grantStore, tokens: tokenStore, verifier, clock },
+    admin: { keys: new AdminKeys(config.admin.api_key_hashes), revoker, revocations: grantStore },
     verification: {
       issuer: config.issuer,
       sessions: new BrowserSessions(sessionStore, clock, csrfKey),
-      decisions: new DeviceDecisions(deviceStore, clients, clock),
+      decisions: new DeviceDecisions(deviceStore, clients, clock, lifetimes),
       limiter,
       users: options.users,
       clock,

@@ -19,4 +19,6 @@ export const ExitCode = {
   failure: 1,
   usage: 2,
   config: 3,
+  network: 4,
+  unauthorized: 5,
 } as const;

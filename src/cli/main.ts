@@ -1,3 +1,4 @@
+import { adminCommand } from './commands/admin.js';
 import { hashPasswordCommand } from './commands/hash-password.js';
 import { serveCommand } from './commands/serve.js';
 import { ExitCode, processIO, type CliIO } from './io.js';
@@ -5,6 +6,7 @@ import { ExitCode, processIO, type CliIO } from './io.js';
 const COMMANDS: Record<string, (args: string[], io: CliIO) => Promise<number>> = {
   serve: serveCommand,
   'hash-password': hashPasswordCommand,
+  admin: (args, io) => adminCommand(args, io),
 };
 
 const USAGE = `Usage: tether <command> [options]
@@ -12,6 +14,7 @@ const USAGE = `Usage: tether <command> [options]
 Commands:
   serve           run the authorization server (tether serve --dev for the demo tenant)
   hash-password   hash a password from standard input for a config file
+  admin           revoke grants (by grant, user, device key, client, or all) and list revocations
 
 Run 'tether <command> --help' for a command's options.`;
 

@@ -12,6 +12,17 @@ export interface Client {
   deviceCodeTtl?: number;
   pollingInterval?: number;
   accessTokenTtl?: number;
+  grantIdleTtl?: number;
+  grantMaxTtl?: number;
+  /** Plain Bearer tokens when no DPoP proof is sent: only when configured so, and logged as a risk. */
+  allowBearer: boolean;
+  /** Device authorization requests must carry a DPoP proof, binding the device code from the first request. */
+  requireDpopBinding: boolean;
+  authMethod: 'none' | 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+  /** Public keys for private_key_jwt. */
+  jwks?: { keys: Record<string, unknown>[] };
+  /** May call the introspection endpoint (a resource server). */
+  introspection: boolean;
 }
 
 /** A protected API: what a token's `aud` names. */
@@ -20,4 +31,6 @@ export interface Resource {
   name: string;
   scopes: readonly string[];
   accessTokenTtl?: number;
+  grantIdleTtl?: number;
+  grantMaxTtl?: number;
 }

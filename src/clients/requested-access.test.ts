@@ -15,6 +15,10 @@ const client: Client = {
   scopes: ['read', 'write'],
   resources: [api.uri, payroll.uri],
   defaultResource: api.uri,
+  allowBearer: false,
+  requireDpopBinding: false,
+  authMethod: 'none',
+  introspection: false,
 };
 
 test('no scope asked means every allowed scope the resource understands', () => {

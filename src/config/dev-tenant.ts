@@ -1,7 +1,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { DEVICE_CODE_GRANT, type Config } from './schema.js';
+import { DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT, type Config } from './schema.js';
+import { hashSecret } from '../shared/crypto.js';
 import { parseConfig } from './load.js';
 import { hashPassword, verifyPassword } from '../users/password.js';
 
@@ -10,31 +11,47 @@ export interface DevTenant {
   /** The generated password, present only on the start that generated it: it is shown once, then only its hash exists. */
   generatedPassword?: string;
   passwordFromEnv: boolean;
+  /** Likewise the admin API key (TETHER_ADMIN_KEY, or generated once). */
+  generatedAdminKey?: string;
+  adminKeyFromEnv: boolean;
+}
+
+interface DevState {
+  alice_password_hash?: string;
+  admin_key_hash?: string;
 }
 
 const DEV_STATE_FILE = 'dev-tenant.json';
 
 /**
- * The demo tenant of `tether serve --dev`: user alice, public client tether-cli (device_code, read write) and a
- * demo API. alice's password comes from TETHER_DEV_PASSWORD, or is generated on first start, printed once, and
- * kept only as an argon2id hash under the data directory.
+ * The demo tenant of `tether serve --dev`: user alice, public client tether-cli (device_code and refresh_token,
+ * read write) and a demo API. alice's password comes from TETHER_DEV_PASSWORD, or is generated on first start,
+ * printed once, and kept only as an argon2id hash under the data directory; the admin key likewise
+ * (TETHER_ADMIN_KEY), kept as a SHA-256 hash.
  */
 export async function devTenant(opts: { host: string; port: number; dataDir: string; env: NodeJS.ProcessEnv }): Promise<DevTenant> {
   const issuer = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`;
   const statePath = join(opts.dataDir, DEV_STATE_FILE);
   const fromEnv = opts.env['TETHER_DEV_PASSWORD'];
-  let passwordHash: string | undefined;
+  const state: DevState = existsSync(statePath) ? (JSON.parse(readFileSync(statePath, 'utf8')) as DevState) : {};
+  let passwordHash = state.alice_password_hash;
   let generatedPassword: string | undefined;
-  if (existsSync(statePath)) {
-    passwordHash = (JSON.parse(readFileSync(statePath, 'utf8')) as { alice_password_hash?: string }).alice_password_hash;
-  }
   if (fromEnv) {
     if (!passwordHash || !(await verifyPassword(passwordHash, fromEnv))) passwordHash = await hashPassword(fromEnv);
   } else if (!passwordHash) {
     generatedPassword = randomBytes(12).toString('base64url');
     passwordHash = await hashPassword(generatedPassword);
   }
-  writeFileSync(statePath, JSON.stringify({ alice_password_hash: passwordHash }), { mode: 0o600 });
+  const adminKeyFromEnv = opts.env['TETHER_ADMIN_KEY'];
+  let adminKeyHash = state.admin_key_hash;
+  let generatedAdminKey: string | undefined;
+  if (adminKeyFromEnv) adminKeyHash = hashSecret(adminKeyFromEnv);
+  else if (!adminKeyHash) {
+    generatedAdminKey = `tether_admin_${randomBytes(24).toString('base64url')}`;
+    adminKeyHash = hashSecret(generatedAdminKey);
+  }
+  const next: DevState = { alice_password_hash: passwordHash, admin_key_hash: adminKeyHash };
+  writeFileSync(statePath, JSON.stringify(next), { mode: 0o600 });
 
   const api = `${issuer}/api`;
   const config = parseConfig(
@@ -49,14 +66,21 @@ export async function devTenant(opts: { host: string; port: number; dataDir: str
           id: 'tether-cli',
           name: 'Tether CLI',
           type: 'public',
-          grants: [DEVICE_CODE_GRANT],
+          grants: [DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT],
           scopes: ['read', 'write'],
           resources: [api],
         },
       ],
+      admin: { api_key_hashes: [adminKeyHash] },
       users: [{ username: 'alice', name: 'Alice (demo)', password_hash: passwordHash, groups: ['engineering'] }],
     },
     'the dev tenant',
   );
-  return { config, generatedPassword, passwordFromEnv: Boolean(fromEnv) };
+  return {
+    config,
+    generatedPassword,
+    passwordFromEnv: Boolean(fromEnv),
+    generatedAdminKey,
+    adminKeyFromEnv: Boolean(adminKeyFromEnv),
+  };
 }

@@ -3,7 +3,8 @@ import { parseDuration } from './duration.js';
 
 /** The only grant this issue's server issues; later grants are added to the list in one place. */
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
-export const SUPPORTED_GRANTS = [DEVICE_CODE_GRANT] as const;
+export const REFRESH_TOKEN_GRANT = 'refresh_token';
+export const SUPPORTED_GRANTS = [DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT] as const;
 
 /** RFC 8628 §3.2 leaves the lifetime to us; the product caps it at 15 minutes whatever a client asks. */
 export const MAX_DEVICE_CODE_TTL = 15 * 60;
@@ -30,6 +31,8 @@ const resourceSchema = z
     name: z.string().min(1).describe('What a person sees on the review screen.'),
     scopes: z.array(scopeToken).default([]).describe('Scopes this API understands; empty means any configured scope.'),
     access_token_ttl: duration('upper bound on access token lifetime for this API').optional(),
+    grant_idle_ttl: duration('upper bound on how long a grant for this API may sit unused').optional(),
+    grant_max_ttl: duration('upper bound on how long a grant for this API may live').optional(),
   })
   .strict();
 
@@ -46,14 +49,39 @@ const clientSchema = z
     device_code_ttl: duration('device code lifetime for this client, at most 15 minutes').optional(),
     polling_interval: z.number().int().min(1).max(60).optional(),
     access_token_ttl: duration('upper bound on access token lifetime for this client').optional(),
+    grant_idle_ttl: duration('upper bound on how long a grant of this client may sit unused').optional(),
+    grant_max_ttl: duration('upper bound on how long a grant of this client may live').optional(),
+    allow_bearer: z
+      .boolean()
+      .default(false)
+      .describe('let this client get plain Bearer tokens when it sends no DPoP proof (a risk, logged at start)'),
+    require_dpop_binding: z
+      .boolean()
+      .default(false)
+      .describe('refuse device authorization requests that carry no DPoP proof'),
+    token_endpoint_auth_method: z
+      .enum(['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'])
+      .optional()
+      .describe('how a confidential client authenticates; defaults to client_secret_basic (or private_key_jwt with jwks)'),
+    jwks: z
+      .object({ keys: z.array(z.record(z.string(), z.unknown())).min(1) })
+      .optional()
+      .describe('public keys for private_key_jwt client authentication'),
+    introspection: z.boolean().default(false).describe('a resource server that may call the introspection endpoint'),
   })
   .strict()
   .superRefine((client, ctx) => {
-    if (client.type === 'confidential' && !client.secret) {
-      ctx.addIssue({ code: 'custom', path: ['secret'], message: 'a confidential client needs a secret' });
+    if (client.type === 'confidential' && !client.secret && !client.jwks) {
+      ctx.addIssue({ code: 'custom', path: ['secret'], message: 'a confidential client needs a secret or jwks' });
     }
-    if (client.type === 'public' && client.secret) {
-      ctx.addIssue({ code: 'custom', path: ['secret'], message: 'a public client must not have a secret' });
+    if (client.type === 'public' && (client.secret || client.jwks)) {
+      ctx.addIssue({ code: 'custom', path: ['secret'], message: 'a public client must not have a secret or jwks' });
+    }
+    if (client.type === 'public' && client.introspection) {
+      ctx.addIssue({ code: 'custom', path: ['introspection'], message: 'only a confidential client may introspect' });
+    }
+    if (client.token_endpoint_auth_method === 'private_key_jwt' && !client.jwks) {
+      ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'private_key_jwt needs jwks' });
     }
     if (client.device_code_ttl !== undefined && client.device_code_ttl > MAX_DEVICE_CODE_TTL) {
       ctx.addIssue({ code: 'custom', path: ['device_code_ttl'], message: 'at most 15 minutes' });
@@ -99,9 +127,31 @@ export const configSchema = z
       .strict()
       .default({ code_ttl: 300, interval: 5 }),
     tokens: z
-      .object({ access_token_ttl: duration('default access token lifetime').default(600) })
+      .object({
+        access_token_ttl: duration('default access token lifetime').default(600),
+        grant_idle_ttl: duration('a grant unused (not refreshed) this long ends').default(3600),
+        grant_max_ttl: duration('a grant ends this long after its approval, however used').default(43200),
+      })
       .strict()
-      .default({ access_token_ttl: 600 }),
+      .default({ access_token_ttl: 600, grant_idle_ttl: 3600, grant_max_ttl: 43200 }),
+    dpop: z
+      .object({
+        require_nonce: z
+          .boolean()
+          .default(false)
+          .describe('demand a server-issued nonce in every DPoP proof at the token endpoint (RFC 9449 §8)'),
+      })
+      .strict()
+      .default({ require_nonce: false }),
+    admin: z
+      .object({
+        api_key_hashes: z
+          .array(z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'a base64url SHA-256 hash (tether admin hash-key)'))
+          .default([])
+          .describe('SHA-256 hashes of the keys that may call the admin API'),
+      })
+      .strict()
+      .default({ api_key_hashes: [] }),
     brute_force: z
       .object({
         per_ip_failures: z.number().int().min(1).default(10),

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Client, Resource } from '../clients/client.js';
 import type { ClientRegistry } from '../clients/client-registry.js';
+import { lifetimesFor, type LifetimeDefaults } from '../grants/lifetime.js';
 import type { Clock } from '../shared/clock.js';
 import type { User } from '../users/user.js';
 import type { DeviceAuthorization, DeviceAuthorizationStore, RequestContext } from './device-authorization.js';
@@ -21,6 +22,7 @@ export class DeviceDecisions {
     private readonly store: DeviceAuthorizationStore,
     private readonly clients: ClientRegistry,
     private readonly clock: Clock,
+    private readonly lifetimes: LifetimeDefaults,
   ) {}
 
   /** The live, undecided request with this (normalized) user code. */
@@ -43,6 +45,7 @@ export class DeviceDecisions {
   async approve(request: PendingRequest, user: User, authTime: number, approver: RequestContext): Promise<string | undefined> {
     const now = this.clock.now();
     const grantId = randomUUID();
+    const { grantIdleTtl, grantMaxTtl } = lifetimesFor(this.lifetimes, request.client, request.resource);
     const ok = await this.store.approve(request.authorization.id, now, approver, {
       id: grantId,
       userId: user.id,
@@ -53,6 +56,8 @@ export class DeviceDecisions {
       dpopJkt: request.authorization.dpopJkt,
       authTime,
       createdAt: now,
+      expiresAt: now + grantMaxTtl,
+      idleTtl: grantIdleTtl,
     });
     return ok ? grantId : undefined;
   }

@@ -1,3 +1,6 @@
+import type { Grant } from '../grants/grant.js';
+import type { IssuedTokens } from '../tokens/token-store.js';
+
 /** The context a request arrived with: where from and with what software. */
 export interface RequestContext {
   ip: string;
@@ -28,26 +31,6 @@ export interface DeviceAuthorization {
   grantId: string | null;
 }
 
-/** What one approval creates: the unit of provenance and, later, of revocation. */
-export interface Grant {
-  id: string;
-  userId: string;
-  clientId: string;
-  deviceAuthorizationId: string;
-  scopes: string[];
-  resource: string;
-  dpopJkt: string | null;
-  authTime: number;
-  createdAt: number;
-}
-
-export interface IssuedAccessToken {
-  jti: string;
-  grantId: string;
-  issuedAt: number;
-  expiresAt: number;
-}
-
 /** What the device flow needs from storage. Implemented by the storage layer. */
 export interface DeviceAuthorizationStore {
   /** Inserts; returns false when the user code collides with a stored one (the caller draws another). */
@@ -59,10 +42,10 @@ export interface DeviceAuthorizationStore {
   /** Denies a pending, unexpired authorization. */
   deny(id: string, now: number, approverUserId: string, approver: RequestContext): Promise<boolean>;
   /**
-   * Marks an approved authorization redeemed, binds its grant to the proof's key and records the token issued
+   * Marks an approved authorization redeemed, binds its grant to the proof's key and records the tokens issued
    * for it, in one transaction; false when another poll redeemed it first.
    */
-  redeem(id: string, token: IssuedAccessToken, dpopJkt: string | null): Promise<boolean>;
+  redeem(id: string, tokens: IssuedTokens, dpopJkt: string | null): Promise<boolean>;
   countLive(now: number): Promise<number>;
   /** Deletes authorizations that expired before `before`; returns how many. */
   deleteExpired(before: number): Promise<number>;

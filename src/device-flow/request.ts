@@ -3,7 +3,7 @@ import type { ClientRegistry } from '../clients/client-registry.js';
 import { resolveRequestedAccess } from '../clients/requested-access.js';
 import type { ClientCredentials } from '../clients/client-registry.js';
 import { DEVICE_CODE_GRANT, MAX_DEVICE_CODE_TTL } from '../config/schema.js';
-import { ServerError } from '../oauth/errors.js';
+import { InvalidDpopProof, ServerError } from '../oauth/errors.js';
 import type { Clock } from '../shared/clock.js';
 import { generateDeviceCode } from './device-code.js';
 import type { DeviceAuthorizationStore, RequestContext } from './device-authorization.js';
@@ -46,7 +46,10 @@ export async function requestDeviceAuthorization(
   deps: DeviceRequestDeps,
   request: DeviceAuthorizationRequest,
 ): Promise<DeviceAuthorizationResponse> {
-  const client = deps.clients.authenticate(request.credentials, DEVICE_CODE_GRANT);
+  const client = await deps.clients.authenticate(request.credentials, DEVICE_CODE_GRANT, `${deps.issuer}/device_authorization`);
+  if (client.requireDpopBinding && request.dpopJkt === null) {
+    throw new InvalidDpopProof('This client must bind its device code with a DPoP proof.');
+  }
   const access = resolveRequestedAccess(client, request.scope, request.resources, (uri) => deps.clients.resource(uri));
   const now = deps.clock.now();
   const ttl = Math.min(client.deviceCodeTtl ?? deps.defaults.codeTtl, MAX_DEVICE_CODE_TTL);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { calculateJwkThumbprint, errors, importJWK, jwtVerify, type JWK, type JWTHeaderParameters, type KeyObject } from 'jose';
-import { InvalidDpopProof } from '../oauth/errors.js';
+import { InvalidDpopProof, UseDpopNonce } from '../oauth/errors.js';
+import type { DpopNonces } from './nonce.js';
 import type { ReplayCache } from './replay-cache.js';
 
 /** Asymmetric algorithms only (RFC 9449 §4.3 forbids none and MACs). */
@@ -19,6 +20,8 @@ export interface ProofExpectations {
   now: number;
   /** When an access token accompanies the proof, its value, for the `ath` check. */
   accessToken?: string;
+  /** When the server demands nonces here, the checker of the proof's `nonce` claim. */
+  nonces?: DpopNonces;
 }
 
 export interface VerifiedProof {
@@ -53,7 +56,7 @@ export class DpopVerifier {
         { typ: 'dpop+jwt', algorithms: [...DPOP_ALGORITHMS], clockTolerance: 0 },
       ));
     } catch (error) {
-      if (error instanceof InvalidDpopProof) throw error;
+      if (error instanceof InvalidDpopProof || error instanceof UseDpopNonce) throw error;
       throw new InvalidDpopProof(describeJoseError(error));
     }
     const { htm, htu, iat, jti, ath } = payload;
@@ -70,7 +73,11 @@ export class DpopVerifier {
       const hash = createHash('sha256').update(expected.accessToken).digest('base64url');
       if (ath !== hash) throw new InvalidDpopProof('ath does not match the access token.');
     }
-    const thumbprint = await (jkt as unknown as Promise<string>);
+    if (expected.nonces && !expected.nonces.isValid(typeof payload['nonce'] === 'string' ? payload['nonce'] : undefined)) {
+      throw new UseDpopNonce(expected.nonces.current());
+    }
+    if (!jkt) throw new InvalidDpopProof('The proof has no usable key.');
+    const thumbprint = await jkt;
     // Claim the jti last, after every check that can fail, so a rejected proof cannot burn a good client's jti.
     if (!this.replay.claim(`${thumbprint}:${jti}`, (iat + MAX_AGE + MAX_SKEW) * 1000)) {
       throw new InvalidDpopProof('This proof was already used.');

@@ -1,9 +1,15 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { GrantType } from '../grants/grant-type.js';
+import type { GrantType } from '../grant-types/grant-type.js';
 import type { DeviceRequestDeps } from '../device-flow/request.js';
 import type { DpopVerifier } from '../dpop/proof.js';
 import type { KeyRing } from '../tokens/signing-keys.js';
+import type { ClientRegistry } from '../clients/client-registry.js';
+import type { DpopNonces } from '../dpop/nonce.js';
+import type { IntrospectionDeps } from '../introspection/introspect.js';
+import type { TokenRevocationDeps } from '../revocation/token-revocation.js';
+import { registerAdminRoutes, type AdminDeps } from './routes/admin.js';
+import { registerTokenManagementRoutes } from './routes/token-management.js';
 import { registerErrorHandler } from './error-handler.js';
 import { registerFormBody } from './form-body.js';
 import { registerDeviceAuthorizationRoute } from './routes/device-authorization.js';
@@ -20,6 +26,11 @@ export interface HttpDeps {
   dpop: DpopVerifier;
   deviceRequest: DeviceRequestDeps;
   grants: readonly GrantType[];
+  nonces?: DpopNonces;
+  clients: ClientRegistry;
+  revocation: TokenRevocationDeps;
+  introspection: IntrospectionDeps;
+  admin: AdminDeps;
   verification: VerificationDeps;
 }
 
@@ -49,7 +60,14 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   registerErrorHandler(app);
   registerMetadataRoutes(app, { issuer: deps.issuer, scopes: deps.scopes, keys: deps.keys });
   registerDeviceAuthorizationRoute(app, { ...deps.deviceRequest, dpop: deps.dpop });
-  registerTokenRoute(app, { issuer: deps.issuer, grants: deps.grants });
+  registerTokenRoute(app, { issuer: deps.issuer, grants: deps.grants, nonces: deps.nonces });
+  registerTokenManagementRoutes(app, {
+    issuer: deps.issuer,
+    clients: deps.clients,
+    revocation: deps.revocation,
+    introspection: deps.introspection,
+  });
+  registerAdminRoutes(app, deps.admin);
   registerVerificationRoutes(app, deps.verification);
   app.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
   return app;

@@ -107,3 +107,13 @@ export class ServerError extends OAuthError {
     super('The server could not complete the request.');
   }
 }
+
+/** The proof lacked the server's current nonce; the response carries a fresh one (RFC 9449 §8). */
+export class UseDpopNonce extends OAuthError {
+  readonly code = 'use_dpop_nonce';
+  override readonly headers: Readonly<Record<string, string>>;
+  constructor(nonce: string) {
+    super('Resend the request with the DPoP-Nonce value in the proof.');
+    this.headers = { 'dpop-nonce': nonce };
+  }
+}

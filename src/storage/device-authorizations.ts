@@ -1,12 +1,9 @@
 import type { Kysely, Selectable } from 'kysely';
-import type {
-  DeviceAuthorization,
-  DeviceAuthorizationStore,
-  Grant,
-  IssuedAccessToken,
-  RequestContext,
-} from '../device-flow/device-authorization.js';
+import type { DeviceAuthorization, DeviceAuthorizationStore, RequestContext } from '../device-flow/device-authorization.js';
+import type { Grant } from '../grants/grant.js';
+import type { IssuedTokens } from '../tokens/token-store.js';
 import type { Database, DeviceAuthorizationTable } from './schema.js';
+import { insertIssuedTokens } from './tokens.js';
 
 const toList = (text: string) => (text === '' ? [] : text.split(' '));
 
@@ -119,6 +116,9 @@ export class SqlDeviceAuthorizationStore implements DeviceAuthorizationStore {
           dpop_jkt: grant.dpopJkt,
           auth_time: grant.authTime,
           created_at: grant.createdAt,
+          expires_at: grant.expiresAt,
+          idle_ttl: grant.idleTtl,
+          last_used_at: grant.createdAt,
           status: 'active',
           revoked_at: null,
           revoked_by: null,
@@ -146,7 +146,7 @@ export class SqlDeviceAuthorizationStore implements DeviceAuthorizationStore {
     return result.numUpdatedRows === 1n;
   }
 
-  async redeem(id: string, token: IssuedAccessToken, dpopJkt: string | null): Promise<boolean> {
+  async redeem(id: string, tokens: IssuedTokens, dpopJkt: string | null): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
       const result = await tx
         .updateTable('device_authorizations')
@@ -156,12 +156,9 @@ export class SqlDeviceAuthorizationStore implements DeviceAuthorizationStore {
         .executeTakeFirst();
       if (result.numUpdatedRows !== 1n) return false;
       if (dpopJkt !== null) {
-        await tx.updateTable('grants').set({ dpop_jkt: dpopJkt }).where('id', '=', token.grantId).execute();
+        await tx.updateTable('grants').set({ dpop_jkt: dpopJkt }).where('id', '=', tokens.access.grantId).execute();
       }
-      await tx
-        .insertInto('access_tokens')
-        .values({ jti: token.jti, grant_id: token.grantId, issued_at: token.issuedAt, expires_at: token.expiresAt })
-        .execute();
+      await insertIssuedTokens(tx, tokens);
       return true;
     });
   }

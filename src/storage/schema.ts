@@ -39,6 +39,9 @@ export interface GrantTable {
   dpop_jkt: string | null;
   auth_time: number;
   created_at: number;
+  expires_at: number;
+  idle_ttl: number;
+  last_used_at: number;
   status: 'active' | 'revoked';
   revoked_at: number | null;
   revoked_by: string | null;
@@ -50,6 +53,27 @@ export interface AccessTokenTable {
   grant_id: string;
   issued_at: number;
   expires_at: number;
+}
+
+export interface RefreshTokenTable {
+  hash: string;
+  grant_id: string;
+  parent_hash: string | null;
+  issued_at: number;
+  expires_at: number;
+  status: 'active' | 'rotated' | 'revoked';
+}
+
+export interface RevocationTable {
+  id: string;
+  kind: 'grant' | 'user' | 'jkt' | 'client' | 'all';
+  value: string | null;
+  issued_before: number;
+  created_at: number;
+  actor: string;
+  reason: string;
+  via: string;
+  grants_revoked: number;
 }
 
 export interface BrowserSessionTable {
@@ -71,6 +95,8 @@ export interface Database {
   device_authorizations: DeviceAuthorizationTable;
   grants: GrantTable;
   access_tokens: AccessTokenTable;
+  refresh_tokens: RefreshTokenTable;
+  revocations: RevocationTable;
   browser_sessions: BrowserSessionTable;
   settings: SettingTable;
 }

@@ -1,12 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
-import type { Client, Resource } from '../clients/client.js';
-import type { Grant } from '../device-flow/device-authorization.js';
 import { SIGNING_ALG, type KeyRing } from './signing-keys.js';
 
-export interface AccessTokenPolicy {
-  /** The server-wide default lifetime, in seconds. */
-  defaultTtl: number;
+/** What an access token says about its grant. */
+export interface AccessTokenSubject {
+  grantId: string;
+  userId: string;
+  clientId: string;
+  scopes: readonly string[];
+  resource: string;
+  dpopJkt: string | null;
+  authTime: number;
 }
 
 export interface MintedAccessToken {
@@ -15,11 +19,6 @@ export interface MintedAccessToken {
   issuedAt: number;
   expiresAt: number;
   expiresIn: number;
-}
-
-/** The shortest of the server default, the client's and the resource's limits. */
-export function accessTokenTtl(policy: AccessTokenPolicy, client: Client, resource: Resource): number {
-  return Math.min(policy.defaultTtl, client.accessTokenTtl ?? Infinity, resource.accessTokenTtl ?? Infinity);
 }
 
 /**
@@ -31,24 +30,24 @@ export function accessTokenTtl(policy: AccessTokenPolicy, client: Client, resour
 export async function mintAccessToken(
   keys: KeyRing,
   issuer: string,
-  grant: Grant,
+  subject: AccessTokenSubject,
   ttl: number,
   now: number,
 ): Promise<MintedAccessToken> {
   const jti = randomUUID();
   const claims: Record<string, unknown> = {
-    client_id: grant.clientId,
-    scope: grant.scopes.join(' '),
-    auth_time: grant.authTime,
-    sid: grant.id,
+    client_id: subject.clientId,
+    scope: subject.scopes.join(' '),
+    auth_time: subject.authTime,
+    sid: subject.grantId,
   };
-  if (grant.dpopJkt) claims['cnf'] = { jkt: grant.dpopJkt };
+  if (subject.dpopJkt) claims['cnf'] = { jkt: subject.dpopJkt };
   const { kid, key } = keys.signingKey;
   const token = await new SignJWT(claims)
     .setProtectedHeader({ alg: SIGNING_ALG, typ: 'at+jwt', kid })
     .setIssuer(issuer)
-    .setSubject(grant.userId)
-    .setAudience(grant.resource)
+    .setSubject(subject.userId)
+    .setAudience(subject.resource)
     .setIssuedAt(now)
     .setExpirationTime(now + ttl)
     .setJti(jti)

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createTether, type Tether } from '../../src/app.js';
 import { parseConfig } from '../../src/config/load.js';
-import { DEVICE_CODE_GRANT, type Config } from '../../src/config/schema.js';
+import { DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT, type Config } from '../../src/config/schema.js';
+import { hashSecret } from '../../src/shared/crypto.js';
 import { createLogger } from '../../src/logging/logger.js';
 import type { Clock } from '../../src/shared/clock.js';
 import { LocalUserDirectory } from '../../src/users/local-directory.js';
@@ -12,6 +13,8 @@ import { hashPassword } from '../../src/users/password.js';
 import { freePort } from './ports.js';
 
 export const TEST_PASSWORD = 'correct horse battery staple';
+export const ADMIN_KEY = 'tether_admin_test_key_0123456789abcdefghijklmnop';
+export const GATEWAY_SECRET = 'gateway-secret-for-introspection-0123456789';
 let passwordHash: Promise<string> | undefined;
 
 export interface TestServer {
@@ -26,7 +29,8 @@ export interface TestServer {
 
 /**
  * Starts a real Tether (real HTTP, real SQLite in a temporary folder) inside the test process. `overrides` is
- * merged into a small tenant: users alice and bob, public client tether-cli, confidential client ci-bot.
+ * merged into a small tenant: users alice and bob, public client tether-cli (with refresh tokens), confidential
+ * client ci-bot, resource server api-gateway (may introspect tokens for the test API), and an admin key.
  */
 export async function startServer(overrides: Record<string, unknown> = {}, clock?: Clock): Promise<TestServer> {
   passwordHash ??= hashPassword(TEST_PASSWORD);
@@ -49,7 +53,7 @@ export async function startServer(overrides: Record<string, unknown> = {}, clock
         {
           id: 'tether-cli',
           name: 'Tether CLI',
-          grants: [DEVICE_CODE_GRANT],
+          grants: [DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT],
           scopes: ['read', 'write', 'admin'],
           resources: [api, 'https://payroll.example'],
           default_resource: api,
@@ -63,7 +67,17 @@ export async function startServer(overrides: Record<string, unknown> = {}, clock
           scopes: ['read'],
           resources: [api],
         },
+        {
+          id: 'api-gateway',
+          name: 'API gateway',
+          type: 'confidential',
+          secret: GATEWAY_SECRET,
+          grants: [DEVICE_CODE_GRANT],
+          resources: [api],
+          introspection: true,
+        },
       ],
+      admin: { api_key_hashes: [hashSecret(ADMIN_KEY)] },
       users: [
         { username: 'alice', name: 'Alice', password_hash: hash },
         { username: 'bob', name: 'Bob', password_hash: hash },

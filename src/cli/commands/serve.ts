@@ -66,6 +66,11 @@ export async function serveCommand(args: string[], io: CliIO): Promise<number> {
         : tenant.passwordFromEnv
           ? 'the value of TETHER_DEV_PASSWORD'
           : `the one printed at first start (set TETHER_DEV_PASSWORD to reset it)`;
+      const adminKey = tenant.generatedAdminKey
+        ? `${tenant.generatedAdminKey}   (shown only this once; export it as TETHER_ADMIN_KEY for tether admin)`
+        : tenant.adminKeyFromEnv
+          ? 'the value of TETHER_ADMIN_KEY'
+          : 'the one printed at first start (set TETHER_ADMIN_KEY to replace it)';
       banner = [
         '',
         '  Tether is running in DEV MODE: demo tenant, generated keys, embedded SQLite. Not for production.',
@@ -74,7 +79,8 @@ export async function serveCommand(args: string[], io: CliIO): Promise<number> {
         `  Sign in at:  ${config.issuer}/device`,
         `  User:        alice`,
         `  Password:    ${password}`,
-        `  Client:      tether-cli (public, device_code, scopes: read write)`,
+        `  Client:      tether-cli (public, device_code + refresh_token, DPoP-bound, scopes: read write)`,
+        `  Admin key:   ${adminKey}`,
         `  Data:        ${config.data_dir}`,
         '',
         `  Try it:      curl -s -d client_id=tether-cli ${config.issuer}/device_authorization`,

@@ -7,12 +7,13 @@ export function renderCodeEntry(opts: { csrf: string; value?: string; error?: st
     'Enter your code',
     html`<h1>Connect a device</h1>
 <p>Enter the code shown on the device or terminal you are signing in on.</p>
-${opts.error ? html`<p class="error" role="alert">${opts.error}</p>` : ''}
+${opts.error ? html`<p class="error" role="alert" id="code_error">${opts.error}</p>` : ''}
 <form method="post" action="/device">
   ${csrfField(opts.csrf)}
   <label for="user_code">Code from your device</label>
   <input id="user_code" name="user_code" value="${opts.value ?? ''}" autocomplete="off" autocapitalize="characters"
-    spellcheck="false" placeholder="XXXX-XXXX" maxlength="20" required autofocus>
+    spellcheck="false" placeholder="XXXX-XXXX" maxlength="20" required autofocus
+    ${opts.error ? html`aria-invalid="true" aria-describedby="code_error"` : ''}>
   <button type="submit" class="primary">Continue</button>
 </form>`,
   );
@@ -27,7 +28,7 @@ export function renderConfirmCode(opts: { csrf: string; code: string }): string 
     'Confirm your code',
     html`<h1>Check the code</h1>
 <p>Does your device show exactly this code?</p>
-<p class="code" aria-label="Code">${opts.code}</p>
+<p class="code">${opts.code}</p>
 <p class="warning">Only continue if <strong>you</strong> started this sign-in on a device in front of you and it shows this
 code. If someone sent you this link, stop here.</p>
 <form method="post" action="/device">

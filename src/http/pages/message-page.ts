@@ -2,9 +2,14 @@ import type { OAuthError } from '../../oauth/errors.js';
 import { html, type SafeHtml } from './html.js';
 import { layout } from './layout.js';
 
-/** A page with a heading, a message and a way back. */
-export function renderMessage(title: string, body: SafeHtml, kind: 'ok' | 'stop' | 'info' = 'info'): string {
-  return layout(title, html`<h1 class="${kind}">${title}</h1>${body}<p><a href="/device">Enter another code</a></p>`);
+/** A page with a heading, a message and a way back (whose words fit the page; `null` for none). */
+export function renderMessage(
+  title: string,
+  body: SafeHtml,
+  kind: 'ok' | 'stop' | 'info' = 'info',
+  back: string | null = 'Enter another code',
+): string {
+  return layout(title, html`<h1 class="${kind}">${title}</h1>${body}${back ? html`<p><a href="/device">${back}</a></p>` : ''}`);
 }
 
 export function renderApproved(clientName: string): string {
@@ -31,6 +36,8 @@ export function renderRateLimited(retryAfter: number): string {
     html`<p>Too many codes were entered that did not match. For your security, code entry is paused.
 Try again in about ${minutes} minute${minutes === 1 ? '' : 's'}.</p>`,
     'stop',
+    // A link back to code entry here would only be refused again.
+    null,
   );
 }
 
@@ -39,14 +46,15 @@ export function renderFormExpired(): string {
     'This form has expired',
     html`<p>The page was open too long or came from somewhere else. Start again by entering the code.</p>`,
     'stop',
+    'Start again',
   );
 }
 
 /** An error page that says what it can without exposing anything internal. */
 export function renderErrorPage(error: OAuthError | undefined): string {
-  if (!error) return renderMessage('Page not found', html`<p>There is nothing here.</p>`, 'stop');
+  if (!error) return renderMessage('Page not found', html`<p>There is nothing here.</p>`, 'stop', 'Go to code entry');
   if (error.status >= 500) {
-    return renderMessage('Something went wrong', html`<p>Please try again in a moment.</p>`, 'stop');
+    return renderMessage('Something went wrong', html`<p>Please try again in a moment.</p>`, 'stop', 'Start again');
   }
-  return renderMessage('That did not work', html`<p>The request could not be understood. Please start again.</p>`, 'stop');
+  return renderMessage('That did not work', html`<p>The request could not be understood. Please start again.</p>`, 'stop', 'Start again');
 }

@@ -7,14 +7,16 @@ export function renderSignIn(opts: { csrf: string; userCode: string; error?: str
     'Sign in',
     html`<h1>Sign in to continue</h1>
 <p>Sign in to review the request from code <strong class="code-inline">${opts.userCode}</strong>.</p>
-${opts.error ? html`<p class="error" role="alert">${opts.error}</p>` : ''}
+${opts.error ? html`<p class="error" role="alert" id="sign_in_error">${opts.error}</p>` : ''}
 <form method="post" action="/device/sign-in">
   ${csrfField(opts.csrf)}
   <input type="hidden" name="user_code" value="${opts.userCode}">
   <label for="username">Username</label>
-  <input id="username" name="username" value="${opts.username ?? ''}" autocomplete="username" required autofocus>
+  <input id="username" name="username" value="${opts.username ?? ''}" autocomplete="username" autocapitalize="none"
+    spellcheck="false" required ${opts.error ? '' : html`autofocus`}>
   <label for="password">Password</label>
-  <input id="password" name="password" type="password" autocomplete="current-password" required>
+  <input id="password" name="password" type="password" autocomplete="current-password" required
+    ${opts.error ? html`autofocus aria-invalid="true" aria-describedby="sign_in_error"` : ''}>
   <button type="submit" class="primary">Sign in</button>
 </form>`,
   );

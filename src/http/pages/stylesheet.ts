@@ -3,25 +3,30 @@ export const STYLESHEET = `
 :root { color-scheme: light; --ink: #1b1f24; --muted: #5b6470; --line: #d9dee5; --accent: #2457c5; --ok: #1e7b45; --bad: #b42318; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink); background: #f4f6f9; }
-.brand { padding: 16px 24px; font-weight: 700; font-size: 18px; letter-spacing: .02em; }
-.logo { color: var(--accent); }
+.brand { display: flex; align-items: center; gap: 8px; padding: 16px 24px; font-weight: 700; font-size: 18px; letter-spacing: .02em; }
+.logo { color: var(--accent); flex: none; }
 .card { max-width: 560px; margin: 24px auto; padding: 28px 32px; background: #fff; border: 1px solid var(--line); border-radius: 12px; }
 h1 { font-size: 24px; margin: 0 0 12px; }
 h1.ok { color: var(--ok); } h1.stop { color: var(--bad); }
 label { display: block; font-weight: 600; margin: 16px 0 6px; }
 input { width: 100%; padding: 10px 12px; font-size: 18px; border: 1px solid #aab2bd; border-radius: 8px; }
 #user_code { font-family: ui-monospace, Menlo, Consolas, monospace; letter-spacing: .15em; text-transform: uppercase; }
-button { font: inherit; font-weight: 700; padding: 12px 20px; border-radius: 8px; border: 0; cursor: pointer; margin-top: 20px; color: #fff; }
+button { font: inherit; font-weight: 700; padding: 12px 20px; border-radius: 8px; border: 2px solid transparent; cursor: pointer; margin-top: 20px; color: #fff; }
+button:hover { filter: brightness(.92); }
+button:focus-visible, a:focus-visible, input:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
 button.primary { background: var(--accent); width: 100%; }
 .decision { display: grid; grid-template-columns: 1fr 1fr; gap: 16px; }
 .decision button { width: 100%; font-size: 18px; }
 button.approve { background: var(--ok); }
 button.deny { background: var(--bad); }
+/* After the different-network warning, Deny stays solid and Approve is only outlined: same size, less pull. */
+.decision.risky button.approve { background: #fff; color: var(--ok); border-color: var(--ok); }
 .code { font: 700 36px/1.2 ui-monospace, Menlo, Consolas, monospace; letter-spacing: .12em; text-align: center; padding: 12px; background: #f0f3f8; border-radius: 8px; }
 .code-inline { font-family: ui-monospace, Menlo, Consolas, monospace; font-weight: 700; letter-spacing: .08em; }
 .warning { background: #fff8e1; border-left: 4px solid #d89b00; padding: 10px 14px; border-radius: 4px; }
 .alarm { background: #fdecea; border: 2px solid var(--bad); color: #5c0f0a; padding: 12px 16px; border-radius: 8px; margin-bottom: 16px; }
 .alarm h2 { margin: 0 0 6px; font-size: 20px; color: var(--bad); }
+.alarm > :last-child, .warning > :last-child { margin-bottom: 0; }
 .error { color: var(--bad); font-weight: 600; }
 .facts { display: grid; grid-template-columns: 140px 1fr; gap: 8px 12px; margin: 16px 0; }
 .facts dt { color: var(--muted); }
@@ -31,4 +36,13 @@ button.deny { background: var(--bad); }
 .ua { font-size: 13px; }
 footer { text-align: center; color: var(--muted); font-size: 13px; padding: 8px 24px 32px; }
 a { color: var(--accent); }
+@media (max-width: 600px) {
+  .brand { padding: 12px 16px; }
+  .card { margin: 8px 12px 16px; padding: 20px 18px; }
+  h1 { font-size: 22px; }
+  .facts { grid-template-columns: 1fr; gap: 0; }
+  .facts dt { font-size: 14px; }
+  .facts dd { margin-bottom: 10px; }
+  .code { font-size: 30px; }
+}
 `;

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import type { GrantType } from '../../grants/grant-type.js';
+import type { DpopNonces } from '../../dpop/nonce.js';
+import type { GrantType } from '../../grant-types/grant-type.js';
 import { InvalidRequest, UnsupportedGrantType } from '../../oauth/errors.js';
 import { clientCredentials } from '../client-auth.js';
 import { formOf } from '../form-body.js';
@@ -7,10 +8,15 @@ import { noStore } from '../oauth-reply.js';
 import { dpopHeader, requestContext } from '../request-context.js';
 
 /** The token endpoint: dispatches on grant_type to the registered grant handlers. */
-export function registerTokenRoute(app: FastifyInstance, opts: { issuer: string; grants: readonly GrantType[] }): void {
+export function registerTokenRoute(
+  app: FastifyInstance,
+  opts: { issuer: string; grants: readonly GrantType[]; nonces?: DpopNonces },
+): void {
   const handlers = new Map(opts.grants.map((g) => [g.type, g]));
   const htu = `${opts.issuer}/token`;
   app.post('/token', async (request, reply) => {
+    // With nonces on, every answer carries the current one, so clients rarely need the extra round trip (§8.2).
+    if (opts.nonces) reply.header('dpop-nonce', opts.nonces.current());
     const params = formOf(request.body);
     const grantType = params.get('grant_type');
     if (grantType === undefined) throw new InvalidRequest('grant_type is required.');

@@ -50,12 +50,42 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('dpop_jkt', 'text')
     .addColumn('auth_time', 'bigint', (c) => c.notNull())
     .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('expires_at', 'bigint', (c) => c.notNull())
+    .addColumn('idle_ttl', 'integer', (c) => c.notNull())
+    .addColumn('last_used_at', 'bigint', (c) => c.notNull())
     .addColumn('status', 'text', (c) => c.notNull())
     .addColumn('revoked_at', 'bigint')
     .addColumn('revoked_by', 'text')
     .addColumn('revoked_reason', 'text')
     .execute();
   await db.schema.createIndex('grants_user_id').on('grants').column('user_id').execute();
+  await db.schema.createIndex('grants_dpop_jkt').on('grants').column('dpop_jkt').execute();
+  await db.schema.createIndex('grants_client_id').on('grants').column('client_id').execute();
+
+  await db.schema
+    .createTable('refresh_tokens')
+    .addColumn('hash', 'text', (c) => c.primaryKey())
+    .addColumn('grant_id', 'text', (c) => c.notNull())
+    .addColumn('parent_hash', 'text')
+    .addColumn('issued_at', 'bigint', (c) => c.notNull())
+    .addColumn('expires_at', 'bigint', (c) => c.notNull())
+    .addColumn('status', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('refresh_tokens_grant_id').on('refresh_tokens').column('grant_id').execute();
+
+  await db.schema
+    .createTable('revocations')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('value', 'text')
+    .addColumn('issued_before', 'bigint', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('actor', 'text', (c) => c.notNull())
+    .addColumn('reason', 'text', (c) => c.notNull())
+    .addColumn('via', 'text', (c) => c.notNull())
+    .addColumn('grants_revoked', 'integer', (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('revocations_created_at').on('revocations').column('created_at').execute();
 
   await db.schema
     .createTable('access_tokens')

@@ -2,23 +2,26 @@ import type { ClientRegistry } from '../clients/client-registry.js';
 import { DEVICE_CODE_GRANT } from '../config/schema.js';
 import type { DeviceAuthorizationStore } from '../device-flow/device-authorization.js';
 import type { PollPacer } from '../device-flow/poll-pacer.js';
-import type { DpopVerifier } from '../dpop/proof.js';
+import type { GrantStore } from '../grants/grant.js';
+import { lifetimesFor, type LifetimeDefaults } from '../grants/lifetime.js';
 import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant } from '../oauth/errors.js';
 import { hashSecret } from '../shared/crypto.js';
 import type { Clock } from '../shared/clock.js';
-import { accessTokenTtl, mintAccessToken, type AccessTokenPolicy } from '../tokens/access-token.js';
+import { issueTokens } from '../tokens/issue-tokens.js';
 import type { KeyRing } from '../tokens/signing-keys.js';
 import type { GrantType, TokenRequest, TokenResponse } from './grant-type.js';
+import { checkTokenRequestProof, type ProofPolicy } from './proof-policy.js';
 
 export interface DeviceCodeGrantDeps {
   issuer: string;
   clients: ClientRegistry;
   store: DeviceAuthorizationStore;
+  grants: GrantStore;
   pacer: PollPacer;
-  dpop: DpopVerifier;
+  proofs: ProofPolicy;
   keys: KeyRing;
   clock: Clock;
-  tokens: AccessTokenPolicy;
+  lifetimes: LifetimeDefaults;
 }
 
 /**
@@ -33,12 +36,10 @@ export class DeviceCodeGrant implements GrantType {
 
   async handle(request: TokenRequest): Promise<TokenResponse> {
     const { deps } = this;
-    const client = deps.clients.authenticate(request.credentials, DEVICE_CODE_GRANT);
+    const client = await deps.clients.authenticate(request.credentials, DEVICE_CODE_GRANT, request.htu);
     const deviceCode = request.params.require('device_code');
     const now = deps.clock.now();
-    const proof = request.dpopProof
-      ? await deps.dpop.verify(request.dpopProof, { htm: 'POST', htu: request.htu, now })
-      : undefined;
+    const proof = await checkTokenRequestProof(deps.proofs, client, request, now);
 
     const authorization = await deps.store.findByDeviceCodeHash(hashSecret(deviceCode));
     if (!authorization || authorization.clientId !== client.id) {
@@ -56,43 +57,34 @@ export class DeviceCodeGrant implements GrantType {
       throw new AuthorizationPending('The person has not yet approved the request.');
     }
 
-    const grantId = authorization.grantId;
+    const grant = authorization.grantId === null ? undefined : await deps.grants.findGrant(authorization.grantId);
     const resource = deps.clients.resource(authorization.resource);
-    if (grantId === null || authorization.approverUserId === null || authorization.decidedAt === null || !resource) {
-      throw new InvalidGrant('The approval is incomplete.');
-    }
+    if (!grant || !resource) throw new InvalidGrant('The approval is incomplete.');
+    if (grant.status !== 'active' || grant.expiresAt <= now) throw new InvalidGrant('The grant was revoked or has ended.');
     const jkt = proof?.jkt ?? null;
-    const ttl = accessTokenTtl(deps.tokens, client, resource);
-    const minted = await mintAccessToken(
-      deps.keys,
-      deps.issuer,
-      {
-        id: grantId,
-        userId: authorization.approverUserId,
+    const { response, issued } = await issueTokens({
+      keys: deps.keys,
+      issuer: deps.issuer,
+      client,
+      subject: {
+        grantId: grant.id,
+        userId: grant.userId,
         clientId: client.id,
-        deviceAuthorizationId: authorization.id,
-        scopes: authorization.scopes,
-        resource: authorization.resource,
+        scopes: grant.scopes,
+        resource: grant.resource,
         dpopJkt: jkt,
-        authTime: authorization.decidedAt,
-        createdAt: authorization.decidedAt,
+        authTime: grant.authTime,
       },
-      ttl,
+      accessTokenTtl: lifetimesFor(deps.lifetimes, client, resource).accessTokenTtl,
+      grant,
+      parentRefreshHash: null,
       now,
-    );
+    });
     // The single-use claim comes after every check that can fail, so two concurrent polls cannot both redeem.
-    const redeemed = await deps.store.redeem(
-      authorization.id,
-      { jti: minted.jti, grantId, issuedAt: minted.issuedAt, expiresAt: minted.expiresAt },
-      jkt,
-    );
-    if (!redeemed) throw new InvalidGrant('The device code was already used.');
+    if (!(await deps.store.redeem(authorization.id, issued, jkt))) {
+      throw new InvalidGrant('The device code was already used.');
+    }
     deps.pacer.forget(authorization.id);
-    return {
-      access_token: minted.token,
-      token_type: jkt ? 'DPoP' : 'Bearer',
-      expires_in: minted.expiresIn,
-      scope: authorization.scopes.join(' '),
-    };
+    return response;
   }
 }

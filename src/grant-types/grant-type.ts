@@ -19,6 +19,7 @@ export interface TokenResponse {
   token_type: 'Bearer' | 'DPoP';
   expires_in: number;
   scope: string;
+  refresh_token?: string;
 }
 
 /** One grant type: its URI and its handler. Registered in one place, the composition root. */

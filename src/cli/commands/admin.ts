@@ -1,0 +1,121 @@
+import { parseArgs } from 'node:util';
+import { hashSecret } from '../../shared/crypto.js';
+import { ExitCode, type CliIO } from '../io.js';
+
+const USAGE = `Usage:
+  tether admin revoke (--grant ID | --user NAME | --jkt THUMBPRINT | --client ID | --all-device-flow)
+                      [--reason TEXT] [--issuer URL]
+  tether admin revocations [--since SECONDS] [--issuer URL]
+  tether admin hash-key            (reads a new admin key on standard input, prints its hash for the config)
+
+The admin key is read from TETHER_ADMIN_KEY, never from arguments (they end up in shell history).
+The issuer defaults to TETHER_ISSUER, then http://127.0.0.1:8080.`;
+
+export interface AdminCommandDeps {
+  io: CliIO;
+  fetch: typeof fetch;
+}
+
+const TARGETS = { grant: 'grant', user: 'user', jkt: 'jkt', client: 'client' } as const;
+
+/** `tether admin`: revocation and key management against a running server's admin API. */
+export async function adminCommand(args: string[], io: CliIO, deps: AdminCommandDeps = { io, fetch }): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === 'hash-key') return hashKey(io);
+  if (sub !== 'revoke' && sub !== 'revocations') {
+    io.stderr.write(`${USAGE}\n`);
+    return sub === undefined || sub === '--help' ? ExitCode.ok : ExitCode.usage;
+  }
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      options: {
+        grant: { type: 'string' },
+        user: { type: 'string' },
+        jkt: { type: 'string' },
+        client: { type: 'string' },
+        'all-device-flow': { type: 'boolean', default: false },
+        reason: { type: 'string' },
+        since: { type: 'string' },
+        issuer: { type: 'string' },
+      },
+    }));
+  } catch (error) {
+    io.stderr.write(`tether admin: ${(error as Error).message}\n\n${USAGE}\n`);
+    return ExitCode.usage;
+  }
+  const key = io.env['TETHER_ADMIN_KEY'];
+  if (!key) {
+    io.stderr.write('tether admin: set TETHER_ADMIN_KEY to an admin key (tether serve --dev prints one at first start)\n');
+    return ExitCode.usage;
+  }
+  const issuer = (values.issuer ?? io.env['TETHER_ISSUER'] ?? 'http://127.0.0.1:8080').replace(/\/$/, '');
+  const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+
+  if (sub === 'revocations') {
+    const response = await call(deps, `${issuer}/admin/revocations?since=${Number(values.since ?? 0)}`, { headers });
+    if (!response.ok) return report(io, response);
+    for (const r of (response.body as { revocations: Record<string, unknown>[] }).revocations) {
+      const when = new Date(Number(r['createdAt']) * 1000).toISOString();
+      io.stdout.write(`${when}  ${String(r['kind'])} ${String(r['value'] ?? '*')}  grants=${String(r['grantsRevoked'])}  by ${String(r['actor'])} via ${String(r['via'])}: ${String(r['reason'])}\n`);
+    }
+    return ExitCode.ok;
+  }
+
+  const chosen = (Object.keys(TARGETS) as (keyof typeof TARGETS)[]).filter((k) => values[k] !== undefined);
+  const all = values['all-device-flow'] === true;
+  if (chosen.length + (all ? 1 : 0) !== 1) {
+    io.stderr.write(`tether admin revoke: name exactly one target\n\n${USAGE}\n`);
+    return ExitCode.usage;
+  }
+  const kind = all ? 'all' : TARGETS[chosen[0] as keyof typeof TARGETS];
+  const body = { kind, ...(all ? {} : { value: values[chosen[0] as keyof typeof TARGETS] }), ...(values.reason ? { reason: values.reason } : {}) };
+  const response = await call(deps, `${issuer}/admin/revocations`, { method: 'POST', headers, body: JSON.stringify(body) });
+  if (!response.ok) return report(io, response);
+  const result = response.body as { grants_revoked: number; revocation: { id: string } };
+  io.stdout.write(`Revoked ${result.grants_revoked} grant${result.grants_revoked === 1 ? '' : 's'} (revocation ${result.revocation.id}).\n`);
+  return ExitCode.ok;
+}
+
+async function call(deps: AdminCommandDeps, url: string, init: RequestInit) {
+  try {
+    const response = await deps.fetch(url, init);
+    const text = await response.text();
+    let body: unknown = {};
+    try {
+      body = text ? JSON.parse(text) : {};
+    } catch {
+      body = { error: 'invalid_response' };
+    }
+    return { ok: response.ok, status: response.status, body };
+  } catch (error) {
+    return { ok: false, status: 0, body: { error: 'network', error_description: (error as Error).message } };
+  }
+}
+
+function report(io: CliIO, response: { status: number; body: unknown }): number {
+  const { error, error_description: description } = response.body as { error?: string; error_description?: string };
+  if (response.status === 0) {
+    io.stderr.write(`tether admin: cannot reach the server (${description ?? 'network error'})\n`);
+    return ExitCode.network;
+  }
+  if (response.status === 401) {
+    io.stderr.write('tether admin: the server refused the admin key\n');
+    return ExitCode.unauthorized;
+  }
+  io.stderr.write(`tether admin: ${error ?? `HTTP ${response.status}`}${description ? `: ${description}` : ''}\n`);
+  return ExitCode.failure;
+}
+
+async function hashKey(io: CliIO): Promise<number> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of io.stdin) chunks.push(Buffer.from(chunk as Buffer));
+  const key = Buffer.concat(chunks).toString('utf8').trim();
+  if (key.length < 32) {
+    io.stderr.write('tether admin hash-key: give a random key of at least 32 characters on standard input\n');
+    return ExitCode.usage;
+  }
+  io.stdout.write(`${hashSecret(key)}\n`);
+  return ExitCode.ok;
+}

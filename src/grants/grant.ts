@@ -1,0 +1,31 @@
+/**
+ * What one approval creates: user, client, device key, scopes, resource and lifetimes. The grant is the unit of
+ * provenance (every token names it in `sid`) and of revocation (ending it ends every token descended from it).
+ */
+export interface Grant {
+  id: string;
+  userId: string;
+  clientId: string;
+  deviceAuthorizationId: string;
+  scopes: string[];
+  resource: string;
+  /** The DPoP key every token of this grant is bound to; set at approval or at first redemption. */
+  dpopJkt: string | null;
+  authTime: number;
+  createdAt: number;
+  /** Absolute end, however the grant is used. */
+  expiresAt: number;
+  /** A grant not refreshed for this many seconds ends. */
+  idleTtl: number;
+}
+
+export interface GrantRecord extends Grant {
+  status: 'active' | 'revoked';
+  revokedAt: number | null;
+  revokedBy: string | null;
+  revokedReason: string | null;
+}
+
+export interface GrantStore {
+  findGrant(id: string): Promise<GrantRecord | undefined>;
+}

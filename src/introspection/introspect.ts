@@ -1,0 +1,61 @@
+import type { Client } from '../clients/client.js';
+import type { GrantRecord, GrantStore } from '../grants/grant.js';
+import { hashSecret } from '../shared/crypto.js';
+import type { Clock } from '../shared/clock.js';
+import type { AccessTokenVerifier } from '../tokens/access-token-verifier.js';
+import { REFRESH_TOKEN_PREFIX } from '../tokens/refresh-token-format.js';
+import type { TokenStore } from '../tokens/token-store.js';
+
+export type IntrospectionResponse = { active: false } | ({ active: true } & Record<string, unknown>);
+
+export interface IntrospectionDeps {
+  issuer: string;
+  grants: GrantStore;
+  tokens: TokenStore;
+  verifier: AccessTokenVerifier;
+  clock: Clock;
+}
+
+const INACTIVE: IntrospectionResponse = { active: false };
+
+/**
+ * Token introspection (RFC 7662) for resource servers. Anything expired, revoked, unknown, or for an API the
+ * caller does not serve is `active: false`, with nothing more said (§2.2).
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc7662#section-2.2
+ */
+export async function introspect(deps: IntrospectionDeps, caller: Client, token: string): Promise<IntrospectionResponse> {
+  const now = deps.clock.now();
+  const serves = (resource: string) => caller.resources.length === 0 || caller.resources.includes(resource);
+  const live = (grant: GrantRecord | undefined): grant is GrantRecord =>
+    grant !== undefined && grant.status === 'active' && grant.expiresAt > now;
+
+  if (token.startsWith(REFRESH_TOKEN_PREFIX)) {
+    const stored = await deps.tokens.findRefreshToken(hashSecret(token));
+    const grant = stored && (await deps.grants.findGrant(stored.grantId));
+    if (!stored || stored.status !== 'active' || stored.expiresAt <= now || !live(grant) || !serves(grant.resource)) {
+      return INACTIVE;
+    }
+    return {
+      active: true,
+      token_type: 'refresh_token',
+      iss: deps.issuer,
+      sub: grant.userId,
+      client_id: grant.clientId,
+      scope: grant.scopes.join(' '),
+      aud: grant.resource,
+      iat: stored.issuedAt,
+      exp: stored.expiresAt,
+      sid: grant.id,
+      ...(grant.dpopJkt ? { cnf: { jkt: grant.dpopJkt } } : {}),
+    };
+  }
+
+  const claims = await deps.verifier.verify(token, now);
+  if (!claims?.jti) return INACTIVE;
+  const record = await deps.tokens.findAccessToken(claims.jti);
+  const grant = record && (await deps.grants.findGrant(record.grantId));
+  if (!record || !live(grant) || !serves(grant.resource)) return INACTIVE;
+  const cnf = claims['cnf'] as { jkt?: string } | undefined;
+  return { active: true, token_type: cnf?.jkt ? 'DPoP' : 'Bearer', ...claims };
+}

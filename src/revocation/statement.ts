@@ -1,0 +1,31 @@
+/**
+ * A revocation is a small statement, not a list of token ids: "every token of this grant / user / device key /
+ * client (or every device-flow token) issued at or before `issuedBefore` is dead". One statement ends any number
+ * of tokens; the audit records it and (later) the event stream carries it to every guard.
+ */
+export type RevocationKind = 'grant' | 'user' | 'jkt' | 'client' | 'all';
+
+/** Which path asked for the revocation. */
+export type RevocationPath = 'token_revocation' | 'admin_api' | 'refresh_token_reuse';
+
+export interface RevocationStatement {
+  id: string;
+  kind: RevocationKind;
+  /** The grant id, user id, key thumbprint or client id; null for `all`. */
+  value: string | null;
+  issuedBefore: number;
+  createdAt: number;
+  /** Who revoked: a client id, an admin key's label, or `tether` for automatic revocation. */
+  actor: string;
+  reason: string;
+  via: RevocationPath;
+}
+
+export interface RevocationStore {
+  /**
+   * Ends every active grant the statement covers, revokes their refresh tokens and records the statement, in one
+   * transaction. Returns the ids of the grants it ended.
+   */
+  applyRevocation(statement: RevocationStatement): Promise<string[]>;
+  listRevocations(since: number): Promise<(RevocationStatement & { grantsRevoked: number })[]>;
+}

@@ -1,0 +1,95 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { GrantRecord, GrantStore } from '../grants/grant.js';
+import type { RevocationStatement, RevocationStore } from '../revocation/statement.js';
+import type { Database, GrantTable } from './schema.js';
+
+export function grantFromRow(r: Selectable<GrantTable>): GrantRecord {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    clientId: r.client_id,
+    deviceAuthorizationId: r.device_authorization_id,
+    scopes: r.scope === '' ? [] : r.scope.split(' '),
+    resource: r.resource,
+    dpopJkt: r.dpop_jkt,
+    authTime: Number(r.auth_time),
+    createdAt: Number(r.created_at),
+    expiresAt: Number(r.expires_at),
+    idleTtl: Number(r.idle_ttl),
+    status: r.status,
+    revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
+    revokedBy: r.revoked_by,
+    revokedReason: r.revoked_reason,
+  };
+}
+
+const COLUMN = { grant: 'id', user: 'user_id', jkt: 'dpop_jkt', client: 'client_id' } as const;
+
+export class SqlGrantStore implements GrantStore, RevocationStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async findGrant(id: string): Promise<GrantRecord | undefined> {
+    const row = await this.db.selectFrom('grants').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && grantFromRow(row);
+  }
+
+  async applyRevocation(s: RevocationStatement): Promise<string[]> {
+    return this.db.transaction().execute(async (tx) => {
+      let query = tx
+        .selectFrom('grants')
+        .select('id')
+        .where('status', '=', 'active')
+        .where('created_at', '<=', s.issuedBefore);
+      if (s.kind !== 'all') query = query.where(COLUMN[s.kind], '=', s.value ?? '');
+      const ids = (await query.execute()).map((r) => r.id);
+      if (ids.length > 0) {
+        await tx
+          .updateTable('grants')
+          .set({ status: 'revoked', revoked_at: s.createdAt, revoked_by: s.actor, revoked_reason: s.reason })
+          .where('id', 'in', ids)
+          .execute();
+        await tx
+          .updateTable('refresh_tokens')
+          .set({ status: 'revoked' })
+          .where('grant_id', 'in', ids)
+          .where('status', '=', 'active')
+          .execute();
+      }
+      await tx
+        .insertInto('revocations')
+        .values({
+          id: s.id,
+          kind: s.kind,
+          value: s.value,
+          issued_before: s.issuedBefore,
+          created_at: s.createdAt,
+          actor: s.actor,
+          reason: s.reason,
+          via: s.via,
+          grants_revoked: ids.length,
+        })
+        .execute();
+      return ids;
+    });
+  }
+
+  async listRevocations(since: number) {
+    const rows = await this.db
+      .selectFrom('revocations')
+      .selectAll()
+      .where('created_at', '>=', since)
+      .orderBy('created_at')
+      .execute();
+    return rows.map((r) => ({
+      id: r.id,
+      kind: r.kind,
+      value: r.value,
+      issuedBefore: Number(r.issued_before),
+      createdAt: Number(r.created_at),
+      actor: r.actor,
+      reason: r.reason,
+      via: r.via as RevocationStatement['via'],
+      grantsRevoked: Number(r.grants_revoked),
+    }));
+  }
+}

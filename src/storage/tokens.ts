@@ -1,0 +1,65 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { IssuedAccessToken, IssuedRefreshToken, IssuedTokens, StoredRefreshToken, TokenStore } from '../tokens/token-store.js';
+import type { Database } from './schema.js';
+
+/** Inserts the tokens of one issuance inside the caller's transaction. */
+export async function insertIssuedTokens(tx: Transaction<Database>, tokens: IssuedTokens): Promise<void> {
+  const { access, refresh } = tokens;
+  await tx
+    .insertInto('access_tokens')
+    .values({ jti: access.jti, grant_id: access.grantId, issued_at: access.issuedAt, expires_at: access.expiresAt })
+    .execute();
+  if (refresh) await insertRefreshToken(tx, refresh);
+}
+
+async function insertRefreshToken(tx: Transaction<Database>, r: IssuedRefreshToken): Promise<void> {
+  await tx
+    .insertInto('refresh_tokens')
+    .values({
+      hash: r.hash,
+      grant_id: r.grantId,
+      parent_hash: r.parentHash,
+      issued_at: r.issuedAt,
+      expires_at: r.expiresAt,
+      status: 'active',
+    })
+    .execute();
+}
+
+export class SqlTokenStore implements TokenStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async findRefreshToken(hash: string): Promise<StoredRefreshToken | undefined> {
+    const r = await this.db.selectFrom('refresh_tokens').selectAll().where('hash', '=', hash).executeTakeFirst();
+    if (!r) return undefined;
+    return {
+      hash: r.hash,
+      grantId: r.grant_id,
+      parentHash: r.parent_hash,
+      issuedAt: Number(r.issued_at),
+      expiresAt: Number(r.expires_at),
+      status: r.status,
+    };
+  }
+
+  async rotateRefreshToken(oldHash: string, next: Required<IssuedTokens>, now: number): Promise<boolean> {
+    return this.db.transaction().execute(async (tx) => {
+      const result = await tx
+        .updateTable('refresh_tokens')
+        .set({ status: 'rotated' })
+        .where('hash', '=', oldHash)
+        .where('status', '=', 'active')
+        .executeTakeFirst();
+      if (result.numUpdatedRows !== 1n) return false;
+      await insertIssuedTokens(tx, next);
+      await tx.updateTable('grants').set({ last_used_at: now }).where('id', '=', next.access.grantId).execute();
+      return true;
+    });
+  }
+
+  async findAccessToken(jti: string): Promise<IssuedAccessToken | undefined> {
+    const r = await this.db.selectFrom('access_tokens').selectAll().where('jti', '=', jti).executeTakeFirst();
+    if (!r) return undefined;
+    return { jti: r.jti, grantId: r.grant_id, issuedAt: Number(r.issued_at), expiresAt: Number(r.expires_at) };
+  }
+}

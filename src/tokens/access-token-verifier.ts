@@ -1,0 +1,32 @@
+import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import { SIGNING_ALG, type KeyRing } from './signing-keys.js';
+
+/**
+ * Checks that an access token is one of ours: signed by a published key, typ at+jwt, our issuer. Expiry is
+ * checked against the injected clock. Returns the claims, or undefined for anything else.
+ */
+export class AccessTokenVerifier {
+  private readonly jwks;
+
+  constructor(
+    keys: KeyRing,
+    private readonly issuer: string,
+  ) {
+    this.jwks = createLocalJWKSet(keys.jwks());
+  }
+
+  async verify(token: string, now: number): Promise<JWTPayload | undefined> {
+    try {
+      const { payload } = await jwtVerify(token, this.jwks, {
+        issuer: this.issuer,
+        typ: 'at+jwt',
+        algorithms: [SIGNING_ALG],
+        currentDate: new Date(now * 1000),
+        requiredClaims: ['jti', 'sid', 'exp', 'sub'],
+      });
+      return payload;
+    } catch {
+      return undefined;
+    }
+  }
+}

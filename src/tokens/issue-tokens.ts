@@ -1,0 +1,57 @@
+import type { Client } from '../clients/client.js';
+import { REFRESH_TOKEN_GRANT } from '../config/schema.js';
+import type { TokenResponse } from '../grant-types/grant-type.js';
+import { hashSecret } from '../shared/crypto.js';
+import { mintAccessToken, type AccessTokenSubject } from './access-token.js';
+import { generateRefreshToken } from './refresh-token-format.js';
+import type { KeyRing } from './signing-keys.js';
+import type { IssuedTokens } from './token-store.js';
+
+export interface Issuance {
+  /** What the client receives. */
+  response: TokenResponse;
+  /** What storage records: the access token's jti and only the refresh token's hash. */
+  issued: IssuedTokens;
+}
+
+/**
+ * Mints the tokens of one token response: the access token, and a refresh token when the client may use the
+ * refresh_token grant. The refresh token lives until the grant's idle timeout or its absolute end, whichever
+ * comes first. Nothing is stored here: the caller records `issued` in the same transaction as its single-use claim.
+ */
+export async function issueTokens(opts: {
+  keys: KeyRing;
+  issuer: string;
+  client: Client;
+  subject: AccessTokenSubject;
+  accessTokenTtl: number;
+  grant: { expiresAt: number; idleTtl: number };
+  parentRefreshHash: string | null;
+  now: number;
+}): Promise<Issuance> {
+  const { now, subject, grant } = opts;
+  // The access token never outlives its grant.
+  const ttl = Math.max(1, Math.min(opts.accessTokenTtl, grant.expiresAt - now));
+  const access = await mintAccessToken(opts.keys, opts.issuer, subject, ttl, now);
+  const response: TokenResponse = {
+    access_token: access.token,
+    token_type: subject.dpopJkt ? 'DPoP' : 'Bearer',
+    expires_in: access.expiresIn,
+    scope: subject.scopes.join(' '),
+  };
+  const issued: IssuedTokens = {
+    access: { jti: access.jti, grantId: subject.grantId, issuedAt: now, expiresAt: access.expiresAt },
+  };
+  if (opts.client.grants.includes(REFRESH_TOKEN_GRANT)) {
+    const refresh = generateRefreshToken();
+    response.refresh_token = refresh;
+    issued.refresh = {
+      hash: hashSecret(refresh),
+      grantId: subject.grantId,
+      parentHash: opts.parentRefreshHash,
+      issuedAt: now,
+      expiresAt: Math.min(now + grant.idleTtl, grant.expiresAt),
+    };
+  }
+  return { response, issued };
+}
