@@ -7,7 +7,9 @@ import { DeviceDecisions } from './device-flow/decision.js';
 import { PollPacer } from './device-flow/poll-pacer.js';
 import { DpopVerifier } from './dpop/proof.js';
 import { ReplayCache } from './dpop/replay-cache.js';
+import { createLocalJWKSet } from 'jose';
 import { AdminKeys } from './admin/admin-keys.js';
+import { RequestGuard } from './guard/request-guard.js';
 import { DpopNonces } from './dpop/nonce.js';
 import { DeviceCodeGrant } from './grant-types/device-code-grant.js';
 import { RefreshTokenGrant } from './grant-types/refresh-token-grant.js';
@@ -74,6 +76,21 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     grantIdleTtl: config.tokens.grant_idle_ttl,
     grantMaxTtl: config.tokens.grant_max_ttl,
   };
+  // The dev/demo API at {issuer}/api, guarded like any API; it asks storage directly whether a grant still stands.
+  const demoAudience = `${config.issuer}/api`;
+  const demoApi = clients.resource(demoAudience)
+    ? new RequestGuard({
+        issuer: config.issuer,
+        audience: demoAudience,
+        keys: createLocalJWKSet(keys.jwks()),
+        dpop,
+        now: () => clock.now(),
+        isRevoked: async (claims) => {
+          const grant = await grantStore.findGrant(String(claims['sid'] ?? ''));
+          return !grant || grant.status !== 'active' || grant.expiresAt <= clock.now();
+        },
+      })
+    : undefined;
   for (const client of clients.all()) {
     if (client.allowBearer) {
       logger.warn({ client: client.id }, 'RISK: this client may get plain Bearer tokens, usable by anyone who copies them');
@@ -137,6 +154,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     clients,
     revocation: { grants: grantStore, tokens: tokenStore, verifier, revoker, clock },
     introspection: { issuer: config.issuer, grants: grantStore, tokens: tokenStore, verifier, clock },
+    demoApi,
     admin: { keys: new AdminKeys(config.admin.api_key_hashes), revoker, revocations: grantStore },
     verification: {
       issuer: config.issuer,

@@ -8,7 +8,9 @@ import type { ClientRegistry } from '../clients/client-registry.js';
 import type { DpopNonces } from '../dpop/nonce.js';
 import type { IntrospectionDeps } from '../introspection/introspect.js';
 import type { TokenRevocationDeps } from '../revocation/token-revocation.js';
+import type { RequestGuard } from '../guard/request-guard.js';
 import { registerAdminRoutes, type AdminDeps } from './routes/admin.js';
+import { registerDemoApi } from './routes/demo-api.js';
 import { registerTokenManagementRoutes } from './routes/token-management.js';
 import { registerErrorHandler } from './error-handler.js';
 import { registerFormBody } from './form-body.js';
@@ -31,6 +33,8 @@ export interface HttpDeps {
   revocation: TokenRevocationDeps;
   introspection: IntrospectionDeps;
   admin: AdminDeps;
+  /** The guarded demo API at /api, when the tenant has that resource. */
+  demoApi?: RequestGuard;
   verification: VerificationDeps;
 }
 
@@ -68,6 +72,7 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     introspection: deps.introspection,
   });
   registerAdminRoutes(app, deps.admin);
+  if (deps.demoApi) registerDemoApi(app, { issuer: deps.issuer, guard: deps.demoApi });
   registerVerificationRoutes(app, deps.verification);
   app.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
   return app;

@@ -8,7 +8,8 @@ export interface DpopKey {
   proof(htm: string, htu: string, extra?: Record<string, unknown>, header?: Record<string, unknown>): Promise<string>;
 }
 
-export async function dpopKey(alg = 'ES256'): Promise<DpopKey> {
+/** `now` dates the proofs (seconds); tests with a fake server clock pass theirs. */
+export async function dpopKey(alg = 'ES256', now: () => number = () => Math.floor(Date.now() / 1000)): Promise<DpopKey> {
   const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
   const jwk = await exportJWK(publicKey);
   const jkt = await calculateJwkThumbprint(jwk);
@@ -16,7 +17,7 @@ export async function dpopKey(alg = 'ES256'): Promise<DpopKey> {
     jwk,
     jkt,
     proof: (htm, htu, extra = {}, header = {}) =>
-      new SignJWT({ htm, htu, jti: randomUUID(), iat: Math.floor(Date.now() / 1000), ...extra })
+      new SignJWT({ htm, htu, jti: randomUUID(), iat: now(), ...extra })
         .setProtectedHeader({ alg, typ: 'dpop+jwt', jwk, ...header })
         .sign(privateKey as KeyObject),
   };
