@@ -39,6 +39,9 @@ export async function startServer(overrides: Record<string, unknown> = {}, clock
   const issuer = `http://127.0.0.1:${port}`;
   const api = `${issuer}/api`;
   const dataDir = mkdtempSync(join(tmpdir(), 'tether-test-'));
+  // `extra_clients` adds to the default clients instead of replacing them; a function gets the test API's URI.
+  const { extra_clients: extra = [], ...rest } = overrides as { extra_clients?: unknown[] | ((api: string) => unknown[]) };
+  const extraClients = typeof extra === 'function' ? extra(api) : extra;
   const config = parseConfig(
     {
       issuer,
@@ -76,13 +79,14 @@ export async function startServer(overrides: Record<string, unknown> = {}, clock
           resources: [api],
           introspection: true,
         },
+        ...extraClients,
       ],
       admin: { api_key_hashes: [hashSecret(ADMIN_KEY)] },
       users: [
         { username: 'alice', name: 'Alice', password_hash: hash },
         { username: 'bob', name: 'Bob', password_hash: hash },
       ],
-      ...overrides,
+      ...rest,
     },
     'test config',
   );
