@@ -100,6 +100,12 @@ async function assertReviewScreen(page: Page, device: client.DeviceAuthorization
   assert.ok(await deny.isVisible(), 'Deny is visible');
   assert.ok(await approve.isEnabled());
   assert.ok(await deny.isEnabled());
+  // Equally prominent: the same size and the same weight of type.
+  const [a, d] = [await approve.boundingBox(), await deny.boundingBox()];
+  assert.ok(a && d);
+  assert.ok(Math.abs(a.width - d.width) < 2 && Math.abs(a.height - d.height) < 2, 'Approve and Deny are the same size');
+  const weight = (l: typeof approve) => l.evaluate((el) => getComputedStyle(el).fontWeight + getComputedStyle(el).fontSize);
+  assert.equal(await weight(approve), await weight(deny));
 }
 
 describe('device flow with openid-client and a real browser', { timeout: 60_000 }, () => {

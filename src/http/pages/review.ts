@@ -14,8 +14,8 @@ export interface ReviewView {
 
 /**
  * Step 3: the review screen, where device-code phishing is stopped. It says in plain words who asks for what,
- * from where and when, and puts a loud warning first when the device is not on the person's own network. With
- * that warning, Deny is the solid button and Approve only outlined: the page should not invite the risky choice.
+ * from where and when, and puts a loud warning first when the device is not on the person's own network.
+ * Approve and Deny stay equally prominent: the warning, not a styled button, is what should make a person stop.
  */
 export function renderReview(view: ReviewView): string {
   const { authorization, client, resource } = view.request;
@@ -41,7 +41,7 @@ ${view.sameNetwork
   <dt>Signed in as</dt><dd>${view.username}</dd>
 </dl>
 <p class="warning">Approve only if you started this yourself, just now, and the device shows <strong>${code}</strong>.</p>
-<form method="post" action="/device/decision" class="decision${view.sameNetwork ? '' : ' risky'}">
+<form method="post" action="/device/decision" class="decision">
   ${csrfField(view.csrf)}
   <input type="hidden" name="user_code" value="${code}">
   <button type="submit" name="decision" value="approve" class="approve">Approve</button>

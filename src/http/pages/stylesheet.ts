@@ -20,7 +20,6 @@ button.primary { background: var(--accent); width: 100%; }
 button.approve { background: var(--ok); }
 button.deny { background: var(--bad); }
 /* After the different-network warning, Deny stays solid and Approve is only outlined: same size, less pull. */
-.decision.risky button.approve { background: #fff; color: var(--ok); border-color: var(--ok); }
 .code { font: 700 36px/1.2 ui-monospace, Menlo, Consolas, monospace; letter-spacing: .12em; text-align: center; padding: 12px; background: #f0f3f8; border-radius: 8px; }
 .code-inline { font-family: ui-monospace, Menlo, Consolas, monospace; font-weight: 700; letter-spacing: .08em; }
 .warning { background: #fff8e1; border-left: 4px solid #d89b00; padding: 10px 14px; border-radius: 4px; }
