@@ -14,6 +14,8 @@ import { DpopNonces } from './dpop/nonce.js';
 import { DeviceCodeGrant } from './grant-types/device-code-grant.js';
 import { RefreshTokenGrant } from './grant-types/refresh-token-grant.js';
 import { Revoker } from './revocation/revoker.js';
+import { Checkpointer } from './audit/checkpoint.js';
+import { SqlAuditCheckpoints, SqlAuditLog } from './storage/audit-log.js';
 import { SqlGrantStore } from './storage/grants.js';
 import { SqlTokenStore } from './storage/tokens.js';
 import { AccessTokenVerifier } from './tokens/access-token-verifier.js';
@@ -49,6 +51,8 @@ export interface TetherOptions {
 
 /** How often expired codes, sessions and in-memory pacing state are cleaned up. */
 const CLEANUP_INTERVAL_MS = 60_000;
+/** How often the audit chain's head is signed. */
+const CHECKPOINT_INTERVAL_MS = 30_000;
 
 /** The composition root: opens storage, builds the domain services and wires them to HTTP. */
 export async function createTether(options: TetherOptions): Promise<Tether> {
@@ -68,6 +72,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   const nonces = config.dpop.require_nonce ? new DpopNonces(() => clock.now()) : undefined;
   const proofs = { dpop, nonces };
   const grantStore = new SqlGrantStore(db);
+  const audit = new SqlAuditLog(db);
   const tokenStore = new SqlTokenStore(db);
   const revoker = new Revoker(grantStore, clock, logger);
   const verifier = new AccessTokenVerifier(keys, config.issuer);
@@ -153,11 +158,12 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     nonces,
     clients,
     revocation: { grants: grantStore, tokens: tokenStore, verifier, revoker, clock },
-    introspection: { issuer: config.issuer, grants: grantStore, tokens: tokenStore, verifier, clock },
+    introspection: { issuer: config.issuer, audit, grants: grantStore, tokens: tokenStore, verifier, clock },
     demoApi,
     admin: { keys: new AdminKeys(config.admin.api_key_hashes), revoker, revocations: grantStore },
     verification: {
       issuer: config.issuer,
+      audit,
       sessions: new BrowserSessions(sessionStore, clock, csrfKey),
       decisions: new DeviceDecisions(deviceStore, clients, clock, lifetimes),
       limiter,
@@ -165,6 +171,12 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
       clock,
     },
   });
+
+  const checkpointer = new Checkpointer(new SqlAuditCheckpoints(db), keys, () => clock.now());
+  const checkpointTimer = setInterval(() => {
+    checkpointer.checkpoint().catch((error: unknown) => logger.error({ err: error }, 'audit checkpoint failed'));
+  }, CHECKPOINT_INTERVAL_MS);
+  checkpointTimer.unref();
 
   const cleanup = async () => {
     const now = clock.now();
@@ -185,7 +197,9 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     listen: () => http.listen({ host: config.listen.host, port: config.listen.port }),
     async close() {
       clearInterval(timer);
+      clearInterval(checkpointTimer);
       await http.close();
+      await checkpointer.checkpoint();
       await db.destroy();
     },
   };

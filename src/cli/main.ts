@@ -1,4 +1,5 @@
 import { adminCommand } from './commands/admin.js';
+import { auditCommand } from './commands/audit.js';
 import { hashPasswordCommand } from './commands/hash-password.js';
 import { serveCommand } from './commands/serve.js';
 import { ExitCode, processIO, type CliIO } from './io.js';
@@ -7,6 +8,7 @@ const COMMANDS: Record<string, (args: string[], io: CliIO) => Promise<number>> =
   serve: serveCommand,
   'hash-password': hashPasswordCommand,
   admin: (args, io) => adminCommand(args, io),
+  audit: (args, io) => auditCommand(args, io),
 };
 
 const USAGE = `Usage: tether <command> [options]
@@ -14,6 +16,7 @@ const USAGE = `Usage: tether <command> [options]
 Commands:
   serve           run the authorization server (tether serve --dev for the demo tenant)
   hash-password   hash a password from standard input for a config file
+  audit           query, verify, trace and export the tamper-evident audit log
   admin           revoke grants (by grant, user, device key, client, or all) and list revocations
 
 Run 'tether <command> --help' for a command's options.`;

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import type { AuditEventInput } from '../audit/event.js';
+import { sameNetwork } from '../verification/network.js';
 import type { Client, Resource } from '../clients/client.js';
 import type { ClientRegistry } from '../clients/client-registry.js';
 import { lifetimesFor, type LifetimeDefaults } from '../grants/lifetime.js';
@@ -46,6 +48,11 @@ export class DeviceDecisions {
     const now = this.clock.now();
     const grantId = randomUUID();
     const { grantIdleTtl, grantMaxTtl } = lifetimesFor(this.lifetimes, request.client, request.resource);
+    const event = decisionEvent('device.approved', request, user, approver, now, {
+      grant_expires_at: now + grantMaxTtl,
+      grant_idle_ttl: grantIdleTtl,
+      auth_time: authTime,
+    });
     const ok = await this.store.approve(request.authorization.id, now, approver, {
       id: grantId,
       userId: user.id,
@@ -58,11 +65,44 @@ export class DeviceDecisions {
       createdAt: now,
       expiresAt: now + grantMaxTtl,
       idleTtl: grantIdleTtl,
-    });
+    }, [{ ...event, grantId }]);
     return ok ? grantId : undefined;
   }
 
   deny(request: PendingRequest, user: User, approver: RequestContext): Promise<boolean> {
-    return this.store.deny(request.authorization.id, this.clock.now(), user.id, approver);
+    const now = this.clock.now();
+    const event = decisionEvent('device.denied', request, user, approver, now, {});
+    return this.store.deny(request.authorization.id, now, user.id, approver, [event]);
   }
+}
+
+/** The audit event of a person's decision: who decided, from where, on which device's request. */
+function decisionEvent(
+  type: 'device.approved' | 'device.denied',
+  request: PendingRequest,
+  user: User,
+  approver: RequestContext,
+  now: number,
+  extra: Record<string, unknown>,
+): AuditEventInput {
+  const { authorization } = request;
+  return {
+    type,
+    at: now,
+    userId: user.id,
+    clientId: request.client.id,
+    deviceAuthorizationId: authorization.id,
+    jkt: authorization.dpopJkt,
+    parent: { type: 'device_code.requested', deviceAuthorizationId: authorization.id },
+    data: {
+      approver_ip: approver.ip,
+      approver_user_agent: approver.userAgent,
+      requester_ip: authorization.requester.ip,
+      requester_user_agent: authorization.requester.userAgent,
+      same_network: sameNetwork(approver.ip, authorization.requester.ip),
+      scopes: authorization.scopes,
+      resource: authorization.resource,
+      ...extra,
+    },
+  };
 }

@@ -1,3 +1,4 @@
+import type { AuditEventInput } from '../audit/event.js';
 import type { Grant } from '../grants/grant.js';
 import type { IssuedTokens } from '../tokens/token-store.js';
 
@@ -31,21 +32,24 @@ export interface DeviceAuthorization {
   grantId: string | null;
 }
 
-/** What the device flow needs from storage. Implemented by the storage layer. */
+/**
+ * What the device flow needs from storage. Implemented by the storage layer. Each state change takes the audit
+ * events that record it and commits them in the same transaction.
+ */
 export interface DeviceAuthorizationStore {
   /** Inserts; returns false when the user code collides with a stored one (the caller draws another). */
-  create(authorization: DeviceAuthorization): Promise<boolean>;
+  create(authorization: DeviceAuthorization, events: AuditEventInput[]): Promise<boolean>;
   findByDeviceCodeHash(hash: string): Promise<DeviceAuthorization | undefined>;
   findByUserCode(userCode: string): Promise<DeviceAuthorization | undefined>;
   /** Approves a pending, unexpired authorization and creates its grant in one transaction. */
-  approve(id: string, now: number, approver: RequestContext, grant: Grant): Promise<boolean>;
+  approve(id: string, now: number, approver: RequestContext, grant: Grant, events: AuditEventInput[]): Promise<boolean>;
   /** Denies a pending, unexpired authorization. */
-  deny(id: string, now: number, approverUserId: string, approver: RequestContext): Promise<boolean>;
+  deny(id: string, now: number, approverUserId: string, approver: RequestContext, events: AuditEventInput[]): Promise<boolean>;
   /**
    * Marks an approved authorization redeemed, binds its grant to the proof's key and records the tokens issued
    * for it, in one transaction; false when another poll redeemed it first.
    */
-  redeem(id: string, tokens: IssuedTokens, dpopJkt: string | null): Promise<boolean>;
+  redeem(id: string, tokens: IssuedTokens, dpopJkt: string | null, events: AuditEventInput[]): Promise<boolean>;
   countLive(now: number): Promise<number>;
   /** Deletes authorizations that expired before `before`; returns how many. */
   deleteExpired(before: number): Promise<number>;

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import type { AuditEventInput } from '../audit/event.js';
+import { hashSecret } from '../shared/crypto.js';
 import type { ClientRegistry } from '../clients/client-registry.js';
 import { resolveRequestedAccess } from '../clients/requested-access.js';
 import type { ClientCredentials } from '../clients/client-registry.js';
@@ -59,8 +61,26 @@ export async function requestDeviceAuthorization(
   // 20^8 codes against at most a few thousand live ones: a collision is rare; the unique index catches it.
   for (let attempt = 0; attempt < 5; attempt++) {
     const userCode = generateUserCode();
+    const id = randomUUID();
+    const requested: AuditEventInput = {
+      type: 'device_code.requested',
+      at: now,
+      clientId: client.id,
+      deviceAuthorizationId: id,
+      jkt: request.dpopJkt,
+      data: {
+        ip: request.context.ip,
+        user_agent: request.context.userAgent,
+        scopes: access.scopes,
+        resource: access.resource.uri,
+        expires_in: ttl,
+        interval,
+        device_code_hash: deviceCode.hash,
+        user_code_hash: hashSecret(userCode),
+      },
+    };
     const created = await deps.store.create({
-      id: randomUUID(),
+      id,
       deviceCodeHash: deviceCode.hash,
       userCode,
       clientId: client.id,
@@ -76,7 +96,7 @@ export async function requestDeviceAuthorization(
       approverUserId: null,
       approver: null,
       grantId: null,
-    });
+    }, [requested]);
     if (created) {
       const display = formatUserCode(userCode);
       const verificationUri = `${deps.issuer}/device`;

@@ -7,7 +7,7 @@ import { lifetimesFor, type LifetimeDefaults } from '../grants/lifetime.js';
 import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant } from '../oauth/errors.js';
 import { hashSecret } from '../shared/crypto.js';
 import type { Clock } from '../shared/clock.js';
-import { issueTokens } from '../tokens/issue-tokens.js';
+import { issuanceEvent, issueTokens } from '../tokens/issue-tokens.js';
 import type { KeyRing } from '../tokens/signing-keys.js';
 import type { GrantType, TokenRequest, TokenResponse } from './grant-type.js';
 import { checkTokenRequestProof, type ProofPolicy } from './proof-policy.js';
@@ -62,29 +62,33 @@ export class DeviceCodeGrant implements GrantType {
     if (!grant || !resource) throw new InvalidGrant('The approval is incomplete.');
     if (grant.status !== 'active' || grant.expiresAt <= now) throw new InvalidGrant('The grant was revoked or has ended.');
     const jkt = proof?.jkt ?? null;
-    const { response, issued } = await issueTokens({
+    const subject = {
+      grantId: grant.id,
+      userId: grant.userId,
+      clientId: client.id,
+      scopes: grant.scopes,
+      resource: grant.resource,
+      dpopJkt: jkt,
+      authTime: grant.authTime,
+    };
+    const issuance = await issueTokens({
       keys: deps.keys,
       issuer: deps.issuer,
       client,
-      subject: {
-        grantId: grant.id,
-        userId: grant.userId,
-        clientId: client.id,
-        scopes: grant.scopes,
-        resource: grant.resource,
-        dpopJkt: jkt,
-        authTime: grant.authTime,
-      },
+      subject,
       accessTokenTtl: lifetimesFor(deps.lifetimes, client, resource).accessTokenTtl,
       grant,
       parentRefreshHash: null,
       now,
     });
     // The single-use claim comes after every check that can fail, so two concurrent polls cannot both redeem.
-    if (!(await deps.store.redeem(authorization.id, issued, jkt))) {
+    const event = issuanceEvent('token.issued', subject, issuance, request.context, now, {
+      device_authorization_id: authorization.id,
+    });
+    if (!(await deps.store.redeem(authorization.id, issuance.issued, jkt, [event]))) {
       throw new InvalidGrant('The device code was already used.');
     }
     deps.pacer.forget(authorization.id);
-    return response;
+    return issuance.response;
   }
 }

@@ -6,7 +6,7 @@ import { InvalidGrant, InvalidScope } from '../oauth/errors.js';
 import type { Revoker } from '../revocation/revoker.js';
 import { hashSecret } from '../shared/crypto.js';
 import type { Clock } from '../shared/clock.js';
-import { issueTokens } from '../tokens/issue-tokens.js';
+import { issuanceEvent, issueTokens } from '../tokens/issue-tokens.js';
 import { isWellFormedRefreshToken } from '../tokens/refresh-token-format.js';
 import type { KeyRing } from '../tokens/signing-keys.js';
 import type { TokenStore } from '../tokens/token-store.js';
@@ -52,7 +52,7 @@ export class RefreshTokenGrant implements GrantType {
     // Bound like the access token: a copied refresh token is useless without the key.
     if ((proof?.jkt ?? null) !== grant.dpopJkt) throw new InvalidGrant('The refresh token is bound to a different key.');
     if (stored.status === 'rotated') {
-      await this.revokeForReuse(grant.id);
+      await this.revokeForReuse(grant.id, hash, request);
       throw new InvalidGrant('The refresh token was already used; the grant is revoked.');
     }
     if (stored.status === 'revoked' || grant.status === 'revoked') throw new InvalidGrant('The grant was revoked.');
@@ -61,31 +61,36 @@ export class RefreshTokenGrant implements GrantType {
     const resource = deps.clients.resource(grant.resource);
     if (!resource) throw new InvalidGrant('The grant is for a resource that no longer exists.');
     const scopes = this.narrowedScopes(request.params.get('scope'), grant.scopes);
-    const { response, issued } = await issueTokens({
+    const subject = {
+      grantId: grant.id,
+      userId: grant.userId,
+      clientId: client.id,
+      scopes,
+      resource: grant.resource,
+      dpopJkt: grant.dpopJkt,
+      authTime: grant.authTime,
+    };
+    const issuance = await issueTokens({
       keys: deps.keys,
       issuer: deps.issuer,
       client,
-      subject: {
-        grantId: grant.id,
-        userId: grant.userId,
-        clientId: client.id,
-        scopes,
-        resource: grant.resource,
-        dpopJkt: grant.dpopJkt,
-        authTime: grant.authTime,
-      },
+      subject,
       accessTokenTtl: lifetimesFor(deps.lifetimes, client, resource).accessTokenTtl,
       grant,
       parentRefreshHash: hash,
       now,
     });
+    const { issued } = issuance;
     if (!issued.refresh) throw new InvalidGrant('This client no longer gets refresh tokens.');
+    const event = issuanceEvent('token.refreshed', subject, issuance, request.context, now, {
+      previous_refresh_token_hash: hash,
+    });
     // Lost the race to a concurrent use of the same token: that, too, is reuse.
-    if (!(await deps.tokens.rotateRefreshToken(hash, { access: issued.access, refresh: issued.refresh }, now))) {
-      await this.revokeForReuse(grant.id);
+    if (!(await deps.tokens.rotateRefreshToken(hash, { access: issued.access, refresh: issued.refresh }, now, [event]))) {
+      await this.revokeForReuse(grant.id, hash, request);
       throw new InvalidGrant('The refresh token was already used; the grant is revoked.');
     }
-    return response;
+    return issuance.response;
   }
 
   /** RFC 6749 §6: a refresh may narrow the scope, never widen it. */
@@ -97,13 +102,13 @@ export class RefreshTokenGrant implements GrantType {
     return scopes;
   }
 
-  private revokeForReuse(grantId: string) {
-    return this.deps.revoker.revoke({
-      kind: 'grant',
-      value: grantId,
-      actor: 'tether',
-      reason: 'refresh token reuse detected',
-      via: 'refresh_token_reuse',
-    });
+  private revokeForReuse(grantId: string, presentedHash: string, request: TokenRequest) {
+    return this.deps.revoker.revoke(
+      { kind: 'grant', value: grantId, actor: 'tether', reason: 'refresh token reuse detected', via: 'refresh_token_reuse' },
+      {
+        type: 'refresh_token.reuse_detected',
+        data: { refresh_token_hash: presentedHash, ip: request.context.ip, user_agent: request.context.userAgent },
+      },
+    );
   }
 }

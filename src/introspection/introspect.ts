@@ -1,3 +1,4 @@
+import type { AuditLog } from '../audit/event.js';
 import type { Client } from '../clients/client.js';
 import type { GrantRecord, GrantStore } from '../grants/grant.js';
 import { hashSecret } from '../shared/crypto.js';
@@ -10,6 +11,7 @@ export type IntrospectionResponse = { active: false } | ({ active: true } & Reco
 
 export interface IntrospectionDeps {
   issuer: string;
+  audit: AuditLog;
   grants: GrantStore;
   tokens: TokenStore;
   verifier: AccessTokenVerifier;
@@ -26,6 +28,21 @@ const INACTIVE: IntrospectionResponse = { active: false };
  */
 export async function introspect(deps: IntrospectionDeps, caller: Client, token: string): Promise<IntrospectionResponse> {
   const now = deps.clock.now();
+  const answer = await lookUp(deps, caller, token, now);
+  await deps.audit.record([
+    {
+      type: 'token.introspected',
+      at: now,
+      clientId: caller.id,
+      grantId: answer.active ? String(answer['sid'] ?? '') || null : null,
+      jti: answer.active && typeof answer['jti'] === 'string' ? answer['jti'] : null,
+      data: { active: answer.active, token_type: answer.active ? answer['token_type'] : null, caller: caller.id },
+    },
+  ]);
+  return answer;
+}
+
+async function lookUp(deps: IntrospectionDeps, caller: Client, token: string, now: number): Promise<IntrospectionResponse> {
   const serves = (resource: string) => caller.resources.length === 0 || caller.resources.includes(resource);
   const live = (grant: GrantRecord | undefined): grant is GrantRecord =>
     grant !== undefined && grant.status === 'active' && grant.expiresAt > now;

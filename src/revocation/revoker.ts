@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { AuditEventInput, AuditEventType } from '../audit/event.js';
 import type { Clock } from '../shared/clock.js';
-import type { RevocationKind, RevocationPath, RevocationStatement, RevocationStore } from './statement.js';
+import type { RevocationKind, RevocationPath, RevocationStatement, RevocationStore, RevokedGrant } from './statement.js';
 
 export interface RevocationRequest {
   kind: RevocationKind;
@@ -11,7 +12,16 @@ export interface RevocationRequest {
   via: RevocationPath;
 }
 
-/** Every revocation path (RFC 7009, the admin API, reuse detection) ends grants through this one service. */
+/** An extra event recorded with the revocation, per grant it ends (e.g. the reuse that caused it). */
+export interface Cause {
+  type: AuditEventType;
+  data: Record<string, unknown>;
+}
+
+/**
+ * Every revocation path (RFC 7009, the admin API, reuse detection) ends grants through this one service, and
+ * each ended grant gets its `grant.revoked` audit event in the same transaction.
+ */
 export class Revoker {
   constructor(
     private readonly store: RevocationStore,
@@ -19,10 +29,31 @@ export class Revoker {
     private readonly logger: Logger,
   ) {}
 
-  async revoke(request: RevocationRequest): Promise<{ statement: RevocationStatement; grants: string[] }> {
+  async revoke(request: RevocationRequest, cause?: Cause): Promise<{ statement: RevocationStatement; grants: string[] }> {
     const now = this.clock.now();
     const statement: RevocationStatement = { id: randomUUID(), issuedBefore: now, createdAt: now, ...request };
-    const grants = await this.store.applyRevocation(statement);
+    const describe = (grants: RevokedGrant[]): AuditEventInput[] => {
+      const subject = (g: RevokedGrant) => ({ at: now, userId: g.userId, clientId: g.clientId, grantId: g.id, jkt: g.jkt });
+      const events: AuditEventInput[] = [];
+      for (const g of grants) {
+        if (cause) events.push({ ...subject(g), type: cause.type, data: cause.data });
+        events.push({
+          ...subject(g),
+          type: 'grant.revoked',
+          parent: { type: 'device.approved', grantId: g.id },
+          data: { revocation: statement.id, kind: statement.kind, value: statement.value, actor: statement.actor, reason: statement.reason, via: statement.via },
+        });
+      }
+      if (request.via === 'admin_api') {
+        events.push({
+          type: 'admin.action',
+          at: now,
+          data: { action: 'revoke', revocation: statement.id, kind: statement.kind, value: statement.value, actor: statement.actor, reason: statement.reason, grants_revoked: grants.length },
+        });
+      }
+      return events;
+    };
+    const grants = await this.store.applyRevocation(statement, describe);
     const level = request.via === 'refresh_token_reuse' ? 'warn' : 'info';
     this.logger[level](
       { revocation: statement.id, kind: statement.kind, value: statement.value, via: statement.via, actor: statement.actor, grants: grants.length },

@@ -1,3 +1,5 @@
+import type { AuditEventInput } from '../audit/event.js';
+
 /**
  * A revocation is a small statement, not a list of token ids: "every token of this grant / user / device key /
  * client (or every device-flow token) issued at or before `issuedBefore` is dead". One statement ends any number
@@ -21,11 +23,19 @@ export interface RevocationStatement {
   via: RevocationPath;
 }
 
+/** A grant a revocation ended, as its audit event names it. */
+export interface RevokedGrant {
+  id: string;
+  userId: string;
+  clientId: string;
+  jkt: string | null;
+}
+
 export interface RevocationStore {
   /**
    * Ends every active grant the statement covers, revokes their refresh tokens and records the statement, in one
-   * transaction. Returns the ids of the grants it ended.
+   * transaction with the audit events `describe` makes of them. Returns the ids of the grants it ended.
    */
-  applyRevocation(statement: RevocationStatement): Promise<string[]>;
+  applyRevocation(statement: RevocationStatement, describe: (grants: RevokedGrant[]) => AuditEventInput[]): Promise<string[]>;
   listRevocations(since: number): Promise<(RevocationStatement & { grantsRevoked: number })[]>;
 }

@@ -4,6 +4,8 @@ import type { Grant } from '../grants/grant.js';
 import type { IssuedTokens } from '../tokens/token-store.js';
 import type { Database, DeviceAuthorizationTable } from './schema.js';
 import { insertIssuedTokens } from './tokens.js';
+import { appendAuditEvents } from './audit-log.js';
+import type { AuditEventInput } from '../audit/event.js';
 
 const toList = (text: string) => (text === '' ? [] : text.split(' '));
 
@@ -37,31 +39,34 @@ function isUniqueViolation(error: unknown): boolean {
 export class SqlDeviceAuthorizationStore implements DeviceAuthorizationStore {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async create(a: DeviceAuthorization): Promise<boolean> {
+  async create(a: DeviceAuthorization, events: AuditEventInput[]): Promise<boolean> {
     try {
-      await this.db
-        .insertInto('device_authorizations')
-        .values({
-          id: a.id,
-          device_code_hash: a.deviceCodeHash,
-          user_code: a.userCode,
-          client_id: a.clientId,
-          scope: a.scopes.join(' '),
-          resource: a.resource,
-          requester_ip: a.requester.ip,
-          requester_user_agent: a.requester.userAgent,
-          dpop_jkt: a.dpopJkt,
-          interval: a.interval,
-          created_at: a.createdAt,
-          expires_at: a.expiresAt,
-          status: a.status,
-          decided_at: null,
-          approver_user_id: null,
-          approver_ip: null,
-          approver_user_agent: null,
-          grant_id: null,
-        })
-        .execute();
+      await this.db.transaction().execute(async (tx) => {
+        await tx
+          .insertInto('device_authorizations')
+          .values({
+            id: a.id,
+            device_code_hash: a.deviceCodeHash,
+            user_code: a.userCode,
+            client_id: a.clientId,
+            scope: a.scopes.join(' '),
+            resource: a.resource,
+            requester_ip: a.requester.ip,
+            requester_user_agent: a.requester.userAgent,
+            dpop_jkt: a.dpopJkt,
+            interval: a.interval,
+            created_at: a.createdAt,
+            expires_at: a.expiresAt,
+            status: a.status,
+            decided_at: null,
+            approver_user_id: null,
+            approver_ip: null,
+            approver_user_agent: null,
+            grant_id: null,
+          })
+          .execute();
+        await appendAuditEvents(tx, events);
+      });
       return true;
     } catch (error) {
       if (isUniqueViolation(error)) return false;
@@ -87,7 +92,7 @@ export class SqlDeviceAuthorizationStore implements DeviceAuthorizationStore {
     return row && toDomain(row);
   }
 
-  async approve(id: string, now: number, approver: RequestContext, grant: Grant): Promise<boolean> {
+  async approve(id: string, now: number, approver: RequestContext, grant: Grant, events: AuditEventInput[]): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
       const result = await tx
         .updateTable('device_authorizations')
@@ -125,28 +130,33 @@ export class SqlDeviceAuthorizationStore implements DeviceAuthorizationStore {
           revoked_reason: null,
         })
         .execute();
+      await appendAuditEvents(tx, events);
       return true;
     });
   }
 
-  async deny(id: string, now: number, approverUserId: string, approver: RequestContext): Promise<boolean> {
-    const result = await this.db
-      .updateTable('device_authorizations')
-      .set({
-        status: 'denied',
-        decided_at: now,
-        approver_user_id: approverUserId,
-        approver_ip: approver.ip,
-        approver_user_agent: approver.userAgent,
-      })
-      .where('id', '=', id)
-      .where('status', '=', 'pending')
-      .where('expires_at', '>', now)
-      .executeTakeFirst();
-    return result.numUpdatedRows === 1n;
+  async deny(id: string, now: number, approverUserId: string, approver: RequestContext, events: AuditEventInput[]): Promise<boolean> {
+    return this.db.transaction().execute(async (tx) => {
+      const result = await tx
+        .updateTable('device_authorizations')
+        .set({
+          status: 'denied',
+          decided_at: now,
+          approver_user_id: approverUserId,
+          approver_ip: approver.ip,
+          approver_user_agent: approver.userAgent,
+        })
+        .where('id', '=', id)
+        .where('status', '=', 'pending')
+        .where('expires_at', '>', now)
+        .executeTakeFirst();
+      if (result.numUpdatedRows !== 1n) return false;
+      await appendAuditEvents(tx, events);
+      return true;
+    });
   }
 
-  async redeem(id: string, tokens: IssuedTokens, dpopJkt: string | null): Promise<boolean> {
+  async redeem(id: string, tokens: IssuedTokens, dpopJkt: string | null, events: AuditEventInput[]): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
       const result = await tx
         .updateTable('device_authorizations')
@@ -159,6 +169,7 @@ export class SqlDeviceAuthorizationStore implements DeviceAuthorizationStore {
         await tx.updateTable('grants').set({ dpop_jkt: dpopJkt }).where('id', '=', tokens.access.grantId).execute();
       }
       await insertIssuedTokens(tx, tokens);
+      await appendAuditEvents(tx, events);
       return true;
     });
   }

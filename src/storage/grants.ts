@@ -1,6 +1,8 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { GrantRecord, GrantStore } from '../grants/grant.js';
-import type { RevocationStatement, RevocationStore } from '../revocation/statement.js';
+import type { RevocationStatement, RevocationStore, RevokedGrant } from '../revocation/statement.js';
+import type { AuditEventInput } from '../audit/event.js';
+import { appendAuditEvents } from './audit-log.js';
 import type { Database, GrantTable } from './schema.js';
 
 export function grantFromRow(r: Selectable<GrantTable>): GrantRecord {
@@ -33,15 +35,16 @@ export class SqlGrantStore implements GrantStore, RevocationStore {
     return row && grantFromRow(row);
   }
 
-  async applyRevocation(s: RevocationStatement): Promise<string[]> {
+  async applyRevocation(s: RevocationStatement, describe: (grants: RevokedGrant[]) => AuditEventInput[]): Promise<string[]> {
     return this.db.transaction().execute(async (tx) => {
       let query = tx
         .selectFrom('grants')
-        .select('id')
+        .select(['id', 'user_id', 'client_id', 'dpop_jkt'])
         .where('status', '=', 'active')
         .where('created_at', '<=', s.issuedBefore);
       if (s.kind !== 'all') query = query.where(COLUMN[s.kind], '=', s.value ?? '');
-      const ids = (await query.execute()).map((r) => r.id);
+      const rows = await query.execute();
+      const ids = rows.map((r) => r.id);
       if (ids.length > 0) {
         await tx
           .updateTable('grants')
@@ -69,6 +72,7 @@ export class SqlGrantStore implements GrantStore, RevocationStore {
           grants_revoked: ids.length,
         })
         .execute();
+      await appendAuditEvents(tx, describe(rows.map((r) => ({ id: r.id, userId: r.user_id, clientId: r.client_id, jkt: r.dpop_jkt }))));
       return ids;
     });
   }

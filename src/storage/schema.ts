@@ -76,6 +76,36 @@ export interface RevocationTable {
   grants_revoked: number;
 }
 
+export interface AuditEventTable {
+  seq: number;
+  id: string;
+  type: string;
+  at: number;
+  user_id: string | null;
+  client_id: string | null;
+  grant_id: string | null;
+  device_authorization_id: string | null;
+  jti: string | null;
+  jkt: string | null;
+  parent_id: string | null;
+  data: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface AuditHeadTable {
+  id: number;
+  seq: number;
+  hash: string;
+}
+
+export interface AuditCheckpointTable {
+  seq: number;
+  hash: string;
+  at: number;
+  signature: string;
+}
+
 export interface BrowserSessionTable {
   id_hash: string;
   user_id: string | null;
@@ -97,6 +127,9 @@ export interface Database {
   access_tokens: AccessTokenTable;
   refresh_tokens: RefreshTokenTable;
   revocations: RevocationTable;
+  audit_events: AuditEventTable;
+  audit_head: AuditHeadTable;
+  audit_checkpoints: AuditCheckpointTable;
   browser_sessions: BrowserSessionTable;
   settings: SettingTable;
 }

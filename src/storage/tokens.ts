@@ -1,6 +1,8 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { IssuedAccessToken, IssuedRefreshToken, IssuedTokens, StoredRefreshToken, TokenStore } from '../tokens/token-store.js';
 import type { Database } from './schema.js';
+import type { AuditEventInput } from '../audit/event.js';
+import { appendAuditEvents } from './audit-log.js';
 
 /** Inserts the tokens of one issuance inside the caller's transaction. */
 export async function insertIssuedTokens(tx: Transaction<Database>, tokens: IssuedTokens): Promise<void> {
@@ -42,7 +44,7 @@ export class SqlTokenStore implements TokenStore {
     };
   }
 
-  async rotateRefreshToken(oldHash: string, next: Required<IssuedTokens>, now: number): Promise<boolean> {
+  async rotateRefreshToken(oldHash: string, next: Required<IssuedTokens>, now: number, events: AuditEventInput[]): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
       const result = await tx
         .updateTable('refresh_tokens')
@@ -53,6 +55,7 @@ export class SqlTokenStore implements TokenStore {
       if (result.numUpdatedRows !== 1n) return false;
       await insertIssuedTokens(tx, next);
       await tx.updateTable('grants').set({ last_used_at: now }).where('id', '=', next.access.grantId).execute();
+      await appendAuditEvents(tx, events);
       return true;
     });
   }

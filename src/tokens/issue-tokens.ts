@@ -1,4 +1,6 @@
+import type { AuditEventInput } from '../audit/event.js';
 import type { Client } from '../clients/client.js';
+import type { RequestContext } from '../device-flow/device-authorization.js';
 import { REFRESH_TOKEN_GRANT } from '../config/schema.js';
 import type { TokenResponse } from '../grant-types/grant-type.js';
 import { hashSecret } from '../shared/crypto.js';
@@ -54,4 +56,38 @@ export async function issueTokens(opts: {
     };
   }
   return { response, issued };
+}
+
+/** The audit event of an issuance: which tokens (by jti and hash), to whom, bound to which key, for how long. */
+export function issuanceEvent(
+  type: 'token.issued' | 'token.refreshed',
+  subject: AccessTokenSubject,
+  issuance: Issuance,
+  context: RequestContext,
+  now: number,
+  extra: Record<string, unknown> = {},
+): AuditEventInput {
+  const { access, refresh } = issuance.issued;
+  return {
+    type,
+    at: now,
+    userId: subject.userId,
+    clientId: subject.clientId,
+    grantId: subject.grantId,
+    jti: access.jti,
+    jkt: subject.dpopJkt,
+    parent: type === 'token.issued' ? { type: 'device.approved', grantId: subject.grantId } : { type: 'token.issued', grantId: subject.grantId },
+    data: {
+      ip: context.ip,
+      user_agent: context.userAgent,
+      token_type: issuance.response.token_type,
+      scopes: subject.scopes,
+      resource: subject.resource,
+      ttl: access.expiresAt - access.issuedAt,
+      expires_at: access.expiresAt,
+      refresh_token_hash: refresh?.hash ?? null,
+      refresh_expires_at: refresh?.expiresAt ?? null,
+      ...extra,
+    },
+  };
 }

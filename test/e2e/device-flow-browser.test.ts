@@ -104,7 +104,13 @@ async function assertReviewScreen(page: Page, device: client.DeviceAuthorization
   const [a, d] = [await approve.boundingBox(), await deny.boundingBox()];
   assert.ok(a && d);
   assert.ok(Math.abs(a.width - d.width) < 2 && Math.abs(a.height - d.height) < 2, 'Approve and Deny are the same size');
-  const weight = (l: typeof approve) => l.evaluate((el) => getComputedStyle(el).fontWeight + getComputedStyle(el).fontSize);
+  // Runs in the page; the DOM types are not part of this project's TypeScript lib.
+  type Styled = { getComputedStyle(e: unknown): { fontWeight: string; fontSize: string } };
+  const weight = (l: typeof approve) =>
+    l.evaluate((el) => {
+      const style = (globalThis as unknown as Styled).getComputedStyle(el);
+      return style.fontWeight + style.fontSize;
+    });
   assert.equal(await weight(approve), await weight(deny));
 }
 

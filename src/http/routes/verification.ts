@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DeviceDecisions, PendingRequest } from '../../device-flow/decision.js';
 import { formatUserCode, normalizeUserCode } from '../../device-flow/user-code.js';
+import type { AuditLog } from '../../audit/event.js';
+import { hashSecret } from '../../shared/crypto.js';
 import type { Clock } from '../../shared/clock.js';
 import type { UserDirectory } from '../../users/user.js';
 import type { BrowserSessions } from '../../verification/browser-session.js';
@@ -25,6 +27,7 @@ import { securePage } from '../security-headers.js';
 
 export interface VerificationDeps {
   issuer: string;
+  audit: AuditLog;
   sessions: BrowserSessions;
   decisions: DeviceDecisions;
   limiter: CodeEntryLimiter;
@@ -108,22 +111,36 @@ export function registerVerificationRoutes(app: FastifyInstance, deps: Verificat
       // Not code-shaped: it cannot match anything, so it costs no guess.
       return send(reply, renderCodeEntry({ csrf, value: typed.slice(0, 20), error: 'A code is 8 letters, like BCDF-GHJK.' }), 400);
     }
-    const ip = requestContext(request).ip;
+    const context = requestContext(request);
+    const ip = context.ip;
+    const entered = { at: deps.clock.now(), data: { ip, user_agent: context.userAgent, user_code_hash: hashSecret(code) } };
     const refusal = deps.limiter.check(ip, s.session.idHash, await deps.decisions.countLive());
     if (refusal) {
       request.log.warn({ limitedBy: refusal.limitedBy }, 'user code entry rate limited');
+      await deps.audit.record([{ ...entered, type: 'user_code.rejected', data: { ...entered.data, reason: `rate_limited_${refusal.limitedBy}` } }]);
       reply.header('retry-after', String(refusal.retryAfter));
       return send(reply, renderRateLimited(refusal.retryAfter), 429);
     }
     const pending = await deps.decisions.findPending(code);
     if (!pending) {
       deps.limiter.recordFailure(ip, s.session.idHash);
+      await deps.audit.record([{ ...entered, type: 'user_code.rejected', data: { ...entered.data, reason: 'no_such_code' } }]);
       return send(
         reply,
         renderCodeEntry({ csrf, value: formatUserCode(code), error: 'That code is not valid or has expired. Check your device.' }),
         400,
       );
     }
+    await deps.audit.record([
+      {
+        ...entered,
+        type: 'user_code.entered',
+        userId: s.session.userId,
+        clientId: pending.client.id,
+        deviceAuthorizationId: pending.authorization.id,
+        parent: { type: 'device_code.requested', deviceAuthorizationId: pending.authorization.id },
+      },
+    ]);
     if (!s.session.userId) return send(reply, renderSignIn({ csrf, userCode: formatUserCode(code) }));
     return review(reply, request, { id: s.id, userId: s.session.userId }, pending);
   });
@@ -134,6 +151,12 @@ export function registerVerificationRoutes(app: FastifyInstance, deps: Verificat
     const code = normalizeUserCode(s.params.get('user_code') ?? '');
     const username = s.params.get('username') ?? '';
     const user = await deps.users.authenticate(username.slice(0, 64), (s.params.get('password') ?? '').slice(0, 1024));
+    const context = requestContext(request);
+    await deps.audit.record([
+      user
+        ? { type: 'user.signed_in', at: deps.clock.now(), userId: user.id, data: { ip: context.ip, user_agent: context.userAgent, method: 'pwd' } }
+        : { type: 'user.sign_in_failed', at: deps.clock.now(), data: { ip: context.ip, user_agent: context.userAgent, username: username.slice(0, 64) } },
+    ]);
     if (!user || !code) {
       return send(
         reply,

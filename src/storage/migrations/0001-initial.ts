@@ -96,6 +96,42 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .execute();
   await db.schema.createIndex('access_tokens_grant_id').on('access_tokens').column('grant_id').execute();
 
+  // The audit log: append-only, hash-chained. audit_head holds the chain's end; updating that one row inside
+  // each appending transaction serializes appends on every database.
+  await db.schema
+    .createTable('audit_events')
+    .addColumn('seq', 'bigint', (c) => c.primaryKey())
+    .addColumn('id', 'text', (c) => c.notNull().unique())
+    .addColumn('type', 'text', (c) => c.notNull())
+    .addColumn('at', 'bigint', (c) => c.notNull())
+    .addColumn('user_id', 'text')
+    .addColumn('client_id', 'text')
+    .addColumn('grant_id', 'text')
+    .addColumn('device_authorization_id', 'text')
+    .addColumn('jti', 'text')
+    .addColumn('jkt', 'text')
+    .addColumn('parent_id', 'text')
+    .addColumn('data', 'text', (c) => c.notNull())
+    .addColumn('prev_hash', 'text', (c) => c.notNull())
+    .addColumn('hash', 'text', (c) => c.notNull())
+    .execute();
+  for (const column of ['user_id', 'client_id', 'grant_id', 'device_authorization_id', 'jti', 'at'] as const) {
+    await db.schema.createIndex(`audit_events_${column}`).on('audit_events').column(column).execute();
+  }
+  await db.schema
+    .createTable('audit_head')
+    .addColumn('id', 'integer', (c) => c.primaryKey())
+    .addColumn('seq', 'bigint', (c) => c.notNull())
+    .addColumn('hash', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createTable('audit_checkpoints')
+    .addColumn('seq', 'bigint', (c) => c.primaryKey())
+    .addColumn('hash', 'text', (c) => c.notNull())
+    .addColumn('at', 'bigint', (c) => c.notNull())
+    .addColumn('signature', 'text', (c) => c.notNull())
+    .execute();
+
   await db.schema
     .createTable('browser_sessions')
     .addColumn('id_hash', 'text', (c) => c.primaryKey())

@@ -1,0 +1,70 @@
+/**
+ * Audit events: one for every step of a login's life, each tying it to the person, device, client and grant.
+ * No secret ever appears: codes and tokens are named only by hash or jti.
+ */
+export type AuditEventType =
+  | 'device_code.requested'
+  | 'user_code.entered'
+  | 'user_code.rejected'
+  | 'user.signed_in'
+  | 'user.sign_in_failed'
+  | 'device.approved'
+  | 'device.denied'
+  | 'token.issued'
+  | 'token.refreshed'
+  | 'refresh_token.reuse_detected'
+  | 'grant.revoked'
+  | 'token.introspected'
+  | 'policy.denied'
+  | 'admin.action';
+
+/** Which earlier event this one descends from, found inside the same transaction. */
+export interface ParentRef {
+  type: AuditEventType;
+  grantId?: string;
+  deviceAuthorizationId?: string;
+  /** For refresh chains: the jti whose issuance this event follows. */
+  jti?: string;
+}
+
+/** What a step records; the log adds sequence, time, id and the hash chain. */
+export interface AuditEventInput {
+  type: AuditEventType;
+  at: number;
+  userId?: string | null;
+  clientId?: string | null;
+  grantId?: string | null;
+  deviceAuthorizationId?: string | null;
+  jti?: string | null;
+  jkt?: string | null;
+  parent?: ParentRef;
+  /** Context: addresses, user agents, scopes, resource, TTLs, reasons, actors. Never a secret. */
+  data: Record<string, unknown>;
+}
+
+export interface AuditEvent extends Omit<AuditEventInput, 'parent'> {
+  seq: number;
+  id: string;
+  parentId: string | null;
+  prevHash: string;
+  hash: string;
+}
+
+export interface AuditQuery {
+  userId?: string;
+  clientId?: string;
+  grantId?: string;
+  deviceAuthorizationId?: string;
+  jti?: string;
+  type?: AuditEventType;
+  since?: number;
+  afterSeq?: number;
+  limit?: number;
+}
+
+/** The audit store, as the domain needs it. Events of state changes are written by the stores themselves. */
+export interface AuditLog {
+  /** Records events that come with no state change of their own (a wrong code, a refused sign-in). */
+  record(events: AuditEventInput[]): Promise<void>;
+  query(query: AuditQuery): Promise<AuditEvent[]>;
+}

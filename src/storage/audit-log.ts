@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely, Selectable, Transaction } from 'kysely';
+import type { AuditEvent, AuditEventInput, AuditEventType, AuditLog, AuditQuery, ParentRef } from '../audit/event.js';
+import { canonicalJson, eventHash, GENESIS_HASH } from '../audit/hash-chain.js';
+import type { Checkpoint } from '../audit/verify.js';
+import type { AuditEventTable, Database } from './schema.js';
+
+type Tx = Transaction<Database> | Kysely<Database>;
+
+/**
+ * Appends events to the chain inside the caller's transaction, so a state change and the event that records it
+ * commit together or not at all.
+ */
+export async function appendAuditEvents(tx: Tx, inputs: readonly AuditEventInput[]): Promise<AuditEvent[]> {
+  if (inputs.length === 0) return [];
+  const head = await tx.selectFrom('audit_head').selectAll().where('id', '=', 1).executeTakeFirst();
+  let seq = head ? Number(head.seq) : 0;
+  let prevHash = head?.hash ?? GENESIS_HASH;
+  const written: AuditEvent[] = [];
+  for (const input of inputs) {
+    const parentId = input.parent ? await findParent(tx, input.parent) : null;
+    const content: Omit<AuditEvent, 'hash'> = {
+      seq: seq + 1,
+      id: randomUUID(),
+      type: input.type,
+      at: input.at,
+      userId: input.userId ?? null,
+      clientId: input.clientId ?? null,
+      grantId: input.grantId ?? null,
+      deviceAuthorizationId: input.deviceAuthorizationId ?? null,
+      jti: input.jti ?? null,
+      jkt: input.jkt ?? null,
+      parentId,
+      data: JSON.parse(canonicalJson(input.data)) as Record<string, unknown>,
+      prevHash,
+    };
+    const event: AuditEvent = { ...content, hash: eventHash(content) };
+    await tx.insertInto('audit_events').values(toRow(event)).execute();
+    written.push(event);
+    seq = event.seq;
+    prevHash = event.hash;
+  }
+  if (head) await tx.updateTable('audit_head').set({ seq, hash: prevHash }).where('id', '=', 1).execute();
+  else await tx.insertInto('audit_head').values({ id: 1, seq, hash: prevHash }).execute();
+  return written;
+}
+
+async function findParent(tx: Tx, parent: ParentRef): Promise<string | null> {
+  let query = tx.selectFrom('audit_events').select('id').where('type', '=', parent.type);
+  if (parent.grantId) query = query.where('grant_id', '=', parent.grantId);
+  if (parent.deviceAuthorizationId) query = query.where('device_authorization_id', '=', parent.deviceAuthorizationId);
+  if (parent.jti) query = query.where('jti', '=', parent.jti);
+  const row = await query.orderBy('seq', 'desc').limit(1).executeTakeFirst();
+  return row?.id ?? null;
+}
+
+function toRow(e: AuditEvent): AuditEventTable {
+  return {
+    seq: e.seq,
+    id: e.id,
+    type: e.type,
+    at: e.at,
+    user_id: e.userId ?? null,
+    client_id: e.clientId ?? null,
+    grant_id: e.grantId ?? null,
+    device_authorization_id: e.deviceAuthorizationId ?? null,
+    jti: e.jti ?? null,
+    jkt: e.jkt ?? null,
+    parent_id: e.parentId,
+    data: canonicalJson(e.data),
+    prev_hash: e.prevHash,
+    hash: e.hash,
+  };
+}
+
+/** A stored row as an event; `data` that no longer parses is kept as raw text so verification can flag it. */
+export function auditEventFromRow(r: Selectable<AuditEventTable>): AuditEvent {
+  let data: Record<string, unknown>;
+  try {
+    data = JSON.parse(r.data) as Record<string, unknown>;
+  } catch {
+    data = { unparseable: r.data };
+  }
+  return {
+    seq: Number(r.seq),
+    id: r.id,
+    type: r.type as AuditEventType,
+    at: Number(r.at),
+    userId: r.user_id,
+    clientId: r.client_id,
+    grantId: r.grant_id,
+    deviceAuthorizationId: r.device_authorization_id,
+    jti: r.jti,
+    jkt: r.jkt,
+    parentId: r.parent_id,
+    data,
+    prevHash: r.prev_hash,
+    hash: r.hash,
+  };
+}
+
+export class SqlAuditLog implements AuditLog {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async record(events: AuditEventInput[]): Promise<void> {
+    await this.db.transaction().execute((tx) => appendAuditEvents(tx, events));
+  }
+
+  async query(q: AuditQuery): Promise<AuditEvent[]> {
+    let query = this.db.selectFrom('audit_events').selectAll();
+    if (q.userId) query = query.where('user_id', '=', q.userId);
+    if (q.clientId) query = query.where('client_id', '=', q.clientId);
+    if (q.grantId) query = query.where('grant_id', '=', q.grantId);
+    if (q.deviceAuthorizationId) query = query.where('device_authorization_id', '=', q.deviceAuthorizationId);
+    if (q.jti) query = query.where('jti', '=', q.jti);
+    if (q.type) query = query.where('type', '=', q.type);
+    if (q.since !== undefined) query = query.where('at', '>=', q.since);
+    if (q.afterSeq !== undefined) query = query.where('seq', '>', q.afterSeq);
+    const rows = await query.orderBy('seq').limit(q.limit ?? 10_000).execute();
+    return rows.map(auditEventFromRow);
+  }
+}
+
+/** Checkpoints of the audit chain, and what verification reads. */
+export class SqlAuditCheckpoints {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async auditHead(): Promise<{ seq: number; hash: string } | undefined> {
+    const row = await this.db.selectFrom('audit_head').selectAll().where('id', '=', 1).executeTakeFirst();
+    return row && { seq: Number(row.seq), hash: row.hash };
+  }
+
+  async lastCheckpoint(): Promise<Checkpoint | undefined> {
+    const row = await this.db.selectFrom('audit_checkpoints').selectAll().orderBy('seq', 'desc').limit(1).executeTakeFirst();
+    return row && { seq: Number(row.seq), hash: row.hash, at: Number(row.at), signature: row.signature };
+  }
+
+  async insertCheckpoint(c: Checkpoint): Promise<void> {
+    await this.db.insertInto('audit_checkpoints').values(c).execute();
+  }
+
+  async checkpoints(): Promise<Checkpoint[]> {
+    const rows = await this.db.selectFrom('audit_checkpoints').selectAll().orderBy('seq').execute();
+    return rows.map((r) => ({ seq: Number(r.seq), hash: r.hash, at: Number(r.at), signature: r.signature }));
+  }
+
+  async allEvents(): Promise<AuditEvent[]> {
+    const rows = await this.db.selectFrom('audit_events').selectAll().orderBy('seq').execute();
+    return rows.map(auditEventFromRow);
+  }
+}
