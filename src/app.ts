@@ -13,6 +13,7 @@ import { RequestGuard } from './guard/request-guard.js';
 import { DpopNonces } from './dpop/nonce.js';
 import { DeviceCodeGrant } from './grant-types/device-code-grant.js';
 import { RefreshTokenGrant } from './grant-types/refresh-token-grant.js';
+import { Metrics } from './observability/metrics.js';
 import { Revoker } from './revocation/revoker.js';
 import { Checkpointer } from './audit/checkpoint.js';
 import { SqlAuditCheckpoints, SqlAuditLog } from './storage/audit-log.js';
@@ -74,7 +75,12 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   const grantStore = new SqlGrantStore(db);
   const audit = new SqlAuditLog(db);
   const tokenStore = new SqlTokenStore(db);
-  const revoker = new Revoker(grantStore, clock, logger);
+  const metrics = new Metrics();
+  const revoker = new Revoker(grantStore, clock, logger, (statement, revoked) => {
+    metrics.revocations.inc({ via: statement.via, kind: statement.kind });
+    metrics.grantsRevoked.inc({ via: statement.via }, revoked.length);
+    if (statement.via === 'refresh_token_reuse') metrics.refreshReuse.inc();
+  });
   const verifier = new AccessTokenVerifier(keys, config.issuer);
   const lifetimes = {
     accessTokenTtl: config.tokens.access_token_ttl,
@@ -161,8 +167,10 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     introspection: { issuer: config.issuer, audit, grants: grantStore, tokens: tokenStore, verifier, clock },
     demoApi,
     admin: { keys: new AdminKeys(config.admin.api_key_hashes), revoker, revocations: grantStore },
+    metrics,
     verification: {
       issuer: config.issuer,
+      metrics,
       audit,
       sessions: new BrowserSessions(sessionStore, clock, csrfKey),
       decisions: new DeviceDecisions(deviceStore, clients, clock, lifetimes),

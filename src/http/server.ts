@@ -9,6 +9,7 @@ import type { DpopNonces } from '../dpop/nonce.js';
 import type { IntrospectionDeps } from '../introspection/introspect.js';
 import type { TokenRevocationDeps } from '../revocation/token-revocation.js';
 import type { RequestGuard } from '../guard/request-guard.js';
+import type { Metrics } from '../observability/metrics.js';
 import { registerAdminRoutes, type AdminDeps } from './routes/admin.js';
 import { registerDemoApi } from './routes/demo-api.js';
 import { registerTokenManagementRoutes } from './routes/token-management.js';
@@ -36,6 +37,7 @@ export interface HttpDeps {
   /** The guarded demo API at /api, when the tenant has that resource. */
   demoApi?: RequestGuard;
   verification: VerificationDeps;
+  metrics: Metrics;
 }
 
 /** OAuth requests are small; anything bigger is a mistake or an attack. */
@@ -54,6 +56,10 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   });
   const debug = deps.logger.isLevelEnabled('debug');
   app.addHook('onResponse', (request, reply, done) => {
+    deps.metrics.requestDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: reply.statusCode },
+      reply.elapsedTime / 1000,
+    );
     if (reply.statusCode >= 500) request.log.error({ method: request.method, path: request.routeOptions.url, status: reply.statusCode }, 'request failed');
     else if (debug) {
       request.log.debug({ method: request.method, path: request.routeOptions.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
@@ -63,8 +69,8 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   registerFormBody(app);
   registerErrorHandler(app);
   registerMetadataRoutes(app, { issuer: deps.issuer, scopes: deps.scopes, keys: deps.keys });
-  registerDeviceAuthorizationRoute(app, { ...deps.deviceRequest, dpop: deps.dpop });
-  registerTokenRoute(app, { issuer: deps.issuer, grants: deps.grants, nonces: deps.nonces });
+  registerDeviceAuthorizationRoute(app, { ...deps.deviceRequest, dpop: deps.dpop, metrics: deps.metrics });
+  registerTokenRoute(app, { issuer: deps.issuer, grants: deps.grants, nonces: deps.nonces, metrics: deps.metrics });
   registerTokenManagementRoutes(app, {
     issuer: deps.issuer,
     clients: deps.clients,
@@ -75,5 +81,8 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   if (deps.demoApi) registerDemoApi(app, { issuer: deps.issuer, guard: deps.demoApi });
   registerVerificationRoutes(app, deps.verification);
   app.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
+  app.get('/metrics', async (_request, reply) => {
+    reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
   return app;
 }

@@ -27,6 +27,8 @@ export class Revoker {
     private readonly store: RevocationStore,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    /** Told of each revocation after it commits (metrics, and later the event stream to guards). */
+    private readonly onRevoked: (statement: RevocationStatement, grants: string[]) => void = () => undefined,
   ) {}
 
   async revoke(request: RevocationRequest, cause?: Cause): Promise<{ statement: RevocationStatement; grants: string[] }> {
@@ -54,6 +56,7 @@ export class Revoker {
       return events;
     };
     const grants = await this.store.applyRevocation(statement, describe);
+    this.onRevoked(statement, grants);
     const level = request.via === 'refresh_token_reuse' ? 'warn' : 'info';
     this.logger[level](
       { revocation: statement.id, kind: statement.kind, value: statement.value, via: statement.via, actor: statement.actor, grants: grants.length },

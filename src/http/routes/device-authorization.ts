@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { DpopVerifier } from '../../dpop/proof.js';
+import type { Metrics } from '../../observability/metrics.js';
 import { requestDeviceAuthorization, type DeviceRequestDeps } from '../../device-flow/request.js';
 import { clientCredentials } from '../client-auth.js';
 import { formOf } from '../form-body.js';
@@ -9,7 +10,7 @@ import { dpopHeader, requestContext } from '../request-context.js';
 /** @see https://www.rfc-editor.org/rfc/rfc8628#section-3.1 */
 export function registerDeviceAuthorizationRoute(
   app: FastifyInstance,
-  deps: DeviceRequestDeps & { dpop: DpopVerifier },
+  deps: DeviceRequestDeps & { dpop: DpopVerifier; metrics: Metrics },
 ): void {
   const htu = `${deps.issuer}/device_authorization`;
   app.post('/device_authorization', async (request, reply) => {
@@ -24,6 +25,7 @@ export function registerDeviceAuthorizationRoute(
       context: requestContext(request),
       dpopJkt: verified?.jkt ?? null,
     });
+    deps.metrics.deviceCodesRequested.inc({ client: params.get('client_id') ?? 'basic' });
     return noStore(reply).send(response);
   });
 }

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { DpopNonces } from '../../dpop/nonce.js';
 import type { GrantType } from '../../grant-types/grant-type.js';
-import { InvalidRequest, UnsupportedGrantType } from '../../oauth/errors.js';
+import { InvalidRequest, OAuthError, UnsupportedGrantType } from '../../oauth/errors.js';
+import type { Metrics } from '../../observability/metrics.js';
 import { clientCredentials } from '../client-auth.js';
 import { formOf } from '../form-body.js';
 import { noStore } from '../oauth-reply.js';
@@ -10,7 +11,7 @@ import { dpopHeader, requestContext } from '../request-context.js';
 /** The token endpoint: dispatches on grant_type to the registered grant handlers. */
 export function registerTokenRoute(
   app: FastifyInstance,
-  opts: { issuer: string; grants: readonly GrantType[]; nonces?: DpopNonces },
+  opts: { issuer: string; grants: readonly GrantType[]; nonces?: DpopNonces; metrics: Metrics },
 ): void {
   const handlers = new Map(opts.grants.map((g) => [g.type, g]));
   const htu = `${opts.issuer}/token`;
@@ -22,13 +23,19 @@ export function registerTokenRoute(
     if (grantType === undefined) throw new InvalidRequest('grant_type is required.');
     const handler = handlers.get(grantType);
     if (!handler) throw new UnsupportedGrantType('This server does not support that grant type.');
-    const response = await handler.handle({
-      params,
-      credentials: clientCredentials(request, params),
-      context: requestContext(request),
-      dpopProof: dpopHeader(request),
-      htu,
-    });
-    return noStore(reply).send(response);
+    try {
+      const response = await handler.handle({
+        params,
+        credentials: clientCredentials(request, params),
+        context: requestContext(request),
+        dpopProof: dpopHeader(request),
+        htu,
+      });
+      opts.metrics.tokenRequests.inc({ grant_type: handler.type, outcome: 'issued' });
+      return noStore(reply).send(response);
+    } catch (error) {
+      opts.metrics.tokenRequests.inc({ grant_type: handler.type, outcome: error instanceof OAuthError ? error.code : 'server_error' });
+      throw error;
+    }
   });
 }

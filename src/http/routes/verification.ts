@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DeviceDecisions, PendingRequest } from '../../device-flow/decision.js';
 import { formatUserCode, normalizeUserCode } from '../../device-flow/user-code.js';
 import type { AuditLog } from '../../audit/event.js';
+import type { Metrics } from '../../observability/metrics.js';
 import { hashSecret } from '../../shared/crypto.js';
 import type { Clock } from '../../shared/clock.js';
 import type { UserDirectory } from '../../users/user.js';
@@ -27,6 +28,7 @@ import { securePage } from '../security-headers.js';
 
 export interface VerificationDeps {
   issuer: string;
+  metrics: Metrics;
   audit: AuditLog;
   sessions: BrowserSessions;
   decisions: DeviceDecisions;
@@ -118,6 +120,7 @@ export function registerVerificationRoutes(app: FastifyInstance, deps: Verificat
     if (refusal) {
       request.log.warn({ limitedBy: refusal.limitedBy }, 'user code entry rate limited');
       await deps.audit.record([{ ...entered, type: 'user_code.rejected', data: { ...entered.data, reason: `rate_limited_${refusal.limitedBy}` } }]);
+      deps.metrics.codeEntryFailures.inc({ reason: `rate_limited_${refusal.limitedBy}` });
       reply.header('retry-after', String(refusal.retryAfter));
       return send(reply, renderRateLimited(refusal.retryAfter), 429);
     }
@@ -125,6 +128,7 @@ export function registerVerificationRoutes(app: FastifyInstance, deps: Verificat
     if (!pending) {
       deps.limiter.recordFailure(ip, s.session.idHash);
       await deps.audit.record([{ ...entered, type: 'user_code.rejected', data: { ...entered.data, reason: 'no_such_code' } }]);
+      deps.metrics.codeEntryFailures.inc({ reason: 'no_such_code' });
       return send(
         reply,
         renderCodeEntry({ csrf, value: formatUserCode(code), error: 'That code is not valid or has expired. Check your device.' }),
@@ -191,11 +195,13 @@ export function registerVerificationRoutes(app: FastifyInstance, deps: Verificat
       const grantId = await deps.decisions.approve(pending, user, authTime, approver);
       if (!grantId) return send(reply, renderExpired(), 410);
       request.log.info({ grant: grantId, client: pending.client.id, user: user.id }, 'device approved');
+      deps.metrics.decisions.inc({ decision: 'approve' });
       return send(reply, renderApproved(pending.client.name));
     }
     if (decision === 'deny') {
       if (!(await deps.decisions.deny(pending, user, approver))) return send(reply, renderExpired(), 410);
       request.log.info({ client: pending.client.id, user: user.id }, 'device denied');
+      deps.metrics.decisions.inc({ decision: 'deny' });
       return send(reply, renderDenied());
     }
     return send(reply, renderFormExpired(), 400);
