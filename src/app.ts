@@ -15,6 +15,7 @@ import { DeviceCodeGrant } from './grant-types/device-code-grant.js';
 import { RefreshTokenGrant } from './grant-types/refresh-token-grant.js';
 import { Metrics } from './observability/metrics.js';
 import { Revoker } from './revocation/revoker.js';
+import { RevocationFeed } from './events/revocation-feed.js';
 import { Checkpointer } from './audit/checkpoint.js';
 import { SqlAuditCheckpoints, SqlAuditLog } from './storage/audit-log.js';
 import { SqlGrantStore } from './storage/grants.js';
@@ -52,6 +53,8 @@ export interface TetherOptions {
 
 /** How often expired codes, sessions and in-memory pacing state are cleaned up. */
 const CLEANUP_INTERVAL_MS = 60_000;
+/** How often the event stream tells guards it is alive. */
+const EVENT_HEARTBEAT_MS = 2_000;
 /** How often the audit chain's head is signed. */
 const CHECKPOINT_INTERVAL_MS = 30_000;
 
@@ -76,7 +79,9 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   const audit = new SqlAuditLog(db);
   const tokenStore = new SqlTokenStore(db);
   const metrics = new Metrics();
+  const feed = new RevocationFeed(grantStore, config.tokens.access_token_ttl);
   const revoker = new Revoker(grantStore, clock, logger, (statement, revoked) => {
+    feed.publish(statement);
     metrics.revocations.inc({ via: statement.via, kind: statement.kind });
     metrics.grantsRevoked.inc({ via: statement.via }, revoked.length);
     if (statement.via === 'refresh_token_reuse') metrics.refreshReuse.inc();
@@ -168,6 +173,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     demoApi,
     admin: { keys: new AdminKeys(config.admin.api_key_hashes), revoker, revocations: grantStore },
     metrics,
+    events: { issuer: config.issuer, clients, feed, keys, clock, heartbeatMs: EVENT_HEARTBEAT_MS },
     verification: {
       issuer: config.issuer,
       metrics,

@@ -10,6 +10,7 @@ import type { IntrospectionDeps } from '../introspection/introspect.js';
 import type { TokenRevocationDeps } from '../revocation/token-revocation.js';
 import type { RequestGuard } from '../guard/request-guard.js';
 import type { Metrics } from '../observability/metrics.js';
+import { registerEventStream, type EventStreamDeps } from './routes/events.js';
 import { registerAdminRoutes, type AdminDeps } from './routes/admin.js';
 import { registerDemoApi } from './routes/demo-api.js';
 import { registerTokenManagementRoutes } from './routes/token-management.js';
@@ -38,6 +39,7 @@ export interface HttpDeps {
   demoApi?: RequestGuard;
   verification: VerificationDeps;
   metrics: Metrics;
+  events: EventStreamDeps;
 }
 
 /** OAuth requests are small; anything bigger is a mistake or an attack. */
@@ -78,6 +80,7 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     introspection: deps.introspection,
   });
   registerAdminRoutes(app, deps.admin);
+  registerEventStream(app, deps.events);
   if (deps.demoApi) registerDemoApi(app, { issuer: deps.issuer, guard: deps.demoApi });
   registerVerificationRoutes(app, deps.verification);
   app.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));

@@ -12,6 +12,8 @@ export type RevocationPath = 'token_revocation' | 'admin_api' | 'refresh_token_r
 
 export interface RevocationStatement {
   id: string;
+  /** Position in the revocation stream, assigned when stored; guards resume from it. */
+  seq?: number;
   kind: RevocationKind;
   /** The grant id, user id, key thumbprint or client id; null for `all`. */
   value: string | null;
@@ -38,4 +40,6 @@ export interface RevocationStore {
    */
   applyRevocation(statement: RevocationStatement, describe: (grants: RevokedGrant[]) => AuditEventInput[]): Promise<string[]>;
   listRevocations(since: number): Promise<(RevocationStatement & { grantsRevoked: number })[]>;
+  /** Statements after stream position `seq`, oldest first. */
+  revocationsAfter(seq: number, limit: number): Promise<RevocationStatement[]>;
 }

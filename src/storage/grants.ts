@@ -3,7 +3,7 @@ import type { GrantRecord, GrantStore } from '../grants/grant.js';
 import type { RevocationStatement, RevocationStore, RevokedGrant } from '../revocation/statement.js';
 import type { AuditEventInput } from '../audit/event.js';
 import { appendAuditEvents } from './audit-log.js';
-import type { Database, GrantTable } from './schema.js';
+import type { Database, GrantTable, RevocationTable } from './schema.js';
 
 export function grantFromRow(r: Selectable<GrantTable>): GrantRecord {
   return {
@@ -58,10 +58,14 @@ export class SqlGrantStore implements GrantStore, RevocationStore {
           .where('status', '=', 'active')
           .execute();
       }
+      // The next stream position; the surrounding transaction serializes writers.
+      const last = await tx.selectFrom('revocations').select((eb) => eb.fn.max<number>('seq').as('seq')).executeTakeFirst();
+      s.seq = Number(last?.seq ?? 0) + 1;
       await tx
         .insertInto('revocations')
         .values({
           id: s.id,
+          seq: s.seq,
           kind: s.kind,
           value: s.value,
           issued_before: s.issuedBefore,
@@ -85,15 +89,27 @@ export class SqlGrantStore implements GrantStore, RevocationStore {
       .orderBy('created_at')
       .execute();
     return rows.map((r) => ({
-      id: r.id,
-      kind: r.kind,
-      value: r.value,
-      issuedBefore: Number(r.issued_before),
-      createdAt: Number(r.created_at),
-      actor: r.actor,
-      reason: r.reason,
-      via: r.via as RevocationStatement['via'],
+      ...statementFromRow(r),
       grantsRevoked: Number(r.grants_revoked),
     }));
   }
+
+  async revocationsAfter(seq: number, limit: number): Promise<RevocationStatement[]> {
+    const rows = await this.db.selectFrom('revocations').selectAll().where('seq', '>', seq).orderBy('seq').limit(limit).execute();
+    return rows.map(statementFromRow);
+  }
+}
+
+function statementFromRow(r: Selectable<RevocationTable>): RevocationStatement {
+  return {
+    id: r.id,
+    seq: Number(r.seq),
+    kind: r.kind,
+    value: r.value,
+    issuedBefore: Number(r.issued_before),
+    createdAt: Number(r.created_at),
+    actor: r.actor,
+    reason: r.reason,
+    via: r.via as RevocationStatement['via'],
+  };
 }

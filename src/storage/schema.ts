@@ -66,6 +66,7 @@ export interface RefreshTokenTable {
 
 export interface RevocationTable {
   id: string;
+  seq: number;
   kind: 'grant' | 'user' | 'jkt' | 'client' | 'all';
   value: string | null;
   issued_before: number;

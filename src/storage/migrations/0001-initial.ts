@@ -76,6 +76,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
     .createTable('revocations')
     .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('seq', 'bigint', (c) => c.notNull().unique())
     .addColumn('kind', 'text', (c) => c.notNull())
     .addColumn('value', 'text')
     .addColumn('issued_before', 'bigint', (c) => c.notNull())
