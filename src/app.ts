@@ -133,29 +133,10 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     clock,
     defaults: { codeTtl: config.device_flow.code_ttl, interval: config.device_flow.interval },
   };
+  const issuing = { issuer: config.issuer, clients, grants: grantStore, proofs, keys, clock, lifetimes };
   const grants = [
-    new DeviceCodeGrant({
-      issuer: config.issuer,
-      clients,
-      store: deviceStore,
-      grants: grantStore,
-      pacer,
-      proofs,
-      keys,
-      clock,
-      lifetimes,
-    }),
-    new RefreshTokenGrant({
-      issuer: config.issuer,
-      clients,
-      grants: grantStore,
-      tokens: tokenStore,
-      revoker,
-      proofs,
-      keys,
-      clock,
-      lifetimes,
-    }),
+    new DeviceCodeGrant({ ...issuing, store: deviceStore, pacer }),
+    new RefreshTokenGrant({ ...issuing, tokens: tokenStore, revoker }),
   ];
   const http = buildHttpServer({
     issuer: config.issuer,

@@ -1,27 +1,17 @@
-import type { ClientRegistry } from '../clients/client-registry.js';
 import { DEVICE_CODE_GRANT } from '../config/schema.js';
 import type { DeviceAuthorizationStore } from '../device-flow/device-authorization.js';
 import type { PollPacer } from '../device-flow/poll-pacer.js';
-import type { GrantStore } from '../grants/grant.js';
-import { lifetimesFor, type LifetimeDefaults } from '../grants/lifetime.js';
+import { lifetimesFor } from '../grants/lifetime.js';
 import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant } from '../oauth/errors.js';
 import { hashSecret } from '../shared/crypto.js';
-import type { Clock } from '../shared/clock.js';
+import { subjectOf } from '../tokens/access-token.js';
 import { issuanceEvent, issueTokens } from '../tokens/issue-tokens.js';
-import type { KeyRing } from '../tokens/signing-keys.js';
-import type { GrantType, TokenRequest, TokenResponse } from './grant-type.js';
-import { checkTokenRequestProof, type ProofPolicy } from './proof-policy.js';
+import type { GrantType, IssuingDeps, TokenRequest, TokenResponse } from './grant-type.js';
+import { checkTokenRequestProof } from './proof-policy.js';
 
-export interface DeviceCodeGrantDeps {
-  issuer: string;
-  clients: ClientRegistry;
+export interface DeviceCodeGrantDeps extends IssuingDeps {
   store: DeviceAuthorizationStore;
-  grants: GrantStore;
   pacer: PollPacer;
-  proofs: ProofPolicy;
-  keys: KeyRing;
-  clock: Clock;
-  lifetimes: LifetimeDefaults;
 }
 
 /**
@@ -62,15 +52,7 @@ export class DeviceCodeGrant implements GrantType {
     if (!grant || !resource) throw new InvalidGrant('The approval is incomplete.');
     if (grant.status !== 'active' || grant.expiresAt <= now) throw new InvalidGrant('The grant was revoked or has ended.');
     const jkt = proof?.jkt ?? null;
-    const subject = {
-      grantId: grant.id,
-      userId: grant.userId,
-      clientId: client.id,
-      scopes: grant.scopes,
-      resource: grant.resource,
-      dpopJkt: jkt,
-      authTime: grant.authTime,
-    };
+    const subject = subjectOf(grant, grant.scopes, jkt);
     const issuance = await issueTokens({
       keys: deps.keys,
       issuer: deps.issuer,

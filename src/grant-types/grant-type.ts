@@ -1,4 +1,9 @@
-import type { ClientCredentials } from '../clients/client-registry.js';
+import type { ClientCredentials, ClientRegistry } from '../clients/client-registry.js';
+import type { GrantStore } from '../grants/grant.js';
+import type { LifetimeDefaults } from '../grants/lifetime.js';
+import type { Clock } from '../shared/clock.js';
+import type { KeyRing } from '../tokens/signing-keys.js';
+import type { ProofPolicy } from './proof-policy.js';
 import type { RequestContext } from '../device-flow/device-authorization.js';
 import type { FormParams } from '../oauth/form-params.js';
 
@@ -20,6 +25,17 @@ export interface TokenResponse {
   expires_in: number;
   scope: string;
   refresh_token?: string;
+}
+
+/** What every grant that issues tokens needs. */
+export interface IssuingDeps {
+  issuer: string;
+  clients: ClientRegistry;
+  grants: GrantStore;
+  proofs: ProofPolicy;
+  keys: KeyRing;
+  clock: Clock;
+  lifetimes: LifetimeDefaults;
 }
 
 /** One grant type: its URI and its handler. Registered in one place, the composition root. */

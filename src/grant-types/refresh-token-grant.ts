@@ -1,28 +1,18 @@
-import type { ClientRegistry } from '../clients/client-registry.js';
 import { REFRESH_TOKEN_GRANT } from '../config/schema.js';
-import type { GrantStore } from '../grants/grant.js';
-import { lifetimesFor, type LifetimeDefaults } from '../grants/lifetime.js';
+import { lifetimesFor } from '../grants/lifetime.js';
 import { InvalidGrant, InvalidScope } from '../oauth/errors.js';
 import type { Revoker } from '../revocation/revoker.js';
 import { hashSecret } from '../shared/crypto.js';
-import type { Clock } from '../shared/clock.js';
+import { subjectOf } from '../tokens/access-token.js';
 import { issuanceEvent, issueTokens } from '../tokens/issue-tokens.js';
 import { isWellFormedRefreshToken } from '../tokens/refresh-token-format.js';
-import type { KeyRing } from '../tokens/signing-keys.js';
 import type { TokenStore } from '../tokens/token-store.js';
-import type { GrantType, TokenRequest, TokenResponse } from './grant-type.js';
-import { checkTokenRequestProof, type ProofPolicy } from './proof-policy.js';
+import type { GrantType, IssuingDeps, TokenRequest, TokenResponse } from './grant-type.js';
+import { checkTokenRequestProof } from './proof-policy.js';
 
-export interface RefreshTokenGrantDeps {
-  issuer: string;
-  clients: ClientRegistry;
-  grants: GrantStore;
+export interface RefreshTokenGrantDeps extends IssuingDeps {
   tokens: TokenStore;
   revoker: Revoker;
-  proofs: ProofPolicy;
-  keys: KeyRing;
-  clock: Clock;
-  lifetimes: LifetimeDefaults;
 }
 
 /**
@@ -61,15 +51,7 @@ export class RefreshTokenGrant implements GrantType {
     const resource = deps.clients.resource(grant.resource);
     if (!resource) throw new InvalidGrant('The grant is for a resource that no longer exists.');
     const scopes = this.narrowedScopes(request.params.get('scope'), grant.scopes);
-    const subject = {
-      grantId: grant.id,
-      userId: grant.userId,
-      clientId: client.id,
-      scopes,
-      resource: grant.resource,
-      dpopJkt: grant.dpopJkt,
-      authTime: grant.authTime,
-    };
+    const subject = subjectOf(grant, scopes, grant.dpopJkt);
     const issuance = await issueTokens({
       keys: deps.keys,
       issuer: deps.issuer,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
+import type { Grant } from '../grants/grant.js';
 import { SIGNING_ALG, type KeyRing } from './signing-keys.js';
 
 /** What an access token says about its grant. */
@@ -11,6 +12,19 @@ export interface AccessTokenSubject {
   resource: string;
   dpopJkt: string | null;
   authTime: number;
+}
+
+/** What a token of `grant` says, with the scopes and key of this issuance. */
+export function subjectOf(grant: Grant, scopes: readonly string[], dpopJkt: string | null): AccessTokenSubject {
+  return {
+    grantId: grant.id,
+    userId: grant.userId,
+    clientId: grant.clientId,
+    scopes,
+    resource: grant.resource,
+    dpopJkt,
+    authTime: grant.authTime,
+  };
 }
 
 export interface MintedAccessToken {
