@@ -29,7 +29,15 @@ export class DeviceDecisions {
 
   /** The live, undecided request with this (normalized) user code. */
   async findPending(userCode: string): Promise<PendingRequest | undefined> {
-    const authorization = await this.store.findByUserCode(userCode);
+    return this.pending(await this.store.findByUserCode(userCode));
+  }
+
+  /** The live, undecided request with this id (one the person already reached by its code). */
+  async findPendingById(id: string): Promise<PendingRequest | undefined> {
+    return this.pending(await this.store.findById(id));
+  }
+
+  private pending(authorization: DeviceAuthorization | undefined): PendingRequest | undefined {
     if (!authorization || authorization.status !== 'pending' || authorization.expiresAt <= this.clock.now()) {
       return undefined;
     }

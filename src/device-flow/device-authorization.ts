@@ -41,6 +41,7 @@ export interface DeviceAuthorizationStore {
   create(authorization: DeviceAuthorization, events: AuditEventInput[]): Promise<boolean>;
   findByDeviceCodeHash(hash: string): Promise<DeviceAuthorization | undefined>;
   findByUserCode(userCode: string): Promise<DeviceAuthorization | undefined>;
+  findById(id: string): Promise<DeviceAuthorization | undefined>;
   /** Approves a pending, unexpired authorization and creates its grant in one transaction. */
   approve(id: string, now: number, approver: RequestContext, grant: Grant, events: AuditEventInput[]): Promise<boolean>;
   /** Denies a pending, unexpired authorization. */

@@ -43,14 +43,17 @@ export class InvalidRequest extends OAuthError {
   readonly code = 'invalid_request';
 }
 
-/** @see https://www.rfc-editor.org/rfc/rfc6749#section-5.2 (401 with WWW-Authenticate when Basic was used) */
+/**
+ * Always 401 with a challenge: RFC 6749 §5.2 requires one when the client used the Authorization header, and
+ * HTTP (RFC 9110 §15.5.2) requires one on every 401.
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.2
+ */
 export class InvalidClient extends OAuthError {
   readonly code = 'invalid_client';
   override readonly status = 401;
-  override readonly headers: Readonly<Record<string, string>>;
-  constructor(description?: string, usedBasic = false) {
+  override readonly headers: Readonly<Record<string, string>> = { 'www-authenticate': 'Basic realm="tether"' };
+  constructor(description?: string, _usedBasic = false) {
     super(description);
-    this.headers = usedBasic ? { 'www-authenticate': 'Basic realm="tether"' } : {};
   }
 }
 

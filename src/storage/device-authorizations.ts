@@ -83,6 +83,11 @@ export class SqlDeviceAuthorizationStore implements DeviceAuthorizationStore {
     return row && toDomain(row);
   }
 
+  async findById(id: string): Promise<DeviceAuthorization | undefined> {
+    const row = await this.db.selectFrom('device_authorizations').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toDomain(row);
+  }
+
   async findByUserCode(userCode: string): Promise<DeviceAuthorization | undefined> {
     const row = await this.db
       .selectFrom('device_authorizations')

@@ -61,6 +61,21 @@ export class BrowserSessions {
     return createHmac('sha256', this.csrfKey).update(`csrf:${sessionId}`).digest('base64url');
   }
 
+  /**
+   * Ties a device request the person reached by its code to this session. Later forms (sign-in, approve, deny)
+   * carry this seal instead of the code, so they cannot be used to guess codes past the entry rate limits.
+   */
+  sealRequest(sessionId: string, authorizationId: string): string {
+    return `${authorizationId}.${createHmac('sha256', this.csrfKey).update(`request:${sessionId}:${authorizationId}`).digest('base64url')}`;
+  }
+
+  /** The device request id a seal names, if it was made for this session. */
+  openRequest(sessionId: string, sealed: string | undefined): string | undefined {
+    const id = sealed?.split('.')[0];
+    if (!sealed || !id) return undefined;
+    return constantTimeEqual(sealed, this.sealRequest(sessionId, id)) ? id : undefined;
+  }
+
   checkCsrf(sessionId: string, token: string | undefined): boolean {
     return token !== undefined && constantTimeEqual(token, this.csrfToken(sessionId));
   }

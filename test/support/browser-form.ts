@@ -8,6 +8,7 @@ export class FormBrowser {
   private cookie = '';
   lastPage = '';
   lastStatus = 0;
+  lastHeaders = new Headers();
 
   constructor(
     private readonly issuer: string,
@@ -23,10 +24,21 @@ export class FormBrowser {
     const response = await fetch(`${this.issuer}${path}`, {
       method: 'POST',
       headers: { ...this.headers, cookie: this.cookie, 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ csrf: this.csrf(), ...form }),
+      // Like a browser submitting the page's form: its hidden fields go along.
+      body: new URLSearchParams({ csrf: this.csrf(), ...this.hiddenRequest(), ...form }),
       redirect: 'manual',
     });
     return this.keep(response);
+  }
+
+  /** The Cookie header this browser sends. */
+  get cookieHeader(): string {
+    return this.cookie;
+  }
+
+  private hiddenRequest(): Record<string, string> {
+    const sealed = /name="request" value="([^"]+)"/.exec(this.lastPage)?.[1];
+    return sealed ? { request: sealed } : {};
   }
 
   csrf(): string {
@@ -48,6 +60,7 @@ export class FormBrowser {
     const set = response.headers.get('set-cookie');
     if (set) this.cookie = set.split(';')[0] ?? '';
     this.lastStatus = response.status;
+    this.lastHeaders = response.headers;
     this.lastPage = await response.text();
     return this.lastPage;
   }

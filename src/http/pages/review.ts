@@ -5,6 +5,8 @@ import { csrfField, layout } from './layout.js';
 
 export interface ReviewView {
   csrf: string;
+  /** The seal tying this request to the browser session (see BrowserSessions.sealRequest). */
+  sealed: string;
   request: PendingRequest;
   username: string;
   approverIp: string;
@@ -43,7 +45,7 @@ ${view.sameNetwork
 <p class="warning">Approve only if you started this yourself, just now, and the device shows <strong>${code}</strong>.</p>
 <form method="post" action="/device/decision" class="decision">
   ${csrfField(view.csrf)}
-  <input type="hidden" name="user_code" value="${code}">
+  <input type="hidden" name="request" value="${view.sealed}">
   <button type="submit" name="decision" value="approve" class="approve">Approve</button>
   <button type="submit" name="decision" value="deny" class="deny">Deny</button>
 </form>`,

@@ -2,7 +2,7 @@ import { csrfField, layout } from './layout.js';
 import { html } from './html.js';
 
 /** Step 2: sign in, carrying the code along. */
-export function renderSignIn(opts: { csrf: string; userCode: string; error?: string; username?: string }): string {
+export function renderSignIn(opts: { csrf: string; userCode: string; request: string; error?: string; username?: string }): string {
   return layout(
     'Sign in',
     html`<h1>Sign in to continue</h1>
@@ -10,7 +10,7 @@ export function renderSignIn(opts: { csrf: string; userCode: string; error?: str
 ${opts.error ? html`<p class="error" role="alert" id="sign_in_error">${opts.error}</p>` : ''}
 <form method="post" action="/device/sign-in">
   ${csrfField(opts.csrf)}
-  <input type="hidden" name="user_code" value="${opts.userCode}">
+  <input type="hidden" name="request" value="${opts.request}">
   <label for="username">Username</label>
   <input id="username" name="username" value="${opts.username ?? ''}" autocomplete="username" autocapitalize="none"
     spellcheck="false" required ${opts.error ? '' : html`autofocus`}>

@@ -78,6 +78,7 @@ export function registerVerificationRoutes(app: FastifyInstance, deps: Verificat
       reply,
       renderReview({
         csrf: deps.sessions.csrfToken(s.id),
+        sealed: deps.sessions.sealRequest(s.id, pending.authorization.id),
         request: pending,
         username: user?.displayName ?? s.userId,
         approverIp,
@@ -85,6 +86,12 @@ export function registerVerificationRoutes(app: FastifyInstance, deps: Verificat
         now: deps.clock.now(),
       }),
     );
+  }
+
+  /** The pending request a sealed form field names, if the seal was made for this session. */
+  async function findSealed(sessionId: string, sealed: string | undefined) {
+    const id = deps.sessions.openRequest(sessionId, sealed);
+    return id === undefined ? undefined : deps.decisions.findPendingById(id);
   }
 
   app.get('/static/tether.css', (_request, reply) => {
@@ -145,14 +152,19 @@ export function registerVerificationRoutes(app: FastifyInstance, deps: Verificat
         parent: { type: 'device_code.requested', deviceAuthorizationId: pending.authorization.id },
       },
     ]);
-    if (!s.session.userId) return send(reply, renderSignIn({ csrf, userCode: formatUserCode(code) }));
+    if (!s.session.userId) {
+      const sealed = deps.sessions.sealRequest(s.id, pending.authorization.id);
+      return send(reply, renderSignIn({ csrf, userCode: formatUserCode(code), request: sealed }));
+    }
     return review(reply, request, { id: s.id, userId: s.session.userId }, pending);
   });
 
   app.post('/device/sign-in', page, async (request, reply) => {
     const s = await postedSession(request, reply);
     if (!s) return reply;
-    const code = normalizeUserCode(s.params.get('user_code') ?? '');
+    // The request comes sealed to this session by the code-entry step, never as a code to look up again.
+    const sealed = s.params.get('request');
+    const pending = await findSealed(s.id, sealed);
     const username = s.params.get('username') ?? '';
     const user = await deps.users.authenticate(username.slice(0, 64), (s.params.get('password') ?? '').slice(0, 1024));
     const context = requestContext(request);
@@ -161,12 +173,14 @@ export function registerVerificationRoutes(app: FastifyInstance, deps: Verificat
         ? { type: 'user.signed_in', at: deps.clock.now(), userId: user.id, data: { ip: context.ip, user_agent: context.userAgent, method: 'pwd' } }
         : { type: 'user.sign_in_failed', at: deps.clock.now(), data: { ip: context.ip, user_agent: context.userAgent, username: username.slice(0, 64) } },
     ]);
-    if (!user || !code) {
+    if (!pending) return send(reply, renderExpired(), 410);
+    if (!user) {
       return send(
         reply,
         renderSignIn({
           csrf: deps.sessions.csrfToken(s.id),
-          userCode: code ? formatUserCode(code) : '',
+          userCode: formatUserCode(pending.authorization.userCode),
+          request: sealed ?? '',
           username: username.slice(0, 64),
           error: 'Wrong username or password.',
         }),
@@ -175,20 +189,17 @@ export function registerVerificationRoutes(app: FastifyInstance, deps: Verificat
     }
     const signedIn = await deps.sessions.signIn(s.id, user.id, 'pwd');
     setSessionCookie(reply, cookie, signedIn.id, SESSION_MAX_AGE);
-    const pending = await deps.decisions.findPending(code);
-    if (!pending) return send(reply, renderExpired(), 410);
     return review(reply, request, { id: signedIn.id, userId: user.id }, pending);
   });
 
   app.post('/device/decision', page, async (request, reply) => {
     const s = await postedSession(request, reply);
     if (!s) return reply;
-    const code = normalizeUserCode(s.params.get('user_code') ?? '');
     const decision = s.params.get('decision');
     const { userId, authTime } = s.session;
     if (!userId || authTime === null) return send(reply, renderFormExpired(), 403);
     const user = await deps.users.find(userId);
-    const pending = code ? await deps.decisions.findPending(code) : undefined;
+    const pending = await findSealed(s.id, s.params.get('request'));
     if (!user || !pending) return send(reply, renderExpired(), 410);
     const approver = requestContext(request);
     if (decision === 'approve') {
