@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
-import { calculateJwkThumbprint, errors, importJWK, jwtVerify, type JWK, type JWTHeaderParameters, type KeyObject } from 'jose';
+import type { KeyObject } from 'node:crypto';
+import { calculateJwkThumbprint, type JWK } from 'jose';
+import { ASYMMETRIC_ALGORITHMS, decodeCompactJws, importPublicJwk, verifySignature, type AsymmetricAlgorithm } from './compact-jws.js';
 import { InvalidDpopProof, UseDpopNonce } from '../oauth/errors.js';
 import type { DpopNonces } from './nonce.js';
 import type { ReplayCache } from './replay-cache.js';
 
 /** Asymmetric algorithms only (RFC 9449 §4.3 forbids none and MACs). */
-export const DPOP_ALGORITHMS = ['ES256', 'ES384', 'EdDSA', 'PS256', 'RS256'] as const;
+export const DPOP_ALGORITHMS = ASYMMETRIC_ALGORITHMS;
 /** How old a proof may be, and how far ahead a client's clock may run, in seconds. */
 const MAX_AGE = 60;
 const MAX_SKEW = 10;
@@ -38,27 +40,23 @@ export interface VerifiedProof {
  */
 export class DpopVerifier {
   // Importing a JWK costs about as much as verifying with it; clients reuse one key, so keep imported keys.
-  private readonly keys = new Map<string, { key: KeyObject; jkt: Promise<string> }>();
+  private readonly keys = new Map<string, { key: KeyObject; jkt: string }>();
 
   constructor(private readonly replay: ReplayCache) {}
 
   async verify(proof: string, expected: ProofExpectations): Promise<VerifiedProof> {
-    let jkt: Promise<string> | undefined;
-    let payload;
-    try {
-      ({ payload } = await jwtVerify(
-        proof,
-        async (header: JWTHeaderParameters) => {
-          const resolved = await this.resolveKey(header);
-          jkt = resolved.jkt;
-          return resolved.key;
-        },
-        { typ: 'dpop+jwt', algorithms: [...DPOP_ALGORITHMS], clockTolerance: 0 },
-      ));
-    } catch (error) {
-      if (error instanceof InvalidDpopProof || error instanceof UseDpopNonce) throw error;
-      throw new InvalidDpopProof(describeJoseError(error));
+    const jws = decodeCompactJws(proof);
+    if (!jws) throw new InvalidDpopProof('The DPoP proof is malformed.');
+    const { header, payload } = jws;
+    if (header['typ'] !== 'dpop+jwt') throw new InvalidDpopProof('The proof must have typ dpop+jwt.');
+    const alg = header['alg'];
+    if (typeof alg !== 'string' || !(DPOP_ALGORITHMS as readonly string[]).includes(alg)) {
+      throw new InvalidDpopProof('The proof uses an algorithm that is not allowed.');
     }
+    if ('crit' in header) throw new InvalidDpopProof('The proof has critical headers this server does not understand.');
+    const { key, jkt } = await this.resolveKey(header['jwk'], alg as AsymmetricAlgorithm);
+    if (!verifySignature(alg as AsymmetricAlgorithm, key, jws)) throw new InvalidDpopProof('The proof signature is invalid.');
+
     const { htm, htu, iat, jti, ath } = payload;
     if (typeof jti !== 'string' || jti.length < 8 || jti.length > 256) throw new InvalidDpopProof('jti is missing or malformed.');
     if (htm !== expected.htm) throw new InvalidDpopProof('htm does not match the request method.');
@@ -69,6 +67,7 @@ export class DpopVerifier {
     if (iat < expected.now - MAX_AGE || iat > expected.now + MAX_SKEW) {
       throw new InvalidDpopProof('The proof is too old or from the future.');
     }
+    if (typeof payload['exp'] === 'number' && payload['exp'] <= expected.now) throw new InvalidDpopProof('The proof has expired.');
     if (expected.accessToken !== undefined) {
       const hash = createHash('sha256').update(expected.accessToken).digest('base64url');
       if (ath !== hash) throw new InvalidDpopProof('ath does not match the access token.');
@@ -76,30 +75,22 @@ export class DpopVerifier {
     if (expected.nonces && !expected.nonces.isValid(typeof payload['nonce'] === 'string' ? payload['nonce'] : undefined)) {
       throw new UseDpopNonce(expected.nonces.current());
     }
-    if (!jkt) throw new InvalidDpopProof('The proof has no usable key.');
-    const thumbprint = await jkt;
     // Claim the jti last, after every check that can fail, so a rejected proof cannot burn a good client's jti.
-    if (!this.replay.claim(`${thumbprint}:${jti}`, (iat + MAX_AGE + MAX_SKEW) * 1000)) {
+    if (!this.replay.claim(`${jkt}:${jti}`, (iat + MAX_AGE + MAX_SKEW) * 1000)) {
       throw new InvalidDpopProof('This proof was already used.');
     }
-    return { jkt: thumbprint, jti };
+    return { jkt, jti };
   }
 
-  private async resolveKey(header: JWTHeaderParameters): Promise<{ key: KeyObject; jkt: Promise<string> }> {
-    const jwk = header.jwk as JWK | undefined;
-    if (!jwk || typeof jwk !== 'object') throw new InvalidDpopProof('The proof has no jwk header.');
+  private async resolveKey(jwk: unknown, alg: AsymmetricAlgorithm): Promise<{ key: KeyObject; jkt: string }> {
+    if (!jwk || typeof jwk !== 'object' || Array.isArray(jwk)) throw new InvalidDpopProof('The proof has no jwk header.');
     if (PRIVATE_JWK_MEMBERS.some((m) => m in jwk)) throw new InvalidDpopProof('The jwk header must be a public key.');
-    const cacheKey = `${header.alg}:${JSON.stringify(jwk)}`;
+    const cacheKey = `${alg}:${JSON.stringify(jwk)}`;
     const cached = this.keys.get(cacheKey);
     if (cached) return cached;
-    let key: KeyObject;
-    try {
-      key = (await importJWK(jwk, header.alg)) as KeyObject;
-    } catch {
-      throw new InvalidDpopProof('The jwk header is not a usable key for alg.');
-    }
-    if (key.type !== 'public') throw new InvalidDpopProof('The jwk header must be a public key.');
-    const entry = { key, jkt: calculateJwkThumbprint(jwk, 'sha256') };
+    const key = importPublicJwk(jwk as Record<string, unknown>, alg);
+    if (!key) throw new InvalidDpopProof('The jwk header is not a usable public key for alg.');
+    const entry = { key, jkt: await calculateJwkThumbprint(jwk as JWK, 'sha256') };
     if (this.keys.size >= KEY_CACHE_LIMIT) this.keys.clear();
     this.keys.set(cacheKey, entry);
     return entry;
@@ -114,11 +105,4 @@ function normalizeHtu(value: string): string {
   } catch {
     return `invalid:${value}`;
   }
-}
-
-function describeJoseError(error: unknown): string {
-  if (error instanceof errors.JWSSignatureVerificationFailed) return 'The proof signature is invalid.';
-  if (error instanceof errors.JOSEAlgNotAllowed) return 'The proof uses an algorithm that is not allowed.';
-  if (error instanceof errors.JWTClaimValidationFailed) return `The proof claim ${error.claim} is invalid.`;
-  return 'The DPoP proof is malformed.';
 }

@@ -28,7 +28,12 @@ export abstract class OAuthError extends Error {
   readonly headers: Readonly<Record<string, string>> = {};
 
   constructor(readonly description?: string) {
+    // These are answers, not faults: a stack trace would never be read, and capturing one is most of the cost of
+    // a pending poll's throw. (Statements before super() may run as long as they do not touch `this`.)
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(description);
+    Error.stackTraceLimit = limit;
     this.name = new.target.name;
   }
 

@@ -19,23 +19,8 @@ export async function appendAuditEvents(tx: Tx, inputs: readonly AuditEventInput
   const written: AuditEvent[] = [];
   for (const input of inputs) {
     const parentId = input.parent ? await findParent(tx, input.parent) : null;
-    const content: Omit<AuditEvent, 'hash'> = {
-      seq: seq + 1,
-      id: randomUUID(),
-      type: input.type,
-      at: input.at,
-      userId: input.userId ?? null,
-      clientId: input.clientId ?? null,
-      grantId: input.grantId ?? null,
-      deviceAuthorizationId: input.deviceAuthorizationId ?? null,
-      jti: input.jti ?? null,
-      jkt: input.jkt ?? null,
-      parentId,
-      data: JSON.parse(canonicalJson(input.data)) as Record<string, unknown>,
-      prevHash,
-    };
-    const event: AuditEvent = { ...content, hash: eventHash(content) };
-    await tx.insertInto('audit_events').values(toRow(event)).execute();
+    const event = chainEvent(input, seq, prevHash, parentId);
+    await tx.insertInto('audit_events').values(auditEventRow(event)).execute();
     written.push(event);
     seq = event.seq;
     prevHash = event.hash;
@@ -43,6 +28,26 @@ export async function appendAuditEvents(tx: Tx, inputs: readonly AuditEventInput
   if (head) await tx.updateTable('audit_head').set({ seq, hash: prevHash }).where('id', '=', 1).execute();
   else await tx.insertInto('audit_head').values({ id: 1, seq, hash: prevHash }).execute();
   return written;
+}
+
+/** The next link of the chain: the event with its position, its predecessor's hash and its own hash. */
+export function chainEvent(input: AuditEventInput, seq: number, prevHash: string, parentId: string | null): AuditEvent {
+  const content: Omit<AuditEvent, 'hash'> = {
+    seq: seq + 1,
+    id: randomUUID(),
+    type: input.type,
+    at: input.at,
+    userId: input.userId ?? null,
+    clientId: input.clientId ?? null,
+    grantId: input.grantId ?? null,
+    deviceAuthorizationId: input.deviceAuthorizationId ?? null,
+    jti: input.jti ?? null,
+    jkt: input.jkt ?? null,
+    parentId,
+    data: JSON.parse(canonicalJson(input.data)) as Record<string, unknown>,
+    prevHash,
+  };
+  return { ...content, hash: eventHash(content) };
 }
 
 async function findParent(tx: Tx, parent: ParentRef): Promise<string | null> {
@@ -54,7 +59,7 @@ async function findParent(tx: Tx, parent: ParentRef): Promise<string | null> {
   return row?.id ?? null;
 }
 
-function toRow(e: AuditEvent): AuditEventTable {
+export function auditEventRow(e: AuditEvent): AuditEventTable {
   return {
     seq: e.seq,
     id: e.id,

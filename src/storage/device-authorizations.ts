@@ -9,7 +9,7 @@ import type { AuditEventInput } from '../audit/event.js';
 
 const toList = (text: string) => (text === '' ? [] : text.split(' '));
 
-function toDomain(row: Selectable<DeviceAuthorizationTable>): DeviceAuthorization {
+export function deviceAuthorizationFromRow(row: Selectable<DeviceAuthorizationTable>): DeviceAuthorization {
   return {
     id: row.id,
     deviceCodeHash: row.device_code_hash,
@@ -31,7 +31,31 @@ function toDomain(row: Selectable<DeviceAuthorizationTable>): DeviceAuthorizatio
   };
 }
 
-function isUniqueViolation(error: unknown): boolean {
+/** A new request as its row (undecided, so every decision column is empty). */
+export function deviceAuthorizationRow(a: DeviceAuthorization): DeviceAuthorizationTable {
+  return {
+    id: a.id,
+    device_code_hash: a.deviceCodeHash,
+    user_code: a.userCode,
+    client_id: a.clientId,
+    scope: a.scopes.join(' '),
+    resource: a.resource,
+    requester_ip: a.requester.ip,
+    requester_user_agent: a.requester.userAgent,
+    dpop_jkt: a.dpopJkt,
+    interval: a.interval,
+    created_at: a.createdAt,
+    expires_at: a.expiresAt,
+    status: a.status,
+    decided_at: null,
+    approver_user_id: null,
+    approver_ip: null,
+    approver_user_agent: null,
+    grant_id: null,
+  };
+}
+
+export function isUniqueViolation(error: unknown): boolean {
   const code = (error as { code?: string }).code;
   return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
 }
@@ -42,29 +66,7 @@ export class SqlDeviceAuthorizationStore implements DeviceAuthorizationStore {
   async create(a: DeviceAuthorization, events: AuditEventInput[]): Promise<boolean> {
     try {
       await this.db.transaction().execute(async (tx) => {
-        await tx
-          .insertInto('device_authorizations')
-          .values({
-            id: a.id,
-            device_code_hash: a.deviceCodeHash,
-            user_code: a.userCode,
-            client_id: a.clientId,
-            scope: a.scopes.join(' '),
-            resource: a.resource,
-            requester_ip: a.requester.ip,
-            requester_user_agent: a.requester.userAgent,
-            dpop_jkt: a.dpopJkt,
-            interval: a.interval,
-            created_at: a.createdAt,
-            expires_at: a.expiresAt,
-            status: a.status,
-            decided_at: null,
-            approver_user_id: null,
-            approver_ip: null,
-            approver_user_agent: null,
-            grant_id: null,
-          })
-          .execute();
+        await tx.insertInto('device_authorizations').values(deviceAuthorizationRow(a)).execute();
         await appendAuditEvents(tx, events);
       });
       return true;
@@ -80,12 +82,12 @@ export class SqlDeviceAuthorizationStore implements DeviceAuthorizationStore {
       .selectAll()
       .where('device_code_hash', '=', hash)
       .executeTakeFirst();
-    return row && toDomain(row);
+    return row && deviceAuthorizationFromRow(row);
   }
 
   async findById(id: string): Promise<DeviceAuthorization | undefined> {
     const row = await this.db.selectFrom('device_authorizations').selectAll().where('id', '=', id).executeTakeFirst();
-    return row && toDomain(row);
+    return row && deviceAuthorizationFromRow(row);
   }
 
   async findByUserCode(userCode: string): Promise<DeviceAuthorization | undefined> {
@@ -94,7 +96,7 @@ export class SqlDeviceAuthorizationStore implements DeviceAuthorizationStore {
       .selectAll()
       .where('user_code', '=', userCode)
       .executeTakeFirst();
-    return row && toDomain(row);
+    return row && deviceAuthorizationFromRow(row);
   }
 
   async approve(id: string, now: number, approver: RequestContext, grant: Grant, events: AuditEventInput[]): Promise<boolean> {

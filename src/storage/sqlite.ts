@@ -11,15 +11,51 @@ export interface SqliteOptions {
   synchronous: 'normal' | 'full';
 }
 
+/** The embedded database: Kysely for most queries, and the driver itself for the few hot paths that need it. */
+export interface SqliteHandle {
+  db: Kysely<Database>;
+  raw: SqliteDatabase.Database;
+  /**
+   * Runs `work` on the driver while no Kysely transaction holds the connection, so raw statements never land
+   * inside someone else's open transaction.
+   */
+  exclusive<T>(work: () => T): Promise<T>;
+}
+
 /** Opens (creating if needed) the embedded database under dataDir and brings its schema up to date. */
 export async function openSqlite(options: SqliteOptions): Promise<Kysely<Database>> {
+  return (await openSqliteHandle(options)).db;
+}
+
+export async function openSqliteHandle(options: SqliteOptions): Promise<SqliteHandle> {
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const sqlite = new SqliteDatabase(join(options.dataDir, 'tether.sqlite'));
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   await migrateToLatest(db as Kysely<unknown>);
-  return db;
+  return { db, raw: sqlite, exclusive: (work) => db.connection().execute(async () => work()) };
+}
+
+/**
+ * Kysely's SQLite driver prepares every statement anew on each query, which costs more than running it. The
+ * queries are the same few texts over and over (values are bound parameters), so keep each prepared statement.
+ * The bound is a guard against `in (…)` lists of varying length filling the map.
+ */
+function withStatementCache(sqlite: SqliteDatabase.Database) {
+  const statements = new Map<string, SqliteDatabase.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(sql: string) {
+      let statement = statements.get(sql);
+      if (!statement) {
+        if (statements.size >= 500) statements.clear();
+        statement = sqlite.prepare(sql);
+        statements.set(sql, statement);
+      }
+      return statement;
+    },
+  };
 }
