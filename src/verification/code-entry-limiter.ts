@@ -17,7 +17,8 @@ export type Refusal = { limitedBy: 'ip' | 'session' | 'global'; retryAfter: numb
  * Rate limits user-code entry (RFC 8628 §5.1). Per IP and per browser session, plus a server-wide budget of
  * failed guesses: with L live codes among 20^8, each failed guess had at most an L/20^8 chance of hitting one,
  * so allowing F failures per code lifetime keeps an attacker's total chance under F·L/20^8. We pick the largest
- * F that keeps it under `maxGuessProbability`; when it is spent, entry pauses until old failures age out.
+ * F that keeps it under `maxGuessProbability` (but at least one); when it is spent, entry pauses until old
+ * failures age out.
  *
  * Kept in memory: a restart forgets counts, but an attacker cannot cause one.
  */
@@ -31,9 +32,13 @@ export class CodeEntryLimiter {
     private readonly now: () => number,
   ) {}
 
-  /** Failures the server may still absorb in one code lifetime with `liveCodes` codes live. */
+  /**
+   * Failures the server absorbs in one code lifetime with `liveCodes` codes live. Never below one: with many live
+   * codes the exact bound would be zero, refusing even correct codes while nobody has guessed wrong; one failure
+   * per lifetime is the strictest limit that still lets people in (the bound is then L/20^8 per lifetime).
+   */
   globalBudget(liveCodes: number): number {
-    return Math.floor((this.limits.maxGuessProbability * USER_CODE_SPACE) / Math.max(1, liveCodes));
+    return Math.max(1, Math.floor((this.limits.maxGuessProbability * USER_CODE_SPACE) / Math.max(1, liveCodes)));
   }
 
   /** Whether one more guess may be checked now; a refusal says by which limit and for how long. */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { FormBrowser } from './browser-form.js';
+import { dpopKey, type DpopKey } from './dpop.js';
 import { DEVICE_GRANT, postForm } from './http.js';
 import type { TestServer } from './in-process.js';
 
@@ -33,16 +34,32 @@ export async function authorize(
   return reply.body as unknown as DeviceCodes;
 }
 
-/** One token request with the device_code grant. */
-export function redeem(
+let sharedKey: Promise<DpopKey> | undefined;
+
+/** The DPoP key `redeem` proves possession of unless told otherwise. */
+export function defaultDpopKey(): Promise<DpopKey> {
+  sharedKey ??= dpopKey();
+  return sharedKey;
+}
+
+/**
+ * One token request with the device_code grant. It carries a fresh DPoP proof by `dpop` (by default a key shared
+ * by the tests) unless `headers` already has one or `dpop` is null.
+ */
+export async function redeem(
   server: TestServer,
   deviceCode: string | undefined,
   extra: Record<string, string | string[]> = { client_id: 'tether-cli' },
   headers: Record<string, string> = {},
+  dpop?: DpopKey | null,
 ): Promise<Reply> {
   const form: Record<string, string | string[]> = { grant_type: DEVICE_GRANT, ...extra };
   if (deviceCode !== undefined) form['device_code'] = deviceCode;
-  return postForm(`${server.issuer}/token`, form, headers);
+  const url = `${server.issuer}/token`;
+  const all = { ...headers };
+  const key = dpop === undefined ? await defaultDpopKey() : dpop;
+  if (key && !Object.keys(all).some((h) => h.toLowerCase() === 'dpop')) all['DPoP'] = await key.proof('POST', url);
+  return postForm(url, form, all);
 }
 
 /** Approves (or denies) a user code through the verification page as alice; fails unless the page confirms. */

@@ -1,0 +1,262 @@
+// The verification page (RFC 8628 §3.3): code entry as people type it, CSRF, the session cookie and page headers.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { FastifyReply } from 'fastify';
+import { sessionCookie, setSessionCookie } from '../../src/http/cookies.js';
+import { FormBrowser } from '../support/browser-form.js';
+import { assertOAuthError, authorize, redeem } from '../support/device-flow.js';
+import { startServer, TEST_PASSWORD, type TestServer } from '../support/in-process.js';
+import { assertStrictCsp } from '../support/page-checks.js';
+
+describe('verification page', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer({ brute_force: { per_ip_failures: 1000, per_session_failures: 1000, max_guess_probability: 0.01 } });
+  });
+  after(() => server.close());
+
+  it('accepts the user code in lower case, with a space or with no separator at all', async () => {
+    for (const shape of [
+      (c: string) => c.toLowerCase().replace('-', ' '),
+      (c: string) => c.toLowerCase().replace('-', ''),
+      (c: string) => ` ${c.slice(0, 2)}-${c.slice(2, 4).toLowerCase()} ${c.slice(5, 7)} - ${c.slice(7).toLowerCase()} `,
+    ]) {
+      const codes = await authorize(server);
+      const browser = new FormBrowser(server.issuer);
+      const typed = shape(codes.user_code);
+      const page = await browser.decide(typed, 'approve');
+      assert.ok(page.includes('Device approved'), `"${typed}" → HTTP ${browser.lastStatus}`);
+      const reply = await redeem(server, codes.device_code);
+      assert.equal(reply.status, 200, `token for "${typed}"`);
+    }
+  });
+
+  it('shows the code from verification_uri_complete for confirmation, then continues with it', async () => {
+    const codes = await authorize(server);
+    const browser = new FormBrowser(server.issuer);
+    const link = new URL(codes.verification_uri_complete);
+    const page = await browser.get(`${link.pathname}${link.search}`);
+    assert.equal(browser.lastStatus, 200);
+    assert.ok(page.includes(codes.user_code), 'the page shows the code to compare');
+    assert.ok(!page.includes('action="/device/decision"'), 'no Approve button before the person confirms');
+    const next = await browser.post('/device', { user_code: codes.user_code.toLowerCase() });
+    assert.ok(next.includes('action="/device/sign-in"'));
+  });
+
+  it('does not count input that cannot be a code as a failed guess', async () => {
+    const limited = await startServer({ brute_force: { per_session_failures: 2 } });
+    try {
+      const browser = new FormBrowser(limited.issuer);
+      await browser.get('/device');
+      for (const typed of ['AAAA-AAAA', '1234-5678', 'BCDF', 'BCDF-GHJK-LMNP', '']) {
+        await browser.post('/device', { user_code: typed });
+        assert.equal(browser.lastStatus, 400, `"${typed}"`);
+      }
+      const codes = await authorize(limited);
+      const page = await browser.post('/device', { user_code: codes.user_code });
+      assert.equal(browser.lastStatus, 200);
+      assert.ok(page.includes('action="/device/sign-in"'));
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('refuses a POST without the right CSRF token, and the request stays undecided', async () => {
+    const codes = await authorize(server);
+    const victim = new FormBrowser(server.issuer);
+    await victim.decide(codes.user_code, 'approve', 'alice', TEST_PASSWORD);
+    // Signed in, the victim's browser now reviews another request.
+    const target = await authorize(server);
+    await victim.get('/device');
+    const review = await victim.post('/device', { user_code: target.user_code });
+    assert.ok(review.includes('action="/device/decision"'));
+    const csrf = victim.csrf();
+
+    const attacker = new FormBrowser(server.issuer);
+    await attacker.get('/device');
+    const forged: Array<{ what: string; headers: Record<string, string>; form: Record<string, string> }> = [
+      { what: 'no token', headers: {}, form: { user_code: target.user_code, decision: 'approve' } },
+      { what: 'wrong token', headers: {}, form: { csrf: `${csrf.slice(0, -2)}AA`, user_code: target.user_code, decision: 'approve' } },
+      { what: "another session's token", headers: {}, form: { csrf: attacker.csrf(), user_code: target.user_code, decision: 'approve' } },
+    ];
+    for (const attempt of forged) {
+      const response = await fetch(`${server.issuer}/device/decision`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: victim.cookieHeader, ...attempt.headers },
+        body: new URLSearchParams(attempt.form),
+        redirect: 'manual',
+      });
+      assert.equal(response.status, 403, attempt.what);
+      assert.match(response.headers.get('content-type') ?? '', /^text\/html/);
+      await response.text();
+    }
+    // The right token without the session cookie is refused too.
+    const noCookie = await fetch(`${server.issuer}/device/decision`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ csrf, user_code: target.user_code, decision: 'approve' }),
+    });
+    assert.equal(noCookie.status, 403);
+    await noCookie.text();
+    for (const path of ['/device', '/device/sign-in']) {
+      const response = await fetch(`${server.issuer}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: victim.cookieHeader },
+        body: new URLSearchParams({ user_code: target.user_code, username: 'alice', password: TEST_PASSWORD }),
+      });
+      assert.equal(response.status, 403, path);
+      await response.text();
+    }
+    assertOAuthError(await redeem(server, target.device_code), 'authorization_pending');
+  });
+
+  it('honours the review form only in the browser session that reached it', async () => {
+    const codes = await authorize(server);
+    const victim = new FormBrowser(server.issuer);
+    await victim.get('/device');
+    await victim.post('/device', { user_code: codes.user_code });
+    const review = await victim.post('/device/sign-in', { username: 'alice', password: TEST_PASSWORD });
+    assert.ok(review.includes('action="/device/decision"'));
+    const hidden = Object.fromEntries(
+      [...review.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((m) => [m[1] ?? '', m[2] ?? '']),
+    );
+
+    // Another signed-in person replays every hidden field of that form with their own session and CSRF token.
+    const own = await authorize(server);
+    const other = new FormBrowser(server.issuer);
+    await other.decide(own.user_code, 'approve', 'bob');
+    await other.get('/device');
+    await other.post('/device/decision', { ...hidden, csrf: other.csrf(), decision: 'approve' });
+    assert.notEqual(other.lastStatus, 200);
+    assert.ok(!other.lastPage.includes('Device approved'));
+    assertOAuthError(await redeem(server, codes.device_code), 'authorization_pending');
+  });
+
+  it('sets an HttpOnly, SameSite=Lax session cookie, not Secure over http', async () => {
+    const response = await fetch(`${server.issuer}/device`);
+    const setCookie = response.headers.get('set-cookie') ?? '';
+    assert.ok(setCookie, 'a session cookie is set');
+    const attributes = setCookie.split(';').map((a) => a.trim().toLowerCase());
+    assert.ok(attributes.includes('httponly'));
+    assert.ok(attributes.includes('samesite=lax'));
+    assert.ok(!attributes.includes('secure'));
+    assert.ok(attributes.includes('path=/'));
+    await response.text();
+  });
+
+  it('replaces the session id when the person signs in', async () => {
+    const codes = await authorize(server);
+    const browser = new FormBrowser(server.issuer);
+    await browser.get('/device');
+    const before = browser.lastHeaders.get('set-cookie')?.split(';')[0];
+    await browser.post('/device', { user_code: codes.user_code });
+    await browser.post('/device/sign-in', { user_code: codes.user_code, username: 'alice', password: TEST_PASSWORD });
+    const after = browser.lastHeaders.get('set-cookie')?.split(';')[0];
+    assert.ok(before && after && before !== after, 'a new session cookie after sign-in');
+  });
+
+  it('refuses a wrong password with the sign-in form again', async () => {
+    const codes = await authorize(server);
+    const browser = new FormBrowser(server.issuer);
+    await browser.get('/device');
+    await browser.post('/device', { user_code: codes.user_code });
+    const page = await browser.post('/device/sign-in', { user_code: codes.user_code, username: 'alice', password: 'wrong password' });
+    assert.equal(browser.lastStatus, 401);
+    assert.ok(page.includes('action="/device/sign-in"'));
+    assert.ok(!page.includes('action="/device/decision"'));
+  });
+
+  it('serves every page with a strict Content-Security-Policy', async () => {
+    const codes = await authorize(server);
+    const browser = new FormBrowser(server.issuer);
+    const seen: string[] = [];
+    const check = (where: string) => {
+      assertStrictCsp(browser.lastHeaders, where);
+      assert.match(browser.lastHeaders.get('content-type') ?? '', /^text\/html/, where);
+      seen.push(where);
+    };
+    await browser.get('/device');
+    check('code entry');
+    await browser.get(`/device?user_code=${encodeURIComponent(codes.user_code)}`);
+    check('confirm code');
+    await browser.post('/device', { user_code: 'BCDF-GHJK' });
+    check('wrong code');
+    await browser.post('/device', { user_code: codes.user_code });
+    check('sign in');
+    await browser.post('/device/sign-in', { user_code: codes.user_code, username: 'alice', password: TEST_PASSWORD });
+    check('review');
+    await browser.post('/device/decision', { user_code: codes.user_code, decision: 'approve' });
+    check('approved');
+    await browser.post('/device/decision', { user_code: codes.user_code, decision: 'approve' });
+    check('no longer waiting');
+    const stranger = new FormBrowser(server.issuer);
+    await stranger.post('/device', { user_code: codes.user_code });
+    check('form expired (403)');
+    await browser.get('/device/no-such-page');
+    check('not found');
+    assert.equal(seen.length, 9);
+  });
+
+  it('escapes what others control: the device user agent and the typed code', async () => {
+    const evil = '<script>alert(1)</script>"><img src=x onerror=alert(2)>';
+    const codes = await authorize(server, { client_id: 'tether-cli' }, { 'user-agent': evil });
+    const browser = new FormBrowser(server.issuer);
+    await browser.get(`/device?user_code=${encodeURIComponent(evil)}`);
+    assert.ok(!browser.lastPage.includes('<script>alert') && !browser.lastPage.includes('<img src=x'), 'code entry');
+    await browser.post('/device', { user_code: evil });
+    assert.ok(!browser.lastPage.includes('<script>alert') && !browser.lastPage.includes('<img src=x'), 'code error');
+    assert.ok((await browser.decide(codes.user_code, 'approve')).includes('Device approved'));
+    const second = await authorize(server, { client_id: 'tether-cli' }, { 'user-agent': evil });
+    await browser.get('/device');
+    const page = await browser.post('/device', { user_code: second.user_code });
+    assert.ok(page.includes('action="/device/decision"'), 'review screen');
+    assert.ok(!page.includes('<script>alert') && !page.includes('<img src=x'), 'review screen');
+    const failed = new FormBrowser(server.issuer);
+    await failed.get('/device');
+    await failed.post('/device', { user_code: second.user_code });
+    await failed.post('/device/sign-in', { username: evil.slice(0, 60), password: 'x' });
+    assert.equal(failed.lastStatus, 401);
+    assert.ok(!failed.lastPage.includes('<script>alert') && !failed.lastPage.includes('<img src=x'), 'sign-in error');
+  });
+});
+
+/**
+ * The Set-Cookie header src/http/cookies.ts writes for `issuer`, split into attributes: the test servers are http,
+ * so the https case is checked here, without a server.
+ */
+function cookieFor(issuer: string): { name: string; attributes: string[] } {
+  const headers: Record<string, string> = {};
+  const reply = {
+    header(name: string, value: string) {
+      headers[name.toLowerCase()] = value;
+      return reply;
+    },
+  } as unknown as FastifyReply;
+  setSessionCookie(reply, sessionCookie(issuer), 'session-id', 3600);
+  const [pair = '', ...attributes] = (headers['set-cookie'] ?? '').split(';').map((a) => a.trim());
+  return { name: pair.split('=')[0] ?? '', attributes: attributes.map((a) => a.toLowerCase()) };
+}
+
+describe('session cookie attributes', () => {
+  it('is Secure with the __Host- prefix for an https issuer', () => {
+    const { name, attributes } = cookieFor('https://auth.example.com');
+    assert.ok(name.startsWith('__Host-'));
+    assert.ok(attributes.includes('secure'));
+    assert.ok(attributes.includes('httponly'));
+    assert.ok(attributes.includes('samesite=lax'));
+    // __Host- requires Path=/ and no Domain.
+    assert.ok(attributes.includes('path=/'));
+    assert.ok(!attributes.some((a) => a.startsWith('domain=')));
+  });
+
+  it('is not Secure for an http issuer (a browser would drop it)', () => {
+    for (const issuer of ['http://127.0.0.1:8080', 'http://localhost:3000']) {
+      const { name, attributes } = cookieFor(issuer);
+      assert.ok(!name.startsWith('__Host-'));
+      assert.ok(!name.startsWith('__Secure-'));
+      assert.ok(!attributes.includes('secure'));
+      assert.ok(attributes.includes('httponly'));
+      assert.ok(attributes.includes('samesite=lax'));
+    }
+  });
+});
