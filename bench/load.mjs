@@ -1,0 +1,187 @@
+// The load side: autocannon (programmatic) with every response classified, so only answers of the expected kind
+// count toward a rate and a misconfigured run shows up as "unexpected" instead of as a fast one.
+import { readFileSync } from 'node:fs';
+import autocannon from 'autocannon';
+import { DEVICE_CODE_GRANT } from './servers.mjs';
+
+const FORM = 'application/x-www-form-urlencoded';
+const USER_AGENT = 'tether-bench/1 (autocannon)';
+
+/**
+ * Counts responses: `valid` ones, and the rest by "status error" with a few sample bodies each. Responses after
+ * `deadline` (still in flight when a timed run ends) are not counted, so a rate is counts / the exact window.
+ */
+class Tally {
+  constructor(isValid) {
+    this.isValid = isValid;
+    this.deadline = Infinity;
+    this.valid = 0;
+    this.other = new Map();
+  }
+
+  record(status, body) {
+    if (this.deadline !== Infinity && performance.now() > this.deadline) return;
+    if (this.isValid(status, body)) {
+      this.valid++;
+      return;
+    }
+    const error = /"error":"([^"]*)"/.exec(body)?.[1] ?? '';
+    const kind = `${status} ${error}`.trim();
+    const entry = this.other.get(kind) ?? { count: 0, samples: [] };
+    entry.count++;
+    if (entry.samples.length < 2) entry.samples.push(body.slice(0, 300));
+    this.other.set(kind, entry);
+  }
+
+  get unexpected() {
+    let n = 0;
+    for (const { count } of this.other.values()) n += count;
+    return n;
+  }
+}
+
+/**
+ * CPU-seconds all processes on the machine have used (user + nice + system + steal, from /proc/stat), or NaN.
+ * Minus what the server and this process used, it shows whether other work competed with the benchmark.
+ */
+function machineCpuSeconds() {
+  try {
+    const [user, nice, system, , , , , steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return (user + nice + system + steal) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * One autocannon run against `server`. A timed run is measured over exactly its duration; CPU use of the server
+ * (to show it was the saturated side) and of this process (to show the load generator was not) over the same
+ * window.
+ */
+async function drive(server, options, request, tally) {
+  const sample = () => ({ at: performance.now(), server: server.cpuSeconds(), load: process.cpuUsage(), machine: machineCpuSeconds() });
+  const start = sample();
+  let end;
+  let timer;
+  if (options.duration) {
+    tally.deadline = start.at + options.duration * 1000;
+    timer = setTimeout(() => (end = sample()), options.duration * 1000);
+  }
+  // maxSeconds bounds a run of `amount` requests, so a slow server cannot stretch the bench without limit.
+  const { maxSeconds, ...cannon } = options;
+  const tracker = autocannon({ url: server.origin, timeout: 10, ...cannon, requests: [request] });
+  const cap = maxSeconds ? setTimeout(() => tracker.stop(), maxSeconds * 1000) : undefined;
+  const result = await tracker;
+  clearTimeout(timer);
+  clearTimeout(cap);
+  end ??= sample();
+  const seconds = (end.at - start.at) / 1000;
+  const loadCpuSeconds = (end.load.user - start.load.user + end.load.system - start.load.system) / 1e6;
+  const serverCpuSeconds = end.server - start.server;
+  return {
+    seconds,
+    total: tally.valid + tally.unexpected,
+    valid: tally.valid,
+    rate: tally.valid / seconds,
+    unexpected: tally.unexpected,
+    other: tally.other,
+    errors: result.errors + result.timeouts,
+    latency: { p50: result.latency.p50, p99: result.latency.p99 },
+    serverCpu: serverCpuSeconds / seconds,
+    // Valid answers per CPU-second the server actually got: robust when other work shares the server's core.
+    perCpuSecond: tally.valid / serverCpuSeconds,
+    loadCpu: loadCpuSeconds / seconds,
+    // Cores' worth of CPU that other processes used meanwhile; ~0 on an otherwise idle machine.
+    otherCpu: (end.machine - start.machine - serverCpuSeconds - loadCpuSeconds) / seconds,
+  };
+}
+
+/**
+ * POST device_authorization with just client_id (RFC 8628 §3.1). Device codes from successful answers go into
+ * `codes` (a ring of the most recent `codes.size`), to be polled later.
+ */
+export function deviceAuthorizations(server, { clientId, codes, ...options }) {
+  const tally = new Tally((status) => status === 200);
+  const path = new URL(server.endpoints.deviceAuthorization).pathname;
+  const request = {
+    method: 'POST',
+    path,
+    headers: { 'content-type': FORM, 'user-agent': USER_AGENT },
+    body: `client_id=${encodeURIComponent(clientId)}`,
+    onResponse(status, body) {
+      tally.record(status, body);
+      if (status === 200) codes?.add(/"device_code":"([^"]+)"/.exec(body)?.[1]);
+    },
+  };
+  return drive(server, options, request, tally);
+}
+
+/** The most recent `size` device codes seen. */
+export class CodeRing {
+  constructor(size) {
+    this.size = size;
+    this.items = [];
+    this.next = 0;
+  }
+
+  add(code) {
+    if (!code) return;
+    if (this.items.length < this.size) this.items.push(code);
+    else this.items[this.next] = code;
+    this.next = (this.next + 1) % this.size;
+  }
+}
+
+/**
+ * Round-robin pending polls over a fixed set of device codes, each request with the next unused DPoP proof.
+ * The cursor persists across runs (warm-up, then measurement) so no code is polled again too soon.
+ */
+export class PollFeed {
+  constructor({ clientId, codes }) {
+    this.devices = codes.length;
+    const prefix = `grant_type=${encodeURIComponent(DEVICE_CODE_GRANT)}&client_id=${encodeURIComponent(clientId)}&device_code=`;
+    this.bodies = codes.map((code) => prefix + encodeURIComponent(code));
+    this.cursor = 0;
+    this.pool = [];
+    this.poolStart = 0;
+    this.exhausted = 0;
+  }
+
+  /** Installs proofs signed for request numbers starting at the current cursor. */
+  load(proofs) {
+    this.pool = proofs;
+    this.poolStart = this.cursor;
+    this.exhausted = 0;
+  }
+
+  next() {
+    const k = this.cursor++;
+    let proof = this.pool[k - this.poolStart];
+    if (proof === undefined) {
+      // Out of fresh proofs: resend an old one. Servers must reject a replay, so this shows up as unexpected.
+      this.exhausted++;
+      proof = this.pool[(k - this.poolStart) % this.pool.length];
+    }
+    return { body: this.bodies[k % this.devices], proof };
+  }
+}
+
+/** POST token with the device_code grant and a DPoP proof; only authorization_pending / slow_down count. */
+export function pendingPolls(server, feed, options) {
+  const tally = new Tally(
+    (status, body) => status === 400 && (body.includes('"authorization_pending"') || body.includes('"slow_down"')),
+  );
+  const request = {
+    method: 'POST',
+    path: new URL(server.endpoints.token).pathname,
+    headers: { 'content-type': FORM, 'user-agent': USER_AGENT },
+    setupRequest(req) {
+      const { body, proof } = feed.next();
+      req.body = body;
+      req.headers.DPoP = proof;
+      return req;
+    },
+    onResponse: (status, body) => tally.record(status, body),
+  };
+  return drive(server, options, request, tally);
+}
