@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../shared/ids.js';
 import type { AuditEventInput } from '../audit/event.js';
 import { sameNetwork } from '../verification/network.js';
 import type { Client, Resource } from '../clients/client.js';
@@ -54,7 +54,7 @@ export class DeviceDecisions {
   /** False when the request is no longer pending (decided elsewhere, or expired meanwhile). */
   async approve(request: PendingRequest, user: User, authTime: number, approver: RequestContext): Promise<string | undefined> {
     const now = this.clock.now();
-    const grantId = randomUUID();
+    const grantId = uuidv7();
     const { grantIdleTtl, grantMaxTtl } = lifetimesFor(this.lifetimes, request.client, request.resource);
     const event = decisionEvent('device.approved', request, user, approver, now, {
       grant_expires_at: now + grantMaxTtl,

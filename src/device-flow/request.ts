@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../shared/ids.js';
 import type { AuditEventInput } from '../audit/event.js';
 import { hashSecret } from '../shared/crypto.js';
 import type { ClientRegistry } from '../clients/client-registry.js';
@@ -61,7 +61,7 @@ export async function requestDeviceAuthorization(
   // 20^8 codes against at most a few thousand live ones: a collision is rare; the unique index catches it.
   for (let attempt = 0; attempt < 5; attempt++) {
     const userCode = generateUserCode();
-    const id = randomUUID();
+    const id = uuidv7();
     const requested: AuditEventInput = {
       type: 'device_code.requested',
       at: now,

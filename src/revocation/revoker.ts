@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../shared/ids.js';
 import type { Logger } from 'pino';
 import type { AuditEventInput, AuditEventType } from '../audit/event.js';
 import type { Clock } from '../shared/clock.js';
@@ -33,7 +33,7 @@ export class Revoker {
 
   async revoke(request: RevocationRequest, cause?: Cause): Promise<{ statement: RevocationStatement; grants: string[] }> {
     const now = this.clock.now();
-    const statement: RevocationStatement = { id: randomUUID(), issuedBefore: now, createdAt: now, ...request };
+    const statement: RevocationStatement = { id: uuidv7(), issuedBefore: now, createdAt: now, ...request };
     const describe = (grants: RevokedGrant[]): AuditEventInput[] => {
       const subject = (g: RevokedGrant) => ({ at: now, userId: g.userId, clientId: g.clientId, grantId: g.id, jkt: g.jkt });
       const events: AuditEventInput[] = [];

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../shared/ids.js';
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { AuditEvent, AuditEventInput, AuditEventType, AuditLog, AuditQuery, ParentRef } from '../audit/event.js';
 import { canonicalJson, eventHash, GENESIS_HASH } from '../audit/hash-chain.js';
@@ -34,7 +34,7 @@ export async function appendAuditEvents(tx: Tx, inputs: readonly AuditEventInput
 export function chainEvent(input: AuditEventInput, seq: number, prevHash: string, parentId: string | null): AuditEvent {
   const content: Omit<AuditEvent, 'hash'> = {
     seq: seq + 1,
-    id: randomUUID(),
+    id: uuidv7(),
     type: input.type,
     at: input.at,
     userId: input.userId ?? null,

@@ -6,7 +6,6 @@ import { auditEventRow, chainEvent } from './audit-log.js';
 import {
   deviceAuthorizationFromRow,
   deviceAuthorizationRow,
-  isUniqueViolation,
   SqlDeviceAuthorizationStore,
 } from './device-authorizations.js';
 import type { AuditEventTable, DeviceAuthorizationTable } from './schema.js';
@@ -24,14 +23,15 @@ export class SqliteDeviceAuthorizationStore extends SqlDeviceAuthorizationStore 
   private readonly insertEvent: Statement;
   private readonly selectHead: Statement;
   private readonly upsertHead: Statement;
-  private readonly createWithEvents: (a: DeviceAuthorization, events: AuditEventInput[]) => void;
+  private readonly createWithEvents: (a: DeviceAuthorization, events: AuditEventInput[]) => boolean;
 
   constructor(private readonly sqlite: SqliteHandle) {
     super(sqlite.db);
     const { raw } = sqlite;
     const columns = Object.keys(deviceAuthorizationRow(EMPTY)) as (keyof DeviceAuthorizationTable)[];
     this.insertRequest = raw.prepare(
-      `insert into device_authorizations (${columns.join(', ')}) values (${columns.map((c) => `@${c}`).join(', ')})`,
+      // A user-code collision is simply "not inserted" (then no event either), so no savepoint is needed per request.
+      `insert into device_authorizations (${columns.join(', ')}) values (${columns.map((c) => `@${c}`).join(', ')}) on conflict do nothing`,
     );
     this.selectByHash = raw.prepare('select * from device_authorizations where device_code_hash = ?');
     const eventColumns = Object.keys(auditEventRow(chainEvent({ type: 'admin.action', at: 0, data: {} }, 0, GENESIS_HASH, null))) as (keyof AuditEventTable)[];
@@ -42,22 +42,42 @@ export class SqliteDeviceAuthorizationStore extends SqlDeviceAuthorizationStore 
     this.upsertHead = raw.prepare(
       'insert into audit_head (id, seq, hash) values (1, @seq, @hash) on conflict (id) do update set seq = excluded.seq, hash = excluded.hash',
     );
-    this.createWithEvents = raw.transaction((a: DeviceAuthorization, events: AuditEventInput[]) => {
-      this.insertRequest.run(deviceAuthorizationRow(a));
+    this.createWithEvents = (a, events) => {
+      if (this.insertRequest.run(deviceAuthorizationRow(a)).changes === 0) return false;
       this.appendEvents(events);
+      return true;
+    };
+  }
+
+  /**
+   * Requests that arrive in the same turn of the event loop are written in one transaction (group commit): the
+   * commit is most of the cost, and nobody is answered before it. A failure other than a user-code collision
+   * fails the whole batch, and every request in it is answered with that error.
+   */
+  override create(a: DeviceAuthorization, events: AuditEventInput[]): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ a, events, resolve, reject });
+      if (this.pending.length === 1) setImmediate(() => void this.flush());
     });
   }
 
-  override async create(a: DeviceAuthorization, events: AuditEventInput[]): Promise<boolean> {
-    return this.sqlite.exclusive(() => {
-      try {
-        this.createWithEvents(a, events);
-        return true;
-      } catch (error) {
-        if (isUniqueViolation(error)) return false;
-        throw error;
-      }
-    });
+  private pending: { a: DeviceAuthorization; events: AuditEventInput[]; resolve: (ok: boolean) => void; reject: (e: unknown) => void }[] = [];
+
+  private async flush(): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    const outcomes: boolean[] = [];
+    try {
+      await this.sqlite.exclusive(() =>
+        this.sqlite.raw.transaction(() => {
+          for (const item of batch) outcomes.push(this.createWithEvents(item.a, item.events));
+        })(),
+      );
+    } catch (error) {
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    batch.forEach((item, i) => item.resolve(outcomes[i] ?? false));
   }
 
   /**

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../shared/ids.js';
 import { SignJWT } from 'jose';
 import type { Grant } from '../grants/grant.js';
 import { SIGNING_ALG, type KeyRing } from './signing-keys.js';
@@ -48,7 +48,7 @@ export async function mintAccessToken(
   ttl: number,
   now: number,
 ): Promise<MintedAccessToken> {
-  const jti = randomUUID();
+  const jti = uuidv7();
   const claims: Record<string, unknown> = {
     client_id: subject.clientId,
     scope: subject.scopes.join(' '),

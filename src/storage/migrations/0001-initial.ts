@@ -101,8 +101,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   // each appending transaction serializes appends on every database.
   await db.schema
     .createTable('audit_events')
-    .addColumn('seq', 'bigint', (c) => c.primaryKey())
-    .addColumn('id', 'text', (c) => c.notNull().unique())
+    // "integer primary key" is SQLite's rowid itself: appends go to the end of the table's own tree.
+    .addColumn('seq', 'integer', (c) => c.primaryKey())
+    .addColumn('id', 'text', (c) => c.notNull())
     .addColumn('type', 'text', (c) => c.notNull())
     .addColumn('at', 'bigint', (c) => c.notNull())
     .addColumn('user_id', 'text')
@@ -116,7 +117,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('prev_hash', 'text', (c) => c.notNull())
     .addColumn('hash', 'text', (c) => c.notNull())
     .execute();
-  for (const column of ['user_id', 'client_id', 'grant_id', 'device_authorization_id', 'jti', 'at'] as const) {
+  // Only what provenance traces look up; every index is paid on each of the many appends, and filters by user,
+  // client or time are occasional admin queries that may scan.
+  for (const column of ['grant_id', 'device_authorization_id', 'jti'] as const) {
     await db.schema.createIndex(`audit_events_${column}`).on('audit_events').column(column).execute();
   }
   await db.schema
