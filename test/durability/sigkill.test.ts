@@ -200,6 +200,8 @@ describe('durability across SIGKILL', { timeout: 60_000 }, () => {
         'SELECT d.status, d.grant_id, g.id AS grant FROM device_authorizations d LEFT JOIN grants g ON g.id = d.grant_id WHERE d.user_code = ?',
       );
       const tokenRow = db.prepare('SELECT grant_id FROM access_tokens WHERE jti = ?');
+      const issuedEvent = db.prepare("SELECT grant_id, user_id FROM audit_events WHERE type = 'token.issued' AND jti = ?");
+      const approvedEvent = db.prepare("SELECT count(*) AS n FROM audit_events WHERE type = 'device.approved' AND grant_id = ?");
 
       for (const flow of flows) {
         const row = byUserCode.get(flow.userCode.replace('-', '')) as { status: string; grant_id: string | null; grant: string | null } | undefined;
@@ -213,6 +215,11 @@ describe('durability across SIGKILL', { timeout: 60_000 }, () => {
           const issued = tokenRow.get(flow.jti) as { grant_id: string } | undefined;
           assert.ok(issued, `token ${flow.jti} was returned but is not recorded`);
           assert.equal(issued.grant_id, flow.sid, 'the token is recorded under the grant its sid names');
+          // Its issuance event committed with it, and descends from an approval that is recorded too.
+          const event = issuedEvent.get(flow.jti) as { grant_id: string; user_id: string } | undefined;
+          assert.ok(event, `token ${flow.jti} was returned but has no token.issued event`);
+          assert.equal(event.grant_id, flow.sid);
+          assert.equal((approvedEvent.get(flow.sid) as { n: number }).n, 1, 'the approval behind the token is recorded');
         }
       }
 
@@ -235,6 +242,11 @@ describe('durability across SIGKILL', { timeout: 60_000 }, () => {
     } finally {
       db.close();
     }
+
+    // The audit chain the killed process left behind still verifies, checkpoints included.
+    const verify = spawnSync(process.execPath, [join(ROOT, 'bin/tether.js'), 'audit', 'verify', '--data-dir', dataDir], { encoding: 'utf8' });
+    assert.equal(verify.status, 0, `audit chain broken after SIGKILL: ${verify.stdout}${verify.stderr}`);
+    assert.match(verify.stdout, /Audit chain intact/);
 
     t.diagnostic(
       `${flows.length} codes, ${approved.length} approvals, ${tokens.length} tokens in ${loadMs} ms before the kill; ` +
