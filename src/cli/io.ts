@@ -21,4 +21,20 @@ export const ExitCode = {
   config: 3,
   network: 4,
   unauthorized: 5,
+  /** The person pressed Deny on the verification page. */
+  denied: 6,
+  /** The device code expired before anyone approved it. */
+  expired: 7,
+  /** Login refused here: nobody is at the keyboard (CI, no terminal) and the server's policy does not allow it. */
+  refused: 8,
+  /** No session, or it ended (revoked, expired, or the agent forgot it): run `tether login`. */
+  notSignedIn: 9,
+  /** No safe place for secrets: the keychain failed and the agent could not be reached or started. */
+  secretStore: 10,
+  /** `tether request`: the API answered with an HTTP error status (4xx or 5xx). */
+  httpError: 11,
+  /** `tether exec`: the command could not be started (not found or not executable), as shells report it. */
+  commandNotFound: 127,
+  /** Stopped by Ctrl-C (128 + SIGINT, as shells report it). */
+  interrupted: 130,
 } as const;

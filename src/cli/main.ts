@@ -1,4 +1,5 @@
 import { adminCommand } from './commands/admin.js';
+import { CLIENT_COMMANDS, CLIENT_USAGE } from './commands/client-commands.js';
 import { auditCommand } from './commands/audit.js';
 import { hashPasswordCommand } from './commands/hash-password.js';
 import { serveCommand } from './commands/serve.js';
@@ -8,7 +9,9 @@ const COMMANDS: Record<string, (args: string[], io: CliIO) => Promise<number>> =
   serve: serveCommand,
   'hash-password': hashPasswordCommand,
   admin: (args, io) => adminCommand(args, io),
+  ...CLIENT_COMMANDS,
   audit: (args, io) => auditCommand(args, io),
+  policy: async (args, io) => (await import('./commands/policy.js')).policyCommand(args, io),
 };
 
 const USAGE = `Usage: tether <command> [options]
@@ -18,6 +21,8 @@ Commands:
   hash-password   hash a password from standard input for a config file
   audit           query, verify, trace and export the tamper-evident audit log
   admin           revoke grants (by grant, user, device key, client, or all) and list revocations
+${CLIENT_USAGE}
+  policy          validate policies and test a decision against them (policy authors)
 
 Run 'tether <command> --help' for a command's options.`;
 

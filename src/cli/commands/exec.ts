@@ -1,0 +1,162 @@
+import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
+import { ExitCode } from '../io.js';
+import { AuthorizedSender } from '../proxy/authorized-sender.js';
+import { startResourceProxy } from '../proxy/resource-proxy.js';
+import type { ClientDeps } from './client-deps.js';
+import { openSession, reportFailure } from './session.js';
+
+const USAGE = `Usage: tether exec [--issuer URL] [--resource URL] -- CMD [ARGS...]
+
+Runs CMD with a loopback proxy that adds a current access token and a fresh DPoP proof to every request it sends
+to the session's resource, so CMD never holds a token. CMD finds, in its environment:
+
+  TETHER_API_URL   a base URL standing for the resource: $TETHER_API_URL/x is <resource>/x
+  TETHER_RESOURCE  the resource itself (for display; calling it directly carries no credentials)
+  HTTP_PROXY, http_proxy  (only for an http:// resource) the same proxy for tools that honour them
+
+Exit code: CMD's own; ${ExitCode.commandNotFound} if it cannot be started; ${ExitCode.notSignedIn} if there is no usable session.`;
+
+/** Options that take a value; the first other word starts the command. */
+const VALUE_OPTIONS = new Set(['--issuer', '--resource']);
+
+/** `tether exec`: credentials by proxy, never by environment variable. */
+export async function execCommand(args: string[], deps: ClientDeps): Promise<number> {
+  const { io } = deps;
+  const parsed = splitArgs(args);
+  if (typeof parsed === 'string') {
+    io.stderr.write(`tether exec: ${parsed}\n\n${USAGE}\n`);
+    return ExitCode.usage;
+  }
+  if (parsed.help) {
+    io.stdout.write(`${USAGE}\n`);
+    return ExitCode.ok;
+  }
+  const [command, ...commandArgs] = parsed.command;
+  if (command === undefined) {
+    io.stderr.write(`tether exec: name the command to run after --\n\n${USAGE}\n`);
+    return ExitCode.usage;
+  }
+  let proxy;
+  try {
+    const session = await openSession(deps, { issuer: parsed.issuer, resource: parsed.resource });
+    // Fail before CMD starts, not on its first request, when the session cannot produce a token.
+    await session.tokens.accessToken();
+    let warned = false;
+    const warnOnce = (message: string) => {
+      if (warned) return;
+      warned = true;
+      io.stderr.write(`tether exec: ${message}\n`);
+    };
+    const sender = new AuthorizedSender({
+      fetch: deps.fetch,
+      tokens: session.tokens,
+      key: session.key,
+      nonces: deps.nonces,
+      onSessionEnded: warnOnce,
+    });
+    proxy = await startResourceProxy({ resource: session.profile.resource, sender, fetch: deps.fetch, onProblem: warnOnce });
+    const env = childEnvironment(io.env, session.profile.resource, proxy);
+    return await runChild(deps, command, commandArgs, env);
+  } catch (error) {
+    return reportFailure(io, 'exec', error);
+  } finally {
+    await proxy?.close();
+  }
+}
+
+/**
+ * CMD's environment: ours, plus the proxy's addresses. For an http resource the usual proxy variables point at
+ * the proxy too (and the resource's host is taken out of NO_PROXY, or they would be ignored for it); for https
+ * they would only produce CONNECT tunnels we cannot add headers to, so they are left alone.
+ */
+export function childEnvironment(
+  env: NodeJS.ProcessEnv,
+  resource: string,
+  proxy: { apiUrl: string; proxyUrl: string },
+): NodeJS.ProcessEnv {
+  const child: NodeJS.ProcessEnv = { ...env, TETHER_API_URL: proxy.apiUrl, TETHER_RESOURCE: resource };
+  const url = new URL(resource);
+  if (url.protocol === 'http:') {
+    child['HTTP_PROXY'] = proxy.proxyUrl;
+    child['http_proxy'] = proxy.proxyUrl;
+    for (const name of ['NO_PROXY', 'no_proxy']) {
+      const value = child[name];
+      if (value === undefined) continue;
+      const kept = value
+        .split(',')
+        .map((h) => h.trim())
+        .filter((h) => h && h !== url.hostname && h !== url.host);
+      child[name] = kept.join(',');
+    }
+  }
+  return child;
+}
+
+async function runChild(deps: ClientDeps, command: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { io } = deps;
+  // Real process streams are handed over directly (so CMD sees the terminal); injected ones are piped.
+  const direct = io.stdout === process.stdout && io.stderr === process.stderr;
+  const child = spawn(command, args, {
+    env,
+    stdio: direct ? 'inherit' : ['ignore', 'pipe', 'pipe'],
+  });
+  if (!direct) {
+    child.stdout?.pipe(io.stdout, { end: false });
+    child.stderr?.pipe(io.stderr, { end: false });
+  }
+  // Ctrl-C reaches CMD through the terminal's process group: we stay alive to keep the proxy up while it exits.
+  // A signal sent to tether alone (kill, a closing terminal) is passed on, so CMD is never left orphaned.
+  const untrap = deps.onInterrupt((signal) => {
+    if (signal !== 'SIGINT') child.kill(signal);
+  });
+  try {
+    return await new Promise<number>((resolve) => {
+      child.once('error', (error: NodeJS.ErrnoException) => {
+        io.stderr.write(`tether exec: cannot run ${command}: ${error.code === 'ENOENT' ? 'command not found' : error.message}\n`);
+        resolve(ExitCode.commandNotFound);
+      });
+      child.once('close', (code, signal) => {
+        if (code !== null) resolve(code);
+        else resolve(128 + (signal ? (constants.signals[signal] ?? 1) : 1));
+      });
+    });
+  } finally {
+    untrap();
+  }
+}
+
+interface ExecArgs {
+  issuer?: string;
+  resource?: string;
+  help: boolean;
+  command: string[];
+}
+
+/** Splits `[options] [--] CMD ARGS…`: CMD's own flags must never be read as ours. */
+function splitArgs(args: string[]): ExecArgs | string {
+  const result: ExecArgs = { help: false, command: [] };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg === '--') {
+      result.command = args.slice(i + 1);
+      return result;
+    }
+    if (arg === '--help' || arg === '-h') {
+      result.help = true;
+      continue;
+    }
+    const [name, inline] = arg.startsWith('--') ? (arg.split(/=(.*)/s) as [string, string | undefined]) : [arg, undefined];
+    if (VALUE_OPTIONS.has(name)) {
+      const value = inline ?? args[++i];
+      if (value === undefined) return `${name} needs a value`;
+      if (name === '--issuer') result.issuer = value;
+      else result.resource = value;
+      continue;
+    }
+    if (arg.startsWith('-')) return `unknown option ${arg} (put CMD after --)`;
+    result.command = args.slice(i);
+    return result;
+  }
+  return result;
+}

@@ -1,0 +1,261 @@
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { deviceAuthorizationRequest, pollDeviceAuthorization, type DeviceAuthorization } from '../auth/device-flow.js';
+import { discover, type ServerMetadata } from '../auth/discovery.js';
+import { ClientError, isClientError } from '../auth/errors.js';
+import { revocationRequest } from '../auth/revocation.js';
+import { readTokenLabels } from '../auth/token-response.js';
+import { detectRunContext, type RunContext } from '../context/attended.js';
+import type { Profile } from '../config/profiles.js';
+import { ExitCode } from '../io.js';
+import type { SecretStore } from '../secrets/secret-store.js';
+import { formatDuration, styles } from '../ui/format.js';
+import { listenForKeys } from '../ui/keypress.js';
+import { renderQr } from '../ui/qr.js';
+import { Spinner } from '../ui/spinner.js';
+import { profileFile, type ClientDeps } from './client-deps.js';
+import { reportFailure } from './session.js';
+
+/** The public client every Tether server registers for this CLI. */
+export const CLIENT_ID = 'tether-cli';
+/** Where `tether serve --dev` listens: the issuer when nothing else names one. */
+export const DEFAULT_ISSUER = 'http://127.0.0.1:8080';
+
+const USAGE = `Usage: tether login [--issuer URL] [--scope SCOPE]... [--resource URL]
+
+Signs in with the device flow (RFC 8628): shows a one-time code, a link and a QR code, and waits while you
+approve in a browser. Each login makes a new P-256 DPoP key that never leaves this machine; the tokens are bound
+to it. Secrets go to the OS keychain, or to the in-memory tether agent when no keychain answers.
+
+  --issuer URL     the Tether server (default: $TETHER_ISSUER, then your current session's, then ${DEFAULT_ISSUER})
+  --scope SCOPE    scopes to ask for, space-separated or repeated (default: all the client may have)
+  --resource URL   the API the tokens are for (default: the client's default)
+
+Environment: TETHER_SECRET_STORE=agent|keyring forces a secret store. Exit codes: docs/cli.md.`;
+
+/** `tether login`: the device flow, as smooth as `gh auth login`, ending in secrets kept off disk. */
+export async function loginCommand(args: string[], deps: ClientDeps): Promise<number> {
+  const { io } = deps;
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        issuer: { type: 'string' },
+        scope: { type: 'string', multiple: true },
+        resource: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (error) {
+    io.stderr.write(`tether login: ${(error as Error).message}\n\n${USAGE}\n`);
+    return ExitCode.usage;
+  }
+  if (values.help) {
+    io.stdout.write(`${USAGE}\n`);
+    return ExitCode.ok;
+  }
+  const scope = values.scope?.join(' ').split(/\s+/).filter(Boolean).join(' ') || undefined;
+  try {
+    const issuer = values.issuer ?? io.env['TETHER_ISSUER'] ?? profileFile(deps).select()?.issuer ?? DEFAULT_ISSUER;
+    const metadata = await discover(deps.fetch, issuer);
+    const context = detectRunContext(io.env, deps.tty);
+    if (!context.attended) {
+      if (metadata.unattendedLogin !== 'allow') return refuseUnattended(deps, metadata, context);
+      io.stderr.write(
+        `Nobody seems to be at the keyboard (${context.reasons.join('; ')}), but ${metadata.issuer}'s policy allows ` +
+          'unattended device logins.\n',
+      );
+    }
+    return await runLogin(deps, metadata, context, { scope, resource: values.resource });
+  } catch (error) {
+    return reportFailure(io, 'login', error);
+  }
+}
+
+function refuseUnattended(deps: ClientDeps, metadata: ServerMetadata, context: RunContext): number {
+  const lines = [
+    'tether login: refusing to start a device login: nobody seems to be at the keyboard.',
+    ...context.reasons.map((r) => `  - ${r}`),
+    '',
+    'A device code printed where no person is watching can be approved by whoever reads the log, and nobody here',
+    'is meant to approve it. Instead:',
+    '  - sign in on your own machine (tether login in a terminal) and run the job there with tether exec;',
+    '  - give automation its own identity: a confidential client (client secret or private_key_jwt) on the server;',
+    '  - if you are here but without a terminal (ssh host tether login), run it with one: ssh -t.',
+    '',
+    `${metadata.issuer} does not allow unattended device logins (its metadata has no tether_unattended_login: "allow").`,
+  ];
+  deps.io.stderr.write(`${lines.join('\n')}\n`);
+  return ExitCode.refused;
+}
+
+async function runLogin(
+  deps: ClientDeps,
+  metadata: ServerMetadata,
+  context: RunContext,
+  request: { scope: string | undefined; resource: string | undefined },
+): Promise<number> {
+  const { io } = deps;
+  const out = io.stderr;
+  const s = styles(deps.tty.stderr);
+  const { store, note } = await deps.secrets.choose();
+  // A fresh name per login: a half-finished login can never touch the secrets of the session it would replace.
+  const account = `${metadata.issuer}#${randomBytes(8).toString('hex')}`;
+  const key = await store.createKey(account);
+  const http = { fetch: deps.fetch, key, nonces: deps.nonces };
+  let saved = false;
+  const abort = new AbortController();
+  const untrap = deps.onInterrupt(() => abort.abort());
+  const spinner = new Spinner(out, deps.tty.stderr);
+  let keys: { stop(): void } | undefined;
+  try {
+    const authorization = await deviceAuthorizationRequest(http, metadata, {
+      clientId: CLIENT_ID,
+      scope: request.scope,
+      resource: request.resource,
+    });
+    showCode(deps, authorization, context);
+    const openUrl = authorization.verificationUriComplete ?? authorization.verificationUri;
+    if (context.interactive) {
+      let opened = false;
+      keys = listenForKeys(io.stdin, (pressed) => {
+        if (pressed === 'interrupt') abort.abort();
+        else if (!opened) {
+          opened = true;
+          deps.browser.open(openUrl).then(
+            () => spinner.log(`  Opened ${openUrl} in your browser.`),
+            () => spinner.log(`  ${s.warn} Could not open a browser; open ${openUrl} yourself.`),
+          );
+        }
+      });
+    }
+    const deadline = deps.now() + authorization.expiresIn;
+    spinner.start(() => `Waiting for approval… the code expires in ${formatDuration(deadline - deps.now())}`);
+    if (!deps.tty.stderr) out.write(`Waiting for approval (the code expires in ${formatDuration(authorization.expiresIn)})…\n`);
+    const tokens = await pollDeviceAuthorization(http, metadata, authorization, {
+      clientId: CLIENT_ID,
+      now: deps.now,
+      sleep: deps.sleep,
+      signal: abort.signal,
+      onWait: ({ slowedDown, intervalSeconds }) => {
+        if (slowedDown) spinner.log(`  The server asked to slow down; polling every ${intervalSeconds}s.`);
+      },
+    });
+    keys?.stop();
+    keys = undefined;
+
+    const labels = readTokenLabels(tokens.accessToken);
+    if (labels.keyThumbprint !== undefined && labels.keyThumbprint !== key.jkt) {
+      throw new ClientError('invalid_response', 'the server bound the token to a different key than this login\'s');
+    }
+    await store.writeTokens(account, {
+      accessToken: tokens.accessToken,
+      accessTokenExpiresAt: tokens.accessTokenExpiresAt,
+      ...(tokens.refreshToken ? { refreshToken: tokens.refreshToken } : {}),
+    });
+    const profile: Profile = {
+      issuer: metadata.issuer,
+      client_id: CLIENT_ID,
+      resource: labels.audience ?? request.resource ?? metadata.issuer,
+      scopes: tokens.scopes.length > 0 ? tokens.scopes : (labels.scopes ?? []),
+      subject: labels.subject ?? '(unknown)',
+      account,
+      secret_store: store.kind,
+      key_thumbprint: key.jkt,
+      access_token_expires_at: tokens.accessTokenExpiresAt,
+      signed_in_at: deps.now(),
+      token_endpoint: metadata.token_endpoint,
+      ...(metadata.revocation_endpoint ? { revocation_endpoint: metadata.revocation_endpoint } : {}),
+    };
+    const previous = profileFile(deps).save(profile);
+    saved = true;
+    spinner.stop(`${s.ok} Signed in to ${s.bold(metadata.issuer)} as ${s.bold(profile.subject)}.`);
+    if (previous) await retire(deps, previous);
+    out.write(
+      [
+        `  Resource  ${profile.resource}`,
+        `  Scopes    ${profile.scopes.join(' ') || '(none)'}`,
+        '  Key       a new P-256 DPoP key for this login; it never leaves this machine',
+        `            thumbprint ${key.jkt}`,
+        ...(store.kind === 'agent'
+          ? [
+              '  Secrets   in the memory of the tether agent only; nothing secret is on disk',
+              '            it forgets them when it stops or sits unused',
+              ...(note ? [`            ${clip(note, 88)}`] : []),
+              ...(store.location ? [`            agent socket ${store.location}`] : []),
+            ]
+          : [`  Secrets   in ${store.description}; nothing secret is on disk`]),
+        '  Next      tether exec -- CMD  ·  tether request GET URL  ·  tether status',
+        '',
+      ].join('\n'),
+    );
+    return ExitCode.ok;
+  } catch (error) {
+    keys?.stop();
+    if (isClientError(error, 'access_denied')) {
+      spinner.stop(`${s.fail} The request was denied in the browser. Nothing was saved.`);
+      return ExitCode.denied;
+    }
+    if (isClientError(error, 'expired_token')) {
+      spinner.stop(`${s.fail} The code expired before it was approved. Run tether login to get a new one.`);
+      return ExitCode.expired;
+    }
+    if (isClientError(error, 'interrupted') || abort.signal.aborted) {
+      spinner.stop('Login cancelled. Nothing was saved.');
+      return ExitCode.interrupted;
+    }
+    spinner.stop();
+    throw error;
+  } finally {
+    untrap();
+    if (!saved) await forgetQuietly(store, account);
+  }
+}
+
+/** Prints the code (the user code is meant to be read, unlike the device code), the link and the QR code. */
+function showCode(deps: ClientDeps, authorization: DeviceAuthorization, context: RunContext): void {
+  const out = deps.io.stderr;
+  const s = styles(deps.tty.stderr);
+  const lines = [
+    `${s.warn} First copy your one-time code: ${s.bold(authorization.userCode)}`,
+    `  Then open ${s.bold(authorization.verificationUri)} in a browser and enter it.`,
+  ];
+  const complete = authorization.verificationUriComplete;
+  const columns = (out as { columns?: number }).columns ?? 80;
+  if (complete && deps.tty.stderr) {
+    const qr = renderQr(complete);
+    if (qr.width + 2 <= columns) {
+      lines.push('  Or scan this code with your phone; it opens the page with the code filled in:', '');
+      lines.push(...qr.lines.map((line) => `  ${line}`), '');
+    }
+  } else if (complete) {
+    lines.push(`  Or open ${complete}, which has the code filled in.`);
+  }
+  if (context.interactive) lines.push(`  Press ${s.bold('Enter')} to open the page in your browser, Ctrl-C to cancel.`);
+  out.write(`${lines.join('\n')}\n`);
+}
+
+/** The session this login replaces: revoked at the server (best effort) and wiped locally. */
+async function retire(deps: ClientDeps, previous: Profile): Promise<void> {
+  const store = await deps.secrets.open(previous.secret_store).catch(() => undefined);
+  if (!store) return;
+  const tokens = await store.readTokens(previous.account).catch(() => undefined);
+  const token = tokens?.refreshToken ?? tokens?.accessToken;
+  if (token && previous.revocation_endpoint) {
+    await revocationRequest(deps.fetch, previous.revocation_endpoint, {
+      clientId: previous.client_id,
+      token,
+      hint: tokens?.refreshToken ? 'refresh_token' : 'access_token',
+    }).catch(() => undefined);
+  }
+  await forgetQuietly(store, previous.account);
+}
+
+async function forgetQuietly(store: SecretStore, account: string): Promise<void> {
+  await store.forget(account).catch(() => undefined);
+}
+
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}

@@ -1,0 +1,82 @@
+import { parseArgs } from 'node:util';
+import type { Profile } from '../config/profiles.js';
+import { ExitCode } from '../io.js';
+import { storeLabel } from '../secrets/secret-store.js';
+import { formatDuration, styles } from '../ui/format.js';
+import { profileFile, type ClientDeps } from './client-deps.js';
+import { reportFailure } from './session.js';
+
+const USAGE = `Usage: tether status [--issuer URL] [--resource URL]
+
+Shows each session: who is signed in, where, for which API and scopes, how long the access token has left, the
+DPoP key's thumbprint and which store holds the secrets. Never shows a token. Works offline.
+Exits 0 when the shown sessions are usable, ${ExitCode.notSignedIn} when there is none or their secrets are gone.`;
+
+/** `tether status`: what `gh auth status` shows, plus the key and where the secrets are. */
+export async function statusCommand(args: string[], deps: ClientDeps): Promise<number> {
+  const { io } = deps;
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: { issuer: { type: 'string' }, resource: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } },
+    }));
+  } catch (error) {
+    io.stderr.write(`tether status: ${(error as Error).message}\n\n${USAGE}\n`);
+    return ExitCode.usage;
+  }
+  if (values.help) {
+    io.stdout.write(`${USAGE}\n`);
+    return ExitCode.ok;
+  }
+  try {
+    const file = profileFile(deps);
+    const config = file.read();
+    const issuer = values.issuer?.replace(/\/+$/, '');
+    const shown = config.profiles.filter(
+      (p) => (issuer === undefined || p.issuer === issuer) && (values.resource === undefined || p.resource === values.resource),
+    );
+    if (shown.length === 0) {
+      io.stderr.write('Not signed in. Run tether login.\n');
+      return ExitCode.notSignedIn;
+    }
+    let allUsable = true;
+    for (const profile of shown) {
+      const current = config.current?.issuer === profile.issuer && config.current.resource === profile.resource;
+      allUsable = (await describe(deps, profile, current)) && allUsable;
+    }
+    return allUsable ? ExitCode.ok : ExitCode.notSignedIn;
+  } catch (error) {
+    return reportFailure(io, 'status', error);
+  }
+}
+
+async function describe(deps: ClientDeps, profile: Profile, current: boolean): Promise<boolean> {
+  const s = styles(deps.tty.stdout);
+  const store = await deps.secrets.open(profile.secret_store);
+  // Ask the store itself: the config file alone cannot know that the agent has stopped and forgotten.
+  const [key, tokens] = await Promise.all([
+    store.loadKey(profile.account).catch(() => undefined),
+    store.readTokens(profile.account).catch(() => undefined),
+  ]);
+  const usable = Boolean(key && key.jkt === profile.key_thumbprint && tokens);
+  const left = (tokens?.accessTokenExpiresAt ?? profile.access_token_expires_at) - deps.now();
+  const renewal = tokens?.refreshToken ? 'renewed automatically while the session lasts' : 'no refresh token: log in again when it ends';
+  const access = !usable ? '(unavailable)' : left > 0 ? `valid for ${formatDuration(left)}; ${renewal}` : `expired ${formatDuration(-left)} ago; ${renewal}`;
+  const secrets = usable
+    ? `held by ${storeLabel(store)}`
+    : `${s.red('gone')}: ${storeLabel(store)} no longer holds them${profile.secret_store === 'agent' ? ' (it forgets when it stops or sits idle)' : ''}; run tether login`;
+  const rows = [
+    `${s.bold(profile.issuer)}${current ? s.dim('  (current)') : ''}`,
+    `  Signed in as   ${profile.subject}`,
+    `  Client         ${profile.client_id}`,
+    `  Resource       ${profile.resource}`,
+    `  Scopes         ${profile.scopes.join(' ') || '(none)'}`,
+    `  Access token   ${access}`,
+    `  DPoP key       P-256, thumbprint ${profile.key_thumbprint} (never leaves this machine)`,
+    `  Secrets        ${secrets}`,
+    `  Signed in      ${new Date(profile.signed_in_at * 1000).toISOString()}`,
+  ];
+  deps.io.stdout.write(`${rows.join('\n')}\n`);
+  return usable;
+}

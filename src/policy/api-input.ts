@@ -1,0 +1,56 @@
+import { deviceFromClaims } from './device-trust.js';
+import type { ApiRequestInput, ResourceFacts } from './types.js';
+
+/** What a guard knows about one request once the token and proof are verified. */
+export interface VerifiedRequest {
+  /** The access token's verified claims (RFC 9068: sub, client_id, scope, iat, cnf, device_class...). */
+  claims: Readonly<Record<string, unknown>>;
+  method: string;
+  /** The absolute URL called; only its path reaches policy (the query may hold anything). */
+  url: string;
+  ip: string;
+  userAgent?: string;
+  /** The API this guard protects, with its tier. */
+  resource: ResourceFacts;
+  /** Seconds since the epoch. */
+  now: number;
+}
+
+/**
+ * The API step's policy input, from a verified token and the request: what the guard hands
+ * `PolicyEngine.decide` after its signature, audience, expiry, proof and revocation checks have passed. The device
+ * comes from the token's own claims, so the guard needs neither the server nor the device registry.
+ */
+export function apiRequestInput(request: VerifiedRequest): ApiRequestInput {
+  const { claims } = request;
+  const scope = claims['scope'];
+  const iat = claims['iat'];
+  return {
+    step: 'api',
+    now: request.now,
+    client: { id: String(claims['client_id'] ?? '') },
+    resource: request.resource,
+    device: deviceFromClaims(claims),
+    scopes: typeof scope === 'string' ? scope.split(' ').filter((s) => s.length > 0) : [],
+    subject: { kind: 'user', id: String(claims['sub'] ?? ''), groups: groupsOf(claims) },
+    method: request.method,
+    path: pathOf(request.url),
+    origin: { ip: request.ip, ...(request.userAgent !== undefined ? { userAgent: request.userAgent } : {}) },
+    tokenIssuedAt: typeof iat === 'number' ? iat : request.now,
+  };
+}
+
+/** Tokens carry no groups today; if a later issuer stamps a `groups` claim, policy sees it. */
+function groupsOf(claims: Readonly<Record<string, unknown>>): string[] {
+  const groups = claims['groups'];
+  return Array.isArray(groups) ? groups.filter((g): g is string => typeof g === 'string') : [];
+}
+
+function pathOf(url: string): string {
+  try {
+    return new URL(url).pathname;
+  } catch {
+    // Already a path (a framework that only gives the path): drop any query.
+    return url.split('?')[0] || '/';
+  }
+}

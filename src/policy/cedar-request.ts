@@ -1,0 +1,218 @@
+import type { CedarRequest, CedarUid, CedarValueJson, EntityJson } from './cedar.js';
+import { PolicyInputError } from './errors.js';
+import type { LocalTime } from './local-time.js';
+import { normalizeIp, type NetworkClassifier } from './network.js';
+import {
+  DEVICE_CLASSES,
+  RESOURCE_TIERS,
+  type ApiRequestInput,
+  type ApprovalInput,
+  type DeviceFacts,
+  type DeviceRequestInput,
+  type IssueInput,
+  type PolicyInput,
+  type PolicyStep,
+  type RefreshInput,
+  type ResourceFacts,
+  type UserFacts,
+} from './types.js';
+
+/** The Cedar action for each step. */
+export const STEP_ACTIONS: Readonly<Record<PolicyStep, string>> = {
+  device_authorization: 'RequestDeviceCode',
+  approval: 'Approve',
+  issuance: 'Issue',
+  refresh: 'Refresh',
+  api: 'CallResource',
+};
+
+/** What building a request needs besides the input. */
+export interface RequestEnvironment {
+  networks: NetworkClassifier;
+  localTime: (epochSeconds: number) => LocalTime;
+  /**
+   * The context attributes the policies read for the step's action: when given, the request carries only those
+   * (and only the entities they reach). Cedar's cost grows with every attribute it is handed, and an attribute no
+   * policy reads cannot change a decision. Absent or 'all': the full context, as the schema declares it.
+   */
+  reads?: ReadonlySet<string> | 'all';
+}
+
+const uid = (type: string, id: string): CedarUid => ({ type: `Tether::${type}`, id });
+const ref = (u: CedarUid): CedarValueJson => ({ __entity: u });
+const ip = (address: string): CedarValueJson => ({ __extn: { fn: 'ip', arg: address } });
+
+/**
+ * Turns one step's typed input into a Cedar request: entities for the principal, the resource, the client and the
+ * device, and the context the schema declares for the step's action. Inputs are checked here, at the boundary, so
+ * a wrong value names its field instead of surfacing as an opaque Cedar error.
+ */
+export function toCedarRequest(input: PolicyInput, env: RequestEnvironment): CedarRequest {
+  switch (input.step) {
+    case 'device_authorization':
+      return deviceRequest(input, env);
+    case 'approval':
+      return approval(input, env);
+    case 'issuance':
+    case 'refresh':
+      return token(input, env);
+    case 'api':
+      return api(input, env);
+    default:
+      throw new PolicyInputError('step', `"${String((input as { step: unknown }).step)}" is not a policy step`);
+  }
+}
+
+function deviceRequest(input: DeviceRequestInput, env: RequestEnvironment): CedarRequest {
+  const b = new Builder(input, env);
+  const client = b.client();
+  return b.finish(client, {
+    ...b.common(),
+    environment: input.environment ?? '',
+    ...b.origin('requester', input.requester),
+  });
+}
+
+function approval(input: ApprovalInput, env: RequestEnvironment): CedarRequest {
+  const b = new Builder(input, env);
+  b.client();
+  const approver = b.originFacts('approver', input.approver);
+  const requester = b.originFacts('requester', input.requester);
+  return b.finish(b.user(input.user), {
+    ...b.common(),
+    environment: input.environment ?? '',
+    authMethod: input.signIn.method,
+    authAgeSeconds: age(input.now, input.signIn.at, 'signIn.at'),
+    ip: ip(approver.ip),
+    network: approver.network,
+    userAgent: approver.userAgent,
+    requester: { ip: ip(requester.ip), network: requester.network, userAgent: requester.userAgent },
+    sameNetwork: env.networks.same(approver.ip, requester.ip),
+    requestAgeSeconds: age(input.now, input.requestedAt, 'requestedAt'),
+  });
+}
+
+function token(input: IssueInput | RefreshInput, env: RequestEnvironment): CedarRequest {
+  const b = new Builder(input, env);
+  b.client();
+  return b.finish(b.user(input.user), {
+    ...b.common(),
+    environment: input.environment ?? '',
+    authMethod: input.signIn.method,
+    authAgeSeconds: age(input.now, input.signIn.at, 'signIn.at'),
+    grantAgeSeconds: age(input.now, input.grantCreatedAt, 'grantCreatedAt'),
+    ...b.origin('requester', input.requester),
+  });
+}
+
+function api(input: ApiRequestInput, env: RequestEnvironment): CedarRequest {
+  const b = new Builder(input, env);
+  b.client();
+  const principal = input.subject.kind === 'workload' ? b.entity(uid('Workload', input.subject.id), {}) : b.user(input.subject);
+  return b.finish(principal, {
+    ...b.common(),
+    method: input.method.toUpperCase(),
+    path: input.path,
+    ...b.origin('origin', input.origin),
+    tokenAgeSeconds: age(input.now, input.tokenIssuedAt, 'tokenIssuedAt'),
+  });
+}
+
+/** Collects the entities of one request so each is listed once (Cedar refuses duplicates). */
+class Builder {
+  private readonly entities: EntityJson[] = [];
+  private readonly resourceUid: CedarUid;
+  private readonly deviceUid: CedarUid;
+  private readonly clientUid: CedarUid;
+
+  constructor(
+    private readonly input: PolicyInput,
+    private readonly env: RequestEnvironment,
+  ) {
+    if (!Number.isFinite(input.now)) throw new PolicyInputError('now', 'must be seconds since the epoch');
+    this.resourceUid = this.resource(input.resource);
+    this.deviceUid = this.device(input.device);
+    this.clientUid = uid('Client', text('client.id', input.client.id));
+  }
+
+  entity(u: CedarUid, attrs: Record<string, CedarValueJson>, parents: CedarUid[] = []): CedarUid {
+    this.entities.push({ uid: u, attrs, parents });
+    return u;
+  }
+
+  client(): CedarUid {
+    return this.entity(this.clientUid, {});
+  }
+
+  user(user: UserFacts): CedarUid {
+    const groups = (user.groups ?? []).map((g) => uid('Group', g));
+    return this.entity(uid('User', text('user.id', user.id)), {}, groups);
+  }
+
+  /** The context attributes every action has. */
+  common(): Record<string, CedarValueJson> {
+    const { hour, weekday } = this.env.localTime(this.input.now);
+    return {
+      client: ref(this.clientUid),
+      device: ref(this.deviceUid),
+      scopes: [...new Set(this.input.scopes)],
+      hour,
+      weekday,
+    };
+  }
+
+  originFacts(field: string, origin: { ip: string; userAgent?: string }): { ip: string; network: string; userAgent: string } {
+    const address = normalizeIp(`${field}.ip`, origin.ip);
+    return { ip: address, network: this.env.networks.classify(address), userAgent: origin.userAgent ?? '' };
+  }
+
+  origin(field: string, origin: { ip: string; userAgent?: string }): Record<string, CedarValueJson> {
+    const facts = this.originFacts(field, origin);
+    return { ip: ip(facts.ip), network: facts.network, userAgent: facts.userAgent };
+  }
+
+  finish(principal: CedarUid, context: Record<string, CedarValueJson>): CedarRequest {
+    const action = { type: 'Tether::Action', id: STEP_ACTIONS[this.input.step] };
+    const reads = this.env.reads;
+    if (reads === undefined || reads === 'all') return { principal, action, resource: this.resourceUid, context, entities: this.entities };
+    const kept: Record<string, CedarValueJson> = {};
+    for (const key of reads) if (key in context) kept[key] = context[key] as CedarValueJson;
+    // The device and client entities are reached only through context.device / context.client (or as principal).
+    const entities = this.entities.filter(
+      (e) =>
+        (e.uid !== this.deviceUid || reads.has('device')) &&
+        (e.uid !== this.clientUid || reads.has('client') || principal === this.clientUid),
+    );
+    return { principal, action, resource: this.resourceUid, context: kept, entities };
+  }
+
+  private resource(resource: ResourceFacts): CedarUid {
+    if (!RESOURCE_TIERS.includes(resource.tier)) {
+      throw new PolicyInputError('resource.tier', `"${String(resource.tier)}" is not one of ${RESOURCE_TIERS.join(', ')}`);
+    }
+    return this.entity(uid('Resource', text('resource.uri', resource.uri)), { tier: resource.tier });
+  }
+
+  private device(device: DeviceFacts): CedarUid {
+    if (!DEVICE_CLASSES.includes(device.class)) {
+      throw new PolicyInputError('device.class', `"${String(device.class)}" is not one of ${DEVICE_CLASSES.join(', ')}`);
+    }
+    // Every keyless device is the same "unbound" entity: there is nothing to tell them apart by.
+    return this.entity(uid('Device', device.jkt ?? 'unbound'), {
+      class: device.class,
+      enrolled: device.enrolled,
+      bound: device.jkt !== null,
+    });
+  }
+}
+
+function text(field: string, value: string): string {
+  if (typeof value !== 'string' || value.length === 0) throw new PolicyInputError(field, 'must be a non-empty string');
+  return value;
+}
+
+/** Whole seconds from `then` to `now`; a time in the future (clock skew) counts as zero, never negative. */
+function age(now: number, then: number, field: string): number {
+  if (!Number.isFinite(then)) throw new PolicyInputError(field, 'must be seconds since the epoch');
+  return Math.max(0, Math.floor(now - then));
+}

@@ -1,0 +1,62 @@
+/** The name the default pack is reported under (its policies' locations read `default-pack:LINE`). */
+export const DEFAULT_PACK_NAME = 'default-pack';
+
+/**
+ * The policies Tether runs with when none are configured. They encode what makes the device flow acceptable for an
+ * organisation (see docs/policy.md, which explains every line): no device flow for unattended automation; for
+ * high-tier APIs, a managed device, a recent sign-in, approval from the device's own network, and tokens that
+ * live minutes. Everything else is allowed within the configured client and API limits.
+ *
+ * `tether policy default` prints it, as a starting point for a policy directory.
+ */
+export const DEFAULT_POLICY_PACK = `// Tether default policy pack. docs/policy.md explains it line by line.
+
+// Anything not refused below is allowed, within the configured client and API limits.
+@id("baseline")
+permit (principal, action, resource);
+
+// The device flow is for a person at a device. Unattended automation (CI, cron, scripts) is
+// refused at every step: a person's token copied into automation outlives their intent.
+@id("no-device-flow-for-automation")
+@reason("The device flow is for a person at a device; automation must use its own workload identity, not a person's login.")
+forbid (
+  principal,
+  action in [
+    Tether::Action::"RequestDeviceCode",
+    Tether::Action::"Approve",
+    Tether::Action::"Issue",
+    Tether::Action::"Refresh"
+  ],
+  resource
+)
+when { context.device.class == "automation" || context.environment == "automation" };
+
+// High-tier APIs only for managed devices, at every step and at the API itself.
+@id("high-tier-needs-managed-device")
+@reason("This API needs a managed device: enroll this device's key and have an administrator approve it.")
+forbid (principal, action, resource)
+when { resource.tier == "high" && context.device.class != "managed" };
+
+// High-tier APIs need a sign-in from the last 15 minutes at the moment of approval.
+@id("high-tier-needs-recent-sign-in")
+@reason("This API needs a recent sign-in: sign in again, then approve.")
+forbid (principal, action == Tether::Action::"Approve", resource)
+when { resource.tier == "high" && context.authAgeSeconds > 900 };
+
+// High-tier APIs: approval must come from the network of the device that asked.
+@id("high-tier-same-network-approval")
+@reason("Approve this request from the same network as the device that asked for it; for this API, approval from elsewhere is refused.")
+forbid (principal, action == Tether::Action::"Approve", resource)
+when { resource.tier == "high" && !context.sameNetwork };
+
+// High-tier APIs get minutes-long access tokens and a grant that ends an hour after approval.
+@id("high-tier-short-tokens")
+@ttl("5m")
+@refresh_ttl("1h")
+permit (
+  principal,
+  action in [Tether::Action::"Issue", Tether::Action::"Refresh"],
+  resource
+)
+when { resource.tier == "high" };
+`;

@@ -1,0 +1,171 @@
+/**
+ * What the rest of Tether hands the policy module and what it gets back. Plain data, JSON-friendly (times are
+ * seconds since the epoch, as everywhere in Tether), so the same shapes serve the server, the guard and the
+ * `tether policy test` context files. No Cedar type appears here: only `src/policy/` knows Cedar.
+ */
+
+/** The environment class of a machine, as policy sees it and as the `device_class` claim carries it. */
+export type DeviceClass = 'managed' | 'unmanaged' | 'jump_host' | 'automation';
+
+/** Every device class, for checking input at the boundary. */
+export const DEVICE_CLASSES: readonly DeviceClass[] = ['managed', 'unmanaged', 'jump_host', 'automation'];
+
+/** How sensitive an API is. */
+export type ResourceTier = 'low' | 'medium' | 'high';
+
+/** Every resource tier, lowest first. */
+export const RESOURCE_TIERS: readonly ResourceTier[] = ['low', 'medium', 'high'];
+
+/** The steps at which policy decides, one per Cedar action. */
+export type PolicyStep = 'device_authorization' | 'approval' | 'issuance' | 'refresh' | 'api';
+
+/** An OAuth client, by its `client_id`. */
+export interface ClientFacts {
+  id: string;
+}
+
+/** An API, by its audience URI, with its sensitivity tier. */
+export interface ResourceFacts {
+  uri: string;
+  tier: ResourceTier;
+}
+
+/** A person. */
+export interface UserFacts {
+  id: string;
+  groups: readonly string[];
+}
+
+/** The machine as far as trust goes: see `describeDevice` in device-trust.ts, which computes this. */
+export interface DeviceFacts {
+  /** The DPoP key thumbprint; null when no key was presented (a Bearer client). */
+  jkt: string | null;
+  class: DeviceClass;
+  /** Its key was approved by an administrator or vouched for by a configured attestation. */
+  enrolled: boolean;
+}
+
+/** Where a request came from. */
+export interface Origin {
+  /** The peer address as the server sees it (after trusted-proxy handling). */
+  ip: string;
+  userAgent?: string;
+}
+
+/** How the approving person signed in. */
+export interface SignIn {
+  /** "pwd" today; later "webauthn", "otp", an upstream provider's amr... */
+  method: string;
+  /** When they signed in (seconds since the epoch). */
+  at: number;
+}
+
+interface StepBase {
+  /** The decision time, seconds since the epoch (the server's clock). */
+  now: number;
+  client: ClientFacts;
+  resource: ResourceFacts;
+  device: DeviceFacts;
+  /** The scopes asked for (device request) or carried (later steps). */
+  scopes: readonly string[];
+}
+
+/** The device authorization request (RFC 8628 §3.1). */
+export interface DeviceRequestInput extends StepBase {
+  step: 'device_authorization';
+  requester: Origin;
+  /** What the device declared about its environment ("automation", "jump_host"...), if anything. */
+  environment?: string;
+}
+
+/** A person approving a pending request on the verification page. */
+export interface ApprovalInput extends StepBase {
+  step: 'approval';
+  user: UserFacts;
+  signIn: SignIn;
+  /** The approving browser. */
+  approver: Origin;
+  /** The device that asked (as recorded with the request). */
+  requester: Origin;
+  /** When the device asked (seconds since the epoch). */
+  requestedAt: number;
+  environment?: string;
+}
+
+/** Token issuance for an approved device code (RFC 8628 §3.4). */
+export interface IssueInput extends StepBase {
+  step: 'issuance';
+  user: UserFacts;
+  signIn: SignIn;
+  /** The device at the token endpoint. */
+  requester: Origin;
+  /** When the approval created the grant. */
+  grantCreatedAt: number;
+  environment?: string;
+}
+
+/** A refresh-token grant. */
+export interface RefreshInput extends StepBase {
+  step: 'refresh';
+  user: UserFacts;
+  signIn: SignIn;
+  requester: Origin;
+  grantCreatedAt: number;
+  environment?: string;
+}
+
+/** Who an API request acts for. */
+export type ApiSubject = ({ kind: 'user' } & UserFacts) | { kind: 'workload'; id: string };
+
+/** A request at an API, after the guard has verified the token and the proof. */
+export interface ApiRequestInput extends StepBase {
+  step: 'api';
+  subject: ApiSubject;
+  method: string;
+  /** The path of the URL called, without the query. */
+  path: string;
+  origin: Origin;
+  /** The token's `iat`. */
+  tokenIssuedAt: number;
+}
+
+/** Any step's input; `step` says which. */
+export type PolicyInput = DeviceRequestInput | ApprovalInput | IssueInput | RefreshInput | ApiRequestInput;
+
+/**
+ * Why a request was refused:
+ * - `forbidden`: a forbid policy matched (its `@reason` is the message);
+ * - `not_permitted`: no permit policy matched;
+ * - `no_scope`: the permitting policies' `@scopes` leave none of the requested scopes;
+ * - `lifetime`: the grant is older than the `@refresh_ttl` of the policies that permit the refresh;
+ * - `error`: a policy could not be evaluated (refused, failing closed).
+ */
+export type DenialCause = 'forbidden' | 'not_permitted' | 'no_scope' | 'lifetime' | 'error';
+
+/** A permit, with what the determining policies set. */
+export interface PolicyAllow {
+  decision: 'allow';
+  /** Ids of the determining policies (the permits that matched). */
+  reasons: string[];
+  /** Access-token lifetime in seconds: the shortest `@ttl` among them; absent when none sets one. */
+  ttl?: number;
+  /** Refresh (grant absolute) lifetime in seconds: the shortest `@refresh_ttl`; absent when none sets one. */
+  refreshTtl?: number;
+  /** The requested scopes, narrowed by every `@scopes` among them (never widened). */
+  scopes: string[];
+}
+
+/** A refusal, with a reason a person can read. */
+export interface PolicyDeny {
+  decision: 'deny';
+  /** Ids of the determining policies (the forbids that matched; empty when nothing permitted). */
+  reasons: string[];
+  cause: DenialCause;
+  /** For the person: the first matching forbid's `@reason`, or a generic sentence. */
+  message: string;
+  /** Evaluation errors, for the log (never for the person). */
+  errors?: string[];
+}
+
+/** The outcome of one decision. */
+export type PolicyDecision = PolicyAllow | PolicyDeny;

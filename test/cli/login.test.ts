@@ -1,0 +1,287 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { decodeJwt } from 'jose';
+import { loginCommand } from '../../src/cli/commands/login.js';
+import { statusCommand } from '../../src/cli/commands/status.js';
+import { ExitCode } from '../../src/cli/io.js';
+import { ProfileFile } from '../../src/cli/config/profiles.js';
+import { startServer, type TestServer } from '../support/in-process.js';
+import { loginAndDecide, mapKeyring, Sandbox, waitFor } from './harness.js';
+import { recordingFetch } from './recording-fetch.js';
+
+/**
+ * `tether login` against a real in-process server, with the person's part played by the HTML forms. Each test
+ * uses a throwaway HOME and runtime folder.
+ */
+describe('tether login', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer({ device_flow: { code_ttl: '5m', interval: 1 } });
+  });
+  after(() => server.close());
+
+  test('approved: binds a new key from the first request, keeps secrets in the agent, status shows no token', async () => {
+    const box = new Sandbox();
+    try {
+      const recorder = recordingFetch();
+      const run = box.deps({ fetch: recorder.fetch });
+      const { code, userCode } = await loginAndDecide(server, run);
+      assert.equal(code, ExitCode.ok, run.stderr.text);
+
+      // The person was shown the code and where to enter it; the device code itself never appears.
+      assert.match(run.stderr.text, new RegExp(`one-time code: ${userCode}`));
+      assert.match(run.stderr.text, new RegExp(`open ${server.issuer}/device in a browser`));
+      assert.match(run.stderr.text, new RegExp(`Signed in to ${server.issuer} as alice`));
+      assert.match(run.stderr.text, /in the memory of the tether agent/);
+
+      const [authorization] = recorder.paths('/device_authorization');
+      assert.ok(authorization?.dpopJkt, 'the device authorization request carried a DPoP proof');
+      const tokenCalls = recorder.paths('/token');
+      assert.ok(tokenCalls.every((e) => e.dpopJkt === authorization.dpopJkt), 'every poll proves the same key');
+      const issued = tokenCalls.find((e) => e.status === 200);
+      assert.ok(issued);
+      const claims = decodeJwt(String(issued.body['access_token']));
+      assert.equal((claims['cnf'] as { jkt: string }).jkt, authorization.dpopJkt, 'the token is bound to the login key');
+
+      const profile = new ProfileFile(run.deps.paths.configFile).select();
+      assert.ok(profile);
+      assert.equal(profile.key_thumbprint, authorization.dpopJkt);
+      assert.equal(profile.secret_store, 'agent');
+      assert.equal(profile.resource, server.api);
+      assert.deepEqual(profile.scopes, ['read', 'write']);
+      assert.equal(statSync(run.deps.paths.configFile).mode & 0o777, 0o600);
+
+      const status = box.deps();
+      assert.equal(await statusCommand([], status.deps), ExitCode.ok);
+      const shown = status.stdout.text;
+      for (const expected of ['alice', server.issuer, server.api, 'read write', authorization.dpopJkt, 'tether agent', 'valid for']) {
+        assert.ok(shown.includes(expected), `status shows ${expected}:\n${shown}`);
+      }
+      for (const secret of recorder.secrets()) {
+        assert.ok(!shown.includes(secret) && !run.stderr.text.includes(secret) && !run.stdout.text.includes(secret), 'no secret printed');
+      }
+    } finally {
+      await box.close();
+    }
+  });
+
+  test('denied in the browser: exit code 6, nothing saved, the agent holds nothing', async () => {
+    const box = new Sandbox();
+    try {
+      const run = box.deps();
+      const { code } = await loginAndDecide(server, run, 'deny');
+      assert.equal(code, ExitCode.denied);
+      assert.match(run.stderr.text, /denied in the browser\. Nothing was saved/);
+      assert.equal(existsSync(run.deps.paths.configFile), false);
+      // The key made for the login was dropped too.
+      assert.equal(box.agents.length, 1, 'the agent was started for the login');
+      assert.equal(box.agents[0]?.heldSessions, 0, 'and holds nothing now');
+    } finally {
+      await box.close();
+    }
+  });
+
+  test('code expires before approval: exit code 7 and a clear message', async () => {
+    const short = await startServer({ device_flow: { code_ttl: '2s', interval: 1 } });
+    const box = new Sandbox();
+    try {
+      const run = box.deps();
+      const { code } = await loginAndDecide(short, run, 'none', ['--issuer', short.issuer]);
+      assert.equal(code, ExitCode.expired);
+      assert.match(run.stderr.text, /The code expired before it was approved/);
+      assert.equal(existsSync(run.deps.paths.configFile), false);
+    } finally {
+      await box.close();
+      await short.close();
+    }
+  });
+
+  test('in CI: refuses before asking for a code, says why and what to use instead (exit 8)', async () => {
+    const box = new Sandbox(undefined, { CI: 'true', GITHUB_ACTIONS: 'true' });
+    try {
+      const recorder = recordingFetch();
+      const run = box.deps({ fetch: recorder.fetch, tty: true });
+      assert.equal(await loginCommand(['--issuer', server.issuer], run.deps), ExitCode.refused);
+      assert.equal(recorder.paths('/device_authorization').length, 0, 'no device code was requested');
+      assert.match(run.stderr.text, /nobody seems to be at the keyboard/);
+      assert.match(run.stderr.text, /GitHub Actions \(GITHUB_ACTIONS is set\)/);
+      assert.match(run.stderr.text, /confidential client/);
+      assert.match(run.stderr.text, /does not allow unattended device logins/);
+    } finally {
+      await box.close();
+    }
+  });
+
+  test('without any terminal: refused too (exit 8)', async () => {
+    const box = new Sandbox();
+    try {
+      const recorder = recordingFetch();
+      const run = box.deps({ fetch: recorder.fetch, tty: false });
+      run.deps.tty = { stdin: false, stdout: false, stderr: false };
+      assert.equal(await loginCommand(['--issuer', server.issuer], run.deps), ExitCode.refused);
+      assert.match(run.stderr.text, /no terminal is attached/);
+      assert.equal(recorder.paths('/device_authorization').length, 0);
+    } finally {
+      await box.close();
+    }
+  });
+
+  test('in CI where the server\'s policy allows it: runs the flow, plain output without QR or spinner', async () => {
+    const box = new Sandbox(undefined, { CI: 'true' });
+    try {
+      const recorder = recordingFetch({ metadataExtra: { tether_unattended_login: 'allow' } });
+      const run = box.deps({ fetch: recorder.fetch });
+      const { code } = await loginAndDecide(server, run);
+      assert.equal(code, ExitCode.ok, run.stderr.text);
+      assert.match(run.stderr.text, /policy allows unattended device logins/);
+      assert.ok(!run.stderr.text.includes('\x1b['), 'no terminal escapes in a log');
+      assert.ok(!run.stderr.text.includes('Press Enter'), 'no prompt nobody can answer');
+      assert.match(run.stderr.text, /Or open .*user_code=/);
+    } finally {
+      await box.close();
+    }
+  });
+
+  test('on a terminal: QR code, Enter opens verification_uri_complete, raw mode restored', async () => {
+    const box = new Sandbox();
+    try {
+      const run = box.deps({ tty: true });
+      const pending = loginAndDecide(server, run, 'none');
+      await waitFor(() => run.stderr.text, /Press .*Enter/);
+      assert.match(run.stderr.text, /scan this code/);
+      assert.match(run.stderr.text, /[▀▄█]{7}/, 'a QR code is drawn');
+      assert.equal(run.stdin.rawMode, true, 'keys are read raw while waiting');
+      run.stdin.write('\r');
+      await waitFor(() => run.opened.join(), /user_code=/);
+      const userCode = /one-time code: \x1b\[1m([A-Z-]+)/.exec(run.stderr.text)?.[1] ?? '';
+      assert.deepEqual(run.opened, [`${server.issuer}/device?user_code=${userCode}`]);
+      const { FormBrowser } = await import('../support/browser-form.js');
+      await new FormBrowser(server.issuer).decide(userCode, 'approve');
+      run.release();
+      assert.equal((await pending).code, ExitCode.ok);
+      assert.equal(run.stdin.rawMode, false, 'the terminal is restored');
+    } finally {
+      await box.close();
+    }
+  });
+
+  test('Ctrl-C while waiting: exit 130, nothing saved', async () => {
+    const box = new Sandbox();
+    try {
+      const run = box.deps({ tty: true });
+      const pending = loginAndDecide(server, run, 'none');
+      await waitFor(() => run.stderr.text, /Press .*Enter/);
+      run.stdin.write('\x03');
+      assert.equal((await pending).code, ExitCode.interrupted);
+      assert.match(run.stderr.text, /Login cancelled/);
+      assert.equal(existsSync(run.deps.paths.configFile), false);
+    } finally {
+      await box.close();
+    }
+  });
+
+  test('a server that demands DPoP nonces: the login retries with the nonce and succeeds', async () => {
+    const strict = await startServer({ device_flow: { code_ttl: '5m', interval: 1 }, dpop: { require_nonce: true } });
+    const box = new Sandbox();
+    try {
+      const recorder = recordingFetch();
+      const run = box.deps({ fetch: recorder.fetch });
+      const { code } = await loginAndDecide(strict, run, 'approve', ['--issuer', strict.issuer]);
+      assert.equal(code, ExitCode.ok, run.stderr.text);
+      assert.ok(recorder.paths('/token').some((e) => e.body['error'] === 'use_dpop_nonce'), 'the server did ask for a nonce');
+    } finally {
+      await box.close();
+      await strict.close();
+    }
+  });
+
+  test('with a working OS keychain: the secrets go there, in one entry, and status says so', async () => {
+    const keychain = mapKeyring();
+    const box = new Sandbox(keychain);
+    try {
+      const run = box.deps();
+      const { code } = await loginAndDecide(server, run);
+      assert.equal(code, ExitCode.ok, run.stderr.text);
+      assert.match(run.stderr.text, /in the OS keychain \(test keychain\)/);
+      assert.equal(box.agents.length, 0, 'no agent was needed');
+      const profile = new ProfileFile(run.deps.paths.configFile).select();
+      assert.equal(profile?.secret_store, 'keyring');
+      const entry = JSON.parse(keychain.entries.get(`tether/${profile?.account}`) ?? '{}') as { key?: { d?: string }; tokens?: { refreshToken?: string } };
+      assert.ok(entry.key?.d && entry.tokens?.refreshToken?.startsWith('tether_rt_'));
+      const status = box.deps();
+      assert.equal(await statusCommand([], status.deps), ExitCode.ok);
+      assert.match(status.stdout.text, /held by the OS keychain \(test keychain\)/);
+    } finally {
+      await box.close();
+    }
+  });
+
+  test('a keychain that never answers: falls back to the agent within about a second', async () => {
+    const hanging = { name: 'Secret Service', get: () => new Promise<never>(() => {}), set: () => new Promise<never>(() => {}), delete: () => new Promise<never>(() => {}) };
+    const box = new Sandbox(hanging);
+    try {
+      const run = box.deps({ keyringTimeoutMs: 300 });
+      const started = Date.now();
+      const pending = loginAndDecide(server, run);
+      await waitFor(() => run.stderr.text, /one-time code/);
+      assert.ok(Date.now() - started < 3000, 'the code shows promptly despite the hung keychain');
+      const { code } = await pending;
+      assert.equal(code, ExitCode.ok, run.stderr.text);
+      assert.match(run.stderr.text, /no OS keychain answered \(Secret Service timed out\)/);
+      assert.equal(new ProfileFile(run.deps.paths.configFile).select()?.secret_store, 'agent');
+    } finally {
+      await box.close();
+    }
+  });
+
+  test('TETHER_SECRET_STORE=keyring with no keychain fails clearly (exit 10) instead of falling back', async () => {
+    const box = new Sandbox(undefined, { TETHER_SECRET_STORE: 'keyring' });
+    try {
+      const run = box.deps({ tty: true });
+      assert.equal(await loginCommand(['--issuer', server.issuer], run.deps), ExitCode.secretStore);
+      assert.match(run.stderr.text, /keychain failed/);
+    } finally {
+      await box.close();
+    }
+  });
+
+  test('an unreachable server: exit code 4', async () => {
+    const box = new Sandbox();
+    try {
+      const run = box.deps({ tty: true });
+      assert.equal(await loginCommand(['--issuer', 'http://127.0.0.1:9'], run.deps), ExitCode.network);
+      assert.match(run.stderr.text, /cannot reach http:\/\/127\.0\.0\.1:9/);
+    } finally {
+      await box.close();
+    }
+  });
+
+  test('an http issuer off loopback is refused before any request', async () => {
+    const box = new Sandbox();
+    try {
+      const recorder = recordingFetch();
+      const run = box.deps({ tty: true, fetch: recorder.fetch });
+      assert.notEqual(await loginCommand(['--issuer', 'http://auth.example.com'], run.deps), ExitCode.ok);
+      assert.match(run.stderr.text, /must use https/);
+      assert.equal(recorder.exchanges.length, 0);
+    } finally {
+      await box.close();
+    }
+  });
+
+  test('the user code is printed; the device code never is', async () => {
+    const box = new Sandbox();
+    try {
+      const recorder = recordingFetch();
+      const run = box.deps({ fetch: recorder.fetch, tty: true });
+      await loginAndDecide(server, run);
+      const deviceCode = String(recorder.paths('/device_authorization')[0]?.body['device_code']);
+      assert.ok(deviceCode.length > 20);
+      assert.ok(!run.stderr.text.includes(deviceCode) && !run.stdout.text.includes(deviceCode));
+      assert.ok(!readFileSync(run.deps.paths.configFile, 'utf8').includes(deviceCode));
+    } finally {
+      await box.close();
+    }
+  });
+});
