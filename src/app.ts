@@ -34,6 +34,12 @@ import { KeyRing } from './tokens/signing-keys.js';
 import type { UserDirectory } from './users/user.js';
 import { BrowserSessions } from './verification/browser-session.js';
 import { CodeEntryLimiter } from './verification/code-entry-limiter.js';
+import { CachedDeviceStore } from './devices/cached-device-store.js';
+import { PolicyGate } from './device-flow/policy-gate.js';
+import { DEFAULT_PACK_NAME, DEFAULT_POLICY_PACK } from './policy/default-pack.js';
+import { PolicyEngine } from './policy/engine.js';
+import { watchPolicies, type PolicyWatcher } from './policy/watch.js';
+import { SqlDeviceStore } from './storage/devices.js';
 
 export interface Tether {
   http: FastifyInstance;
@@ -88,6 +94,19 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     if (statement.via === 'refresh_token_reuse') metrics.refreshReuse.inc();
   });
   const verifier = new AccessTokenVerifier(keys, config.issuer);
+  // Policy: the configured set (watched, reloaded on change) or the default pack. A set that does not load stops
+  // the start here, before anything listens.
+  const policy = new PolicyEngine({ networks: config.policy.networks, timeZone: config.policy.time_zone });
+  let policyWatcher: PolicyWatcher | undefined;
+  try {
+    if (config.policy.path !== undefined) policyWatcher = await watchPolicies(policy, config.policy.path, { logger });
+    else policy.load(DEFAULT_POLICY_PACK, DEFAULT_PACK_NAME);
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+  const devices = new CachedDeviceStore(new SqlDeviceStore(db));
+  const gate = new PolicyGate({ engine: policy, devices, audit, users: options.users, logger });
   const lifetimes = {
     accessTokenTtl: config.tokens.access_token_ttl,
     grantIdleTtl: config.tokens.grant_idle_ttl,
@@ -133,8 +152,9 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     store: deviceStore,
     clock,
     defaults: { codeTtl: config.device_flow.code_ttl, interval: config.device_flow.interval },
+    policy: gate,
   };
-  const issuing = { issuer: config.issuer, clients, grants: grantStore, proofs, keys, clock, lifetimes };
+  const issuing = { issuer: config.issuer, clients, grants: grantStore, proofs, keys, clock, lifetimes, policy: gate };
   const grants = [
     new DeviceCodeGrant({ ...issuing, store: deviceStore, pacer }),
     new RefreshTokenGrant({ ...issuing, tokens: tokenStore, revoker }),
@@ -153,7 +173,8 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     revocation: { grants: grantStore, tokens: tokenStore, verifier, revoker, clock },
     introspection: { issuer: config.issuer, audit, grants: grantStore, tokens: tokenStore, verifier, clock },
     demoApi,
-    admin: { keys: new AdminKeys(config.admin.api_key_hashes), revoker, revocations: grantStore },
+    admin: { keys: new AdminKeys(config.admin.api_key_hashes), revoker, revocations: grantStore, devices, clock },
+    devices,
     metrics,
     events: { issuer: config.issuer, clients, feed, keys, clock, heartbeatMs: EVENT_HEARTBEAT_MS },
     verification: {
@@ -161,7 +182,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
       metrics,
       audit,
       sessions: new BrowserSessions(sessionStore, clock, csrfKey),
-      decisions: new DeviceDecisions(deviceStore, clients, clock, lifetimes),
+      decisions: new DeviceDecisions(deviceStore, clients, clock, lifetimes, gate),
       limiter,
       users: options.users,
       clock,
@@ -192,6 +213,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     db,
     listen: () => http.listen({ host: config.listen.host, port: config.listen.port }),
     async close() {
+      policyWatcher?.close();
       clearInterval(timer);
       clearInterval(checkpointTimer);
       await http.close();

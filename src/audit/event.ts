@@ -16,6 +16,7 @@ export type AuditEventType =
   | 'grant.revoked'
   | 'token.introspected'
   | 'policy.denied'
+  | 'device.enrolled'
   | 'admin.action';
 
 /** Which earlier event this one descends from, found inside the same transaction. */

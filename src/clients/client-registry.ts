@@ -30,6 +30,7 @@ export class ClientRegistry {
         uri: r.uri,
         name: r.name,
         scopes: r.scopes,
+        tier: r.tier,
         accessTokenTtl: r.access_token_ttl,
         grantIdleTtl: r.grant_idle_ttl,
         grantMaxTtl: r.grant_max_ttl,

@@ -30,6 +30,8 @@ export interface Resource {
   uri: string;
   name: string;
   scopes: readonly string[];
+  /** How sensitive it is, for policy (`resource.tier`). */
+  tier: 'low' | 'medium' | 'high';
   accessTokenTtl?: number;
   grantIdleTtl?: number;
   grantMaxTtl?: number;

@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import type { Client, Resource } from './client.js';
 import { resolveRequestedAccess } from './requested-access.js';
 
-const api: Resource = { uri: 'https://api.example', name: 'API', scopes: ['read', 'write'] };
-const payroll: Resource = { uri: 'https://payroll.example', name: 'Payroll', scopes: ['read', 'admin'] };
+const api: Resource = { uri: 'https://api.example', name: 'API', scopes: ['read', 'write'], tier: 'low' };
+const payroll: Resource = { uri: 'https://payroll.example', name: 'Payroll', scopes: ['read', 'admin'], tier: 'low' };
 const resources = new Map([api, payroll].map((r) => [r.uri, r]));
 const find = (uri: string) => resources.get(uri);
 const client: Client = {

@@ -44,3 +44,19 @@ test('errors name the bad field by its path', () => {
   assert.match(messageOf({ ...valid, tokens: { access_token_ttl: 'soon' } }), /tokens\.access_token_ttl: expected a duration/);
   assert.match(messageOf({ ...valid, surprise: true }), /surprise|Unrecognized/);
 });
+
+test('resource tiers and the policy section have defaults and are checked', () => {
+  const config = parseConfig(valid, 't');
+  assert.equal(config.resources[0]?.tier, 'low');
+  assert.deepEqual(config.policy, { networks: {}, time_zone: 'UTC' });
+  const set = parseConfig(
+    { ...valid, resources: [{ ...valid.resources[0], tier: 'high' }], policy: { path: './policies', networks: { office: ['203.0.113.0/24'] }, time_zone: 'Europe/Berlin' } },
+    't',
+  );
+  assert.equal(set.resources[0]?.tier, 'high');
+  assert.equal(set.policy.path, './policies');
+  assert.match(messageOf({ ...valid, resources: [{ ...valid.resources[0], tier: 'secret' }] }), /resources\.0\.tier/);
+  assert.match(messageOf({ ...valid, policy: { networks: { office: ['203.0.113.0/33'] } } }), /policy\.networks\.office\.0: expected an address or CIDR range/);
+  assert.match(messageOf({ ...valid, policy: { networks: { public: ['10.0.0.0/8'] } } }), /built-in names/);
+  assert.match(messageOf({ ...valid, policy: { time_zone: 'Mars/Olympus' } }), /policy\.time_zone: expected an IANA time zone/);
+});

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseRange } from '../policy/ip-range.js';
 import { parseDuration } from './duration.js';
 
 /** The only grant this issue's server issues; later grants are added to the list in one place. */
@@ -30,6 +31,10 @@ const resourceSchema = z
     uri: absoluteUri.describe('The audience URI a token for this API carries in `aud` (RFC 8707).'),
     name: z.string().min(1).describe('What a person sees on the review screen.'),
     scopes: z.array(scopeToken).default([]).describe('Scopes this API understands; empty means any configured scope.'),
+    tier: z
+      .enum(['low', 'medium', 'high'])
+      .default('low')
+      .describe('How sensitive the API is; policies read it as `resource.tier` (the default pack guards "high").'),
     access_token_ttl: duration('upper bound on access token lifetime for this API').optional(),
     grant_idle_ttl: duration('upper bound on how long a grant for this API may sit unused').optional(),
     grant_max_ttl: duration('upper bound on how long a grant for this API may live').optional(),
@@ -88,6 +93,43 @@ const clientSchema = z
     }
     if (client.default_resource && !client.resources.includes(client.default_resource)) {
       ctx.addIssue({ code: 'custom', path: ['default_resource'], message: 'must be one of the client\'s resources' });
+    }
+  });
+
+const NETWORK_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
+const BUILT_IN_NETWORKS = ['loopback', 'private', 'public'];
+const addressRange = z.string().refine((r) => parseRange(r) !== undefined, 'expected an address or CIDR range such as 10.8.0.0/16');
+
+const timeZone = z.string().refine((zone) => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'expected an IANA time zone such as "Europe/Berlin"');
+
+const policySchema = z
+  .object({
+    path: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('A .cedar file or a directory of them, watched and reloaded on change; absent: the default pack.'),
+    networks: z
+      .record(z.string(), z.array(addressRange).min(1))
+      .default({})
+      .describe('Named address ranges policies read as `context.network` (e.g. office: [203.0.113.0/24]).'),
+    time_zone: timeZone.default('UTC').describe('The IANA time zone of `context.hour` and `context.weekday`.'),
+  })
+  .strict()
+  .superRefine((policy, ctx) => {
+    for (const name of Object.keys(policy.networks)) {
+      if (!NETWORK_NAME.test(name)) {
+        ctx.addIssue({ code: 'custom', path: ['networks', name], message: 'a network name is a letter, then letters, digits, _ or -' });
+      } else if (BUILT_IN_NETWORKS.includes(name)) {
+        ctx.addIssue({ code: 'custom', path: ['networks', name], message: 'loopback, private and public are built-in names' });
+      }
     }
   });
 
@@ -166,6 +208,9 @@ export const configSchema = z
       })
       .strict()
       .default({ per_ip_failures: 10, per_session_failures: 5, window: 900, max_guess_probability: 2 ** -32 }),
+    policy: policySchema
+      .default({ networks: {}, time_zone: 'UTC' })
+      .describe('Cedar policies deciding each step of the flow (docs/policy.md).'),
     scopes: z.array(scopeToken).min(1),
     resources: z.array(resourceSchema).default([]),
     clients: z.array(clientSchema).min(1),

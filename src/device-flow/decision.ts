@@ -4,9 +4,11 @@ import { sameNetwork } from '../verification/network.js';
 import type { Client, Resource } from '../clients/client.js';
 import type { ClientRegistry } from '../clients/client-registry.js';
 import { lifetimesFor, type LifetimeDefaults } from '../grants/lifetime.js';
+import { boundLifetimes } from '../policy/refusal.js';
 import type { Clock } from '../shared/clock.js';
 import type { User } from '../users/user.js';
 import type { DeviceAuthorization, DeviceAuthorizationStore, RequestContext } from './device-authorization.js';
+import { resourceFacts, type PolicyGate } from './policy-gate.js';
 
 /** A pending request as the review screen shows it. */
 export interface PendingRequest {
@@ -14,6 +16,15 @@ export interface PendingRequest {
   client: Client;
   resource: Resource;
 }
+
+/**
+ * What came of pressing Approve: the grant; a refusal by policy (the request is denied, and the person reads why);
+ * or nothing, because the request was no longer pending.
+ */
+export type ApprovalOutcome =
+  | { status: 'approved'; grantId: string }
+  | { status: 'refused'; message: string }
+  | { status: 'gone' };
 
 /**
  * A person's decision on a device's request (RFC 8628 §3.3): find it by user code, then approve (creating the
@@ -25,6 +36,7 @@ export class DeviceDecisions {
     private readonly clients: ClientRegistry,
     private readonly clock: Clock,
     private readonly lifetimes: LifetimeDefaults,
+    private readonly policy: PolicyGate,
   ) {}
 
   /** The live, undecided request with this (normalized) user code. */
@@ -51,30 +63,58 @@ export class DeviceDecisions {
     return this.store.countLive(this.clock.now());
   }
 
-  /** False when the request is no longer pending (decided elsewhere, or expired meanwhile). */
-  async approve(request: PendingRequest, user: User, authTime: number, approver: RequestContext): Promise<string | undefined> {
+  /**
+   * Asks policy, then approves (creating the grant, with the scopes and lifetimes policy allows) or, when policy
+   * refuses, denies the request so the device gets access_denied. `gone` when the request is no longer pending.
+   */
+  async approve(request: PendingRequest, user: User, authTime: number, approver: RequestContext): Promise<ApprovalOutcome> {
     const now = this.clock.now();
+    const { authorization } = request;
+    const device = await this.policy.device(authorization.dpopJkt, authorization.environment);
+    const decision = this.policy.decide({
+      step: 'approval',
+      now,
+      client: { id: request.client.id },
+      resource: resourceFacts(request.resource),
+      device,
+      scopes: authorization.scopes,
+      user: { id: user.id, groups: user.groups },
+      signIn: { method: 'pwd', at: authTime },
+      approver,
+      requester: authorization.requester,
+      requestedAt: authorization.createdAt,
+      ...(authorization.environment !== null ? { environment: authorization.environment } : {}),
+    });
+    if (decision.decision === 'deny') {
+      const base = decisionEvent('device.denied', request, user, approver, now, { auth_time: authTime, device_class: device.class });
+      const event = this.policy.refusalEvent('approval', decision, base);
+      const ok = await this.store.deny(authorization.id, now, user.id, approver, [event]);
+      return ok ? { status: 'refused', message: decision.message } : { status: 'gone' };
+    }
     const grantId = uuidv7();
-    const { grantIdleTtl, grantMaxTtl } = lifetimesFor(this.lifetimes, request.client, request.resource);
+    const { grantIdleTtl, grantMaxTtl } = boundLifetimes(lifetimesFor(this.lifetimes, request.client, request.resource), decision);
     const event = decisionEvent('device.approved', request, user, approver, now, {
       grant_expires_at: now + grantMaxTtl,
       grant_idle_ttl: grantIdleTtl,
       auth_time: authTime,
+      device_class: device.class,
+      policy: decision.reasons,
     });
-    const ok = await this.store.approve(request.authorization.id, now, approver, {
+    const ok = await this.store.approve(authorization.id, now, approver, {
       id: grantId,
       userId: user.id,
       clientId: request.client.id,
-      deviceAuthorizationId: request.authorization.id,
-      scopes: request.authorization.scopes,
-      resource: request.authorization.resource,
-      dpopJkt: request.authorization.dpopJkt,
+      deviceAuthorizationId: authorization.id,
+      scopes: decision.scopes,
+      resource: authorization.resource,
+      dpopJkt: authorization.dpopJkt,
+      environment: authorization.environment,
       authTime,
       createdAt: now,
       expiresAt: now + grantMaxTtl,
       idleTtl: grantIdleTtl,
-    }, [{ ...event, grantId }]);
-    return ok ? grantId : undefined;
+    }, [{ ...event, grantId, data: { ...event.data, scopes: decision.scopes } }]);
+    return ok ? { status: 'approved', grantId } : { status: 'gone' };
   }
 
   deny(request: PendingRequest, user: User, approver: RequestContext): Promise<boolean> {

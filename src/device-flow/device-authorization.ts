@@ -22,6 +22,8 @@ export interface DeviceAuthorization {
   requester: RequestContext;
   /** The DPoP key thumbprint the device code is bound to, if any (RFC 9449 §10). */
   dpopJkt: string | null;
+  /** What the device declared about where it runs (`tether_environment`), for policy; null if nothing. */
+  environment: string | null;
   interval: number;
   createdAt: number;
   expiresAt: number;

@@ -5,10 +5,11 @@ import type { ClientRegistry } from '../clients/client-registry.js';
 import { resolveRequestedAccess } from '../clients/requested-access.js';
 import type { ClientCredentials } from '../clients/client-registry.js';
 import { DEVICE_CODE_GRANT, MAX_DEVICE_CODE_TTL } from '../config/schema.js';
-import { InvalidDpopProof, ServerError } from '../oauth/errors.js';
+import { InvalidDpopProof, InvalidRequest, ServerError } from '../oauth/errors.js';
 import type { Clock } from '../shared/clock.js';
 import { generateDeviceCode } from './device-code.js';
 import type { DeviceAuthorizationStore, RequestContext } from './device-authorization.js';
+import { resourceFacts, type PolicyGate } from './policy-gate.js';
 import { formatUserCode, generateUserCode } from './user-code.js';
 
 export interface DeviceAuthorizationRequest {
@@ -18,6 +19,24 @@ export interface DeviceAuthorizationRequest {
   context: RequestContext;
   /** Thumbprint of the key whose DPoP proof came with the request, binding the device code to it. */
   dpopJkt: string | null;
+  /** What the device declares about where it runs (`tether_environment`), as sent; absent if nothing. */
+  environment: string | undefined;
+}
+
+/** The form parameter a device declares its environment with ("automation" in CI, "jump_host"...). */
+export const ENVIRONMENT_PARAMETER = 'tether_environment';
+
+/**
+ * A declared environment as stored and shown to policy: lowercased, a short word. It is free text for policy (a
+ * class name lowers the device's trust; anything else is only `context.environment`), so it is kept small and plain.
+ */
+export function normalizeEnvironment(value: string | undefined): string | null {
+  if (value === undefined) return null;
+  const environment = value.trim().toLowerCase();
+  if (!/^[a-z0-9][a-z0-9_.-]{0,63}$/.test(environment)) {
+    throw new InvalidRequest(`${ENVIRONMENT_PARAMETER} is a word of letters, digits, _ . or - (at most 64), such as automation.`);
+  }
+  return environment;
 }
 
 /** @see https://www.rfc-editor.org/rfc/rfc8628#section-3.2 */
@@ -36,6 +55,7 @@ export interface DeviceRequestDeps {
   store: DeviceAuthorizationStore;
   clock: Clock;
   defaults: { codeTtl: number; interval: number };
+  policy: PolicyGate;
 }
 
 /**
@@ -53,7 +73,36 @@ export async function requestDeviceAuthorization(
     throw new InvalidDpopProof('This client must bind its device code with a DPoP proof.');
   }
   const access = resolveRequestedAccess(client, request.scope, request.resources, (uri) => deps.clients.resource(uri));
+  const environment = normalizeEnvironment(request.environment);
   const now = deps.clock.now();
+  // Policy decides before any code exists: a refused device never gets one to show.
+  const device = await deps.policy.device(request.dpopJkt, environment);
+  const decision = deps.policy.decide({
+    step: 'device_authorization',
+    now,
+    client: { id: client.id },
+    resource: resourceFacts(access.resource),
+    device,
+    scopes: access.scopes,
+    requester: request.context,
+    ...(environment !== null ? { environment } : {}),
+  });
+  if (decision.decision === 'deny') {
+    throw await deps.policy.refuse('device_authorization', decision, {
+      at: now,
+      clientId: client.id,
+      jkt: request.dpopJkt,
+      data: {
+        ip: request.context.ip,
+        user_agent: request.context.userAgent,
+        scopes: access.scopes,
+        resource: access.resource.uri,
+        environment,
+        device_class: device.class,
+      },
+    });
+  }
+  const scopes = decision.scopes;
   const ttl = Math.min(client.deviceCodeTtl ?? deps.defaults.codeTtl, MAX_DEVICE_CODE_TTL);
   const interval = client.pollingInterval ?? deps.defaults.interval;
   const deviceCode = generateDeviceCode();
@@ -71,8 +120,11 @@ export async function requestDeviceAuthorization(
       data: {
         ip: request.context.ip,
         user_agent: request.context.userAgent,
-        scopes: access.scopes,
+        scopes,
         resource: access.resource.uri,
+        environment,
+        device_class: device.class,
+        policy: decision.reasons,
         expires_in: ttl,
         interval,
         device_code_hash: deviceCode.hash,
@@ -84,10 +136,11 @@ export async function requestDeviceAuthorization(
       deviceCodeHash: deviceCode.hash,
       userCode,
       clientId: client.id,
-      scopes: access.scopes,
+      scopes,
       resource: access.resource.uri,
       requester: request.context,
       dpopJkt: request.dpopJkt,
+      environment,
       interval,
       createdAt: now,
       expiresAt: now + ttl,

@@ -3,11 +3,14 @@ import type { DeviceAuthorizationStore } from '../device-flow/device-authorizati
 import type { PollPacer } from '../device-flow/poll-pacer.js';
 import { lifetimesFor } from '../grants/lifetime.js';
 import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant } from '../oauth/errors.js';
+import { deviceClaims } from '../policy/device-trust.js';
+import { boundLifetimes } from '../policy/refusal.js';
 import { hashSecret } from '../shared/crypto.js';
 import { subjectOf } from '../tokens/access-token.js';
 import { issuanceEvent, issueTokens } from '../tokens/issue-tokens.js';
 import type { GrantType, IssuingDeps, TokenRequest, TokenResponse } from './grant-type.js';
 import { checkTokenRequestProof } from './proof-policy.js';
+import { decideTokenStep, policyBoundGrant } from './token-policy.js';
 
 export interface DeviceCodeGrantDeps extends IssuingDeps {
   store: DeviceAuthorizationStore;
@@ -52,20 +55,34 @@ export class DeviceCodeGrant implements GrantType {
     if (!grant || !resource) throw new InvalidGrant('The approval is incomplete.');
     if (grant.status !== 'active' || grant.expiresAt <= now) throw new InvalidGrant('The grant was revoked or has ended.');
     const jkt = proof?.jkt ?? null;
-    const subject = subjectOf(grant, grant.scopes, jkt);
+    // Policy is asked only here, for an approved code: a pending poll never reaches it.
+    const { decision, device } = await decideTokenStep(deps.policy, {
+      step: 'issuance',
+      now,
+      client,
+      resource,
+      grant,
+      jkt,
+      scopes: grant.scopes,
+      context: request.context,
+      deviceAuthorizationId: authorization.id,
+    });
+    const subject = { ...subjectOf(grant, decision.scopes, jkt), claims: deviceClaims(device) };
     const issuance = await issueTokens({
       keys: deps.keys,
       issuer: deps.issuer,
       client,
       subject,
-      accessTokenTtl: lifetimesFor(deps.lifetimes, client, resource).accessTokenTtl,
-      grant,
+      accessTokenTtl: boundLifetimes(lifetimesFor(deps.lifetimes, client, resource), decision).accessTokenTtl,
+      grant: policyBoundGrant(grant, decision),
       parentRefreshHash: null,
       now,
     });
     // The single-use claim comes after every check that can fail, so two concurrent polls cannot both redeem.
     const event = issuanceEvent('token.issued', subject, issuance, request.context, now, {
       device_authorization_id: authorization.id,
+      device_class: device.class,
+      policy: decision.reasons,
     });
     if (!(await deps.store.redeem(authorization.id, issuance.issued, jkt, [event]))) {
       throw new InvalidGrant('The device code was already used.');

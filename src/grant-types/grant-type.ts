@@ -4,6 +4,7 @@ import type { LifetimeDefaults } from '../grants/lifetime.js';
 import type { Clock } from '../shared/clock.js';
 import type { KeyRing } from '../tokens/signing-keys.js';
 import type { ProofPolicy } from './proof-policy.js';
+import type { PolicyGate } from '../device-flow/policy-gate.js';
 import type { RequestContext } from '../device-flow/device-authorization.js';
 import type { FormParams } from '../oauth/form-params.js';
 
@@ -36,6 +37,8 @@ export interface IssuingDeps {
   keys: KeyRing;
   clock: Clock;
   lifetimes: LifetimeDefaults;
+  /** Asked before tokens are issued or refreshed. */
+  policy: PolicyGate;
 }
 
 /** One grant type: its URI and its handler. Registered in one place, the composition root. */

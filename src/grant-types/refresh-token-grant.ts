@@ -2,6 +2,8 @@ import { REFRESH_TOKEN_GRANT } from '../config/schema.js';
 import { lifetimesFor } from '../grants/lifetime.js';
 import { InvalidGrant, InvalidScope } from '../oauth/errors.js';
 import type { Revoker } from '../revocation/revoker.js';
+import { deviceClaims } from '../policy/device-trust.js';
+import { boundLifetimes } from '../policy/refusal.js';
 import { hashSecret } from '../shared/crypto.js';
 import { subjectOf } from '../tokens/access-token.js';
 import { issuanceEvent, issueTokens } from '../tokens/issue-tokens.js';
@@ -9,6 +11,7 @@ import { isWellFormedRefreshToken } from '../tokens/refresh-token-format.js';
 import type { TokenStore } from '../tokens/token-store.js';
 import type { GrantType, IssuingDeps, TokenRequest, TokenResponse } from './grant-type.js';
 import { checkTokenRequestProof } from './proof-policy.js';
+import { decideTokenStep, policyBoundGrant } from './token-policy.js';
 
 export interface RefreshTokenGrantDeps extends IssuingDeps {
   tokens: TokenStore;
@@ -51,14 +54,24 @@ export class RefreshTokenGrant implements GrantType {
     const resource = deps.clients.resource(grant.resource);
     if (!resource) throw new InvalidGrant('The grant is for a resource that no longer exists.');
     const scopes = this.narrowedScopes(request.params.get('scope'), grant.scopes);
-    const subject = subjectOf(grant, scopes, grant.dpopJkt);
+    const { decision, device } = await decideTokenStep(deps.policy, {
+      step: 'refresh',
+      now,
+      client,
+      resource,
+      grant,
+      jkt: grant.dpopJkt,
+      scopes,
+      context: request.context,
+    });
+    const subject = { ...subjectOf(grant, decision.scopes, grant.dpopJkt), claims: deviceClaims(device) };
     const issuance = await issueTokens({
       keys: deps.keys,
       issuer: deps.issuer,
       client,
       subject,
-      accessTokenTtl: lifetimesFor(deps.lifetimes, client, resource).accessTokenTtl,
-      grant,
+      accessTokenTtl: boundLifetimes(lifetimesFor(deps.lifetimes, client, resource), decision).accessTokenTtl,
+      grant: policyBoundGrant(grant, decision),
       parentRefreshHash: hash,
       now,
     });
@@ -66,6 +79,8 @@ export class RefreshTokenGrant implements GrantType {
     if (!issued.refresh) throw new InvalidGrant('This client no longer gets refresh tokens.');
     const event = issuanceEvent('token.refreshed', subject, issuance, request.context, now, {
       previous_refresh_token_hash: hash,
+      device_class: device.class,
+      policy: decision.reasons,
     });
     // Lost the race to a concurrent use of the same token: that, too, is reuse.
     if (!(await deps.tokens.rotateRefreshToken(hash, { access: issued.access, refresh: issued.refresh }, now, [event]))) {

@@ -11,6 +11,8 @@ export interface Grant {
   resource: string;
   /** The DPoP key every token of this grant is bound to; set at approval or at first redemption. */
   dpopJkt: string | null;
+  /** What the device declared about where it runs when it asked, carried for policy at refresh. */
+  environment: string | null;
   authTime: number;
   createdAt: number;
   /** Absolute end, however the grant is used. */

@@ -7,7 +7,7 @@ const client: Client = {
   id: 'c', name: 'C', type: 'public', grants: [], scopes: [], resources: [],
   allowBearer: false, requireDpopBinding: false, authMethod: 'none', introspection: false,
 };
-const resource: Resource = { uri: 'https://api.example', name: 'API', scopes: [] };
+const resource: Resource = { uri: 'https://api.example', name: 'API', scopes: [], tier: 'low' };
 const defaults = { accessTokenTtl: 600, grantIdleTtl: 3600, grantMaxTtl: 43200 };
 
 test('without limits, the server defaults apply', () => {

@@ -17,6 +17,8 @@ import { registerTokenManagementRoutes } from './routes/token-management.js';
 import { registerErrorHandler } from './error-handler.js';
 import { registerFormBody } from './form-body.js';
 import { registerDeviceAuthorizationRoute } from './routes/device-authorization.js';
+import { registerDeviceEnrollmentRoute } from './routes/device-enrollment.js';
+import type { DeviceStore } from '../devices/device-store.js';
 import { registerMetadataRoutes } from './routes/metadata.js';
 import { registerTokenRoute } from './routes/token.js';
 import { registerVerificationRoutes, type VerificationDeps } from './routes/verification.js';
@@ -40,6 +42,8 @@ export interface HttpDeps {
   verification: VerificationDeps;
   metrics: Metrics;
   events: EventStreamDeps;
+  /** Enrolled device keys, for `/devices/enroll`. */
+  devices: DeviceStore;
 }
 
 /** OAuth requests are small; anything bigger is a mistake or an attack. */
@@ -79,6 +83,7 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     revocation: deps.revocation,
     introspection: deps.introspection,
   });
+  registerDeviceEnrollmentRoute(app, { issuer: deps.issuer, dpop: deps.dpop, devices: deps.devices, clock: deps.deviceRequest.clock });
   registerAdminRoutes(app, deps.admin);
   registerEventStream(app, deps.events);
   if (deps.demoApi) registerDemoApi(app, { issuer: deps.issuer, guard: deps.demoApi });

@@ -18,6 +18,7 @@ export interface DeviceAuthorizationTable {
   requester_ip: string;
   requester_user_agent: string;
   dpop_jkt: string | null;
+  environment: string | null;
   interval: number;
   created_at: number;
   expires_at: number;
@@ -37,6 +38,7 @@ export interface GrantTable {
   scope: string;
   resource: string;
   dpop_jkt: string | null;
+  environment: string | null;
   auth_time: number;
   created_at: number;
   expires_at: number;
@@ -116,6 +118,18 @@ export interface BrowserSessionTable {
   expires_at: number;
 }
 
+export interface DeviceTable {
+  jkt: string;
+  name: string;
+  requested_class: 'managed' | 'unmanaged' | 'jump_host' | 'automation';
+  status: 'pending' | 'approved' | 'revoked';
+  class: 'managed' | 'unmanaged' | 'jump_host' | 'automation' | null;
+  trust: 'admin' | 'attestation' | null;
+  decided_by: string | null;
+  enrolled_at: number;
+  decided_at: number | null;
+}
+
 export interface SettingTable {
   key: string;
   value: string;
@@ -132,6 +146,7 @@ export interface Database {
   audit_head: AuditHeadTable;
   audit_checkpoints: AuditCheckpointTable;
   browser_sessions: BrowserSessionTable;
+  devices: DeviceTable;
   settings: SettingTable;
 }
 

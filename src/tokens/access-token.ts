@@ -12,6 +12,11 @@ export interface AccessTokenSubject {
   resource: string;
   dpopJkt: string | null;
   authTime: number;
+  /**
+   * Further claims to carry, e.g. the device's trust (`device_class`, `device_enrolled`) for the guard's policy.
+   * They never replace a claim Tether sets itself.
+   */
+  claims?: object;
 }
 
 /** What a token of `grant` says, with the scopes and key of this issuance. */
@@ -26,6 +31,9 @@ export function subjectOf(grant: Grant, scopes: readonly string[], dpopJkt: stri
     authTime: grant.authTime,
   };
 }
+
+/** What only Tether sets in an access token. */
+const RESERVED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'cnf', 'client_id', 'scope', 'auth_time', 'sid']);
 
 export interface MintedAccessToken {
   token: string;
@@ -49,12 +57,14 @@ export async function mintAccessToken(
   now: number,
 ): Promise<MintedAccessToken> {
   const jti = uuidv7();
-  const claims: Record<string, unknown> = {
+  const claims: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(subject.claims ?? {})) if (!RESERVED_CLAIMS.has(name)) claims[name] = value;
+  Object.assign(claims, {
     client_id: subject.clientId,
     scope: subject.scopes.join(' '),
     auth_time: subject.authTime,
     sid: subject.grantId,
-  };
+  });
   if (subject.dpopJkt) claims['cnf'] = { jkt: subject.dpopJkt };
   const { kid, key } = keys.signingKey;
   const token = await new SignJWT(claims)

@@ -40,7 +40,14 @@ export async function startServer(overrides: Record<string, unknown> = {}, clock
   const api = `${issuer}/api`;
   const dataDir = mkdtempSync(join(tmpdir(), 'tether-test-'));
   // `extra_clients` adds to the default clients instead of replacing them; a function gets the test API's URI.
-  const { extra_clients: extra = [], ...rest } = overrides as { extra_clients?: unknown[] | ((api: string) => unknown[]) };
+  // `extra_resources` likewise adds to the default resources.
+  // `trust_proxy: true` makes the server take the client address from X-Forwarded-For (tests of networks).
+  const {
+    extra_clients: extra = [],
+    extra_resources: extraResources = [],
+    trust_proxy: trustProxy = false,
+    ...rest
+  } = overrides as { extra_clients?: unknown[] | ((api: string) => unknown[]); extra_resources?: unknown[]; trust_proxy?: boolean };
   const extraClients = typeof extra === 'function' ? extra(api) : extra;
   const config = parseConfig(
     {
@@ -51,6 +58,7 @@ export async function startServer(overrides: Record<string, unknown> = {}, clock
       resources: [
         { uri: api, name: 'Test API', scopes: ['read', 'write'] },
         { uri: 'https://payroll.example', name: 'Payroll', scopes: ['read', 'admin'], access_token_ttl: '2m' },
+        ...extraResources,
       ],
       clients: [
         {
@@ -98,7 +106,12 @@ export async function startServer(overrides: Record<string, unknown> = {}, clock
     },
   });
   const logger = createLogger({ level: 'debug', destination });
-  const tether = await createTether({ config, users: await LocalUserDirectory.create(config.users), logger, clock });
+  const tether = await createTether({ config, users: await LocalUserDirectory.create(config.users), logger, clock, trustProxy }).catch(
+    (error: unknown) => {
+      rmSync(dataDir, { recursive: true, force: true });
+      throw error;
+    },
+  );
   await tether.listen();
   return {
     issuer,

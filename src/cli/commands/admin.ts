@@ -6,6 +6,9 @@ const USAGE = `Usage:
   tether admin revoke (--grant ID | --user NAME | --jkt THUMBPRINT | --client ID | --all-device-flow)
                       [--reason TEXT] [--issuer URL]
   tether admin revocations [--since SECONDS] [--issuer URL]
+  tether admin devices list [--issuer URL]
+  tether admin devices approve JKT [--class managed|jump_host|automation|unmanaged] [--reason TEXT] [--issuer URL]
+  tether admin devices revoke JKT [--reason TEXT] [--issuer URL]
   tether admin hash-key            (reads a new admin key on standard input, prints its hash for the config)
 
 The admin key is read from TETHER_ADMIN_KEY, never from arguments (they end up in shell history).
@@ -22,6 +25,7 @@ const TARGETS = { grant: 'grant', user: 'user', jkt: 'jkt', client: 'client' } a
 export async function adminCommand(args: string[], io: CliIO, deps: AdminCommandDeps = { io, fetch }): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === 'hash-key') return hashKey(io);
+  if (sub === 'devices') return devicesCommand(rest, io, deps);
   if (sub !== 'revoke' && sub !== 'revocations') {
     io.stderr.write(`${USAGE}\n`);
     return sub === undefined || sub === '--help' ? ExitCode.ok : ExitCode.usage;
@@ -75,6 +79,66 @@ export async function adminCommand(args: string[], io: CliIO, deps: AdminCommand
   if (!response.ok) return report(io, response);
   const result = response.body as { grants_revoked: number; revocation: { id: string } };
   io.stdout.write(`Revoked ${result.grants_revoked} grant${result.grants_revoked === 1 ? '' : 's'} (revocation ${result.revocation.id}).\n`);
+  return ExitCode.ok;
+}
+
+const DEVICE_CLASSES = ['managed', 'unmanaged', 'jump_host', 'automation'];
+
+/** `tether admin devices`: list enrolled device keys, approve one (as a class), or take its trust away. */
+async function devicesCommand(args: string[], io: CliIO, deps: AdminCommandDeps): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { class: { type: 'string' }, reason: { type: 'string' }, issuer: { type: 'string' } },
+    });
+  } catch (error) {
+    io.stderr.write(`tether admin devices: ${(error as Error).message}\n\n${USAGE}\n`);
+    return ExitCode.usage;
+  }
+  const { values, positionals } = parsed;
+  const [action, jkt, ...extra] = positionals;
+  const needsKey = action === 'approve' || action === 'revoke';
+  if (
+    !(action === 'list' || needsKey) ||
+    extra.length > 0 ||
+    (needsKey ? jkt === undefined : jkt !== undefined) ||
+    (values.class !== undefined && (action !== 'approve' || !DEVICE_CLASSES.includes(values.class)))
+  ) {
+    io.stderr.write(`tether admin devices: ${action === undefined ? 'say list, approve or revoke' : 'bad arguments'}\n\n${USAGE}\n`);
+    return ExitCode.usage;
+  }
+  const key = io.env['TETHER_ADMIN_KEY'];
+  if (!key) {
+    io.stderr.write('tether admin: set TETHER_ADMIN_KEY to an admin key (tether serve --dev prints one at first start)\n');
+    return ExitCode.usage;
+  }
+  const issuer = (values.issuer ?? io.env['TETHER_ISSUER'] ?? 'http://127.0.0.1:8080').replace(/\/$/, '');
+  const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+
+  if (action === 'list') {
+    const response = await call(deps, `${issuer}/admin/devices`, { headers });
+    if (!response.ok) return report(io, response);
+    const devices = (response.body as { devices: Record<string, unknown>[] }).devices;
+    if (devices.length === 0) io.stdout.write('No device has enrolled.\n');
+    for (const d of devices) {
+      const when = new Date(Number(d['enrolled_at']) * 1000).toISOString();
+      const cls = d['status'] === 'approved' ? String(d['class']) : `asks ${String(d['requested_class'])}`;
+      io.stdout.write(`${String(d['jkt'])}  ${String(d['status']).padEnd(8)}  ${cls.padEnd(18)}  ${String(d['name'])}  enrolled ${when}\n`);
+    }
+    return ExitCode.ok;
+  }
+  const body = { ...(values.class ? { class: values.class } : {}), ...(values.reason ? { reason: values.reason } : {}) };
+  const url = `${issuer}/admin/devices/${encodeURIComponent(jkt ?? '')}/${action}`;
+  const response = await call(deps, url, { method: 'POST', headers, body: JSON.stringify(body) });
+  if (!response.ok) return report(io, response);
+  const device = (response.body as { device: Record<string, unknown> }).device;
+  io.stdout.write(
+    action === 'approve'
+      ? `Approved ${String(device['jkt'])} (${String(device['name'])}) as ${String(device['class'])}.\n`
+      : `Revoked trust in ${String(device['jkt'])} (${String(device['name'])}); it counts as unmanaged.\n`,
+  );
   return ExitCode.ok;
 }
 

@@ -29,6 +29,18 @@ team: someone may have tried to trick you.</p>`,
   );
 }
 
+/** Approve was pressed, and policy refused: the reason in the policy's words, and what happened to the request. */
+export function renderPolicyRefused(reason: string): string {
+  return renderMessage(
+    'Refused by policy',
+    html`<p>Your organisation's policy does not allow this approval:</p>
+<p><strong>${reason}</strong></p>
+<p>The request was denied and its code no longer works. Once the reason is dealt with, start the sign-in again on
+the device to get a new code.</p>`,
+    'stop',
+  );
+}
+
 export function renderRateLimited(retryAfter: number): string {
   const minutes = Math.max(1, Math.ceil(retryAfter / 60));
   return renderMessage(

@@ -1,6 +1,11 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AdminKeys } from '../../admin/admin-keys.js';
+import type { AuditEventInput } from '../../audit/event.js';
+import type { DeviceStore } from '../../devices/device-store.js';
+import type { DeviceRecord } from '../../policy/device-trust.js';
+import { DEVICE_CLASSES, type DeviceClass } from '../../policy/types.js';
+import type { Clock } from '../../shared/clock.js';
 import type { Revoker } from '../../revocation/revoker.js';
 import type { RevocationStore } from '../../revocation/statement.js';
 import { InvalidRequest, OAuthError } from '../../oauth/errors.js';
@@ -25,10 +30,48 @@ const revocationBody = z
     path: ['value'],
   });
 
+const deviceApprovalBody = z
+  .object({
+    class: z.enum(DEVICE_CLASSES as readonly [DeviceClass, ...DeviceClass[]]).optional(),
+    reason: z.string().max(500).optional(),
+  })
+  .strict();
+
+const deviceRevocationBody = z.object({ reason: z.string().max(500).optional() }).strict();
+
+/** A DPoP key thumbprint: base64url SHA-256 (RFC 7638). */
+const JKT = /^[A-Za-z0-9_-]{43}$/;
+
 export interface AdminDeps {
   keys: AdminKeys;
   revoker: Revoker;
   revocations: RevocationStore;
+  devices: DeviceStore;
+  clock: Clock;
+}
+
+function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  const parsed = schema.safeParse(body ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InvalidRequest(`${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`);
+  }
+  return parsed.data;
+}
+
+/** What the admin API says about a device. */
+function deviceJson(d: DeviceRecord) {
+  return {
+    jkt: d.jkt,
+    name: d.name,
+    requested_class: d.requestedClass,
+    status: d.status,
+    class: d.class,
+    trust: d.trust,
+    decided_by: d.decidedBy,
+    enrolled_at: d.enrolledAt,
+    decided_at: d.decidedAt,
+  };
 }
 
 /**
@@ -39,7 +82,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
   app.register(async (admin) => {
     admin.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
       try {
-        done(null, JSON.parse(body as string));
+        done(null, body === '' ? undefined : JSON.parse(body as string));
       } catch {
         done(new InvalidRequest('The body is not valid JSON.'), undefined);
       }
@@ -73,5 +116,61 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
       if (!Number.isFinite(since) || since < 0) throw new InvalidRequest('since must be a time in seconds.');
       return noStore(reply).send({ revocations: await deps.revocations.listRevocations(since) });
     });
+
+    admin.get('/admin/devices', async (_request, reply) => {
+      return noStore(reply).send({ devices: (await deps.devices.list()).map(deviceJson) });
+    });
+
+    /** Trusts an enrolled key as `class` (default: what it asked for); policy sees that class from the next request. */
+    admin.post('/admin/devices/:jkt/approve', async (request, reply) => {
+      const jkt = deviceParam(request);
+      const body = parseBody(deviceApprovalBody, request.body);
+      const actor = actorOf(request);
+      const now = deps.clock.now();
+      const record = await deps.devices.approve(
+        jkt,
+        { by: actor, now, ...(body.class ? { class: body.class } : {}) },
+        (r) => [deviceAction('device.approve', r, actor, now, body.reason)],
+      );
+      if (!record) return noDevice(reply);
+      request.log.info({ jkt, class: record.class, actor }, 'device approved by an administrator');
+      return noStore(reply).send({ device: deviceJson(record) });
+    });
+
+    /** Takes trust away: the key is unmanaged again from the next request (tokens already issued keep their claims). */
+    admin.post('/admin/devices/:jkt/revoke', async (request, reply) => {
+      const jkt = deviceParam(request);
+      const body = parseBody(deviceRevocationBody, request.body);
+      const actor = actorOf(request);
+      const now = deps.clock.now();
+      const record = await deps.devices.revoke(jkt, { by: actor, now }, (r) => [deviceAction('device.revoke', r, actor, now, body.reason)]);
+      if (!record) return noDevice(reply);
+      request.log.info({ jkt, actor }, 'device trust revoked by an administrator');
+      return noStore(reply).send({ device: deviceJson(record) });
+    });
   });
 }
+
+function actorOf(request: FastifyRequest): string {
+  return (request as FastifyRequest & { adminActor?: string }).adminActor ?? 'admin';
+}
+
+function deviceParam(request: FastifyRequest): string {
+  const jkt = (request.params as { jkt?: string }).jkt ?? '';
+  if (!JKT.test(jkt)) throw new InvalidRequest('The device is named by its key thumbprint (43 base64url characters).');
+  return jkt;
+}
+
+function noDevice(reply: FastifyReply) {
+  return noStore(reply).code(404).send({ error: 'not_found', error_description: 'No device with this key has enrolled.' });
+}
+
+function deviceAction(action: string, d: DeviceRecord, actor: string, now: number, reason: string | undefined): AuditEventInput {
+  return {
+    type: 'admin.action',
+    at: now,
+    jkt: d.jkt,
+    data: { action, actor, name: d.name, class: d.class, requested_class: d.requestedClass, status: d.status, ...(reason ? { reason } : {}) },
+  };
+}
+

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { DpopVerifier } from '../../dpop/proof.js';
 import type { Metrics } from '../../observability/metrics.js';
-import { requestDeviceAuthorization, type DeviceRequestDeps } from '../../device-flow/request.js';
+import { ENVIRONMENT_PARAMETER, requestDeviceAuthorization, type DeviceRequestDeps } from '../../device-flow/request.js';
 import { clientCredentials } from '../client-auth.js';
 import { formOf } from '../form-body.js';
 import { noStore } from '../oauth-reply.js';
@@ -24,6 +24,7 @@ export function registerDeviceAuthorizationRoute(
       resources: params.getAll('resource'),
       context: requestContext(request),
       dpopJkt: verified?.jkt ?? null,
+      environment: params.get(ENVIRONMENT_PARAMETER),
     });
     deps.metrics.deviceCodesRequested.inc({ client: params.get('client_id') ?? 'basic' });
     return noStore(reply).send(response);

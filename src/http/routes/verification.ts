@@ -17,6 +17,7 @@ import {
   renderDenied,
   renderFormExpired,
   renderMessage,
+  renderPolicyRefused,
   renderRateLimited,
 } from '../pages/message-page.js';
 import { html } from '../pages/html.js';
@@ -203,8 +204,14 @@ export function registerVerificationRoutes(app: FastifyInstance, deps: Verificat
     if (!user || !pending) return send(reply, renderExpired(), 410);
     const approver = requestContext(request);
     if (decision === 'approve') {
-      const grantId = await deps.decisions.approve(pending, user, authTime, approver);
-      if (!grantId) return send(reply, renderExpired(), 410);
+      const outcome = await deps.decisions.approve(pending, user, authTime, approver);
+      if (outcome.status === 'gone') return send(reply, renderExpired(), 410);
+      if (outcome.status === 'refused') {
+        request.log.info({ client: pending.client.id, user: user.id }, 'approval refused by policy; request denied');
+        deps.metrics.decisions.inc({ decision: 'policy_refused' });
+        return send(reply, renderPolicyRefused(outcome.message), 403);
+      }
+      const grantId = outcome.grantId;
       request.log.info({ grant: grantId, client: pending.client.id, user: user.id }, 'device approved');
       deps.metrics.decisions.inc({ decision: 'approve' });
       return send(reply, renderApproved(pending.client.name));

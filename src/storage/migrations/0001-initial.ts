@@ -23,6 +23,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('requester_ip', 'text', (c) => c.notNull())
     .addColumn('requester_user_agent', 'text', (c) => c.notNull())
     .addColumn('dpop_jkt', 'text')
+    // What the device declared about where it runs (tether_environment), for policy at the later steps.
+    .addColumn('environment', 'text')
     .addColumn('interval', 'integer', (c) => c.notNull())
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addColumn('expires_at', 'bigint', (c) => c.notNull())
@@ -48,6 +50,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('scope', 'text', (c) => c.notNull())
     .addColumn('resource', 'text', (c) => c.notNull())
     .addColumn('dpop_jkt', 'text')
+    .addColumn('environment', 'text')
     .addColumn('auth_time', 'bigint', (c) => c.notNull())
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addColumn('expires_at', 'bigint', (c) => c.notNull())
@@ -145,6 +148,21 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addColumn('expires_at', 'bigint', (c) => c.notNull())
     .execute();
+
+  // Device keys (DPoP thumbprints) enrolled for trust; policy sees an approved key's class.
+  await db.schema
+    .createTable('devices')
+    .addColumn('jkt', 'text', (c) => c.primaryKey())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('requested_class', 'text', (c) => c.notNull())
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('class', 'text')
+    .addColumn('trust', 'text')
+    .addColumn('decided_by', 'text')
+    .addColumn('enrolled_at', 'bigint', (c) => c.notNull())
+    .addColumn('decided_at', 'bigint')
+    .execute();
+  await db.schema.createIndex('devices_status').on('devices').column('status').execute();
 
   await db.schema
     .createTable('settings')

@@ -1,0 +1,75 @@
+import type { Client, Resource } from '../clients/client.js';
+import type { RequestContext } from '../device-flow/device-authorization.js';
+import { resourceFacts, type PolicyGate } from '../device-flow/policy-gate.js';
+import type { Grant } from '../grants/grant.js';
+import { InvalidGrant } from '../oauth/errors.js';
+import type { DeviceFacts, PolicyAllow } from '../policy/types.js';
+
+/** What a token step (issuance or refresh) is decided on. */
+export interface TokenStep {
+  step: 'issuance' | 'refresh';
+  now: number;
+  client: Client;
+  resource: Resource;
+  grant: Grant;
+  /** The key the tokens will be bound to (the proof's), null for Bearer. */
+  jkt: string | null;
+  /** The scopes the tokens would carry. */
+  scopes: readonly string[];
+  context: RequestContext;
+  deviceAuthorizationId?: string;
+}
+
+/**
+ * Asks policy whether tokens may be issued or refreshed; a refusal is recorded and thrown as the step's OAuth error
+ * (`access_denied` at issuance, `invalid_grant` at refresh, `invalid_scope` if policy left no scope).
+ */
+export async function decideTokenStep(policy: PolicyGate, s: TokenStep): Promise<{ decision: PolicyAllow; device: DeviceFacts }> {
+  const { grant } = s;
+  const user = await policy.user(grant.userId);
+  if (!user) throw new InvalidGrant('The person this grant is for is no longer known.');
+  const device = await policy.device(s.jkt, grant.environment);
+  const decision = policy.decide({
+    step: s.step,
+    now: s.now,
+    client: { id: s.client.id },
+    resource: resourceFacts(s.resource),
+    device,
+    scopes: s.scopes,
+    user,
+    signIn: { method: 'pwd', at: grant.authTime },
+    requester: s.context,
+    grantCreatedAt: grant.createdAt,
+    ...(grant.environment !== null ? { environment: grant.environment } : {}),
+  });
+  if (decision.decision === 'deny') {
+    throw await policy.refuse(s.step, decision, {
+      at: s.now,
+      userId: grant.userId,
+      clientId: s.client.id,
+      grantId: grant.id,
+      ...(s.deviceAuthorizationId ? { deviceAuthorizationId: s.deviceAuthorizationId } : {}),
+      jkt: s.jkt,
+      parent: { type: 'device.approved', grantId: grant.id },
+      data: {
+        ip: s.context.ip,
+        user_agent: s.context.userAgent,
+        scopes: s.scopes,
+        resource: s.resource.uri,
+        device_class: device.class,
+      },
+    });
+  }
+  return { decision, device };
+}
+
+/**
+ * The grant as far as these tokens go: it ends at its own end or when policy's `@refresh_ttl` after approval runs
+ * out, whichever is first; the refresh token and the access token end no later.
+ */
+export function policyBoundGrant(grant: Grant, decision: PolicyAllow): { expiresAt: number; idleTtl: number } {
+  return {
+    expiresAt: Math.min(grant.expiresAt, grant.createdAt + (decision.refreshTtl ?? Infinity)),
+    idleTtl: grant.idleTtl,
+  };
+}
