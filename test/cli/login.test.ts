@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import { loginCommand } from '../../src/cli/commands/login.js';
@@ -97,17 +99,20 @@ describe('tether login', () => {
     }
   });
 
-  test('in CI: refuses before asking for a code, says why and what to use instead (exit 8)', async () => {
+  test('in CI: the server\'s policy refuses before any code exists; says why and what to use instead (exit 8)', async () => {
     const box = new Sandbox(undefined, { CI: 'true', GITHUB_ACTIONS: 'true' });
     try {
       const recorder = recordingFetch();
       const run = box.deps({ fetch: recorder.fetch, tty: true });
       assert.equal(await loginCommand(['--issuer', server.issuer], run.deps), ExitCode.refused);
-      assert.equal(recorder.paths('/device_authorization').length, 0, 'no device code was requested');
+      assert.equal(recorder.paths('/device_authorization').length, 1, 'one request, declaring automation');
+      assert.equal(recorder.paths('/token').length, 0, 'no code to poll');
+      assert.ok(!/one-time code/.test(run.stderr.text), 'no code was shown');
       assert.match(run.stderr.text, /nobody seems to be at the keyboard/);
       assert.match(run.stderr.text, /GitHub Actions \(GITHUB_ACTIONS is set\)/);
       assert.match(run.stderr.text, /confidential client/);
-      assert.match(run.stderr.text, /does not allow unattended device logins/);
+      assert.match(run.stderr.text, /policy refused a device login from an unattended \(automation\) environment/);
+      assert.match(run.stderr.text, /automation must use its own workload identity/);
     } finally {
       await box.close();
     }
@@ -121,7 +126,7 @@ describe('tether login', () => {
       run.deps.tty = { stdin: false, stdout: false, stderr: false };
       assert.equal(await loginCommand(['--issuer', server.issuer], run.deps), ExitCode.refused);
       assert.match(run.stderr.text, /no terminal is attached/);
-      assert.equal(recorder.paths('/device_authorization').length, 0);
+      assert.ok(!/one-time code/.test(run.stderr.text), 'no code was shown');
     } finally {
       await box.close();
     }
@@ -129,10 +134,14 @@ describe('tether login', () => {
 
   test('in CI where the server\'s policy allows it: runs the flow, plain output without QR or spinner', async () => {
     const box = new Sandbox(undefined, { CI: 'true' });
+    // A server whose policies permit everything: no rule against automation.
+    const dir = mkdtempSync(join(tmpdir(), 'tether-policies-'));
+    writeFileSync(join(dir, 'baseline.cedar'), '@id("baseline")\npermit (principal, action, resource);\n');
+    const permissive = await startServer({ device_flow: { code_ttl: '5m', interval: 1 }, policy: { path: dir } });
     try {
-      const recorder = recordingFetch({ metadataExtra: { tether_unattended_login: 'allow' } });
+      const recorder = recordingFetch();
       const run = box.deps({ fetch: recorder.fetch });
-      const { code } = await loginAndDecide(server, run);
+      const { code } = await loginAndDecide(permissive, run);
       assert.equal(code, ExitCode.ok, run.stderr.text);
       assert.match(run.stderr.text, /policy allows unattended device logins/);
       assert.ok(!run.stderr.text.includes('\x1b['), 'no terminal escapes in a log');
@@ -140,6 +149,8 @@ describe('tether login', () => {
       assert.match(run.stderr.text, /Or open .*user_code=/);
     } finally {
       await box.close();
+      await permissive.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

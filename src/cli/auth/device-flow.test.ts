@@ -11,7 +11,6 @@ const metadata: ServerMetadata = {
   issuer: 'https://as.example',
   device_authorization_endpoint: 'https://as.example/device_authorization',
   token_endpoint: 'https://as.example/token',
-  unattendedLogin: 'deny',
 };
 
 type Reply = { status: number; body: Record<string, unknown>; headers?: Record<string, string> } | 'network-error';

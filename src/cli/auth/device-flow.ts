@@ -27,6 +27,8 @@ export interface DeviceAuthorizationParams {
   clientId: string;
   scope?: string | undefined;
   resource?: string | undefined;
+  /** The environment class the device declares (tether_environment), for the server's policy. */
+  environment?: string | undefined;
 }
 
 /**
@@ -44,6 +46,7 @@ export async function deviceAuthorizationRequest(
   const form = new URLSearchParams({ client_id: params.clientId });
   if (params.scope) form.set('scope', params.scope);
   if (params.resource) form.set('resource', params.resource);
+  if (params.environment) form.set('tether_environment', params.environment);
   const reply = await dpopFormPost(ctx, metadata.device_authorization_endpoint, form);
   if (reply.status !== 200) throw oauthErrorOf(reply, 'The device authorization request');
   return processDeviceAuthorizationResponse(reply.body);

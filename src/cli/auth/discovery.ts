@@ -7,15 +7,7 @@ export interface ServerMetadata {
   device_authorization_endpoint: string;
   token_endpoint: string;
   revocation_endpoint?: string;
-  /**
-   * Whether the server's policy lets `tether login` run the device flow where nobody is at the keyboard (CI, no
-   * terminal). Published as the metadata member `tether_unattended_login: "allow"`; absent means no.
-   */
-  unattendedLogin: 'allow' | 'deny';
 }
-
-/** The metadata member through which a server's policy allows unattended device logins. */
-export const UNATTENDED_LOGIN_METADATA = 'tether_unattended_login';
 
 /**
  * Fetches and checks RFC 8414 metadata: the issuer must be exactly the one asked for (§3.3), and every endpoint
@@ -55,7 +47,6 @@ export async function discover(fetchFn: typeof fetch, issuer: string): Promise<S
     device_authorization_endpoint: endpoint('device_authorization_endpoint', true) as string,
     token_endpoint: endpoint('token_endpoint', true) as string,
     ...(revocation ? { revocation_endpoint: revocation } : {}),
-    unattendedLogin: body[UNATTENDED_LOGIN_METADATA] === 'allow' ? 'allow' : 'deny',
   };
 }
 

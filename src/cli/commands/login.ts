@@ -60,20 +60,19 @@ export async function loginCommand(args: string[], deps: ClientDeps): Promise<nu
     const issuer = values.issuer ?? io.env['TETHER_ISSUER'] ?? profileFile(deps).select()?.issuer ?? DEFAULT_ISSUER;
     const metadata = await discover(deps.fetch, issuer);
     const context = detectRunContext(io.env, deps.tty);
-    if (!context.attended) {
-      if (metadata.unattendedLogin !== 'allow') return refuseUnattended(deps, metadata, context);
-      io.stderr.write(
-        `Nobody seems to be at the keyboard (${context.reasons.join('; ')}), but ${metadata.issuer}'s policy allows ` +
-          'unattended device logins.\n',
-      );
-    }
-    return await runLogin(deps, metadata, context, { scope, resource: values.resource });
+    // Unattended, the device declares itself automation and the server's policy decides: the default pack
+    // refuses it before any code exists; a server that allows it lets the login go on, plainly, for the log.
+    return await runLogin(deps, metadata, context, {
+      scope,
+      resource: values.resource,
+      environment: context.attended ? undefined : 'automation',
+    });
   } catch (error) {
     return reportFailure(io, 'login', error);
   }
 }
 
-function refuseUnattended(deps: ClientDeps, metadata: ServerMetadata, context: RunContext): number {
+function refuseUnattended(deps: ClientDeps, metadata: ServerMetadata, context: RunContext, why: string): number {
   const lines = [
     'tether login: refusing to start a device login: nobody seems to be at the keyboard.',
     ...context.reasons.map((r) => `  - ${r}`),
@@ -84,7 +83,8 @@ function refuseUnattended(deps: ClientDeps, metadata: ServerMetadata, context: R
     '  - give automation its own identity: a confidential client (client secret or private_key_jwt) on the server;',
     '  - if you are here but without a terminal (ssh host tether login), run it with one: ssh -t.',
     '',
-    `${metadata.issuer} does not allow unattended device logins (its metadata has no tether_unattended_login: "allow").`,
+    `${metadata.issuer}'s policy refused a device login from an unattended (automation) environment:`,
+    `  ${why}`,
   ];
   deps.io.stderr.write(`${lines.join('\n')}\n`);
   return ExitCode.refused;
@@ -94,7 +94,7 @@ async function runLogin(
   deps: ClientDeps,
   metadata: ServerMetadata,
   context: RunContext,
-  request: { scope: string | undefined; resource: string | undefined },
+  request: { scope: string | undefined; resource: string | undefined; environment: string | undefined },
 ): Promise<number> {
   const { io } = deps;
   const out = io.stderr;
@@ -110,11 +110,18 @@ async function runLogin(
   const spinner = new Spinner(out, deps.tty.stderr);
   let keys: { stop(): void } | undefined;
   try {
-    const authorization = await deviceAuthorizationRequest(http, metadata, {
-      clientId: CLIENT_ID,
-      scope: request.scope,
-      resource: request.resource,
-    });
+    let authorization: DeviceAuthorization;
+    try {
+      authorization = await deviceAuthorizationRequest(http, metadata, { clientId: CLIENT_ID, ...request });
+    } catch (error) {
+      if (!context.attended && isClientError(error, 'oauth_error') && error.oauthError === 'unauthorized_client') {
+        return refuseUnattended(deps, metadata, context, error.message);
+      }
+      throw error;
+    }
+    if (!context.attended) {
+      io.stderr.write(`Nobody seems to be at the keyboard (${context.reasons.join('; ')}), but ${metadata.issuer}'s policy allows unattended device logins.\n`);
+    }
     showCode(deps, authorization, context);
     const openUrl = authorization.verificationUriComplete ?? authorization.verificationUri;
     if (context.interactive) {
