@@ -12,6 +12,7 @@ const COMMANDS: Record<string, (args: string[], io: CliIO) => Promise<number>> =
   ...CLIENT_COMMANDS,
   audit: (args, io) => auditCommand(args, io),
   policy: async (args, io) => (await import('./commands/policy.js')).policyCommand(args, io),
+  gateway: async (args, io) => (await import('./commands/gateway.js')).gatewayCommand(args, io),
 };
 
 const USAGE = `Usage: tether <command> [options]

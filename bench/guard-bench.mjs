@@ -1,0 +1,819 @@
+// `node bench/guard-bench.mjs` (after `npm run build`): the guard, measured in one run.
+//
+//  1. Throughput on one core: the guard (node:http adapter, DPoP-bound token + a unique proof per request, policy
+//     on) beside its ceiling C = 1/(1/R_const + 1/R_verify), where R_const is node:http answering a constant
+//     route and R_verify one ES256 verification per request with node:crypto alone; and beside npm
+//     express-oauth2-jwt-bearer checking a plain Bearer JWT.
+//  2. Revocation to enforcement: 4 guards subscribed to a real Tether, 200 revocations through the admin API, the
+//     time from before each admin call until each guard refuses the token.
+//  3. Memory: 1,000,000 guard checks in-process, heap after GC at every 100,000.
+//
+// Servers under test run as child processes pinned to CPU 1 (taskset), the load generator here on CPU 0.
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, randomUUID, sign, verify } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const SELF = fileURLToPath(import.meta.url);
+const dist = (path) => import(pathToFileURL(join(ROOT, 'dist', path)).href);
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+const PASSWORD = 'bench-password-not-a-secret';
+const ADMIN_KEY = 'tether_admin_bench_key_0123456789abcdefghijklmnop';
+const GATEWAY_SECRET = 'bench-gateway-secret-0123456789abcdefghij';
+const SERVER_CORE = '1';
+const LOAD_CORE = '0';
+
+const LOAD = { connections: 32, pipelining: 1 };
+const WARMUP_SECONDS = 2;
+const SECONDS = 3;
+/**
+ * Measured windows for R_const, R_verify and the guard; the best of each counts. Other work on the machine only
+ * ever lowers a rate, and it comes and goes: the best window is the closest to what the code can do.
+ */
+const ROUNDS = 3;
+const SESSIONS = 16;
+const REVOCATIONS = 200;
+const GUARDS = 4;
+const MEMORY_CHECKS = Number(process.env['BENCH_GUARD_MEMORY_CHECKS'] ?? 1_000_000);
+/** BENCH_GUARD_PHASES=throughput,revocation,memory (default: all three). */
+const PHASES = new Set((process.env['BENCH_GUARD_PHASES'] ?? 'throughput,revocation,memory').split(','));
+const TARGETS = { ceilingFraction: 0.6, p50Ms: 20, p99Ms: 100 };
+
+const log = (line = '') => process.stdout.write(`${line}\n`);
+const int = (n) => Math.round(n).toLocaleString('en-US');
+const ms = (n) => `${n.toFixed(1)} ms`;
+const mb = (bytes) => `${(bytes / 1048576).toFixed(1)} MB`;
+const b64 = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+const sleep = (t) => new Promise((r) => setTimeout(r, t));
+
+// ---------------------------------------------------------------------------------------------------------------
+// DPoP keys and proofs, signed with node:crypto: the load side must not be what limits the rate.
+
+function clientKey() {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const { kty, crv, x, y } = publicKey.export({ format: 'jwk' });
+  const jwk = { kty, crv, x, y };
+  const jkt = createHash('sha256').update(JSON.stringify({ crv, kty, x, y })).digest('base64url');
+  return { privateKey, jwk, jkt, header: b64({ typ: 'dpop+jwt', alg: 'ES256', jwk }) };
+}
+
+function proof(key, htm, htu, extra = {}) {
+  const input = `${key.header}.${b64({ htm, htu, iat: Math.floor(Date.now() / 1000), jti: randomUUID(), ...extra })}`;
+  return `${input}.${sign('sha256', Buffer.from(input), { key: key.privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+}
+
+const athOf = (token) => createHash('sha256').update(token).digest('base64url');
+
+// ---------------------------------------------------------------------------------------------------------------
+// Processes: pinning, children, CPU accounting.
+
+function canPin() {
+  return spawnSync('taskset', ['-V']).status === 0 && Number(spawnSync('nproc').stdout?.toString().trim()) >= 2;
+}
+
+function pin(pid, core) {
+  return spawnSync('taskset', ['-a', '-p', '-c', core, String(pid)], { stdio: 'ignore' }).status === 0;
+}
+
+/** CPU seconds a process has used, from /proc (NaN elsewhere). */
+function cpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU seconds every process on the machine has used (user + nice + system + steal, /proc/stat), or NaN. */
+function machineCpuSeconds() {
+  try {
+    const [user, nice, system, , , , , steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return (user + nice + system + steal) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Starts `node guard-bench.mjs --child ROLE`, pinned when possible; resolves with its first IPC message. */
+function child(role, { pinned, core = SERVER_CORE, env = {}, execArgv = [] }) {
+  // e.g. BENCH_GUARD_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the guard server.
+  const flags = (process.env[`BENCH_${role.toUpperCase()}_NODE_FLAGS`] ?? '').split(/\s+/).filter(Boolean);
+  const args = [...execArgv, ...flags, SELF, '--child', role];
+  const [command, argv] = pinned ? ['taskset', ['-c', core, process.execPath, ...args]] : [process.execPath, args];
+  const proc = spawn(command, argv, { cwd: ROOT, env: { ...process.env, NODE_ENV: 'production', ...env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  let output = '';
+  const keep = (chunk) => (output = (output + chunk.toString()).slice(-4000));
+  proc.stdout.on('data', keep);
+  proc.stderr.on('data', keep);
+  const exited = new Promise((resolve) => proc.once('exit', resolve));
+  const first = new Promise((resolve, reject) => {
+    proc.once('message', resolve);
+    proc.once('exit', (code) => reject(new Error(`${role} exited (${code}):\n${output}`)));
+  });
+  return {
+    proc,
+    first,
+    output: () => output,
+    next: () => new Promise((resolve) => proc.once('message', resolve)),
+    async stop() {
+      if (proc.exitCode === null) proc.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Talking to Tether: device logins (driving the verification page's forms), admin revocations.
+
+class FormBrowser {
+  constructor(issuer) {
+    this.issuer = issuer;
+    this.cookie = '';
+    this.page = '';
+  }
+
+  async request(path, form) {
+    const response = await fetch(`${this.issuer}${path}`, {
+      method: form ? 'POST' : 'GET',
+      headers: { cookie: this.cookie, ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
+      // Like a browser submitting the page's form: every hidden field (csrf, the sealed request) goes along.
+      body: form ? new URLSearchParams({ ...this.hidden(), ...form }) : undefined,
+      redirect: 'manual',
+    });
+    const set = response.headers.get('set-cookie');
+    if (set) this.cookie = set.split(';')[0];
+    this.page = await response.text();
+    return this.page;
+  }
+
+  hidden() {
+    const fields = {};
+    for (const [, name, value] of this.page.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) fields[name] = value;
+    return fields;
+  }
+
+  async approve(userCode) {
+    await this.request('/device');
+    let page = await this.request('/device', { user_code: userCode });
+    if (page.includes('action="/device/sign-in"')) page = await this.request('/device/sign-in', { user_code: userCode, username: 'alice', password: PASSWORD });
+    page = await this.request('/device/decision', { user_code: userCode, decision: 'approve' });
+    if (!page.includes('Device approved')) throw new Error(`approval failed: ${page.slice(0, 300)}`);
+  }
+}
+
+async function postForm(url, form, headers = {}) {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(form) });
+  const body = await response.json();
+  if (!response.ok) throw new Error(`${url}: ${response.status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+/** One device login: DPoP-bound with `key`, or Bearer (client bench-bearer) without. */
+async function deviceLogin(issuer, browser, key) {
+  const clientId = key ? 'tether-cli' : 'bench-bearer';
+  const dpop = (url) => (key ? { dpop: proof(key, 'POST', url) } : {});
+  const codes = await postForm(`${issuer}/device_authorization`, { client_id: clientId, scope: 'read' }, dpop(`${issuer}/device_authorization`));
+  await browser.approve(codes.user_code);
+  const tokens = await postForm(`${issuer}/token`, { grant_type: DEVICE_GRANT, device_code: codes.device_code, client_id: clientId }, dpop(`${issuer}/token`));
+  const claims = JSON.parse(Buffer.from(tokens.access_token.split('.')[1], 'base64url').toString());
+  return { key, token: tokens.access_token, ath: athOf(tokens.access_token), grant: claims.sid, type: tokens.token_type };
+}
+
+async function logins(issuer, keys, parallel = 4) {
+  const out = new Array(keys.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      const browser = new FormBrowser(issuer);
+      while (next < keys.length) {
+        const i = next++;
+        out[i] = await deviceLogin(issuer, browser, keys[i]);
+      }
+    }),
+  );
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Load: autocannon with every response classified; a rate counts only answers of the expected kind.
+
+async function drive(target, { duration, headers, expect = 200 }) {
+  const { default: autocannon } = await import('autocannon');
+  let valid = 0;
+  let other = 0;
+  const samples = [];
+  const sample = () => ({ at: performance.now(), server: cpuSeconds(target.pid), load: process.cpuUsage(), machine: machineCpuSeconds() });
+  const start = sample();
+  const deadline = start.at + duration * 1000;
+  let end;
+  const timer = setTimeout(() => (end = sample()), duration * 1000);
+  await autocannon({
+    url: target.url,
+    ...LOAD,
+    duration,
+    timeout: 10,
+    requests: [
+      {
+        method: 'GET',
+        // Fixed headers let autocannon build the request once and reuse it: the cheapest load there is.
+        ...(typeof headers === 'function'
+          ? {
+              setupRequest(req) {
+                req.headers = headers();
+                return req;
+              },
+            }
+          : { headers }),
+        onResponse(status, body) {
+          // Answers still in flight when the window closes are not counted: a rate is counts / the exact window.
+          if (performance.now() > deadline) return;
+          if (status === expect) valid++;
+          else {
+            other++;
+            if (samples.length < 3) samples.push(`${status} ${String(body).slice(0, 200)}`);
+          }
+        },
+      },
+    ],
+  });
+  clearTimeout(timer);
+  end ??= sample();
+  const seconds = (end.at - start.at) / 1000;
+  const serverCpu = end.server - start.server;
+  const loadCpu = (end.load.user - start.load.user + end.load.system - start.load.system) / 1e6;
+  return {
+    rate: valid / seconds,
+    // Answers per CPU-second the server actually got: the robust figure when the machine is shared or the load
+    // generator cannot saturate the server; on a quiet machine with the server at 100% it equals the rate.
+    perCpuSecond: valid / serverCpu,
+    valid,
+    other,
+    samples,
+    serverCpu: serverCpu / seconds,
+    // Cores' worth of CPU that other processes used meanwhile: ~0 on an otherwise idle machine.
+    otherLoad: (end.machine - start.machine - serverCpu - loadCpu) / seconds,
+  };
+}
+
+/** A pool of header sets that hands out each once (a proof must be unique); counts how often it ran dry. */
+class HeaderPool {
+  constructor() {
+    this.items = [];
+    this.next = 0;
+    this.exhausted = 0;
+  }
+
+  fill(items) {
+    this.items = items;
+    this.next = 0;
+    this.exhausted = 0;
+  }
+
+  take() {
+    const item = this.items[this.next++];
+    if (item) return item;
+    this.exhausted++;
+    return this.items[this.next % this.items.length];
+  }
+}
+
+function dpopHeaders(sessions, htu, count) {
+  const out = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const s = sessions[i % sessions.length];
+    out[i] = { authorization: `DPoP ${s.token}`, dpop: proof(s.key, 'GET', htu, { ath: s.ath }) };
+  }
+  return out;
+}
+
+/** The best of several results by rate per server CPU-second. */
+const best = (results) => results.reduce((a, b) => (b.perCpuSecond > a.perCpuSecond ? b : a));
+
+/** Warm-up, then measured runs with pools of unique proofs sized from the rate seen so far (re-run if one ran dry). */
+async function measureDpop(target, sessions, label, rounds = 1) {
+  const pool = new HeaderPool();
+  const htu = target.url;
+  pool.fill(dpopHeaders(sessions, htu, 30_000));
+  const warm = await drive(target, { duration: WARMUP_SECONDS, headers: () => pool.take() });
+  // The warm-up includes the JIT's first seconds: size the first pool well above its rate.
+  let expected = Math.max(warm.rate * 1.5, 4_000);
+  const results = [];
+  for (let attempt = 0; results.length < rounds; attempt++) {
+    if (attempt >= rounds + 2) throw new Error(`${label}: could not keep the proof pool ahead of the server`);
+    pool.fill(dpopHeaders(sessions, htu, Math.ceil(expected * SECONDS * 1.4) + 5_000));
+    const run = await drive(target, { duration: SECONDS, headers: () => pool.take() });
+    expected = Math.max(expected, run.rate * 1.2);
+    if (pool.exhausted === 0) results.push(run);
+    else log(`    ${label}: ran out of proofs; once more with a bigger pool`);
+  }
+  return best(results);
+}
+
+/**
+ * Warm-up, then measured runs sending the same headers every time (for servers that do not check proofs: the
+ * server parses headers of the same size, and the load generator does the least work); the best counts.
+ */
+async function measureFixed(target, headers, rounds = 1) {
+  await drive(target, { duration: WARMUP_SECONDS, headers });
+  const results = [];
+  for (let r = 0; r < rounds; r++) results.push(await drive(target, { duration: SECONDS, headers }));
+  return best(results);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The policy used with "policy on": Tether's Cedar engine (src/policy) when built, otherwise a labelled stub.
+
+async function benchPolicy(audience) {
+  if (existsSync(join(ROOT, 'dist/policy/engine.js'))) {
+    try {
+      const { PolicyEngine } = await dist('policy/engine.js');
+      const engine = PolicyEngine.withDefaultPack({ checkRequests: false });
+      const decide = (identity, context) => {
+        const d = engine.decide({
+          step: 'api',
+          now: context.now,
+          client: { id: identity.clientId },
+          resource: { uri: audience, tier: 'low' },
+          device: { jkt: identity.jkt, class: 'unmanaged', enrolled: false },
+          scopes: identity.scopes,
+          subject: { kind: 'user', id: identity.sub, groups: [] },
+          method: context.method,
+          path: context.path,
+          origin: { ip: context.ip ?? '127.0.0.1', userAgent: context.userAgent },
+          tokenIssuedAt: identity.issuedAt,
+        });
+        // The finest-grained fact an API decision reads is tokenAgeSeconds (whole seconds): a decision holds for
+        // the rest of the current second, for the same grant, scopes, method, route, address and user agent.
+        return { decision: d.decision, reason: d.decision === 'allow' ? d.reasons.join(' ') : d.message, cacheableUntil: Math.floor(context.now) + 1 };
+      };
+      return { label: 'Cedar (src/policy default pack), each decision reused for the rest of its second', authorize: decide };
+    } catch (error) {
+      return stubPolicy(`src/policy could not be used (${error.message})`);
+    }
+  }
+  return stubPolicy('src/policy is not built');
+}
+
+function stubPolicy(why) {
+  // STUB, not Cedar: hashes the request facts as a stand-in for evaluation work.
+  return {
+    label: `STUB policy (${why}): a SHA-256 over the request facts per decision, reused for the rest of its second`,
+    authorize: (identity, context) => {
+      createHash('sha256').update(`${identity.sub}|${identity.clientId}|${context.method}|${context.path}|${context.ip}`).digest();
+      return { decision: 'allow', reason: 'stub', cacheableUntil: Math.floor(context.now) + 1 };
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Child roles.
+
+async function serveTether() {
+  const { createTether } = await dist('app.js');
+  const { parseConfig } = await dist('config/load.js');
+  const { LocalUserDirectory } = await dist('users/local-directory.js');
+  const { hashPassword } = await dist('users/password.js');
+  const { hashSecret } = await dist('shared/crypto.js');
+  const { createLogger } = await dist('logging/logger.js');
+  const port = Number(process.env['BENCH_PORT']);
+  const issuer = `http://127.0.0.1:${port}`;
+  const api = `${issuer}/api`;
+  const config = parseConfig(
+    {
+      issuer,
+      listen: { host: '127.0.0.1', port },
+      data_dir: process.env['BENCH_DATA'],
+      scopes: ['read', 'write'],
+      resources: [{ uri: api, name: 'Bench API', scopes: ['read', 'write'] }],
+      device_flow: { interval: 1 },
+      clients: [
+        { id: 'tether-cli', name: 'CLI', grants: [DEVICE_GRANT], scopes: ['read', 'write'], resources: [api] },
+        { id: 'bench-bearer', name: 'Bearer', grants: [DEVICE_GRANT], scopes: ['read'], resources: [api], allow_bearer: true },
+        { id: 'api-gateway', name: 'Gateway', type: 'confidential', secret: GATEWAY_SECRET, grants: [DEVICE_GRANT], resources: [api], introspection: true },
+      ],
+      admin: { api_key_hashes: [hashSecret(ADMIN_KEY)] },
+      users: [{ username: 'alice', name: 'Alice', password_hash: await hashPassword(PASSWORD) }],
+    },
+    'bench config',
+  );
+  const logger = createLogger({ level: 'warn', destination: new Writable({ write: (_c, _e, done) => done() }) });
+  const tether = await createTether({ config, users: await LocalUserDirectory.create(config.users), logger });
+  await tether.listen();
+  process.send({ issuer, api });
+  process.once('SIGTERM', () => {
+    // Open event streams would keep close() waiting: cut them.
+    const closing = tether.close();
+    tether.http.server.closeAllConnections();
+    closing.finally(() => process.exit(0));
+  });
+}
+
+function listenOn(server) {
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
+}
+
+async function serveConstant() {
+  const body = JSON.stringify({ sub: 'alice', client_id: 'tether-cli', scope: 'read' });
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end(body);
+  });
+  process.send({ port: await listenOn(server) });
+}
+
+async function serveGuard() {
+  const { connectGuard, silentLogger } = await dist('guard/index.js');
+  const { withGuard } = await dist('guard/adapters/node-http.js');
+  const { issuer, api } = JSON.parse(process.env['BENCH_TETHER']);
+  const policy = await benchPolicy(api);
+  const { guard, stream } = await connectGuard({
+    issuer,
+    audience: api,
+    clientId: 'api-gateway',
+    clientSecret: GATEWAY_SECRET,
+    requiredScopes: ['read'],
+    policy: { authorize: policy.authorize },
+    logger: silentLogger,
+  });
+  await stream.ready(10_000);
+  // Cost of one policy decision, uncached, for the report.
+  const identity = { sub: 'alice', clientId: 'tether-cli', scopes: ['read'], grantId: 'g', jkt: 'k', jti: 'j', issuedAt: Date.now() / 1000, expiresAt: Date.now() / 1000 + 60, claims: {} };
+  const context = { method: 'GET', path: '/api', route: '/api', ip: '127.0.0.1', userAgent: 'x', now: Date.now() / 1000 };
+  for (let i = 0; i < 200; i++) await policy.authorize(identity, context);
+  const t = performance.now();
+  for (let i = 0; i < 1_000; i++) await policy.authorize(identity, context);
+  const decisionMicros = (performance.now() - t);
+  const server = createServer(withGuard(guard, (_req, res, who) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end(JSON.stringify({ sub: who.sub, client_id: who.clientId, scope: who.scopes.join(' ') }));
+  }));
+  process.send({ port: await listenOn(server), policy: policy.label, decisionMicros });
+  process.on('message', () => process.send({ stats: guard.stats(), fresh: stream.health().fresh }));
+}
+
+async function serveExpress() {
+  const { default: express } = await import('express');
+  const { auth } = await import('express-oauth2-jwt-bearer');
+  const { issuer, api } = JSON.parse(process.env['BENCH_TETHER']);
+  const app = express();
+  app.use(auth({ issuerBaseURL: issuer, audience: api, tokenSigningAlg: 'ES256', dpop: { enabled: false } }));
+  app.get('/api', (req, res) => res.json({ sub: req.auth.payload.sub, client_id: req.auth.payload.client_id, scope: req.auth.payload.scope }));
+  process.send({ port: await listenOn(createServer(app)) });
+}
+
+/** R_verify: ES256 verifications per second with node:crypto alone, each over a different proof. */
+async function measureVerify() {
+  const key = clientKey();
+  const inputs = [];
+  for (let i = 0; i < 20_000; i++) {
+    const p = proof(key, 'GET', 'http://127.0.0.1/api', { ath: 'x'.repeat(43) });
+    const dot = p.lastIndexOf('.');
+    inputs.push([Buffer.from(p.slice(0, dot)), Buffer.from(p.slice(dot + 1), 'base64url')]);
+  }
+  const publicKey = createPublicKey(key.privateKey);
+  const run = (seconds) => {
+    let n = 0;
+    const end = performance.now() + seconds * 1000;
+    const start = performance.now();
+    const cpu = process.cpuUsage();
+    while (performance.now() < end) {
+      for (let i = 0; i < 500; i++, n++) {
+        const [data, signature] = inputs[n % inputs.length];
+        if (!verify('sha256', data, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature)) throw new Error('bad signature');
+      }
+    }
+    const used = process.cpuUsage(cpu);
+    return { rate: n / ((performance.now() - start) / 1000), perCpuSecond: n / ((used.user + used.system) / 1e6) };
+  };
+  run(1);
+  const runs = Array.from({ length: ROUNDS }, () => run(2));
+  process.send(runs.reduce((a, b) => (b.perCpuSecond > a.perCpuSecond ? b : a)));
+}
+
+/**
+ * The memory run: MEMORY_CHECKS guard checks in this process, each with a unique proof (signed by a worker thread
+ * running ahead), on a clock advancing 1 ms per check (1,000 requests/s simulated, so the replay window of 70 s
+ * holds 70,000 proof ids), with a revocation every 100 checks (each kept 120 s) and policy on.
+ */
+async function memoryRun() {
+  const { Guard, StaticJwks, RevocationList, silentLogger } = await dist('guard/index.js');
+  const issuerKeys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const issuerJwk = { ...issuerKeys.publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'ES256' };
+  const ISS = 'https://as.bench';
+  const AUD = 'https://api.bench';
+  const HTU = 'https://api.bench/orders';
+  const start = Math.floor(Date.now() / 1000);
+  let now = start;
+  const keys = Array.from({ length: SESSIONS }, () => clientKey());
+  const tokens = keys.map((key, i) => {
+    const input = `${b64({ alg: 'ES256', typ: 'at+jwt', kid: 'k1' })}.${b64({ iss: ISS, aud: AUD, sub: `user${i}`, client_id: 'tether-cli', scope: 'read', sid: `grant-${i}`, iat: start, exp: start + 4_000, jti: randomUUID(), cnf: { jkt: key.jkt } })}`;
+    return `${input}.${sign('sha256', Buffer.from(input), { key: issuerKeys.privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+  });
+  const list = new RevocationList();
+  const policy = await benchPolicy(AUD);
+  const guard = new Guard({
+    issuer: ISS,
+    audience: AUD,
+    keys: new StaticJwks({ keys: [issuerJwk] }),
+    revocations: { health: () => ({ fresh: true }), isRevoked: (t) => list.covers(t, now) },
+    policy: { authorize: policy.authorize },
+    logger: silentLogger,
+    now: () => now,
+  });
+  const BATCH = 20_000;
+  const signer = new Worker(SELF, {
+    workerData: {
+      total: MEMORY_CHECKS,
+      batch: BATCH,
+      start,
+      htu: HTU,
+      keys: keys.map((k) => ({ pem: k.privateKey.export({ format: 'pem', type: 'pkcs8' }), header: k.header })),
+      aths: tokens.map(athOf),
+    },
+  });
+  const batches = [];
+  let waiting;
+  signer.on('message', (text) => {
+    batches.push(text);
+    waiting?.();
+  });
+  const nextBatch = async () => {
+    while (batches.length === 0) await new Promise((r) => (waiting = r));
+    signer.postMessage('more');
+    return batches.shift().split('\n');
+  };
+  const heap = [];
+  const sample = (done) => {
+    global.gc();
+    const { heapUsed, rss } = process.memoryUsage();
+    heap.push({ done, heapUsed, rss, ...guard.stats(), revocations: list.size });
+  };
+  let ok = 0;
+  let refused = 0;
+  const began = performance.now();
+  for (let done = 0; done < MEMORY_CHECKS; ) {
+    const proofs = await nextBatch();
+    for (const p of proofs) {
+      const k = done % SESSIONS;
+      now = start + done / 1000;
+      const result = await guard.check({ method: 'GET', url: HTU, authorization: `DPoP ${tokens[k]}`, dpop: p, ip: '192.0.2.1', userAgent: 'bench' });
+      if (result.ok) ok++;
+      else refused++;
+      done++;
+      if (done % 100 === 0) list.apply({ seq: done, kind: 'grant', value: `other-grant-${done}`, issuedBefore: Math.floor(now), relevantUntil: Math.floor(now) + 120 });
+    }
+    if (done % 100_000 === 0) sample(done);
+  }
+  await signer.terminate();
+  process.send({ heap, ok, refused, seconds: (performance.now() - began) / 1000, policy: policy.label });
+}
+
+/** The memory run's signer thread: proofs for checks [0, total), batch by batch, at most a few batches ahead. */
+function signerThread() {
+  const { total, batch, start, htu, keys, aths } = workerData;
+  const signing = keys.map((k) => ({ privateKey: createPrivateKey(k.pem), header: k.header }));
+  let produced = 0;
+  let credit = 3;
+  const produce = () => {
+    while (credit > 0 && produced < total) {
+      const lines = new Array(Math.min(batch, total - produced));
+      for (let i = 0; i < lines.length; i++, produced++) {
+        const k = produced % signing.length;
+        const key = signing[k];
+        const input = `${key.header}.${b64({ htm: 'GET', htu, iat: Math.floor(start + produced / 1000), jti: randomBytes(12).toString('base64url'), ath: aths[k] })}`;
+        lines[i] = `${input}.${sign('sha256', Buffer.from(input), { key: key.privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+      }
+      credit--;
+      parentPort.postMessage(lines.join('\n'));
+    }
+  };
+  parentPort.on('message', () => {
+    credit++;
+    produce();
+  });
+  produce();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The run.
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+async function revocationLatency(tether, victims) {
+  const { Guard, RemoteJwks, RevocationStream, silentLogger } = await dist('guard/index.js');
+  const guards = [];
+  for (let i = 0; i < GUARDS; i++) {
+    const keys = new RemoteJwks({ url: `${tether.issuer}/jwks`, logger: silentLogger });
+    const stream = new RevocationStream({ issuer: tether.issuer, clientId: 'api-gateway', clientSecret: GATEWAY_SECRET, keys, logger: silentLogger });
+    const guard = new Guard({ issuer: tether.issuer, audience: tether.api, keys, revocations: stream, logger: silentLogger });
+    const waiters = new Map();
+    stream.subscribe((n) => {
+      if (n.type !== 'revocation') return;
+      waiters.get(n.revocation.value)?.();
+    });
+    guards.push({ guard, stream, waiters });
+  }
+  await Promise.all(guards.map((g) => g.stream.ready(10_000)));
+  const htu = `${tether.api}/orders`;
+  const request = (s) => ({ method: 'GET', url: htu, authorization: `DPoP ${s.token}`, dpop: proof(s.key, 'GET', htu, { ath: s.ath }) });
+  // Every guard accepts every victim first (and caches its token), so what is timed below is revocation alone.
+  for (const g of guards) for (const s of victims) if (!(await g.guard.check(request(s))).ok) throw new Error('a victim token was refused before its revocation');
+  const samples = [];
+  const worst = [];
+  const fromResponse = [];
+  for (const [i, s] of victims.entries()) {
+    const prepared = guards.map(() => request(s));
+    const applied = guards.map((g) => new Promise((resolve) => g.waiters.set(s.grant, resolve)));
+    const t0 = performance.now();
+    const response = await fetch(`${tether.issuer}/admin/revocations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ kind: 'grant', value: s.grant, reason: 'bench' }),
+    });
+    if (!response.ok) throw new Error(`admin revocation: ${response.status} ${await response.text()}`);
+    const answered = performance.now();
+    await response.arrayBuffer();
+    const enforced = await Promise.all(
+      guards.map(async (g, j) => {
+        await applied[j];
+        const result = await g.guard.check(prepared[j]);
+        if (result.ok || result.code !== 'revoked') throw new Error(`guard ${j} did not refuse revoked grant ${i}: ${result.ok ? 'accepted' : result.code}`);
+        return performance.now();
+      }),
+    );
+    for (const t of enforced) {
+      samples.push(t - t0);
+      fromResponse.push(Math.max(0, t - answered));
+    }
+    worst.push(Math.max(...enforced) - t0);
+    for (const g of guards) g.waiters.delete(s.grant);
+  }
+  await Promise.all(guards.map((g) => g.stream.close()));
+  const sort = (a) => [...a].sort((x, y) => x - y);
+  return { samples: sort(samples), worst: sort(worst), fromResponse: sort(fromResponse) };
+}
+
+async function main() {
+  const pinned = canPin() && pin(process.pid, LOAD_CORE);
+  log(`Tether guard benchmark — ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`);
+  log(
+    pinned
+      ? `  servers under test pinned to CPU ${SERVER_CORE}, load generator (autocannon, this process) pinned to CPU ${LOAD_CORE}`
+      : '  NOTE: taskset or a second core is missing: nothing is pinned; figures are rougher',
+  );
+  log(
+    `  ${LOAD.connections} connections, pipelining ${LOAD.pipelining}, ${WARMUP_SECONDS} s warm-up, then ${SECONDS} s measurements ` +
+      `(best of ${ROUNDS} for R_const, R_verify and the guard)`,
+  );
+  if (!existsSync(join(ROOT, 'dist/guard/index.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+
+  const dataDir = mkdtempSync(join(tmpdir(), 'tether-guard-bench-'));
+  const { createServer: probe } = await import('node:net');
+  const port = await new Promise((resolve) => {
+    const s = probe().listen(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+  });
+  const tether = child('tether', { pinned, env: { BENCH_PORT: String(port), BENCH_DATA: dataDir } });
+  const children = [tether];
+  try {
+    const tetherInfo = await tether.first;
+    const started = performance.now();
+    const keys = Array.from({ length: SESSIONS + REVOCATIONS }, () => clientKey());
+    const all = await logins(tetherInfo.issuer, [...keys, null]);
+    const sessions = all.slice(0, SESSIONS);
+    const victims = all.slice(SESSIONS, SESSIONS + REVOCATIONS);
+    const bearer = all.at(-1);
+    if (bearer.type !== 'Bearer' || sessions[0].type !== 'DPoP') throw new Error('unexpected token types from the bench tenant');
+    log(`  ${all.length} device logins against a real Tether in ${((performance.now() - started) / 1000).toFixed(1)} s (each its own grant and DPoP key)`);
+    log();
+
+    const summary = [];
+    // --- Throughput, one server at a time on the server core; Tether moves to the load core meanwhile.
+    if (PHASES.has('throughput')) {
+      if (pinned) pin(tether.proc.pid, LOAD_CORE);
+      const env = { BENCH_TETHER: JSON.stringify(tetherInfo) };
+      const run = async (role, measure) => {
+        const c = child(role, { pinned, env });
+        children.push(c);
+        const info = await c.first;
+        const target = { url: `http://127.0.0.1:${info.port}/api`, pid: c.proc.pid };
+        const result = await measure(target, c);
+        await c.stop();
+        return { ...result, info };
+      };
+      const row = (label, r, extra = '') =>
+        log(`  ${label.padEnd(58, ' ')} ${int(r.rate).padStart(7)}  ${int(r.perCpuSecond).padStart(7)}  ${`${(r.serverCpu * 100).toFixed(0)}%`.padStart(5)}  ${r.otherLoad.toFixed(2).padStart(5)}${extra}`);
+      log('Throughput on one core                                         req/s  per CPU-s  server  other');
+      log('                                                                (wall)  (server)    CPU   load');
+      const constant = await run('const', (t) => measureFixed(t, dpopHeaders(sessions, `${t.url}`, 1)[0], ROUNDS));
+      row('node:http, constant route (R_const)', constant);
+      const verifier = child('verify', { pinned });
+      children.push(verifier);
+      const rVerify = await verifier.first;
+      await verifier.stop();
+      log(`  ${'ES256 verification, node:crypto alone (R_verify)'.padEnd(58, ' ')} ${int(rVerify.rate).padStart(7)}  ${int(rVerify.perCpuSecond).padStart(7)}`);
+      const ceiling = { rate: 1 / (1 / constant.rate + 1 / rVerify.rate), perCpuSecond: 1 / (1 / constant.perCpuSecond + 1 / rVerify.perCpuSecond) };
+      log(`  ${'ceiling C = 1/(1/R_const + 1/R_verify)'.padEnd(58, ' ')} ${int(ceiling.rate).padStart(7)}  ${int(ceiling.perCpuSecond).padStart(7)}`);
+      let guardStats;
+      const guarded = await run('guard', async (t, c) => {
+        const result = await measureDpop(t, sessions, 'guard', ROUNDS);
+        c.proc.send('stats');
+        guardStats = await c.next();
+        return result;
+      });
+      const fraction = guarded.perCpuSecond / ceiling.perCpuSecond;
+      const okGuard = fraction >= TARGETS.ceilingFraction;
+      row('Tether guard: DPoP token, unique proof, policy on', guarded, `   = ${fraction.toFixed(2)} C (wall ${(guarded.rate / ceiling.rate).toFixed(2)} C)`);
+      const express = await run('express', (t) => measureFixed(t, { authorization: `Bearer ${bearer.token}` }));
+      row('express-oauth2-jwt-bearer: plain Bearer JWT (Express)', express);
+      log();
+      log(`  guard: ${fraction.toFixed(2)} C per server CPU-second, target >= ${TARGETS.ceilingFraction} C: ${okGuard ? 'met' : 'NOT MET'}`);
+      log(`  guard / express-oauth2-jwt-bearer: ${(guarded.perCpuSecond / express.perCpuSecond).toFixed(1)}x, while also verifying a proof signature, DPoP binding, replay, revocation and policy`);
+      log(`  policy: ${guarded.info.policy}; one uncached decision costs ${guarded.info.decisionMicros.toFixed(0)} µs`);
+      log(`  guard state after its run: ${JSON.stringify(guardStats.stats)}; revocation stream current: ${guardStats.fresh}`);
+      for (const [name, r] of [['const', constant], ['guard', guarded], ['express', express]]) {
+        if (r.other > 0) log(`  ${name}: ${int(r.other)} unexpected answers, e.g. ${r.samples.join(' | ')}`);
+      }
+      const busy = [constant, guarded, express].some((r) => r.otherLoad > 0.3);
+      if (busy) log('  NOTE: other processes used CPU during the runs ("other load", in cores): wall rates are unreliable; per CPU-second figures hold');
+      log();
+
+      summary.push(`guard ${fraction.toFixed(2)} C (${okGuard ? 'met' : 'NOT MET'})`);
+    }
+
+    // --- Revocation latency: Tether back on the server core, 4 guards here.
+    if (PHASES.has('revocation')) {
+      if (pinned) pin(tether.proc.pid, SERVER_CORE);
+      log(`Revocation to enforcement: ${GUARDS} guards subscribed to Tether's event stream, ${REVOCATIONS} admin revocations, one at a time`);
+      const latency = await revocationLatency(tetherInfo, victims);
+      const p50 = percentile(latency.samples, 50);
+      const p99 = percentile(latency.samples, 99);
+      const okLatency = p50 < TARGETS.p50Ms && p99 < TARGETS.p99Ms;
+      log(
+        `  from before the admin call until a guard refuses the token (${latency.samples.length} samples): ` +
+          `p50 ${ms(p50)}, p99 ${ms(p99)}, max ${ms(latency.samples.at(-1))}  ` +
+          `(targets p50 < ${TARGETS.p50Ms} ms, p99 < ${TARGETS.p99Ms} ms: ${okLatency ? 'met' : 'NOT MET'})`,
+      );
+      log(`  until all ${GUARDS} guards refuse: p50 ${ms(percentile(latency.worst, 50))}, p99 ${ms(percentile(latency.worst, 99))}`);
+      log(`  after the admin API's response: p50 ${ms(percentile(latency.fromResponse, 50))}, p99 ${ms(percentile(latency.fromResponse, 99))}`);
+      log();
+      summary.push(`revocation p50 ${ms(p50)} / p99 ${ms(p99)} (${okLatency ? 'met' : 'NOT MET'})`);
+    }
+    await tether.stop();
+
+    // --- Memory.
+    if (PHASES.has('memory')) {
+      log(`Memory over ${int(MEMORY_CHECKS)} guard checks in one process (unique proofs, 1,000 requests/s simulated clock, a revocation every 100 checks, policy on)`);
+      const memory = child('memory', { pinned: false, execArgv: ['--expose-gc'] });
+      children.push(memory);
+      const mem = await memory.first;
+      await memory.stop();
+      const base = mem.heap.find((h) => h.done === 200_000) ?? mem.heap[0];
+      const last = mem.heap.at(-1);
+      const peak = Math.max(...mem.heap.filter((h) => h.done >= base.done).map((h) => h.heapUsed));
+      log(`  heap after GC, every 100k: ${mem.heap.map((h) => (h.heapUsed / 1048576).toFixed(1)).join(' ')} MB`);
+      log(`  rss: ${mb(mem.heap[0].rss)} at 100k, ${mb(last.rss)} at the end`);
+      log(`  state at the end: ${JSON.stringify({ tokens: last.tokens, proofKeys: last.proofKeys, proofIds: last.proofIds, decisions: last.decisions, revocations: last.revocations })}`);
+      const growth = last.heapUsed - base.heapUsed;
+      const flat = growth < 0.1 * base.heapUsed + 2 * 1048576;
+      log(
+        `  ${int(mem.ok)} accepted, ${int(mem.refused)} refused, in ${mem.seconds.toFixed(0)} s; heap ${mb(base.heapUsed)} at ${int(base.done)} -> ${mb(last.heapUsed)} at ${int(last.done)} ` +
+          `(peak ${mb(peak)}): ${flat ? 'flat' : 'NOT FLAT'}`,
+      );
+      log();
+      summary.push(`memory ${flat ? 'flat' : 'NOT FLAT'} over ${int(MEMORY_CHECKS)} checks`);
+    }
+    log(`Summary: ${summary.join(', ')}; total ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  } finally {
+    for (const c of children) await c.stop().catch(() => undefined);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+const role = process.argv[2] === '--child' ? process.argv[3] : undefined;
+if (!isMainThread) signerThread();
+else if (role) {
+  const roles = { tether: serveTether, const: serveConstant, guard: serveGuard, express: serveExpress, verify: measureVerify, memory: memoryRun };
+  // Exit normally on SIGTERM, so --cpu-prof and the like get to write their files.
+  if (role !== 'tether') process.once('SIGTERM', () => process.exit(0));
+  roles[role]().catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });
+} else {
+  main().catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,370 @@
+import { ReplayCache } from '../dpop/replay-cache.js';
+import { AccessTokenVerifier, TokenRejected, type VerifiedIdentity, type VerifiedToken } from './access-token.js';
+import { formatChallenge, type GuardErrorCode } from './challenge.js';
+import { ProofChecker, ProofRejected, type NonceSource } from './dpop-proof.js';
+import { GUARD_ALGORITHMS, type JwsAlgorithm } from './jws.js';
+import { KeysUnavailable, type KeySource } from './keys.js';
+import { consoleLogger, type GuardLogger } from './logger.js';
+import { DecisionCache, type AuthorizationDecision, type PolicyOptions, type RequestContext } from './policy.js';
+import type { RevocationSource } from './revocation-stream.js';
+
+export type { VerifiedIdentity };
+
+/** The parts of an HTTP request the guard needs; every adapter supplies them. */
+export interface GuardRequest {
+  method: string;
+  /** The absolute URL the client called (scheme and host as the client saw them); the query is ignored. */
+  url: string;
+  authorization: string | undefined;
+  dpop: string | string[] | undefined;
+  /** The caller's address, for policy. */
+  ip?: string;
+  userAgent?: string;
+  /** The framework's route template, for policy and its decision cache (default: the path). */
+  route?: string;
+}
+
+/** Why a request was refused; stable, for tests, logs and metrics. */
+export type RefusalCode =
+  | 'missing_token'
+  | 'malformed_authorization'
+  | 'invalid_token'
+  | 'token_expired'
+  | 'wrong_audience'
+  | 'bearer_for_bound_token'
+  | 'dpop_for_unbound_token'
+  | 'bearer_not_allowed'
+  | 'missing_proof'
+  | 'invalid_proof'
+  | 'proof_replayed'
+  | 'nonce_required'
+  | 'revoked'
+  | 'insufficient_scope'
+  | 'policy_denied'
+  | 'policy_error'
+  | 'revocation_unknown'
+  | 'keys_unavailable';
+
+/** The OAuth `error` values a refusal carries in its body. */
+export type RefusalError = GuardErrorCode | 'access_denied' | 'temporarily_unavailable';
+
+export interface GuardRefusal {
+  ok: false;
+  status: 400 | 401 | 403 | 503;
+  code: RefusalCode;
+  error: RefusalError;
+  description: string;
+  /** The WWW-Authenticate value, when the refusal has one (401, and 403 insufficient_scope). */
+  wwwAuthenticate: string | undefined;
+  /** Every header the response must carry: WWW-Authenticate, Cache-Control, DPoP-Nonce, Retry-After. */
+  headers: Readonly<Record<string, string>>;
+}
+
+export interface GuardAllow {
+  ok: true;
+  identity: Readonly<VerifiedIdentity>;
+}
+
+export type GuardResult = GuardAllow | GuardRefusal;
+
+export interface GuardOptions {
+  issuer: string;
+  /** This API's audience URI(s) (RFC 8707); a token must name one. */
+  audience: string | readonly string[];
+  /** The issuer's signing keys: {@link RemoteJwks} in a resource server. */
+  keys: KeySource;
+  /** Revocation: {@link RevocationStream} (push), or any {@link RevocationSource}. Without one, nothing is revoked early. */
+  revocations?: RevocationSource;
+  /** Scopes every request needs; a check can ask for more. */
+  requiredScopes?: readonly string[];
+  /** Request-time policy and its decision cache. */
+  policy?: PolicyOptions;
+  /** Accept unbound tokens with the Bearer scheme (default false: DPoP only, as Tether issues by default). */
+  allowBearer?: boolean;
+  /** Require server nonces in proofs (RFC 9449 §9). */
+  nonces?: NonceSource;
+  /** Algorithms accepted for access tokens (default ES256) and proofs (default all asymmetric ones). */
+  tokenAlgorithms?: readonly JwsAlgorithm[];
+  proofAlgorithms?: readonly JwsAlgorithm[];
+  /** Seconds a proof may be old (default 60) or ahead (default 10). */
+  proofMaxAge?: number;
+  proofMaxFuture?: number;
+  /** Seconds of clock difference tolerated on token exp/nbf (default 0; at most 60). */
+  clockTolerance?: number;
+  /** Verified tokens kept (default 10,000). */
+  tokenCacheSize?: number;
+  /** For WWW-Authenticate. */
+  realm?: string;
+  logger?: GuardLogger;
+  /** Seconds since the epoch (fractional allowed). */
+  now?: () => number;
+}
+
+/** Per-check additions. */
+export interface CheckOptions {
+  /** Scopes this request needs besides the guard's `requiredScopes`. */
+  scopes?: readonly string[];
+}
+
+const TOKEN68 = /^(DPoP|Bearer) +([A-Za-z0-9._~+/-]+=*) *$/i;
+const NO_STORE = 'no-store';
+
+/**
+ * The framework-free core of a resource server that accepts Tether tokens. One `check` per request:
+ *
+ * 1. the access token: a JWT signed by the issuer (RFC 9068), for this audience, unexpired; cached by its text
+ *    until it expires, so a token's signature is checked once, not per request;
+ * 2. its binding: a token bound to a key (`cnf.jkt`) needs the DPoP scheme and a proof by that key (RFC 9449
+ *    §7.1: htm, htu, ath, iat window, jti never seen, optional server nonce). A bound token sent as Bearer is
+ *    refused, since that is what a copied token without its key looks like;
+ * 3. revocation, from the pushed statements; if they cannot be trusted to be current, every request is refused
+ *    with 503 (fail closed);
+ * 4. scopes, then request-time policy with its cache.
+ *
+ * Refusals carry the status, the RFC 6750 / RFC 9449 challenge and a JSON-ready error; adapters only write them.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc9068
+ * @see https://www.rfc-editor.org/rfc/rfc9449#section-7
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-3
+ */
+export class Guard {
+  private readonly tokens: AccessTokenVerifier;
+  private readonly proofs: ProofChecker;
+  private readonly replay: ReplayCache;
+  private readonly decisions: DecisionCache | undefined;
+  private readonly now: () => number;
+  private readonly logger: GuardLogger;
+  private readonly requiredScopes: readonly string[];
+  private readonly allowBearer: boolean;
+  private readonly algs: readonly string[];
+  private readonly absent: GuardRefusal;
+
+  constructor(private readonly options: GuardOptions) {
+    this.now = options.now ?? (() => Date.now() / 1000);
+    this.logger = options.logger ?? consoleLogger;
+    const clockTolerance = Math.min(60, Math.max(0, options.clockTolerance ?? 0));
+    this.tokens = new AccessTokenVerifier({
+      issuer: options.issuer,
+      audience: options.audience,
+      keys: options.keys,
+      algorithms: options.tokenAlgorithms,
+      cacheSize: options.tokenCacheSize,
+      clockTolerance,
+    });
+    this.replay = new ReplayCache(() => this.now() * 1000);
+    this.proofs = new ProofChecker({
+      replay: this.replay,
+      algorithms: options.proofAlgorithms ?? GUARD_ALGORITHMS,
+      maxAge: options.proofMaxAge,
+      maxFuture: options.proofMaxFuture,
+      nonces: options.nonces,
+    });
+    this.decisions = options.policy ? new DecisionCache(options.policy) : undefined;
+    this.requiredScopes = options.requiredScopes ?? [];
+    this.allowBearer = options.allowBearer ?? false;
+    this.algs = this.proofs.supportedAlgorithms;
+    // RFC 6750 §3.1: a request without credentials gets the challenges alone, no error code.
+    const challenges = [formatChallenge('DPoP', { realm: options.realm, algs: this.algs })];
+    if (this.allowBearer) challenges.push(formatChallenge('Bearer', { realm: options.realm }));
+    this.absent = this.refusal(401, 'missing_token', 'invalid_token', 'An access token is required.', challenges.join(', '));
+  }
+
+  /** Checks one request; never throws for anything a client can send. */
+  async check(request: GuardRequest, options: CheckOptions = {}): Promise<GuardResult> {
+    const now = this.now();
+    const authorization = request.authorization;
+    if (!authorization) return this.absent;
+    const match = TOKEN68.exec(authorization);
+    if (!match) {
+      // Another scheme (Basic, say) is not an attempt at a token; a garbled DPoP/Bearer header is a bad request.
+      if (!/^(DPoP|Bearer)\b/i.test(authorization)) return this.absent;
+      const description = 'The Authorization header is malformed.';
+      return this.refusal(400, 'malformed_authorization', 'invalid_request', description, this.challenge('DPoP', 'invalid_request', description));
+    }
+    const scheme = (match[1] as string).length === 4 ? 'DPoP' : 'Bearer';
+    const raw = match[2] as string;
+
+    // A token seen before is taken from the cache without a detour through the event loop.
+    let token = this.tokens.cached(raw, now);
+    if (!token) {
+      try {
+        token = await this.tokens.verify(raw, now);
+      } catch (error) {
+        return this.tokenFailure(error, scheme);
+      }
+    }
+
+    if (token.jkt !== null) {
+      if (scheme !== 'DPoP') {
+        const description = 'This token is bound to a key: send it with the DPoP scheme and a proof.';
+        return this.unauthorized('bearer_for_bound_token', 'invalid_token', description, 'DPoP');
+      }
+      const proof = request.dpop;
+      if (proof === undefined || proof === '') {
+        return this.unauthorized('missing_proof', 'invalid_dpop_proof', 'A DPoP proof is required with this token.', 'DPoP');
+      }
+      if (typeof proof !== 'string' || proof.includes(',')) {
+        return this.unauthorized('invalid_proof', 'invalid_dpop_proof', 'Send exactly one DPoP proof.', 'DPoP');
+      }
+      try {
+        const htu = withoutQuery(request.url);
+        this.proofs.check(proof, { htm: request.method.toUpperCase(), htu, ath: token.ath, jkt: token.jkt, now });
+      } catch (error) {
+        if (!(error instanceof ProofRejected)) throw error;
+        if (error.code === 'nonce_required') {
+          const header = this.challenge('DPoP', 'use_dpop_nonce', error.description);
+          return this.refusal(401, 'nonce_required', 'use_dpop_nonce', error.description, header, { 'dpop-nonce': error.nonce ?? '' });
+        }
+        const code = error.code === 'proof_replayed' ? 'proof_replayed' : 'invalid_proof';
+        return this.unauthorized(code, 'invalid_dpop_proof', error.description, 'DPoP');
+      }
+    } else if (scheme === 'DPoP') {
+      const description = 'This token is not bound to a key; DPoP cannot be used with it.';
+      return this.unauthorized('dpop_for_unbound_token', 'invalid_token', description, this.allowBearer ? 'Bearer' : 'DPoP');
+    } else if (!this.allowBearer) {
+      return this.unauthorized('bearer_not_allowed', 'invalid_token', 'This API accepts only DPoP-bound tokens.', 'DPoP');
+    }
+
+    const revocations = this.options.revocations;
+    if (revocations) {
+      const health = revocations.health();
+      if (!health.fresh) {
+        const description =
+          `Cannot tell whether this token was revoked: ${health.reason}. ` +
+          'Refusing every request until the revocation stream is back.';
+        const retry = { 'retry-after': String(health.retryAfterSeconds) };
+        return this.refusal(503, 'revocation_unknown', 'temporarily_unavailable', description, undefined, retry);
+      }
+      const revoked = revocations.isRevoked(token);
+      if (revoked === true || (revoked !== false && (await revoked))) {
+        return this.unauthorized('revoked', 'invalid_token', 'The access token has been revoked.', scheme);
+      }
+    }
+
+    const missing = missingScopes(token.scopes, this.requiredScopes, options.scopes);
+    if (missing.length > 0) {
+      const description = `This request needs scope ${missing.join(' ')}.`;
+      const params = { realm: this.options.realm, error: 'insufficient_scope' as const, description, scope: missing, algs: this.algs };
+      const header = formatChallenge(scheme, params);
+      return this.refusal(403, 'insufficient_scope', 'insufficient_scope', description, header);
+    }
+
+    if (this.decisions) {
+      let refusal = this.authorize(token, request, now);
+      if (refusal instanceof Promise) refusal = await refusal;
+      if (refusal) return refusal;
+    }
+    return { ok: true, identity: token.identity };
+  }
+
+  /** Policy for an otherwise accepted request; undefined when it allows. Synchronous when the decision is cached. */
+  private authorize(token: VerifiedToken, request: GuardRequest, now: number): GuardRefusal | undefined | Promise<GuardRefusal | undefined> {
+    const path = pathOf(withoutQuery(request.url));
+    const context: RequestContext = {
+      method: request.method.toUpperCase(),
+      path,
+      route: request.route ?? path,
+      ip: request.ip,
+      userAgent: request.userAgent,
+      now,
+    };
+    let decision: AuthorizationDecision | Promise<AuthorizationDecision>;
+    try {
+      decision = (this.decisions as DecisionCache).decide(token.identity, context);
+    } catch (error) {
+      return this.policyFailed(error, context);
+    }
+    if (decision instanceof Promise) {
+      return decision.then(
+        (d) => this.judge(d, token, context),
+        (error: unknown) => this.policyFailed(error, context),
+      );
+    }
+    return this.judge(decision, token, context);
+  }
+
+  private judge(decision: AuthorizationDecision, token: VerifiedToken, context: RequestContext): GuardRefusal | undefined {
+    if (decision.decision === 'allow') return undefined;
+    this.logger.info(
+      { sub: token.sub, client: token.clientId, grant: token.grantId, method: context.method, route: context.route, reason: decision.reason },
+      'guard: refused by policy',
+    );
+    return this.refusal(403, 'policy_denied', 'access_denied', decision.reason || 'Refused by policy.', undefined);
+  }
+
+  private policyFailed(error: unknown, context: RequestContext): GuardRefusal {
+    // A policy that cannot be evaluated refuses: failing open here would bypass every rule at once.
+    const fields = { err: (error as Error).message, method: context.method, route: context.route };
+    this.logger.error(fields, 'guard: policy evaluation failed; refusing');
+    return this.refusal(403, 'policy_error', 'access_denied', 'This request could not be checked against policy.', undefined);
+  }
+
+  /** How much the guard holds: every count is bounded (by a size limit or by time). For metrics and tests. */
+  stats(): { tokens: number; proofKeys: number; proofIds: number; decisions: number } {
+    return { tokens: this.tokens.size, proofKeys: this.proofs.keyCount, proofIds: this.replay.size, decisions: this.decisions?.size ?? 0 };
+  }
+
+  /** Forgets cached policy decisions, e.g. after the claims policies read have changed. */
+  clearDecisions(): void {
+    this.decisions?.clear();
+  }
+
+  private tokenFailure(error: unknown, scheme: 'DPoP' | 'Bearer'): GuardRefusal {
+    if (error instanceof KeysUnavailable) {
+      this.logger.error({ err: error.message }, 'guard: the issuer keys are unavailable; refusing with 503');
+      const description = 'The issuer keys cannot be fetched right now.';
+      return this.refusal(503, 'keys_unavailable', 'temporarily_unavailable', description, undefined, { 'retry-after': '5' });
+    }
+    if (!(error instanceof TokenRejected)) throw error;
+    const code: RefusalCode =
+      error.code === 'token_expired' ? 'token_expired' : error.code === 'token_audience' ? 'wrong_audience' : 'invalid_token';
+    // Whatever scheme was used, the way forward is a DPoP-bound token unless Bearer is accepted here.
+    return this.unauthorized(code, 'invalid_token', error.description, scheme === 'Bearer' && this.allowBearer ? 'Bearer' : 'DPoP');
+  }
+
+  private unauthorized(code: RefusalCode, error: GuardErrorCode, description: string, scheme: 'DPoP' | 'Bearer'): GuardRefusal {
+    return this.refusal(401, code, error, description, this.challenge(scheme, error, description));
+  }
+
+  private challenge(scheme: 'DPoP' | 'Bearer', error: GuardErrorCode, description: string): string {
+    return formatChallenge(scheme, { realm: this.options.realm, error, description, algs: this.algs });
+  }
+
+  private refusal(
+    status: GuardRefusal['status'],
+    code: RefusalCode,
+    error: RefusalError,
+    description: string,
+    wwwAuthenticate: string | undefined,
+    extra: Record<string, string> = {},
+  ): GuardRefusal {
+    const headers: Record<string, string> = { 'cache-control': NO_STORE, ...extra };
+    if (wwwAuthenticate) headers['www-authenticate'] = wwwAuthenticate;
+    return { ok: false, status, code, error, description, wwwAuthenticate, headers };
+  }
+}
+
+/** The JSON body of a refusal (RFC 6750 §3 / RFC 6749 §5.2 shape). */
+export function refusalBody(refusal: GuardRefusal): string {
+  return JSON.stringify({ error: refusal.error, error_description: refusal.description });
+}
+
+function missingScopes(have: readonly string[], ...needed: (readonly string[] | undefined)[]): string[] {
+  const missing: string[] = [];
+  for (const list of needed) for (const scope of list ?? []) if (!have.includes(scope) && !missing.includes(scope)) missing.push(scope);
+  return missing;
+}
+
+function withoutQuery(url: string): string {
+  const q = url.indexOf('?');
+  const h = url.indexOf('#');
+  const cut = q === -1 ? h : h === -1 ? q : Math.min(q, h);
+  return cut === -1 ? url : url.slice(0, cut);
+}
+
+/** The path of an absolute URL without query: everything from the first slash after `scheme://host`. */
+function pathOf(url: string): string {
+  const start = url.indexOf('//');
+  const slash = url.indexOf('/', start === -1 ? 0 : start + 2);
+  return slash === -1 ? '/' : url.slice(slash);
+}

@@ -1,0 +1,103 @@
+import type { PushedRevocation, RevocationTarget } from '../events/security-event.js';
+
+/** What of a token a revocation statement can name. */
+export interface RevocableToken {
+  grantId: string | null;
+  sub: string;
+  jkt: string | null;
+  clientId: string;
+  iat: number;
+}
+
+interface Cutoff {
+  /** Tokens issued at or before this are revoked. */
+  issuedBefore: number;
+  /** After this no token the statements cover can still be valid: the entry can go. */
+  relevantUntil: number;
+}
+
+/**
+ * The revocation statements a guard has been sent, kept only while they can matter. A statement says "every token
+ * of this grant / user / key / client (or every token) issued at or before T is dead"; several about the same
+ * target merge into the latest T and the latest end, which never lets through a token any one of them covers.
+ * Memory is bounded by the statements of the last token lifetime: each goes at its `relevantUntil`, when every
+ * token it covers has expired anyway.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc8417#section-2 (the events that carry them)
+ */
+export class RevocationList {
+  private readonly byTarget: Record<Exclude<RevocationTarget, 'all'>, Map<string, Cutoff>> = {
+    grant: new Map(),
+    user: new Map(),
+    jkt: new Map(),
+    client: new Map(),
+  };
+  private all: Cutoff | undefined;
+  private nextSweep = -Infinity;
+
+  /**
+   * @param graceSeconds kept this long past `relevantUntil` (default 60), so a guard that tolerates some clock
+   * difference on `exp` (up to this much) never forgets a statement while a token it covers could still pass.
+   */
+  constructor(private readonly graceSeconds = 60) {}
+
+  /** Records a statement (idempotent: applying one twice changes nothing). */
+  apply(statement: PushedRevocation): void {
+    const cutoff = { issuedBefore: statement.issuedBefore, relevantUntil: statement.relevantUntil + this.graceSeconds };
+    if (statement.kind === 'all') {
+      this.all = merge(this.all, cutoff);
+      return;
+    }
+    if (statement.value === null) return;
+    const map = this.byTarget[statement.kind];
+    map.set(statement.value, merge(map.get(statement.value), cutoff));
+  }
+
+  /** Whether a statement covers `token`; `now` in seconds (also sweeps what no longer matters, once a second). */
+  covers(token: RevocableToken, now: number): boolean {
+    if (now >= this.nextSweep) this.sweep(now);
+    const { iat } = token;
+    return (
+      hit(this.all, iat, now) ||
+      (token.grantId !== null && hit(this.byTarget.grant.get(token.grantId), iat, now)) ||
+      hit(this.byTarget.user.get(token.sub), iat, now) ||
+      (token.jkt !== null && hit(this.byTarget.jkt.get(token.jkt), iat, now)) ||
+      hit(this.byTarget.client.get(token.clientId), iat, now)
+    );
+  }
+
+  /** Forgets statements whose tokens have all expired; returns how many went. */
+  sweep(now: number): number {
+    let removed = 0;
+    for (const map of Object.values(this.byTarget)) {
+      for (const [value, cutoff] of map) {
+        if (cutoff.relevantUntil <= now) {
+          map.delete(value);
+          removed++;
+        }
+      }
+    }
+    if (this.all && this.all.relevantUntil <= now) {
+      this.all = undefined;
+      removed++;
+    }
+    this.nextSweep = now + 1;
+    return removed;
+  }
+
+  /** How many targets are held (for metrics and the memory test). */
+  get size(): number {
+    let n = this.all ? 1 : 0;
+    for (const map of Object.values(this.byTarget)) n += map.size;
+    return n;
+  }
+}
+
+function merge(a: Cutoff | undefined, b: Cutoff): Cutoff {
+  if (!a) return b;
+  return { issuedBefore: Math.max(a.issuedBefore, b.issuedBefore), relevantUntil: Math.max(a.relevantUntil, b.relevantUntil) };
+}
+
+function hit(cutoff: Cutoff | undefined, iat: number, now: number): boolean {
+  return cutoff !== undefined && cutoff.relevantUntil > now && iat <= cutoff.issuedBefore;
+}
