@@ -146,6 +146,7 @@ class FormBrowser {
       // Like a browser submitting the page's form: every hidden field (csrf, the sealed request) goes along.
       body: form ? new URLSearchParams({ ...this.hidden(), ...form }) : undefined,
       redirect: 'manual',
+      signal: AbortSignal.timeout(15_000),
     });
     const set = response.headers.get('set-cookie');
     if (set) this.cookie = set.split(';')[0];
@@ -169,7 +170,12 @@ class FormBrowser {
 }
 
 async function postForm(url, form, headers = {}) {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(form) });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams(form),
+    signal: AbortSignal.timeout(15_000),
+  });
   const body = await response.json();
   if (!response.ok) throw new Error(`${url}: ${response.status} ${JSON.stringify(body)}`);
   return body;
@@ -296,24 +302,36 @@ function dpopHeaders(sessions, htu, count) {
 /** The best of several results by rate per server CPU-second. */
 const best = (results) => results.reduce((a, b) => (b.perCpuSecond > a.perCpuSecond ? b : a));
 
-/** Warm-up, then measured runs with pools of unique proofs sized from the rate seen so far (re-run if one ran dry). */
-async function measureDpop(target, sessions, label, rounds = 1) {
-  const pool = new HeaderPool();
-  const htu = target.url;
-  pool.fill(dpopHeaders(sessions, htu, 30_000));
-  const warm = await drive(target, { duration: WARMUP_SECONDS, headers: () => pool.take() });
-  // The warm-up includes the JIT's first seconds: size the first pool well above its rate.
-  let expected = Math.max(warm.rate * 1.5, 4_000);
-  const results = [];
-  for (let attempt = 0; results.length < rounds; attempt++) {
-    if (attempt >= rounds + 2) throw new Error(`${label}: could not keep the proof pool ahead of the server`);
-    pool.fill(dpopHeaders(sessions, htu, Math.ceil(expected * SECONDS * 1.4) + 5_000));
-    const run = await drive(target, { duration: SECONDS, headers: () => pool.take() });
-    expected = Math.max(expected, run.rate * 1.2);
-    if (pool.exhausted === 0) results.push(run);
-    else log(`    ${label}: ran out of proofs; once more with a bigger pool`);
+/**
+ * Measurement windows against a server that checks proofs: each window gets a pool of unique proofs sized from
+ * the rate seen so far; a window that ran dry is measured again with a bigger pool.
+ */
+class DpopLoad {
+  constructor(target, sessions, label) {
+    this.target = target;
+    this.sessions = sessions;
+    this.label = label;
+    this.pool = new HeaderPool();
+    this.expected = 4_000;
   }
-  return best(results);
+
+  async warm() {
+    this.pool.fill(dpopHeaders(this.sessions, this.target.url, 30_000));
+    const warm = await drive(this.target, { duration: WARMUP_SECONDS, headers: () => this.pool.take() });
+    // The warm-up includes the JIT's first seconds: size the first pool well above its rate.
+    this.expected = Math.max(warm.rate * 1.5, this.expected);
+  }
+
+  async window() {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      this.pool.fill(dpopHeaders(this.sessions, this.target.url, Math.ceil(this.expected * SECONDS * 1.4) + 5_000));
+      const run = await drive(this.target, { duration: SECONDS, headers: () => this.pool.take() });
+      this.expected = Math.max(this.expected, run.rate * 1.2);
+      if (this.pool.exhausted === 0) return run;
+      log(`    ${this.label}: ran out of proofs; once more with a bigger pool`);
+    }
+    throw new Error(`${this.label}: could not keep the proof pool ahead of the server`);
+  }
 }
 
 /**
@@ -493,8 +511,9 @@ async function measureVerify() {
     return { rate: n / ((performance.now() - start) / 1000), perCpuSecond: n / ((used.user + used.system) / 1e6) };
   };
   run(1);
-  const runs = Array.from({ length: ROUNDS }, () => run(2));
-  process.send(runs.reduce((a, b) => (b.perCpuSecond > a.perCpuSecond ? b : a)));
+  process.send({ ready: true });
+  // One window per request, so the parent can interleave it with the HTTP measurements.
+  process.on('message', () => process.send(run(2)));
 }
 
 /**
@@ -672,7 +691,7 @@ async function main() {
   );
   log(
     `  ${LOAD.connections} connections, pipelining ${LOAD.pipelining}, ${WARMUP_SECONDS} s warm-up, then ${SECONDS} s measurements ` +
-      `(best of ${ROUNDS} for R_const, R_verify and the guard)`,
+      `(R_const, R_verify and the guard in alternation, best of ${ROUNDS} each)`,
   );
   if (!existsSync(join(ROOT, 'dist/guard/index.js'))) throw new Error('dist/ is missing: run `npm run build` first');
 
@@ -716,34 +735,53 @@ async function main() {
         log(`  ${label.padEnd(58, ' ')} ${int(r.rate).padStart(7)}  ${int(r.perCpuSecond).padStart(7)}  ${`${(r.serverCpu * 100).toFixed(0)}%`.padStart(5)}  ${r.otherLoad.toFixed(2).padStart(5)}${extra}`);
       log('Throughput on one core                                         req/s  per CPU-s  server  other');
       log('                                                                (wall)  (server)    CPU   load');
-      const constant = await run('const', (t) => measureFixed(t, dpopHeaders(sessions, `${t.url}`, 1)[0], ROUNDS));
-      row('node:http, constant route (R_const)', constant);
+      // R_const, R_verify and the guard are measured in alternation, round after round, and the best window of each
+      // counts: load from elsewhere on the machine comes and goes, and this way it cannot single out one of them.
+      const start = async (role) => {
+        const c = child(role, { pinned, env });
+        children.push(c);
+        const info = await c.first;
+        return { c, info, target: { url: `http://127.0.0.1:${info.port}/api`, pid: c.proc.pid } };
+      };
+      const constServer = await start('const');
+      const guardServer = await start('guard');
       const verifier = child('verify', { pinned });
       children.push(verifier);
-      const rVerify = await verifier.first;
-      await verifier.stop();
+      await verifier.first;
+      const constHeaders = dpopHeaders(sessions, constServer.target.url, 1)[0];
+      const guardLoad = new DpopLoad(guardServer.target, sessions, 'guard');
+      await drive(constServer.target, { duration: WARMUP_SECONDS, headers: constHeaders });
+      await guardLoad.warm();
+      const rounds = { constant: [], verify: [], guard: [] };
+      for (let r = 0; r < ROUNDS; r++) {
+        rounds.constant.push(await drive(constServer.target, { duration: SECONDS, headers: constHeaders }));
+        verifier.proc.send('run');
+        rounds.verify.push(await verifier.next());
+        rounds.guard.push(await guardLoad.window());
+      }
+      guardServer.c.proc.send('stats');
+      const guardStats = await guardServer.c.next();
+      for (const c of [constServer.c, guardServer.c, verifier]) await c.stop();
+      const constant = best(rounds.constant);
+      const rVerify = best(rounds.verify);
+      const guarded = { ...best(rounds.guard), info: guardServer.info };
+      row('node:http, constant route (R_const)', constant);
       log(`  ${'ES256 verification, node:crypto alone (R_verify)'.padEnd(58, ' ')} ${int(rVerify.rate).padStart(7)}  ${int(rVerify.perCpuSecond).padStart(7)}`);
       const ceiling = { rate: 1 / (1 / constant.rate + 1 / rVerify.rate), perCpuSecond: 1 / (1 / constant.perCpuSecond + 1 / rVerify.perCpuSecond) };
       log(`  ${'ceiling C = 1/(1/R_const + 1/R_verify)'.padEnd(58, ' ')} ${int(ceiling.rate).padStart(7)}  ${int(ceiling.perCpuSecond).padStart(7)}`);
-      let guardStats;
-      const guarded = await run('guard', async (t, c) => {
-        const result = await measureDpop(t, sessions, 'guard', ROUNDS);
-        c.proc.send('stats');
-        guardStats = await c.next();
-        return result;
-      });
       const fraction = guarded.perCpuSecond / ceiling.perCpuSecond;
       const okGuard = fraction >= TARGETS.ceilingFraction;
       row('Tether guard: DPoP token, unique proof, policy on', guarded, `   = ${fraction.toFixed(2)} C (wall ${(guarded.rate / ceiling.rate).toFixed(2)} C)`);
-      const express = await run('express', (t) => measureFixed(t, { authorization: `Bearer ${bearer.token}` }));
+      const express = await run('express', (t) => measureFixed(t, { authorization: `Bearer ${bearer.token}` }, ROUNDS));
       row('express-oauth2-jwt-bearer: plain Bearer JWT (Express)', express);
       log();
       log(`  guard: ${fraction.toFixed(2)} C per server CPU-second, target >= ${TARGETS.ceilingFraction} C: ${okGuard ? 'met' : 'NOT MET'}`);
       log(`  guard / express-oauth2-jwt-bearer: ${(guarded.perCpuSecond / express.perCpuSecond).toFixed(1)}x, while also verifying a proof signature, DPoP binding, replay, revocation and policy`);
       log(`  policy: ${guarded.info.policy}; one uncached decision costs ${guarded.info.decisionMicros.toFixed(0)} µs`);
       log(`  guard state after its run: ${JSON.stringify(guardStats.stats)}; revocation stream current: ${guardStats.fresh}`);
-      for (const [name, r] of [['const', constant], ['guard', guarded], ['express', express]]) {
-        if (r.other > 0) log(`  ${name}: ${int(r.other)} unexpected answers, e.g. ${r.samples.join(' | ')}`);
+      for (const [name, list] of [['const', rounds.constant], ['guard', rounds.guard], ['express', [express]]]) {
+        const other = list.reduce((n, r) => n + r.other, 0);
+        if (other > 0) log(`  ${name}: ${int(other)} unexpected answers, e.g. ${list.flatMap((r) => r.samples).slice(0, 3).join(' | ')}`);
       }
       const busy = [constant, guarded, express].some((r) => r.otherLoad > 0.3);
       if (busy) log('  NOTE: other processes used CPU during the runs ("other load", in cores): wall rates are unreliable; per CPU-second figures hold');

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { SignJWT } from 'jose';
 import type { ClientRegistry } from '../../clients/client-registry.js';
@@ -25,6 +26,12 @@ export interface EventStreamDeps {
  * heartbeat carries the server's time so a guard can tell silence from a dead link and fail closed.
  */
 export function registerEventStream(app: FastifyInstance, deps: EventStreamDeps): void {
+  // Streams never end on their own; a shutdown ends them, or closing the server would wait on them forever.
+  const open = new Set<ServerResponse>();
+  // preClose, not onClose: onClose runs only after open requests finish, which these never would.
+  app.addHook('preClose', async () => {
+    for (const raw of open) raw.end();
+  });
   app.get('/events', async (request, reply) => {
     const credentials = clientCredentials(request, formOf(undefined));
     if (credentials.method === 'none') throw new InvalidClient('The event stream requires client authentication.', true);
@@ -59,14 +66,18 @@ export function registerEventStream(app: FastifyInstance, deps: EventStreamDeps)
     const heartbeat = setInterval(() => {
       raw.write(`event: heartbeat\ndata: {"time":${deps.clock.now()},"seq":${sent}}\n\n`);
     }, deps.heartbeatMs);
+    open.add(raw);
     request.raw.on('close', () => {
       clearInterval(heartbeat);
       unsubscribe();
+      open.delete(raw);
     });
     raw.write(`event: heartbeat\ndata: {"time":${deps.clock.now()},"seq":${after}}\n\n`);
     for (const statement of await deps.feed.backlog(after, deps.clock.now())) await send(statement);
     for (const statement of queue.splice(0)) await send(statement);
     ready = true;
+    // Tells a resuming guard it has caught up, so it need not wait for the next heartbeat to trust its state.
+    raw.write(`event: ready\ndata: {"seq":${sent}}\n\n`);
   });
 }
 
