@@ -24,6 +24,7 @@ Commands:
   admin           revoke grants (by grant, user, device key, client, or all) and list revocations
 ${CLIENT_USAGE}
   policy          validate policies and test a decision against them (policy authors)
+  gateway         put the guard in front of an existing HTTP API (reverse proxy)
 
 Run 'tether <command> --help' for a command's options.`;
 
