@@ -15,7 +15,7 @@ import {
 } from '../../test/guard/fixtures.js';
 import type { GuardRefusal, GuardResult } from './guard.js';
 import type { AuthorizationDecision } from './policy.js';
-import type { RevocationHealth } from './revocation-stream.js';
+import type { RevocationHealth } from './revocation-source.js';
 
 function refused(result: GuardResult): GuardRefusal {
   assert.equal(result.ok, false, 'expected a refusal');

@@ -6,7 +6,7 @@ import { GUARD_ALGORITHMS, type JwsAlgorithm } from './jws.js';
 import { KeysUnavailable, type KeySource } from './keys.js';
 import { consoleLogger, type GuardLogger } from './logger.js';
 import { DecisionCache, type AuthorizationDecision, type PolicyOptions, type RequestContext } from './policy.js';
-import type { RevocationSource } from './revocation-stream.js';
+import type { RevocationSource } from './revocation-source.js';
 
 export type { VerifiedIdentity };
 

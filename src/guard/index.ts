@@ -15,7 +15,8 @@ export type { NonceSource, ProofExpectation, ProofRejection } from './dpop-proof
 export { KeysUnavailable, RemoteJwks, StaticJwks } from './keys.js';
 export type { KeySource, RemoteJwksOptions } from './keys.js';
 export { RevocationStream } from './revocation-stream.js';
-export type { RevocationHealth, RevocationSource, RevocationStreamOptions, StreamNotice } from './revocation-stream.js';
+export type { RevocationHealth, RevocationSource } from './revocation-source.js';
+export type { RevocationStreamOptions, StreamNotice } from './revocation-stream.js';
 export { RevocationList } from './revocation-list.js';
 export type { RevocableToken } from './revocation-list.js';
 export { DecisionCache } from './policy.js';

@@ -1,35 +1,14 @@
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { PushedRevocation } from '../events/security-event.js';
-import type { VerifiedToken } from './access-token.js';
-import { SET_TYPE } from '../events/security-event.js';
-import { decodeSegment, isGuardAlgorithm, splitCompactJws, verifyJws, type JwsAlgorithm } from './jws.js';
+import type { JwsAlgorithm } from './jws.js';
 import type { KeySource } from './keys.js';
 import { consoleLogger, type GuardLogger } from './logger.js';
 import { RevocationList, type RevocableToken } from './revocation-list.js';
 import { readSecurityEvent, type ClaimsChange } from './security-events.js';
 import { SseParser, type SseMessage } from './sse.js';
-
-/** Whether the guard's revocation knowledge is current; when it is not, the guard refuses every request (503). */
-export type RevocationHealth =
-  | { fresh: true }
-  | {
-      fresh: false;
-      /** For the response body and the log. */
-      reason: string;
-      /** For Retry-After. */
-      retryAfterSeconds: number;
-    };
-
-/**
- * What the guard asks about revocation: whether a token is revoked, and whether the answer can be trusted right
- * now. {@link RevocationStream} is the push implementation; anything else (a database lookup in the server's own
- * demo API) can stand in.
- */
-export interface RevocationSource {
-  health(): RevocationHealth;
-  isRevoked(token: VerifiedToken): boolean | Promise<boolean>;
-}
+import { verifySecurityEventToken } from './verify-set.js';
+import type { RevocationHealth, RevocationSource } from './revocation-source.js';
 
 /** What the stream reports to its subscribers. */
 export type StreamNotice =
@@ -333,7 +312,7 @@ export class RevocationStream implements RevocationSource {
     const seq = Number(message.lastEventId);
     let claims: Record<string, unknown>;
     try {
-      claims = await this.verifySet(message.data);
+      claims = await verifySecurityEventToken(message.data, { issuer: this.options.issuer, keys: this.options.keys, algorithms: this.algorithms });
     } catch (error) {
       // Skipping it would lose a revocation; redial and have it sent again. If it keeps failing, the stream goes
       // stale and the guard fails closed, which is the right outcome for events nobody can verify.
@@ -353,27 +332,6 @@ export class RevocationStream implements RevocationSource {
     }
     const position = event.type === 'revocation' ? event.revocation.seq : Number.isInteger(seq) ? seq : this.lastSeq;
     this.lastSeq = Math.max(this.lastSeq, position);
-  }
-
-  /** Verifies a SET: signed by the issuer's key, typ secevent+jwt, iss this issuer, with events (RFC 8417 §2.2). */
-  private async verifySet(token: string): Promise<Record<string, unknown>> {
-    const jws = splitCompactJws(token);
-    const header = jws && decodeSegment(jws.rawHeader);
-    if (!jws || !header) throw new Error('not a JWT');
-    const typ = header['typ'];
-    if (typeof typ !== 'string' || typ.replace(/^application\//i, '').toLowerCase() !== SET_TYPE) throw new Error('typ is not secevent+jwt');
-    const alg = header['alg'];
-    if (!isGuardAlgorithm(alg) || !this.algorithms.includes(alg)) throw new Error('alg not allowed');
-    if ('crit' in header) throw new Error('critical header extensions');
-    const kid = header['kid'];
-    const key = await this.options.keys.getKey(typeof kid === 'string' ? kid : undefined, alg);
-    if (!key) throw new Error('signed by a key the issuer does not publish');
-    if (!verifyJws(alg, key, jws.signingInput, jws.signature)) throw new Error('bad signature');
-    const claims = decodeSegment(jws.rawPayload);
-    if (!claims) throw new Error('payload is not a JSON object');
-    if (claims['iss'] !== this.options.issuer) throw new Error('iss is not the issuer');
-    if (typeof claims['events'] !== 'object' || claims['events'] === null) throw new Error('no events');
-    return claims;
   }
 
   private dropped(connection: Connection, reason: string, destroy = false): void {

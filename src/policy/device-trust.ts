@@ -38,6 +38,21 @@ export interface TrustedClass {
  * Where enrolled device keys live: a port the storage layer implements (an in-memory one is below, for tests and
  * the dev tenant).
  */
+/** A key's enrollment as it starts: pending, trusted by nobody yet. Every registry records it this way. */
+export function pendingDeviceRecord(request: { jkt: string; name: string; requestedClass: DeviceClass; now: number }): DeviceRecord {
+  return {
+    jkt: request.jkt,
+    name: request.name,
+    requestedClass: request.requestedClass,
+    status: 'pending',
+    class: null,
+    trust: null,
+    decidedBy: null,
+    enrolledAt: request.now,
+    decidedAt: null,
+  };
+}
+
 export interface DeviceRegistry {
   /** The class of an approved key; undefined for unknown, pending or revoked keys (all of which are unmanaged). */
   classOf(jkt: string): Promise<TrustedClass | undefined>;
@@ -131,17 +146,7 @@ export class InMemoryDeviceRegistry implements DeviceRegistry {
   async enroll(request: { jkt: string; name: string; requestedClass: DeviceClass; now: number }): Promise<DeviceRecord> {
     const existing = this.records.get(request.jkt);
     if (existing?.status === 'approved') return { ...existing };
-    const record: DeviceRecord = {
-      jkt: request.jkt,
-      name: request.name,
-      requestedClass: request.requestedClass,
-      status: 'pending',
-      class: null,
-      trust: null,
-      decidedBy: null,
-      enrolledAt: request.now,
-      decidedAt: null,
-    };
+    const record = pendingDeviceRecord(request);
     this.records.set(request.jkt, record);
     return { ...record };
   }

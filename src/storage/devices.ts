@@ -1,6 +1,6 @@
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { DeviceEvents, DeviceStore } from '../devices/device-store.js';
-import type { DeviceRecord, TrustedClass } from '../policy/device-trust.js';
+import { pendingDeviceRecord, type DeviceRecord, type TrustedClass } from '../policy/device-trust.js';
 import type { DeviceClass } from '../policy/types.js';
 import { appendAuditEvents } from './audit-log.js';
 import type { Database, DeviceTable } from './schema.js';
@@ -78,17 +78,7 @@ export class SqlDeviceStore implements DeviceStore {
     return this.db.transaction().execute(async (tx) => {
       const existing = await this.find(tx, request.jkt);
       if (existing?.status === 'approved') return existing;
-      const record: DeviceRecord = {
-        jkt: request.jkt,
-        name: request.name,
-        requestedClass: request.requestedClass,
-        status: 'pending',
-        class: null,
-        trust: null,
-        decidedBy: null,
-        enrolledAt: request.now,
-        decidedAt: null,
-      };
+      const record = pendingDeviceRecord(request);
       return this.save(tx, record, existing !== undefined, events);
     });
   }
