@@ -92,7 +92,14 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     await db.destroy();
     throw error;
   });
-  if (keys.sealedOnOpen > 0) logger.warn({ keys: keys.sealedOnOpen }, 'plaintext signing keys found in the data dir were sealed with the KEK');
+  if (keys.sealedOnOpen > 0) {
+    // The plaintext rows' old bytes would linger in free pages and the WAL: rebuild the file and empty the WAL.
+    await sqlite.exclusive(() => {
+      sqlite.raw.exec('VACUUM');
+      sqlite.raw.pragma('wal_checkpoint(TRUNCATE)');
+    });
+    logger.warn({ keys: keys.sealedOnOpen }, 'plaintext signing keys found in the data dir were sealed with the KEK');
+  }
   const csrfKey = await settings.getOrCreate('csrf_key', () => randomToken(32));
 
   const replay = new ReplayCache();
