@@ -19,6 +19,8 @@ import { RevocationSetSigner } from './events/revocation-set-signer.js';
 import { StreamSlots } from './events/stream-slots.js';
 import { MetricsAccess } from './observability/metrics-access.js';
 import { resolveKek } from './config/kek.js';
+import { ConfigError } from './config/load.js';
+import { KeyEncryptionError } from './tokens/key-encryption.js';
 import { Checkpointer } from './audit/checkpoint.js';
 import { SqlAuditCheckpoints, SqlAuditLog } from './storage/audit-log.js';
 import { SqlGrantStore } from './storage/grants.js';
@@ -90,7 +92,8 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   const sessionStore = new SqlBrowserSessionStore(db);
   const keys = await KeyRing.open(new SqlSigningKeyStore(db), kek.kek, clock).catch(async (error: unknown) => {
     await db.destroy();
-    throw error;
+    // The wrong KEK (or a damaged key row) is a configuration problem: say so, as for a missing KEK.
+    throw error instanceof KeyEncryptionError ? new ConfigError(error.message) : error;
   });
   if (keys.sealedOnOpen > 0) {
     // The plaintext rows' old bytes would linger in free pages and the WAL: rebuild the file and empty the WAL.

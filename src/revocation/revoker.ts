@@ -33,6 +33,7 @@ export class Revoker {
 
   async revoke(request: RevocationRequest, cause?: Cause): Promise<{ statement: RevocationStatement; grants: string[] }> {
     const now = this.clock.now();
+    // The cut below is provisional: the store replaces it with one taken inside its transaction (see `cut`).
     const statement: RevocationStatement = { id: uuidv7(), issuedBefore: now, issuedBeforeMs: now * 1000 + 999, createdAt: now, ...request };
     const describe = (grants: RevokedGrant[]): AuditEventInput[] => {
       const subject = (g: RevokedGrant) => ({ at: now, userId: g.userId, clientId: g.clientId, grantId: g.id, jkt: g.jkt });

@@ -91,6 +91,8 @@ interface LoadedKey {
  */
 export class KeyRing implements SigningKeySource {
   private keys: LoadedKey[] = [];
+  /** How many plaintext private keys (from a data dir older than sealing) `open` sealed. */
+  sealedOnOpen = 0;
 
   private constructor(
     private readonly store: SigningKeyStore,
@@ -102,13 +104,12 @@ export class KeyRing implements SigningKeySource {
    * Loads the stored keys, sealing any plaintext private key left by an older data dir, and creates the first
    * key when none can sign now. Throws {@link KeyEncryptionError} when the KEK does not open the stored keys.
    */
-  static async open(store: SigningKeyStore, kek: KeyEncryptionKey, clock: Clock): Promise<KeyRing & { sealedOnOpen: number }> {
+  static async open(store: SigningKeyStore, kek: KeyEncryptionKey, clock: Clock): Promise<KeyRing> {
     const ring = new KeyRing(store, kek, clock);
-    let sealed = 0;
     for (const row of await store.listSigningKeys()) {
       if (KeyEncryptionKey.isSealed(row.privateJwk)) continue;
       await store.updatePrivateKey(row.kid, kek.seal(row.kid, row.privateJwk));
-      sealed++;
+      ring.sealedOnOpen++;
     }
     await ring.reload();
     if (!ring.current()) {
@@ -116,7 +117,7 @@ export class KeyRing implements SigningKeySource {
       await store.insertSigningKey(await KeyRing.create(kek, now, now));
       await ring.reload();
     }
-    return Object.assign(ring, { sealedOnOpen: sealed });
+    return ring;
   }
 
   /** A new key pair, sealed for storage, published from `now` and signing from `activatesAt`. */

@@ -78,6 +78,13 @@ describe('signing key rotation at a running gateway', () => {
     assert.deepEqual(await jwksKids(), [oldKid]);
     assert.equal(await atGateway(first), 200);
 
+    // Nobody without the admin key rotates anything.
+    const anonymous = await fetch(`${server.issuer}/admin/keys/rotate`, { method: 'POST' });
+    assert.equal(anonymous.status, 401);
+    const intruder = io({ ...env, TETHER_ADMIN_KEY: 'tether_admin_not_the_key_000000000000000000' });
+    assert.equal(await keysCommand(['rotate'], intruder), 5);
+    assert.deepEqual(await jwksKids(), [oldKid]);
+
     // Rotate through the CLI: the new key is published at once, but the old one keeps signing.
     const rotate = io(env);
     assert.equal(await keysCommand(['rotate'], rotate), 0, rotate.err());

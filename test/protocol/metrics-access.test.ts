@@ -20,7 +20,7 @@ describe('/metrics needs the scraper token', () => {
   after(() => server.close());
 
   test('no token, a wrong token, another scheme or a forged loopback address: 401 and no numbers', async () => {
-    for (const headers of [
+    for (const headers of <Record<string, string>[]>[
       {},
       { authorization: 'Bearer tether_metrics_wrong_0000000000000000000000' },
       { authorization: `Basic ${Buffer.from(`x:${SCRAPER_TOKEN}`).toString('base64')}` },

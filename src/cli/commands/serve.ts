@@ -110,7 +110,7 @@ export async function serveCommand(args: string[], io: CliIO): Promise<number> {
     tether = await createTether({ config, users, logger, trustProxy: values['trust-proxy'], env: io.env });
   } catch (error) {
     // A missing or wrong key-encryption key stops the start with what to set, not a stack trace.
-    if (error instanceof ConfigError || (error as { code?: unknown }).code === 'kek_wrong') {
+    if (error instanceof ConfigError) {
       io.stderr.write(`tether serve: ${(error as Error).message}\n`);
       return ExitCode.config;
     }
