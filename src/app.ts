@@ -7,7 +7,6 @@ import { DeviceDecisions } from './device-flow/decision.js';
 import { PollPacer } from './device-flow/poll-pacer.js';
 import { DpopVerifier } from './dpop/proof.js';
 import { ReplayCache } from './dpop/replay-cache.js';
-import { createLocalJWKSet } from 'jose';
 import { AdminKeys } from './admin/admin-keys.js';
 import { RequestGuard } from './guard/request-guard.js';
 import { DpopNonces } from './dpop/nonce.js';
@@ -16,6 +15,12 @@ import { RefreshTokenGrant } from './grant-types/refresh-token-grant.js';
 import { Metrics } from './observability/metrics.js';
 import { Revoker } from './revocation/revoker.js';
 import { RevocationFeed } from './events/revocation-feed.js';
+import { RevocationSetSigner } from './events/revocation-set-signer.js';
+import { StreamSlots } from './events/stream-slots.js';
+import { MetricsAccess } from './observability/metrics-access.js';
+import { resolveKek } from './config/kek.js';
+import { ConfigError } from './config/load.js';
+import { KeyEncryptionError } from './tokens/key-encryption.js';
 import { Checkpointer } from './audit/checkpoint.js';
 import { SqlAuditCheckpoints, SqlAuditLog } from './storage/audit-log.js';
 import { SqlGrantStore } from './storage/grants.js';
@@ -55,12 +60,16 @@ export interface TetherOptions {
   logger: Logger;
   clock?: Clock;
   trustProxy?: boolean;
+  /** Where TETHER_KEK is read (the key-encryption key of the signing keys); default process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** How often expired codes, sessions and in-memory pacing state are cleaned up. */
 const CLEANUP_INTERVAL_MS = 60_000;
 /** How often the event stream tells guards it is alive. */
 const EVENT_HEARTBEAT_MS = 2_000;
+/** How long past the longest token lifetime a retiring signing key stays published. */
+const KEY_RETIRE_LEEWAY = 60;
 /** How often the audit chain's head is signed. */
 const CHECKPOINT_INTERVAL_MS = 30_000;
 
@@ -68,12 +77,32 @@ const CHECKPOINT_INTERVAL_MS = 30_000;
 export async function createTether(options: TetherOptions): Promise<Tether> {
   const { config, logger } = options;
   const clock = options.clock ?? systemClock;
+  // The KEK first: without one nothing is opened (a ConfigError says what to set).
+  const kek = resolveKek(config, options.env ?? process.env);
+  if (kek.insideDataDir) {
+    logger.warn(
+      { kek: kek.origin },
+      'RISK: the key-encryption key is inside the data dir, so a copy of the data dir holds the signing keys too; keep it elsewhere (TETHER_KEK or keys.kek_file) outside dev',
+    );
+  }
   const sqlite = await openSqliteHandle({ dataDir: config.data_dir, synchronous: config.storage.synchronous });
   const { db } = sqlite;
   const settings = new SqlSettings(db);
   const deviceStore = new SqliteDeviceAuthorizationStore(sqlite);
   const sessionStore = new SqlBrowserSessionStore(db);
-  const keys = await KeyRing.open(new SqlSigningKeyStore(db), clock.now());
+  const keys = await KeyRing.open(new SqlSigningKeyStore(db), kek.kek, clock).catch(async (error: unknown) => {
+    await db.destroy();
+    // The wrong KEK (or a damaged key row) is a configuration problem: say so, as for a missing KEK.
+    throw error instanceof KeyEncryptionError ? new ConfigError(error.message) : error;
+  });
+  if (keys.sealedOnOpen > 0) {
+    // The plaintext rows' old bytes would linger in free pages and the WAL: rebuild the file and empty the WAL.
+    await sqlite.exclusive(() => {
+      sqlite.raw.exec('VACUUM');
+      sqlite.raw.pragma('wal_checkpoint(TRUNCATE)');
+    });
+    logger.warn({ keys: keys.sealedOnOpen }, 'plaintext signing keys found in the data dir were sealed with the KEK');
+  }
   const csrfKey = await settings.getOrCreate('csrf_key', () => randomToken(32));
 
   const replay = new ReplayCache();
@@ -86,7 +115,14 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   const audit = new SqlAuditLog(db);
   const tokenStore = new SqlTokenStore(db);
   const metrics = new Metrics();
-  const feed = new RevocationFeed(grantStore, config.tokens.access_token_ttl);
+  // The longest an access token can live: statements matter that long, and a retiring key stays published that long.
+  const maxTokenTtl = Math.max(
+    config.tokens.access_token_ttl,
+    ...config.clients.map((c) => c.access_token_ttl ?? 0),
+    ...config.resources.map((r) => r.access_token_ttl ?? 0),
+  );
+  const feed = new RevocationFeed(grantStore, maxTokenTtl);
+  const signer = new RevocationSetSigner({ issuer: config.issuer, keys, clock, maxTokenTtl });
   const revoker = new Revoker(grantStore, clock, logger, (statement, revoked) => {
     feed.publish(statement);
     metrics.revocations.inc({ via: statement.via, kind: statement.kind });
@@ -118,7 +154,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     ? new RequestGuard({
         issuer: config.issuer,
         audience: demoAudience,
-        keys: createLocalJWKSet(keys.jwks()),
+        keys,
         dpop,
         now: () => clock.now(),
         isRevoked: async (claims) => {
@@ -173,10 +209,33 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     revocation: { grants: grantStore, tokens: tokenStore, verifier, revoker, clock },
     introspection: { issuer: config.issuer, audit, grants: grantStore, tokens: tokenStore, verifier, clock },
     demoApi,
-    admin: { keys: new AdminKeys(config.admin.api_key_hashes), revoker, revocations: grantStore, devices, clock },
+    admin: {
+      keys: new AdminKeys(config.admin.api_key_hashes),
+      revoker,
+      revocations: grantStore,
+      devices,
+      clock,
+      signingKeys: {
+        keys,
+        publishAhead: config.keys.publish_ahead,
+        // Leeway for verifiers that accept a token a little past its exp (the guard's clock tolerance).
+        retireAfter: maxTokenTtl + KEY_RETIRE_LEEWAY,
+        audit: (events) => audit.record(events),
+        now: () => clock.now(),
+      },
+    },
     devices,
     metrics,
-    events: { issuer: config.issuer, clients, feed, keys, clock, heartbeatMs: EVENT_HEARTBEAT_MS },
+    metricsAccess: new MetricsAccess(config.metrics.bearer_token_hashes, config.metrics.allow_loopback),
+    events: {
+      issuer: config.issuer,
+      clients,
+      feed,
+      signer,
+      slots: new StreamSlots(config.events.max_streams_per_client),
+      clock,
+      heartbeatMs: EVENT_HEARTBEAT_MS,
+    },
     verification: {
       issuer: config.issuer,
       metrics,
@@ -199,6 +258,8 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     const now = clock.now();
     pacer.sweep();
     limiter.sweep();
+    // A rotation made by another process on the same database reaches this one here.
+    await keys.reload();
     const codes = await deviceStore.deleteExpired(now);
     const sessions = await sessionStore.deleteExpiredSessions(now);
     if (codes + sessions > 0) logger.debug({ codes, sessions }, 'expired state cleaned up');

@@ -9,6 +9,7 @@ const COMMANDS: Record<string, (args: string[], io: CliIO) => Promise<number>> =
   serve: serveCommand,
   'hash-password': hashPasswordCommand,
   admin: (args, io) => adminCommand(args, io),
+  keys: async (args, io) => (await import('./commands/keys.js')).keysCommand(args, io),
   ...CLIENT_COMMANDS,
   audit: (args, io) => auditCommand(args, io),
   policy: async (args, io) => (await import('./commands/policy.js')).policyCommand(args, io),
@@ -22,6 +23,7 @@ Commands:
   hash-password   hash a password from standard input for a config file
   audit           query, verify, trace and export the tamper-evident audit log
   admin           revoke grants (by grant, user, device key, client, or all) and list revocations
+  keys            rotate the server's signing keys (publish ahead, retire after the longest token)
 ${CLIENT_USAGE}
   policy          validate policies and test a decision against them (policy authors)
   gateway         put the guard in front of an existing HTTP API (reverse proxy)

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT, type Config } from './schema.js';
 import { hashSecret } from '../shared/crypto.js';
+import { secureDataDir } from '../storage/data-dir.js';
+import { generateKekText } from '../tokens/key-encryption.js';
 import { parseConfig } from './load.js';
 import { hashPassword, verifyPassword } from '../users/password.js';
 
@@ -11,6 +13,11 @@ export interface DevTenant {
   /** The generated password, present only on the start that generated it: it is shown once, then only its hash exists. */
   generatedPassword?: string;
   passwordFromEnv: boolean;
+  /**
+   * Where the key-encryption key is: undefined when TETHER_KEK supplies it, else the file the dev tenant
+   * generated inside the data dir (convenient, and no protection against a copy of the data dir).
+   */
+  kekFile?: string;
   /** Likewise the admin API key (TETHER_ADMIN_KEY, or generated once). */
   generatedAdminKey?: string;
   adminKeyFromEnv: boolean;
@@ -22,6 +29,7 @@ interface DevState {
 }
 
 const DEV_STATE_FILE = 'dev-tenant.json';
+const DEV_KEK_FILE = 'dev-kek';
 
 /**
  * The demo tenant of `tether serve --dev`: user alice, public client tether-cli (device_code and refresh_token,
@@ -31,7 +39,14 @@ const DEV_STATE_FILE = 'dev-tenant.json';
  */
 export async function devTenant(opts: { host: string; port: number; dataDir: string; env: NodeJS.ProcessEnv }): Promise<DevTenant> {
   const issuer = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`;
+  secureDataDir(opts.dataDir);
   const statePath = join(opts.dataDir, DEV_STATE_FILE);
+  // The KEK: TETHER_KEK when set; otherwise one generated once into the data dir (warned about at start).
+  let kekFile: string | undefined;
+  if (!opts.env['TETHER_KEK']) {
+    kekFile = join(opts.dataDir, DEV_KEK_FILE);
+    if (!existsSync(kekFile)) writeFileSync(kekFile, `${generateKekText()}\n`, { mode: 0o600, flag: 'wx' });
+  }
   const fromEnv = opts.env['TETHER_DEV_PASSWORD'];
   const state: DevState = existsSync(statePath) ? (JSON.parse(readFileSync(statePath, 'utf8')) as DevState) : {};
   let passwordHash = state.alice_password_hash;
@@ -52,6 +67,7 @@ export async function devTenant(opts: { host: string; port: number; dataDir: str
   }
   const next: DevState = { alice_password_hash: passwordHash, admin_key_hash: adminKeyHash };
   writeFileSync(statePath, JSON.stringify(next), { mode: 0o600 });
+  secureDataDir(opts.dataDir);
 
   const api = `${issuer}/api`;
   const config = parseConfig(
@@ -72,6 +88,9 @@ export async function devTenant(opts: { host: string; port: number; dataDir: str
         },
       ],
       admin: { api_key_hashes: [adminKeyHash] },
+      ...(kekFile ? { keys: { kek_file: kekFile } } : {}),
+      // Scrapers on this machine need no token in dev; anything else needs metrics.bearer_token_hashes.
+      metrics: { allow_loopback: true },
       users: [{ username: 'alice', name: 'Alice (demo)', password_hash: passwordHash, groups: ['engineering'] }],
     },
     'the dev tenant',
@@ -82,5 +101,6 @@ export async function devTenant(opts: { host: string; port: number; dataDir: str
     passwordFromEnv: Boolean(fromEnv),
     generatedAdminKey,
     adminKeyFromEnv: Boolean(adminKeyFromEnv),
+    ...(kekFile ? { kekFile } : {}),
   };
 }

@@ -194,6 +194,42 @@ export const configSchema = z
       })
       .strict()
       .default({ api_key_hashes: [] }),
+    keys: z
+      .object({
+        kek_file: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('a file holding the key-encryption key that seals signing keys at rest; TETHER_KEK takes precedence'),
+        publish_ahead: duration('how long a rotated-in key is published before it signs (a guard\'s JWKS cache age)').default(600),
+      })
+      .strict()
+      .default({ publish_ahead: 600 })
+      .describe('Signing keys: how they are sealed at rest and rotated (docs/configuration.md).'),
+    events: z
+      .object({
+        max_streams_per_client: z
+          .number()
+          .int()
+          .min(1)
+          .default(8)
+          .describe('open /events streams one resource server may hold; past it a new one gets 429'),
+      })
+      .strict()
+      .default({ max_streams_per_client: 8 }),
+    metrics: z
+      .object({
+        bearer_token_hashes: z
+          .array(z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'a base64url SHA-256 hash (tether admin hash-key)'))
+          .default([])
+          .describe('SHA-256 hashes of the bearer tokens a scraper may present at /metrics'),
+        allow_loopback: z
+          .boolean()
+          .default(false)
+          .describe('answer /metrics without a token to a peer on 127.0.0.0/8 or ::1 (the dev tenant turns this on)'),
+      })
+      .strict()
+      .default({ bearer_token_hashes: [], allow_loopback: false }),
     brute_force: z
       .object({
         per_ip_failures: z.number().int().min(1).default(10),

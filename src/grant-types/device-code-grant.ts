@@ -1,3 +1,4 @@
+import { stampMs } from '../shared/clock.js';
 import { DEVICE_CODE_GRANT } from '../config/schema.js';
 import type { DeviceAuthorizationStore } from '../device-flow/device-authorization.js';
 import type { PollPacer } from '../device-flow/poll-pacer.js';
@@ -32,6 +33,9 @@ export class DeviceCodeGrant implements GrantType {
     const client = await deps.clients.authenticate(request.credentials, DEVICE_CODE_GRANT, request.htu);
     const deviceCode = request.params.require('device_code');
     const now = deps.clock.now();
+    // Stamped before the grant is read: a revocation that this read does not see is stamped later (inside its
+    // transaction), so its statement covers this token at every guard, as the revoked grant does at the server.
+    const issuedAtMs = stampMs(deps.clock);
     const proof = await checkTokenRequestProof(deps.proofs, client, request, now);
 
     const authorization = await deps.store.findByDeviceCodeHash(hashSecret(deviceCode));
@@ -77,6 +81,7 @@ export class DeviceCodeGrant implements GrantType {
       grant: policyBoundGrant(grant, decision),
       parentRefreshHash: null,
       now,
+      issuedAtMs,
     });
     // The single-use claim comes after every check that can fail, so two concurrent polls cannot both redeem.
     const event = issuanceEvent('token.issued', subject, issuance, request.context, now, {

@@ -1,3 +1,4 @@
+import { stampMs } from '../shared/clock.js';
 import { REFRESH_TOKEN_GRANT } from '../config/schema.js';
 import { lifetimesFor } from '../grants/lifetime.js';
 import { InvalidGrant, InvalidScope } from '../oauth/errors.js';
@@ -35,6 +36,9 @@ export class RefreshTokenGrant implements GrantType {
     const client = await deps.clients.authenticate(request.credentials, REFRESH_TOKEN_GRANT, request.htu);
     const presented = request.params.require('refresh_token');
     const now = deps.clock.now();
+    // Stamped before the grant is read: a revocation that this read does not see is stamped later (inside its
+    // transaction), so its statement covers this token at every guard, as the revoked grant does at the server.
+    const issuedAtMs = stampMs(deps.clock);
     const proof = await checkTokenRequestProof(deps.proofs, client, request, now);
     if (!isWellFormedRefreshToken(presented)) throw new InvalidGrant('The refresh token is invalid.');
 
@@ -74,6 +78,7 @@ export class RefreshTokenGrant implements GrantType {
       grant: policyBoundGrant(grant, decision),
       parentRefreshHash: hash,
       now,
+      issuedAtMs,
     });
     const { issued } = issuance;
     if (!issued.refresh) throw new InvalidGrant('This client no longer gets refresh tokens.');

@@ -64,7 +64,7 @@ class FakeEventServer {
   async revoke(kind: RevocationTarget, value: string | null, opts: { live?: boolean; forged?: boolean; claims?: Record<string, unknown> } = {}) {
     const seq = this.events.length + 1;
     const now = Math.floor(Date.now() / 1000);
-    const claims = opts.claims ?? revocationSetClaims({ id: `r${seq}`, seq, kind, value, issuedBefore: now, relevantUntil: now + 600, reason: 'test', actor: 'admin:test' }, ISSUER);
+    const claims = opts.claims ?? revocationSetClaims({ id: `r${seq}`, seq, kind, value, issuedBefore: now, issuedBeforeMs: now * 1000 + 999, relevantUntil: now + 600, reason: 'test', actor: 'admin:test' }, ISSUER, now);
     let set = await new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: this.key.kid, typ: SET_TYPE }).sign(this.key.privateKey);
     if (opts.forged) set = `${set.slice(0, -6)}AAAAAA`;
     this.events.push({ seq, set });
@@ -202,8 +202,9 @@ describe('RevocationStream', () => {
     const fixed = server.events.find((e) => e.seq === seq);
     assert.ok(fixed);
     const claims = revocationSetClaims(
-      { id: 'fixed', seq, kind: 'client', value: 'evil', issuedBefore: Math.floor(Date.now() / 1000), relevantUntil: Math.floor(Date.now() / 1000) + 600, reason: 'x', actor: 'admin:x' },
+      { id: 'fixed', seq, kind: 'client', value: 'evil', issuedBefore: Math.floor(Date.now() / 1000), issuedBeforeMs: Date.now(), relevantUntil: Math.floor(Date.now() / 1000) + 600, reason: 'x', actor: 'admin:x' },
       ISSUER,
+      Math.floor(Date.now() / 1000),
     );
     fixed.set = await new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: SET_TYPE }).sign(key.privateKey);
     await until(() => stream.isRevoked(token({ grantId: 'gy', clientId: 'evil' })));

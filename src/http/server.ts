@@ -10,6 +10,8 @@ import type { IntrospectionDeps } from '../introspection/introspect.js';
 import type { TokenRevocationDeps } from '../revocation/token-revocation.js';
 import type { RequestGuard } from '../guard/request-guard.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { MetricsAccess } from '../observability/metrics-access.js';
+import { registerMetricsRoute } from './routes/metrics.js';
 import { registerEventStream, type EventStreamDeps } from './routes/events.js';
 import { registerAdminRoutes, type AdminDeps } from './routes/admin.js';
 import { registerDemoApi } from './routes/demo-api.js';
@@ -41,6 +43,8 @@ export interface HttpDeps {
   demoApi?: RequestGuard;
   verification: VerificationDeps;
   metrics: Metrics;
+  /** Who may read /metrics. */
+  metricsAccess: MetricsAccess;
   events: EventStreamDeps;
   /** Enrolled device keys, for `/devices/enroll`. */
   devices: DeviceStore;
@@ -89,8 +93,6 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   if (deps.demoApi) registerDemoApi(app, { issuer: deps.issuer, guard: deps.demoApi });
   registerVerificationRoutes(app, deps.verification);
   app.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
-  app.get('/metrics', async (_request, reply) => {
-    reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
-  });
+  registerMetricsRoute(app, { metrics: deps.metrics, access: deps.metricsAccess });
   return app;
 }

@@ -36,8 +36,12 @@ export class SqlGrantStore implements GrantStore, RevocationStore {
     return row && grantFromRow(row);
   }
 
-  async applyRevocation(s: RevocationStatement, describe: (grants: RevokedGrant[]) => AuditEventInput[]): Promise<string[]> {
+  async applyRevocation(s: RevocationStatement, describe: (grants: RevokedGrant[]) => AuditEventInput[], cut?: () => number): Promise<string[]> {
     return this.db.transaction().execute(async (tx) => {
+      if (cut) {
+        s.issuedBeforeMs = cut();
+        s.issuedBefore = Math.floor(s.issuedBeforeMs / 1000);
+      }
       let query = tx
         .selectFrom('grants')
         .select(['id', 'user_id', 'client_id', 'dpop_jkt'])
@@ -70,6 +74,7 @@ export class SqlGrantStore implements GrantStore, RevocationStore {
           kind: s.kind,
           value: s.value,
           issued_before: s.issuedBefore,
+          issued_before_ms: s.issuedBeforeMs,
           created_at: s.createdAt,
           actor: s.actor,
           reason: s.reason,
@@ -108,6 +113,7 @@ function statementFromRow(r: Selectable<RevocationTable>): RevocationStatement {
     kind: r.kind,
     value: r.value,
     issuedBefore: Number(r.issued_before),
+    issuedBeforeMs: r.issued_before_ms === null ? Number(r.issued_before) * 1000 + 999 : Number(r.issued_before_ms),
     createdAt: Number(r.created_at),
     actor: r.actor,
     reason: r.reason,

@@ -5,6 +5,7 @@ export interface SigningKeyTable {
   private_jwk: string;
   public_jwk: string;
   created_at: number;
+  activates_at: number | null;
   retired_at: number | null;
 }
 
@@ -72,6 +73,8 @@ export interface RevocationTable {
   kind: 'grant' | 'user' | 'jkt' | 'client' | 'all';
   value: string | null;
   issued_before: number;
+  /** Milliseconds; null for statements from before migration 0002. */
+  issued_before_ms: number | null;
   created_at: number;
   actor: string;
   reason: string;

@@ -1,7 +1,7 @@
 import { uuidv7 } from '../shared/ids.js';
 import { SignJWT } from 'jose';
 import type { Grant } from '../grants/grant.js';
-import { SIGNING_ALG, type KeyRing } from './signing-keys.js';
+import type { SigningKeySource } from './signing-keys.js';
 
 /** What an access token says about its grant. */
 export interface AccessTokenSubject {
@@ -33,7 +33,14 @@ export function subjectOf(grant: Grant, scopes: readonly string[], dpopJkt: stri
 }
 
 /** What only Tether sets in an access token. */
-const RESERVED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'cnf', 'client_id', 'scope', 'auth_time', 'sid']);
+const RESERVED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'iat_ms', 'jti', 'cnf', 'client_id', 'scope', 'auth_time', 'sid']);
+
+/**
+ * The private claim carrying the issue time to the millisecond. `iat` stays an integer (RFC 7519 §4.1.6 NumericDate
+ * as every library reads it); a revocation statement cuts at a millisecond, so a guard compares this claim with it
+ * and a token issued in the same second as a revocation, but after it, is not caught by it.
+ */
+export const IAT_MS_CLAIM = 'iat_ms';
 
 export interface MintedAccessToken {
   token: string;
@@ -46,15 +53,17 @@ export interface MintedAccessToken {
 /**
  * Mints a JWT access token (RFC 9068). `sid` names the grant so that one revocation statement about the grant
  * covers every token descended from it; `cnf.jkt` binds it to a DPoP key when there is one (RFC 9449 §6).
+ * `issuedAtMs` (default: the start of second `now`) is the stamp a revocation is compared with, see {@link IAT_MS_CLAIM}.
  *
  * @see https://www.rfc-editor.org/rfc/rfc9068#section-2.2
  */
 export async function mintAccessToken(
-  keys: KeyRing,
+  keys: SigningKeySource,
   issuer: string,
   subject: AccessTokenSubject,
   ttl: number,
   now: number,
+  issuedAtMs: number = now * 1000,
 ): Promise<MintedAccessToken> {
   const jti = uuidv7();
   const claims: Record<string, unknown> = {};
@@ -64,11 +73,12 @@ export async function mintAccessToken(
     scope: subject.scopes.join(' '),
     auth_time: subject.authTime,
     sid: subject.grantId,
+    [IAT_MS_CLAIM]: issuedAtMs,
   });
   if (subject.dpopJkt) claims['cnf'] = { jkt: subject.dpopJkt };
-  const { kid, key } = keys.signingKey;
+  const { kid, alg, key } = keys.signingKey;
   const token = await new SignJWT(claims)
-    .setProtectedHeader({ alg: SIGNING_ALG, typ: 'at+jwt', kid })
+    .setProtectedHeader({ alg, typ: 'at+jwt', kid })
     .setIssuer(issuer)
     .setSubject(subject.userId)
     .setAudience(subject.resource)

@@ -30,11 +30,13 @@ export async function issueTokens(opts: {
   grant: { expiresAt: number; idleTtl: number };
   parentRefreshHash: string | null;
   now: number;
+  /** The issuance stamp in milliseconds (`stampMs`), taken before the grant was checked; default `now * 1000`. */
+  issuedAtMs?: number;
 }): Promise<Issuance> {
   const { now, subject, grant } = opts;
   // The access token never outlives its grant.
   const ttl = Math.max(1, Math.min(opts.accessTokenTtl, grant.expiresAt - now));
-  const access = await mintAccessToken(opts.keys, opts.issuer, subject, ttl, now);
+  const access = await mintAccessToken(opts.keys, opts.issuer, subject, ttl, now, opts.issuedAtMs);
   const response: TokenResponse = {
     access_token: access.token,
     token_type: subject.dpopJkt ? 'DPoP' : 'Bearer',

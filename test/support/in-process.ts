@@ -15,6 +15,8 @@ import { freePort } from './ports.js';
 export const TEST_PASSWORD = 'correct horse battery staple';
 export const ADMIN_KEY = 'tether_admin_test_key_0123456789abcdefghijklmnop';
 export const GATEWAY_SECRET = 'gateway-secret-for-introspection-0123456789';
+/** The key-encryption key of every test server's signing keys (32 bytes, base64url). */
+export const TEST_KEK = 'dGV0aGVyLXRlc3Qta2VrLTMyLWJ5dGVzLWxvbmctISE';
 let passwordHash: Promise<string> | undefined;
 
 export interface TestServer {
@@ -106,7 +108,8 @@ export async function startServer(overrides: Record<string, unknown> = {}, clock
     },
   });
   const logger = createLogger({ level: 'debug', destination });
-  const tether = await createTether({ config, users: await LocalUserDirectory.create(config.users), logger, clock, trustProxy }).catch(
+  const env = { TETHER_KEK: TEST_KEK };
+  const tether = await createTether({ config, users: await LocalUserDirectory.create(config.users), logger, clock, trustProxy, env }).catch(
     (error: unknown) => {
       rmSync(dataDir, { recursive: true, force: true });
       throw error;

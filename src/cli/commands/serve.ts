@@ -82,6 +82,10 @@ export async function serveCommand(args: string[], io: CliIO): Promise<number> {
         `  Client:      tether-cli (public, device_code + refresh_token, DPoP-bound, scopes: read write)`,
         `  Admin key:   ${adminKey}`,
         `  Data:        ${config.data_dir}`,
+        tenant.kekFile
+          ? `  KEK:         ${tenant.kekFile}   (WARNING: generated inside the data dir; set TETHER_KEK to keep it elsewhere)`
+          : '  KEK:         the value of TETHER_KEK',
+        `  Metrics:     ${config.issuer}/metrics   (loopback only without a token in dev)`,
         '',
         `  Try it:      curl -s -d client_id=tether-cli ${config.issuer}/device_authorization`,
         '',
@@ -101,7 +105,17 @@ export async function serveCommand(args: string[], io: CliIO): Promise<number> {
   }
 
   const users = await LocalUserDirectory.create(config.users);
-  const tether = await createTether({ config, users, logger, trustProxy: values['trust-proxy'] });
+  let tether;
+  try {
+    tether = await createTether({ config, users, logger, trustProxy: values['trust-proxy'], env: io.env });
+  } catch (error) {
+    // A missing or wrong key-encryption key stops the start with what to set, not a stack trace.
+    if (error instanceof ConfigError) {
+      io.stderr.write(`tether serve: ${(error as Error).message}\n`);
+      return ExitCode.config;
+    }
+    throw error;
+  }
   const address = await tether.listen();
   logger.info({ issuer: config.issuer, address, dev: values.dev }, 'tether listening');
   if (banner.length > 0) io.stderr.write(`${banner.join('\n')}\n`);

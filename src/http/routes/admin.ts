@@ -10,6 +10,7 @@ import type { Revoker } from '../../revocation/revoker.js';
 import type { RevocationStore } from '../../revocation/statement.js';
 import { InvalidRequest, OAuthError } from '../../oauth/errors.js';
 import { noStore } from '../oauth-reply.js';
+import { registerKeyAdminRoutes, type KeyAdminDeps } from './admin-keys.js';
 
 /** An admin call without a valid admin key (RFC 6750 §3.1 challenge). */
 class AdminUnauthorized extends OAuthError {
@@ -48,6 +49,8 @@ export interface AdminDeps {
   revocations: RevocationStore;
   devices: DeviceStore;
   clock: Clock;
+  /** Signing key rotation (`/admin/keys`). */
+  signingKeys?: KeyAdminDeps;
 }
 
 function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
@@ -93,6 +96,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
       if (!actor) throw new AdminUnauthorized('A valid admin key is required.');
       (request as FastifyRequest & { adminActor?: string }).adminActor = actor;
     });
+    if (deps.signingKeys) registerKeyAdminRoutes(admin, deps.signingKeys);
 
     admin.post('/admin/revocations', async (request, reply) => {
       const parsed = revocationBody.safeParse(request.body);
