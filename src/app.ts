@@ -175,6 +175,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     scopes: config.scopes,
     logger,
     trustProxy: options.trustProxy ?? false,
+    trustedProxies: config.listen.trusted_proxies,
     keys,
     dpop,
     deviceRequest,
