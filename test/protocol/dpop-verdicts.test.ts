@@ -3,15 +3,18 @@
 // verdict, since they share one verifier (src/dpop/proof-verifier.ts).
 import assert from 'node:assert/strict';
 import { createHash, createHmac, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import type { JWK } from 'jose';
 import { connectGuard, type ConnectedGuard } from '../../src/guard/connect.js';
 import { createGateway } from '../../src/guard/gateway.js';
+import { withGuard } from '../../src/guard/adapters/node-http.js';
+import { DpopNonces } from '../../src/dpop/nonce.js';
 import { jwkThumbprint } from '../../src/dpop/jws.js';
 import { listen, memoryLogger, startUpstream } from '../guard/support.js';
 import type { DpopKey } from '../support/dpop.js';
-import { postForm } from '../support/http.js';
+import { decide } from '../support/device-flow.js';
+import { DEVICE_GRANT, postForm } from '../support/http.js';
 import { GATEWAY_SECRET, startServer, type TestServer } from '../support/in-process.js';
 import { login } from '../support/tokens.js';
 
@@ -39,6 +42,8 @@ type Verdict = 'accept' | 'invalid_dpop_proof';
 /** Where a proof is judged: how to send it, and what a proof for it names. */
 interface Target {
   name: string;
+  /** The last DPoP-Nonce the target sent (nonce section). */
+  lastNonce?: string;
   htm: string;
   htu: string;
   /** The access token's hash, when the target takes one (not the token endpoint). */
@@ -199,5 +204,115 @@ describe('one verdict for every DPoP proof: token endpoint, guard and gateway', 
   test('a refused proof never reached the upstream', () => {
     const accepted = ROWS.filter((r) => r.expect === 'accept').length + ROWS.filter((r) => r.twice).length;
     assert.equal(upstream.seen.length, accepted);
+  });
+});
+
+describe('one verdict for nonces (RFC 9449 §8, §9): token endpoint, guard and gateway, all demanding them', () => {
+  let server: TestServer;
+  let connected: ConnectedGuard;
+  let gateway: Server & { closeUpstream(): void };
+  let guarded: Server;
+  let upstream: Awaited<ReturnType<typeof startUpstream>>;
+  const key = rawKey();
+  let targets: Target[];
+
+  before(async () => {
+    server = await startServer({ dpop: { require_nonce: true } });
+    upstream = await startUpstream();
+    connected = await connectGuard({
+      issuer: server.issuer,
+      audience: server.api,
+      clientId: 'api-gateway',
+      clientSecret: GATEWAY_SECRET,
+      logger: memoryLogger(),
+      nonces: new DpopNonces(() => now()),
+    });
+    gateway = createGateway({ guard: connected.guard, upstream: upstream.url, logger: memoryLogger() });
+    const gatewayBase = `http://127.0.0.1:${await listen(gateway)}`;
+    guarded = createServer(withGuard(connected.guard, (_req, res) => res.end('{}'), {}));
+    const guardedBase = `http://127.0.0.1:${await listen(guarded)}`;
+
+    // A login by hand: the token endpoint answers the first proof with a nonce, the second carries it.
+    const deviceUrl = `${server.issuer}/device_authorization`;
+    const tokenUrl = `${server.issuer}/token`;
+    const codes = await postForm(deviceUrl, { client_id: 'tether-cli' }, { dpop: key.raw({}, { htm: 'POST', htu: deviceUrl, iat: now(), jti: randomUUID() }) });
+    assert.equal(codes.status, 200, JSON.stringify(codes.body));
+    await Promise.all([decide(server, String(codes.body['user_code'])), connected.stream.ready(5_000)]);
+    const form = { grant_type: DEVICE_GRANT, client_id: 'tether-cli', device_code: String(codes.body['device_code']) };
+    const first = await postForm(tokenUrl, form, { dpop: key.raw({}, { htm: 'POST', htu: tokenUrl, iat: now(), jti: randomUUID() }) });
+    assert.equal(first.body['error'], 'use_dpop_nonce');
+    const nonce = String(first.headers.get('dpop-nonce'));
+    const tokens = await postForm(tokenUrl, form, { dpop: key.raw({}, { htm: 'POST', htu: tokenUrl, iat: now(), jti: randomUUID(), nonce }) });
+    assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+    const accessToken = String(tokens.body['access_token']);
+    let refreshToken = String(tokens.body['refresh_token']);
+    const ath = createHash('sha256').update(accessToken).digest('base64url');
+
+    const resource = (name: string, url: string): Target => ({
+      name,
+      htm: 'GET',
+      htu: url,
+      ath,
+      async send(proof) {
+        const response = await fetch(url, { headers: { authorization: `DPoP ${accessToken}`, dpop: proof } });
+        const body = (await response.json()) as Record<string, unknown>;
+        const nonceHeader = response.headers.get('dpop-nonce');
+        if (nonceHeader) this.lastNonce = nonceHeader;
+        return { status: response.status, error: response.status === 200 ? undefined : String(body['error']) };
+      },
+    });
+    targets = [
+      {
+        name: 'token endpoint',
+        htm: 'POST',
+        htu: tokenUrl,
+        lastNonce: nonce,
+        async send(proof) {
+          const reply = await postForm(tokenUrl, { grant_type: 'refresh_token', client_id: 'tether-cli', refresh_token: refreshToken }, { dpop: proof });
+          if (reply.status === 200) refreshToken = String(reply.body['refresh_token']);
+          const nonceHeader = reply.headers.get('dpop-nonce');
+          if (nonceHeader) this.lastNonce = nonceHeader;
+          return { status: reply.status, error: reply.status === 200 ? undefined : String(reply.body['error']) };
+        },
+      },
+      resource('guard', `${guardedBase}/orders/7`),
+      resource('gateway', `${gatewayBase}/orders/7`),
+    ];
+  });
+
+  after(async () => {
+    await connected.close();
+    for (const s of [gateway, guarded]) {
+      s.closeAllConnections();
+      await new Promise<void>((resolve) => s.close(() => resolve()));
+    }
+    gateway.closeUpstream();
+    await upstream.close();
+    await server.close();
+  });
+
+  const verdictsFor = async (nonceOf: (target: Target) => string | undefined) => {
+    const verdicts: Record<string, string> = {};
+    for (const target of targets) {
+      const nonce = nonceOf(target);
+      const reply = await target.send(key.raw({}, claims(target, nonce === undefined ? {} : { nonce })));
+      verdicts[target.name] = reply.status === 200 ? 'accept' : `${reply.status} ${reply.error}`;
+    }
+    return verdicts;
+  };
+  const refusedEverywhere = { 'token endpoint': '400 use_dpop_nonce', guard: '401 use_dpop_nonce', gateway: '401 use_dpop_nonce' };
+
+  test('no nonce: refused with use_dpop_nonce and a fresh nonce', async () => {
+    for (const target of targets) target.lastNonce = undefined;
+    assert.deepEqual(await verdictsFor(() => undefined), refusedEverywhere);
+    for (const target of targets) assert.ok(target.lastNonce, `${target.name} sent a DPoP-Nonce`);
+  });
+
+  test('a nonce the server never issued: refused the same way', async () => {
+    assert.deepEqual(await verdictsFor(() => 'bm90LWEtbm9uY2U'), refusedEverywhere);
+  });
+
+  test('the nonce each one gave: accepted', async () => {
+    assert.deepEqual(await verdictsFor((t) => t.lastNonce), { 'token endpoint': 'accept', guard: 'accept', gateway: 'accept' });
   });
 });
