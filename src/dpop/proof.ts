@@ -56,7 +56,8 @@ export class DpopVerifier {
       throw new InvalidDpopProof(error.description);
     }
     // Answer only once the mark covers this proof, so a crash right after cannot make it acceptable again.
-    await this.mark?.record(verified.iat);
+    const stored = this.mark?.record(verified.iat);
+    if (stored) await stored;
     return verified;
   }
 }

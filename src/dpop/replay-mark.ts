@@ -33,9 +33,16 @@ export class ReplayMark {
     return new ReplayMark(previous !== undefined && Number.isFinite(previous) ? previous : undefined, store);
   }
 
-  /** Resolves once a mark at or after `iat` is stored; immediate when it already is (nearly every proof). */
-  async record(iat: number): Promise<void> {
+  /**
+   * Undefined when a mark at or after `iat` is already stored (nearly every proof: no promise, no tick);
+   * otherwise a promise that resolves once one is.
+   */
+  record(iat: number): Promise<void> | undefined {
     const mark = Math.ceil(iat);
+    return this.durable >= mark ? undefined : this.raise(mark);
+  }
+
+  private async raise(mark: number): Promise<void> {
     while (this.durable < mark) {
       if (this.target < mark) this.target = mark;
       this.writing ??= this.flush();

@@ -61,6 +61,16 @@ describe('client addresses behind --trust-proxy', () => {
     }
   });
 
+  test('bare --trust-proxy believes a proxy on ::1 too', async () => {
+    const port = await freePort();
+    const server = await startServer({ issuer: `http://[::1]:${port}`, listen: { host: '::1', port }, trust_proxy: true });
+    try {
+      assert.equal(await addressSeen(server, server.config.issuer, { 'x-forwarded-for': '2001:db8::7' }), '2001:db8::7');
+    } finally {
+      await server.close();
+    }
+  });
+
   const external = externalAddress();
   test('bare --trust-proxy ignores X-Forwarded-For from a peer off this machine', { skip: external ? false : 'no non-loopback address' }, async () => {
     const port = await freePort();
