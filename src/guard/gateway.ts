@@ -89,7 +89,7 @@ export function createGateway(options: GatewayOptions): Server & { closeUpstream
       hostname: upstream.hostname,
       port: upstream.port,
       method: request.method,
-      // The very path the proof was checked against: safe (see safeRequestPath), so nothing rewrites it.
+      // The very path the proof was checked against: safe (see unsafePathReason), so nothing rewrites it.
       path: basePath + (request.url ?? '/'),
       headers: upstreamHeaders(request, identity, origin()),
       agent,

@@ -74,6 +74,10 @@ export async function gatewayCommand(args: string[], io: CliIO, stop?: Promise<v
   if (!clientId) return fail('give --client-id (or TETHER_GATEWAY_CLIENT_ID): a client of the issuer allowed to read its event stream');
   if (!clientSecret) return fail('set TETHER_GATEWAY_CLIENT_SECRET to the secret of that client');
   const host = values.host ?? '127.0.0.1';
+  if (values['public-url'] === undefined && (host === '0.0.0.0' || host === '::')) {
+    // Proofs name the URL clients call; no client calls 0.0.0.0, and the Host header is never trusted for it.
+    return fail('give --public-url when listening on every address: proofs must name the URL clients use');
+  }
 
   const logger = createLogger({ destination: io.stdout });
   const connected = await connectGuard({
