@@ -7,6 +7,7 @@ import { DeviceDecisions } from './device-flow/decision.js';
 import { PollPacer } from './device-flow/poll-pacer.js';
 import { DpopVerifier } from './dpop/proof.js';
 import { ReplayCache } from './dpop/replay-cache.js';
+import { ReplayMark } from './dpop/replay-mark.js';
 import { AdminKeys } from './admin/admin-keys.js';
 import { RequestGuard } from './guard/request-guard.js';
 import { DpopNonces } from './dpop/nonce.js';
@@ -70,6 +71,8 @@ const CLEANUP_INTERVAL_MS = 60_000;
 const EVENT_HEARTBEAT_MS = 2_000;
 /** How long past the longest token lifetime a retiring signing key stays published. */
 const KEY_RETIRE_LEEWAY = 60;
+/** The settings key of the DPoP replay mark (src/dpop/replay-mark.ts). */
+const DPOP_REPLAY_MARK = 'dpop_replay_mark';
 /** How often the audit chain's head is signed. */
 const CHECKPOINT_INTERVAL_MS = 30_000;
 
@@ -105,10 +108,18 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   }
   const csrfKey = await settings.getOrCreate('csrf_key', () => randomToken(32));
 
-  const replay = new ReplayCache();
+  const replay = new ReplayCache(clock);
   const clients = new ClientRegistry(config, { replay, clock });
   const pacer = new PollPacer();
-  const dpop = new DpopVerifier(replay);
+  // The replay cache is in memory; the mark keeps proofs accepted before a crash from passing after it.
+  const replayMark = await ReplayMark.open({
+    load: async () => {
+      const stored = await settings.get(DPOP_REPLAY_MARK);
+      return stored === undefined ? undefined : Number(stored);
+    },
+    save: (mark) => settings.set(DPOP_REPLAY_MARK, String(mark)),
+  });
+  const dpop = new DpopVerifier(replay, replayMark);
   const nonces = config.dpop.require_nonce ? new DpopNonces(() => clock.now()) : undefined;
   const proofs = { dpop, nonces };
   const grantStore = new SqlGrantStore(db);
@@ -200,6 +211,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     scopes: config.scopes,
     logger,
     trustProxy: options.trustProxy ?? false,
+    trustedProxies: config.listen.trusted_proxies,
     keys,
     dpop,
     deviceRequest,

@@ -33,7 +33,7 @@ export async function verifyClientAssertion(
   }
   const exp = payload.exp as number;
   if (exp - (payload.iat ?? opts.now) > MAX_ASSERTION_LIFETIME) throw new InvalidClient('The client assertion lives too long.');
-  if (!opts.replay.claim(`assertion:${opts.clientId}:${String(payload.jti)}`, exp * 1000)) {
+  if (!opts.replay.claim(`assertion:${opts.clientId}:${String(payload.jti)}`, exp)) {
     throw new InvalidClient('The client assertion was already used.');
   }
 }

@@ -148,9 +148,19 @@ export const configSchema = z
       .refine((u) => !u.endsWith('/') && !u.includes('?') && !u.includes('#'), 'no trailing slash, query or fragment')
       .describe('The issuer identifier (RFC 8414 §2); also the public base URL.'),
     listen: z
-      .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(8080) })
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8080),
+        trusted_proxies: z
+          .array(addressRange)
+          .default([])
+          .describe(
+            'Proxies (addresses or CIDR ranges) whose X-Forwarded-For is believed; the client address is the first ' +
+              'untrusted hop from the right. `tether serve --trust-proxy` adds loopback (127.0.0.0/8, ::1).',
+          ),
+      })
       .strict()
-      .default({ host: '127.0.0.1', port: 8080 }),
+      .default({ host: '127.0.0.1', port: 8080, trusted_proxies: [] }),
     data_dir: z.string().min(1).default('./tether-data'),
     storage: z
       .object({

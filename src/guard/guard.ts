@@ -1,8 +1,8 @@
 import { ReplayCache } from '../dpop/replay-cache.js';
 import { AccessTokenVerifier, TokenRejected, type VerifiedIdentity, type VerifiedToken } from './access-token.js';
 import { formatChallenge, type GuardErrorCode } from './challenge.js';
-import { ProofChecker, ProofRejected, type NonceSource } from './dpop-proof.js';
-import { GUARD_ALGORITHMS, type JwsAlgorithm } from './jws.js';
+import { ProofRejected, ProofVerifier, type NonceSource } from '../dpop/proof-verifier.js';
+import { JWS_ALGORITHMS, type JwsAlgorithm } from '../dpop/jws.js';
 import { KeysUnavailable, type KeySource } from './keys.js';
 import { consoleLogger, type GuardLogger } from './logger.js';
 import { DecisionCache, type AuthorizationDecision, type PolicyOptions, type RequestContext } from './policy.js';
@@ -129,7 +129,7 @@ const NO_STORE = 'no-store';
  */
 export class Guard {
   private readonly tokens: AccessTokenVerifier;
-  private readonly proofs: ProofChecker;
+  private readonly proofs: ProofVerifier;
   private readonly replay: ReplayCache;
   private readonly decisions: DecisionCache | undefined;
   private readonly now: () => number;
@@ -151,13 +151,12 @@ export class Guard {
       cacheSize: options.tokenCacheSize,
       clockTolerance,
     });
-    this.replay = new ReplayCache(() => this.now() * 1000);
-    this.proofs = new ProofChecker({
+    this.replay = new ReplayCache({ now: () => this.now() });
+    this.proofs = new ProofVerifier({
       replay: this.replay,
-      algorithms: options.proofAlgorithms ?? GUARD_ALGORITHMS,
+      algorithms: options.proofAlgorithms ?? JWS_ALGORITHMS,
       maxAge: options.proofMaxAge,
       maxFuture: options.proofMaxFuture,
-      nonces: options.nonces,
     });
     this.decisions = options.policy ? new DecisionCache(options.policy) : undefined;
     this.requiredScopes = options.requiredScopes ?? [];
@@ -208,7 +207,8 @@ export class Guard {
       }
       try {
         const htu = withoutQuery(request.url);
-        this.proofs.check(proof, { htm: request.method.toUpperCase(), htu, ath: token.ath, jkt: token.jkt, now });
+        const expected = { htm: request.method.toUpperCase(), htu, ath: token.ath, jkt: token.jkt, now, nonces: this.options.nonces };
+        this.proofs.verify(proof, expected);
       } catch (error) {
         if (!(error instanceof ProofRejected)) throw error;
         if (error.code === 'nonce_required') {

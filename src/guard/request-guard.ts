@@ -2,7 +2,7 @@ import { KeyObject, type webcrypto } from 'node:crypto';
 import type { JWTPayload, JWTVerifyGetKey } from 'jose';
 import type { DpopVerifier } from '../dpop/proof.js';
 import { Guard, type GuardRequest, type GuardResult } from './guard.js';
-import type { JwsAlgorithm } from './jws.js';
+import type { JwsAlgorithm } from '../dpop/jws.js';
 import type { KeySource } from './keys.js';
 import { silentLogger } from './logger.js';
 

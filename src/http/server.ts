@@ -18,6 +18,7 @@ import { registerDemoApi } from './routes/demo-api.js';
 import { registerTokenManagementRoutes } from './routes/token-management.js';
 import { registerErrorHandler } from './error-handler.js';
 import { registerFormBody } from './form-body.js';
+import { proxyTrust } from './request-context.js';
 import { registerDeviceAuthorizationRoute } from './routes/device-authorization.js';
 import { registerDeviceEnrollmentRoute } from './routes/device-enrollment.js';
 import type { DeviceStore } from '../devices/device-store.js';
@@ -29,7 +30,10 @@ export interface HttpDeps {
   issuer: string;
   scopes: string[];
   logger: Logger;
+  /** `--trust-proxy`: believe X-Forwarded-For from a proxy on loopback. */
   trustProxy: boolean;
+  /** `listen.trusted_proxies`: further proxies (addresses or CIDR ranges) whose X-Forwarded-For is believed. */
+  trustedProxies?: readonly string[];
   keys: KeyRing;
   dpop: DpopVerifier;
   deviceRequest: DeviceRequestDeps;
@@ -61,7 +65,7 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     // Our own onResponse hook logs requests, path only: the query string may carry a user code.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
-    trustProxy: deps.trustProxy,
+    trustProxy: proxyTrust(deps.trustProxy, deps.trustedProxies ?? []),
     return503OnClosing: true,
   });
   const debug = deps.logger.isLevelEnabled('debug');

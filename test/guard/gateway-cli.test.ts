@@ -47,6 +47,10 @@ describe('tether gateway', () => {
     assert.match(missing.err(), /set TETHER_GATEWAY_CLIENT_SECRET/);
     const noPort = io({ TETHER_GATEWAY_CLIENT_SECRET: GATEWAY_SECRET });
     assert.equal(await gatewayCommand(args.slice(0, 6), noPort), 2);
+    // Proofs name the URL clients call; on every address there is none to default to, and Host is not trusted.
+    const everywhere = io({ TETHER_GATEWAY_CLIENT_SECRET: GATEWAY_SECRET });
+    assert.equal(await gatewayCommand([...args, '--host', '0.0.0.0'], everywhere), 2);
+    assert.match(everywhere.err(), /--public-url/);
   });
 
   test('runs: guards the upstream, forwards the identity, stops cleanly', async () => {

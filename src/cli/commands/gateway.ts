@@ -1,7 +1,6 @@
-import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { connectGuard } from '../../guard/connect.js';
-import { createGateway } from '../../guard/gateway.js';
+import { createGateway, listeningOrigin } from '../../guard/gateway.js';
 import { createLogger } from '../../logging/logger.js';
 import { ExitCode, type CliIO } from '../io.js';
 
@@ -15,7 +14,8 @@ token and proof for AUD; the upstream gets the verified identity in X-Tether-* h
   --upstream URL      the API to forward accepted requests to
   --port N            listen port (0 picks a free one)
   --host ADDR         listen address (default 127.0.0.1)
-  --public-url URL    the origin clients use to reach the gateway (default http://HOST:PORT)
+  --public-url URL    the origin clients use to reach the gateway, which proofs must name (default
+                      http://ADDR:PORT as bound; the Host header is never used)
   --scope S           a scope every request needs (repeatable)
   --client-id ID      the gateway's client at the issuer (default $TETHER_GATEWAY_CLIENT_ID)
   --stale-after S     refuse everything (503) after S seconds without word from the issuer (default 10)
@@ -74,6 +74,10 @@ export async function gatewayCommand(args: string[], io: CliIO, stop?: Promise<v
   if (!clientId) return fail('give --client-id (or TETHER_GATEWAY_CLIENT_ID): a client of the issuer allowed to read its event stream');
   if (!clientSecret) return fail('set TETHER_GATEWAY_CLIENT_SECRET to the secret of that client');
   const host = values.host ?? '127.0.0.1';
+  if (values['public-url'] === undefined && (host === '0.0.0.0' || host === '::')) {
+    // Proofs name the URL clients call; no client calls 0.0.0.0, and the Host header is never trusted for it.
+    return fail('give --public-url when listening on every address: proofs must name the URL clients use');
+  }
 
   const logger = createLogger({ destination: io.stdout });
   const connected = await connectGuard({
@@ -90,8 +94,8 @@ export async function gatewayCommand(args: string[], io: CliIO, stop?: Promise<v
     gateway.once('error', reject);
     gateway.listen(port, host, resolve);
   });
-  const bound = (gateway.address() as AddressInfo).port;
-  const publicUrl = values['public-url'] ?? `http://${host.includes(':') ? `[${host}]` : host}:${bound}`;
+  // The gateway checks proofs' htu against exactly this origin, never the Host header.
+  const publicUrl = values['public-url'] ?? listeningOrigin(gateway);
   logger.info({ publicUrl, upstream, issuer, audience }, 'tether gateway listening');
   io.stderr.write(
     [

@@ -16,7 +16,8 @@ const USAGE = `Usage: tether serve (--dev | --config FILE) [--port N] [--host AD
   --port N        listen port (dev default 8080; 0 picks a free one)
   --host ADDR     listen address (default 127.0.0.1)
   --data-dir DIR  where state is kept (dev default ./.tether-dev)
-  --trust-proxy   take the client address from X-Forwarded-For (only behind your own proxy)`;
+  --trust-proxy   believe X-Forwarded-For from a proxy on loopback (127.0.0.0/8, ::1); name other
+                  proxies in the config's listen.trusted_proxies`;
 
 /** `tether serve`: runs the authorization server until SIGINT or SIGTERM. */
 export async function serveCommand(args: string[], io: CliIO): Promise<number> {

@@ -1,16 +1,18 @@
 import { constants, createHash, createPublicKey, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
 
 /**
- * Compact JWS (RFC 7515) parsing and signature checks with node:crypto alone. The guard verifies a DPoP proof on
- * every request; doing it here instead of through a general JOSE library removes most of the per-request cost
- * that is not the signature itself, without skipping any check a proof or token needs.
+ * Compact JWS (RFC 7515) parsing and signature checks with node:crypto alone: the one JWS verifier of the server's
+ * DPoP checks, the guard and the gateway. A DPoP proof is verified on every poll and every API request; doing it
+ * synchronously here instead of through jose's WebCrypto path (a worker-thread round trip per call) removes most
+ * of the per-request cost that is not the signature itself, without skipping any check a proof or token needs.
+ * It loads nothing but node:crypto, so the guard can ship with it alone.
  *
  * @see https://www.rfc-editor.org/rfc/rfc7515#section-7.1
  */
 
-/** The asymmetric algorithms the guard accepts (RFC 9449 §4.3 forbids `none` and MACs). */
-export const GUARD_ALGORITHMS = ['ES256', 'ES384', 'EdDSA', 'PS256', 'RS256'] as const;
-export type JwsAlgorithm = (typeof GUARD_ALGORITHMS)[number];
+/** The asymmetric algorithms accepted for proofs and tokens (RFC 9449 §4.3 forbids `none` and MACs). */
+export const JWS_ALGORITHMS = ['ES256', 'ES384', 'EdDSA', 'PS256', 'RS256'] as const;
+export type JwsAlgorithm = (typeof JWS_ALGORITHMS)[number];
 
 interface AlgorithmSpec {
   hash: string | null;
@@ -36,8 +38,8 @@ const BASE64URL = /^[A-Za-z0-9_-]+$/;
 /** Members that only a private or symmetric key has: a proof carrying one is refused (RFC 9449 §4.3, check 7). */
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 
-export function isGuardAlgorithm(value: unknown): value is JwsAlgorithm {
-  return typeof value === 'string' && (GUARD_ALGORITHMS as readonly string[]).includes(value);
+export function isJwsAlgorithm(value: unknown): value is JwsAlgorithm {
+  return typeof value === 'string' && (JWS_ALGORITHMS as readonly string[]).includes(value);
 }
 
 /** A compact JWS split into its parts; nothing in it is trusted until {@link verifyJws} says so. */

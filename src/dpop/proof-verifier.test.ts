@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { createHmac, generateKeyPairSync, sign } from 'node:crypto';
 import { test } from 'node:test';
-import { ReplayCache } from '../dpop/replay-cache.js';
-import { ProofChecker, ProofRejected } from './dpop-proof.js';
+import { FakeClock } from '../shared/clock.js';
+import { ProofRejected, ProofVerifier } from './proof-verifier.js';
+import { ReplayCache } from './replay-cache.js';
 import { accessTokenHash, jwkThumbprint } from './jws.js';
 
 const NOW = 1_750_000_000;
@@ -20,20 +21,20 @@ function rawProof(header: Record<string, unknown>, payload: Record<string, unkno
 }
 
 let n = 0;
-const claims = (extra: Record<string, unknown> = {}) => ({ htm: 'GET', htu: HTU, iat: NOW, jti: `jti-${n++}`, ath: accessTokenHash(TOKEN), ...extra });
+const claims = (extra: Record<string, unknown> = {}) => ({ htm: 'GET', htu: HTU, iat: NOW, jti: `proof-id-${n++}`, ath: accessTokenHash(TOKEN), ...extra });
 const expectation = { htm: 'GET', htu: HTU, ath: accessTokenHash(TOKEN), jkt, now: NOW };
-const checker = () => new ProofChecker({ replay: new ReplayCache(() => NOW * 1000) });
+const checker = () => new ProofVerifier({ replay: new ReplayCache(new FakeClock(NOW)) });
 
 function rejects(proof: string, code: string, check = checker()) {
   assert.throws(
-    () => check.check(proof, expectation),
+    () => check.verify(proof, expectation),
     (error: unknown) => error instanceof ProofRejected && error.code === code,
     code,
   );
 }
 
 test('a proof signed with node:crypto verifies', () => {
-  assert.ok(checker().check(rawProof({}, claims()), expectation).jti);
+  assert.ok(checker().verify(rawProof({}, claims()), expectation).jti);
 });
 
 test('critical extensions, alg none and MACs, and a missing jwk are refused', () => {
@@ -49,28 +50,28 @@ test('a key whose thumbprint is not the token binding is refused before the sign
   // A broken signature with the wrong key: the mismatch is what gets reported, so no verification was spent on it.
   const proof = `${rawProof({}, claims()).slice(0, -4)}AAAA`;
   assert.throws(
-    () => checker().check(proof, { ...expectation, jkt: 'someone-else' }),
+    () => checker().verify(proof, { ...expectation, jkt: 'someone-else' }),
     (error: unknown) => error instanceof ProofRejected && error.code === 'proof_key_mismatch',
   );
 });
 
 test('the replay window ends with the acceptance window, so the cache stays bounded', () => {
-  let nowMs = NOW * 1000;
-  const replay = new ReplayCache(() => nowMs);
-  const check = new ProofChecker({ replay });
+  const clock = new FakeClock(NOW);
+  const replay = new ReplayCache(clock);
+  const check = new ProofVerifier({ replay });
   const proof = rawProof({}, claims());
-  check.check(proof, expectation);
+  check.verify(proof, expectation);
   rejects(proof, 'proof_replayed', check);
-  for (let i = 0; i < 100; i++) check.check(rawProof({}, claims()), expectation);
+  for (let i = 0; i < 100; i++) check.verify(rawProof({}, claims()), expectation);
   assert.equal(replay.size, 101);
-  nowMs += 71_000;
+  clock.advance(71);
   // Past iat + 60 + 10 s every entry may go: the next claim sweeps them.
-  check.check(rawProof({}, claims({ iat: NOW + 71 })), { ...expectation, now: NOW + 71 });
+  check.verify(rawProof({}, claims({ iat: NOW + 71 })), { ...expectation, now: NOW + 71 });
   assert.equal(replay.size, 1);
 });
 
 test('the header cache is keyed by the exact header text, so a changed header is checked in full', () => {
   const check = checker();
-  check.check(rawProof({}, claims()), expectation);
+  check.verify(rawProof({}, claims()), expectation);
   rejects(rawProof({ typ: 'JWT' }, claims()), 'proof_header', check);
 });
