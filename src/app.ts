@@ -2,7 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { ClientRegistry } from './clients/client-registry.js';
-import { MAX_DEVICE_CODE_TTL, type Config } from './config/schema.js';
+import { registeredClients } from './config/registered-clients.js';
+import type { Config } from './config/schema.js';
+import { MAX_DEVICE_CODE_TTL } from './oauth/grant-types.js';
 import { DeviceDecisions } from './device-flow/decision.js';
 import { PollPacer } from './device-flow/poll-pacer.js';
 import { DpopVerifier } from './dpop/proof.js';
@@ -35,7 +37,7 @@ import type { UserDirectory } from './users/user.js';
 import { BrowserSessions } from './verification/browser-session.js';
 import { CodeEntryLimiter } from './verification/code-entry-limiter.js';
 import { CachedDeviceStore } from './devices/cached-device-store.js';
-import { PolicyGate } from './device-flow/policy-gate.js';
+import { PolicyGate } from './policy-gate/policy-gate.js';
 import { DEFAULT_PACK_NAME, DEFAULT_POLICY_PACK } from './policy/default-pack.js';
 import { PolicyEngine } from './policy/engine.js';
 import { watchPolicies, type PolicyWatcher } from './policy/watch.js';
@@ -77,7 +79,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   const csrfKey = await settings.getOrCreate('csrf_key', () => randomToken(32));
 
   const replay = new ReplayCache();
-  const clients = new ClientRegistry(config, { replay, clock });
+  const clients = new ClientRegistry(registeredClients(config), { replay, clock });
   const pacer = new PollPacer();
   const dpop = new DpopVerifier(replay);
   const nonces = config.dpop.require_nonce ? new DpopNonces(() => clock.now()) : undefined;
