@@ -80,7 +80,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
 
   const replay = new ReplayCache();
   const clients = new ClientRegistry(registeredClients(config), { replay, clock });
-  const pacer = new PollPacer();
+  const pacer = new PollPacer(clock);
   const dpop = new DpopVerifier(replay);
   const nonces = config.dpop.require_nonce ? new DpopNonces(() => clock.now()) : undefined;
   const proofs = { dpop, nonces };
