@@ -9,9 +9,10 @@ import { DeviceDecisions } from './device-flow/decision.js';
 import { PollPacer } from './device-flow/poll-pacer.js';
 import { DpopVerifier } from './dpop/proof.js';
 import { ReplayCache } from './dpop/replay-cache.js';
-import { createLocalJWKSet } from 'jose';
 import { AdminKeys } from './admin/admin-keys.js';
-import { RequestGuard } from './guard/request-guard.js';
+import { Guard } from './guard/guard.js';
+import { StaticJwks, type KeySource } from './guard/keys.js';
+import { silentLogger } from './guard/logger.js';
 import { DpopNonces } from './dpop/nonce.js';
 import { DeviceCodeGrant } from './grant-types/device-code-grant.js';
 import { RefreshTokenGrant } from './grant-types/refresh-token-grant.js';
@@ -22,7 +23,7 @@ import { Checkpointer } from './audit/checkpoint.js';
 import { SqlAuditCheckpoints, SqlAuditLog } from './storage/audit-log.js';
 import { SqlGrantStore } from './storage/grants.js';
 import { SqlTokenStore } from './storage/tokens.js';
-import { AccessTokenVerifier } from './tokens/access-token-verifier.js';
+import { IssuedTokenVerifier } from './tokens/issued-token-verifier.js';
 import { buildHttpServer } from './http/server.js';
 import { randomToken } from './shared/crypto.js';
 import { systemClock, type Clock } from './shared/clock.js';
@@ -95,7 +96,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     metrics.grantsRevoked.inc({ via: statement.via }, revoked.length);
     if (statement.via === 'refresh_token_reuse') metrics.refreshReuse.inc();
   });
-  const verifier = new AccessTokenVerifier(keys, config.issuer);
+  const verifier = new IssuedTokenVerifier(keys, config.issuer);
   // Policy: the configured set (watched, reloaded on change) or the default pack. A set that does not load stops
   // the start here, before anything listens.
   const policy = new PolicyEngine({ networks: config.policy.networks, timeZone: config.policy.time_zone });
@@ -114,19 +115,24 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     grantIdleTtl: config.tokens.grant_idle_ttl,
     grantMaxTtl: config.tokens.grant_max_ttl,
   };
-  // The dev/demo API at {issuer}/api, guarded like any API; it asks storage directly whether a grant still stands.
+  // The dev/demo API at {issuer}/api, behind the same Guard a resource server uses. Its keys are the server's own,
+  // read at each lookup so a rotated key is trusted at once; revocation is asked of storage, so it is never stale.
   const demoAudience = `${config.issuer}/api`;
+  const ownKeys: KeySource = { getKey: (kid, alg) => new StaticJwks(keys.jwks()).getKey(kid, alg) };
   const demoApi = clients.resource(demoAudience)
-    ? new RequestGuard({
+    ? new Guard({
         issuer: config.issuer,
         audience: demoAudience,
-        keys: createLocalJWKSet(keys.jwks()),
-        dpop,
+        keys: ownKeys,
         now: () => clock.now(),
-        isRevoked: async (claims) => {
-          const grant = await grantStore.findGrant(String(claims['sid'] ?? ''));
-          return !grant || grant.status !== 'active' || grant.expiresAt <= clock.now();
+        revocations: {
+          health: () => ({ fresh: true }),
+          isRevoked: async (token) => {
+            const grant = await grantStore.findGrant(token.grantId ?? '');
+            return !grant || grant.status !== 'active' || grant.expiresAt <= clock.now();
+          },
         },
+        logger: silentLogger,
       })
     : undefined;
   for (const client of clients.all()) {

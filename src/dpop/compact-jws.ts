@@ -1,4 +1,4 @@
-import { constants, createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { constants, verify, type KeyObject } from 'node:crypto';
 
 /**
  * Synchronous verification of a compact JWS signed with an asymmetric key, straight on node:crypto. jose does
@@ -32,25 +32,9 @@ export function decodeCompactJws(jws: string): DecodedJws | undefined {
   }
 }
 
-/** Imports a public JWK for `alg`, checking that the key type fits the algorithm (and RSA keys are ≥ 2048 bits). */
-export function importPublicJwk(jwk: Record<string, unknown>, alg: AsymmetricAlgorithm): KeyObject | undefined {
-  const expected: Record<AsymmetricAlgorithm, (j: Record<string, unknown>) => boolean> = {
-    ES256: (j) => j['kty'] === 'EC' && j['crv'] === 'P-256',
-    ES384: (j) => j['kty'] === 'EC' && j['crv'] === 'P-384',
-    EdDSA: (j) => j['kty'] === 'OKP' && j['crv'] === 'Ed25519',
-    PS256: (j) => j['kty'] === 'RSA',
-    RS256: (j) => j['kty'] === 'RSA',
-  };
-  if (!expected[alg](jwk)) return undefined;
-  try {
-    const key = createPublicKey({ key: jwk as never, format: 'jwk' });
-    if (key.type !== 'public') return undefined;
-    if (jwk['kty'] === 'RSA' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) return undefined;
-    return key;
-  } catch {
-    return undefined;
-  }
-}
+// One JWK import for the server and the guard: the type, curve and RSA-size checks are written once, in the guard's
+// JWS module, which imports nothing of the server.
+export { importPublicJwk } from '../guard/jws.js';
 
 export function verifySignature(alg: AsymmetricAlgorithm, key: KeyObject, jws: DecodedJws): boolean {
   const data = Buffer.from(jws.signingInput);
