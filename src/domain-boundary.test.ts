@@ -76,6 +76,39 @@ test('domain folders import nothing of config/, http/, storage/, logging/, cli/ 
   assert.deepEqual(problems, []);
 });
 
+/** Libraries that belong to one layer: at run time, only files under that folder load them. */
+const OWNED_PACKAGES: Record<string, string> = {
+  '@cedar-policy/cedar-wasm': 'policy',
+  kysely: 'storage',
+  'better-sqlite3': 'storage',
+  pg: 'storage',
+  fastify: 'http',
+};
+
+/** Who loads a layer's library at run time outside its layer (a type import is erased, so it does not count). */
+function ownershipProblemsOf(where: string, text: string): string[] {
+  const problems: string[] = [];
+  for (const { specifier, typeOnly } of imports(text)) {
+    if (typeOnly || specifier.startsWith('.') || specifier.startsWith('node:')) continue;
+    const owner = OWNED_PACKAGES[packageOf(specifier)];
+    if (owner !== undefined && where.split('/')[0] !== owner) problems.push(`${where} loads ${packageOf(specifier)}, which is ${owner}/'s`);
+  }
+  return problems;
+}
+
+test('only policy/ loads Cedar, only storage/ loads SQL drivers and Kysely, only http/ loads Fastify', () => {
+  const files = sources(SRC);
+  const problems = files.flatMap((file) => ownershipProblemsOf(relative(SRC, file), readFileSync(file, 'utf8')));
+  assert.deepEqual(problems, []);
+  assert.deepEqual(ownershipProblemsOf('cli/commands/audit.ts', "import { Kysely } from 'kysely';"), [
+    "cli/commands/audit.ts loads kysely, which is storage/'s",
+  ]);
+  assert.deepEqual(ownershipProblemsOf('app.ts', "import type { Kysely } from 'kysely';"), []);
+  assert.deepEqual(ownershipProblemsOf('devices/x.ts', "import { x } from '@cedar-policy/cedar-wasm/nodejs';"), [
+    "devices/x.ts loads @cedar-policy/cedar-wasm, which is policy/'s",
+  ]);
+});
+
 test('the rule catches each kind of violation it names', () => {
   const where = 'device-flow/example.ts';
   assert.deepEqual(problemsOf(where, "import type { Logger } from 'pino';"), [`${where} imports pino`]);
