@@ -2,14 +2,18 @@ import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { ClientRegistry } from './clients/client-registry.js';
-import { MAX_DEVICE_CODE_TTL, type Config } from './config/schema.js';
+import { registeredClients } from './config/registered-clients.js';
+import type { Config } from './config/schema.js';
+import { MAX_DEVICE_CODE_TTL } from './oauth/grant-types.js';
 import { DeviceDecisions } from './device-flow/decision.js';
 import { PollPacer } from './device-flow/poll-pacer.js';
 import { DpopVerifier } from './dpop/proof.js';
 import { ReplayCache } from './dpop/replay-cache.js';
 import { ReplayMark } from './dpop/replay-mark.js';
 import { AdminKeys } from './admin/admin-keys.js';
-import { RequestGuard } from './guard/request-guard.js';
+import { Guard } from './guard/guard.js';
+import { StaticJwks, type KeySource } from './guard/keys.js';
+import { silentLogger } from './guard/logger.js';
 import { DpopNonces } from './dpop/nonce.js';
 import { DeviceCodeGrant } from './grant-types/device-code-grant.js';
 import { RefreshTokenGrant } from './grant-types/refresh-token-grant.js';
@@ -26,7 +30,7 @@ import { Checkpointer } from './audit/checkpoint.js';
 import { SqlAuditCheckpoints, SqlAuditLog } from './storage/audit-log.js';
 import { SqlGrantStore } from './storage/grants.js';
 import { SqlTokenStore } from './storage/tokens.js';
-import { AccessTokenVerifier } from './tokens/access-token-verifier.js';
+import { IssuedTokenVerifier } from './tokens/issued-token-verifier.js';
 import { buildHttpServer } from './http/server.js';
 import { randomToken } from './shared/crypto.js';
 import { systemClock, type Clock } from './shared/clock.js';
@@ -41,7 +45,7 @@ import type { UserDirectory } from './users/user.js';
 import { BrowserSessions } from './verification/browser-session.js';
 import { CodeEntryLimiter } from './verification/code-entry-limiter.js';
 import { CachedDeviceStore } from './devices/cached-device-store.js';
-import { PolicyGate } from './device-flow/policy-gate.js';
+import { PolicyGate } from './policy-gate/policy-gate.js';
 import { DEFAULT_PACK_NAME, DEFAULT_POLICY_PACK } from './policy/default-pack.js';
 import { PolicyEngine } from './policy/engine.js';
 import { watchPolicies, type PolicyWatcher } from './policy/watch.js';
@@ -109,8 +113,8 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   const csrfKey = await settings.getOrCreate('csrf_key', () => randomToken(32));
 
   const replay = new ReplayCache(clock);
-  const clients = new ClientRegistry(config, { replay, clock });
-  const pacer = new PollPacer();
+  const clients = new ClientRegistry(registeredClients(config), { replay, clock });
+  const pacer = new PollPacer(clock);
   // The replay cache is in memory; the mark keeps proofs accepted before a crash from passing after it.
   const replayMark = await ReplayMark.open({
     load: async () => {
@@ -140,7 +144,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     metrics.grantsRevoked.inc({ via: statement.via }, revoked.length);
     if (statement.via === 'refresh_token_reuse') metrics.refreshReuse.inc();
   });
-  const verifier = new AccessTokenVerifier(keys, config.issuer);
+  const verifier = new IssuedTokenVerifier(keys, config.issuer);
   // Policy: the configured set (watched, reloaded on change) or the default pack. A set that does not load stops
   // the start here, before anything listens.
   const policy = new PolicyEngine({ networks: config.policy.networks, timeZone: config.policy.time_zone });
@@ -159,19 +163,24 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     grantIdleTtl: config.tokens.grant_idle_ttl,
     grantMaxTtl: config.tokens.grant_max_ttl,
   };
-  // The dev/demo API at {issuer}/api, guarded like any API; it asks storage directly whether a grant still stands.
+  // The dev/demo API at {issuer}/api, behind the same Guard a resource server uses. Its keys are the server's own,
+  // read at each lookup so a rotated key is trusted at once; revocation is asked of storage, so it is never stale.
   const demoAudience = `${config.issuer}/api`;
+  const ownKeys: KeySource = { getKey: (kid, alg) => new StaticJwks(keys.jwks()).getKey(kid, alg) };
   const demoApi = clients.resource(demoAudience)
-    ? new RequestGuard({
+    ? new Guard({
         issuer: config.issuer,
         audience: demoAudience,
-        keys,
-        dpop,
+        keys: ownKeys,
         now: () => clock.now(),
-        isRevoked: async (claims) => {
-          const grant = await grantStore.findGrant(String(claims['sid'] ?? ''));
-          return !grant || grant.status !== 'active' || grant.expiresAt <= clock.now();
+        revocations: {
+          health: () => ({ fresh: true }),
+          isRevoked: async (token) => {
+            const grant = await grantStore.findGrant(token.grantId ?? '');
+            return !grant || grant.status !== 'active' || grant.expiresAt <= clock.now();
+          },
         },
+        logger: silentLogger,
       })
     : undefined;
   for (const client of clients.all()) {

@@ -7,6 +7,9 @@ import { test } from 'node:test';
 const ALLOWED_PACKAGES = new Set(['jose', 'zod', 'qrcode', '@napi-rs/keyring']);
 const CLI = resolve(import.meta.dirname);
 const SERVER_COMMANDS = /^commands\/(serve|admin|hash-password|audit|policy|gateway)\.ts$/;
+/** Shared modules outside src/cli the client may load: each imports nothing (checked below). */
+const SHARED = ['shared/duration.ts'];
+const SRC = resolve(CLI, '..');
 
 /**
  * The client ships alone (docs/cli.md): everything reachable from its commands stays inside src/cli and away from
@@ -32,6 +35,7 @@ test('the client imports nothing of the server', () => {
       }
       const target = resolve(dirname(file), spec.replace(/\.js$/, '.ts'));
       const inside = relative(CLI, target);
+      if (inside.startsWith('..') && SHARED.includes(relative(SRC, target))) continue;
       if (inside.startsWith('..')) problems.push(`${where} imports ${relative(join(CLI, '../..'), target)}, outside src/cli`);
       else if (SERVER_COMMANDS.test(inside)) problems.push(`${where} imports the server command ${inside}`);
       else queue.push(target);
@@ -39,4 +43,11 @@ test('the client imports nothing of the server', () => {
   }
   assert.ok(seen.size > 20, `walked the client's modules (${seen.size})`);
   assert.deepEqual(problems, []);
+});
+
+test('the shared modules the client loads import nothing themselves', () => {
+  for (const file of SHARED) {
+    const source = readFileSync(join(SRC, file), 'utf8');
+    assert.doesNotMatch(source, /^\s*(import|export)\b[^;]*\bfrom\s+['"]/m, file);
+  }
 });

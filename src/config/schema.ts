@@ -1,14 +1,10 @@
 import { z } from 'zod';
 import { parseRange } from '../policy/ip-range.js';
-import { parseDuration } from './duration.js';
+import { DEVICE_CODE_GRANT, MAX_DEVICE_CODE_TTL, SUPPORTED_GRANTS } from '../oauth/grant-types.js';
+import { parseDuration } from '../shared/duration.js';
 
-/** The only grant this issue's server issues; later grants are added to the list in one place. */
-export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
-export const REFRESH_TOKEN_GRANT = 'refresh_token';
-export const SUPPORTED_GRANTS = [DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT] as const;
-
-/** RFC 8628 §3.2 leaves the lifetime to us; the product caps it at 15 minutes whatever a client asks. */
-export const MAX_DEVICE_CODE_TTL = 15 * 60;
+// The protocol's own nouns live in src/oauth; re-exported so configuration code can name them from one place.
+export { DEVICE_CODE_GRANT, MAX_DEVICE_CODE_TTL, REFRESH_TOKEN_GRANT, SUPPORTED_GRANTS } from '../oauth/grant-types.js';
 
 const duration = (description: string) =>
   z

@@ -3,12 +3,12 @@ import type { AuditEventInput } from '../audit/event.js';
 import { sameNetwork } from '../verification/network.js';
 import type { Client, Resource } from '../clients/client.js';
 import type { ClientRegistry } from '../clients/client-registry.js';
-import { lifetimesFor, type LifetimeDefaults } from '../grants/lifetime.js';
-import { boundLifetimes } from '../policy/refusal.js';
+import { boundLifetimes, lifetimesFor, type LifetimeDefaults } from '../grants/lifetime.js';
 import type { Clock } from '../shared/clock.js';
 import type { User } from '../users/user.js';
-import type { DeviceAuthorization, DeviceAuthorizationStore, RequestContext } from './device-authorization.js';
-import { resourceFacts, type PolicyGate } from './policy-gate.js';
+import type { RequestOrigin } from '../oauth/request-origin.js';
+import type { DeviceAuthorization, DeviceAuthorizationStore } from './device-authorization.js';
+import { resourceFacts, type PolicyGate } from '../policy-gate/policy-gate.js';
 
 /** A pending request as the review screen shows it. */
 export interface PendingRequest {
@@ -67,7 +67,7 @@ export class DeviceDecisions {
    * Asks policy, then approves (creating the grant, with the scopes and lifetimes policy allows) or, when policy
    * refuses, denies the request so the device gets access_denied. `gone` when the request is no longer pending.
    */
-  async approve(request: PendingRequest, user: User, authTime: number, approver: RequestContext): Promise<ApprovalOutcome> {
+  async approve(request: PendingRequest, user: User, authTime: number, approver: RequestOrigin): Promise<ApprovalOutcome> {
     const now = this.clock.now();
     const { authorization } = request;
     const device = await this.policy.device(authorization.dpopJkt, authorization.environment);
@@ -117,7 +117,7 @@ export class DeviceDecisions {
     return ok ? { status: 'approved', grantId } : { status: 'gone' };
   }
 
-  deny(request: PendingRequest, user: User, approver: RequestContext): Promise<boolean> {
+  deny(request: PendingRequest, user: User, approver: RequestOrigin): Promise<boolean> {
     const now = this.clock.now();
     const event = decisionEvent('device.denied', request, user, approver, now, {});
     return this.store.deny(request.authorization.id, now, user.id, approver, [event]);
@@ -129,7 +129,7 @@ function decisionEvent(
   type: 'device.approved' | 'device.denied',
   request: PendingRequest,
   user: User,
-  approver: RequestContext,
+  approver: RequestOrigin,
   now: number,
   extra: Record<string, unknown>,
 ): AuditEventInput {

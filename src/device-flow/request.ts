@@ -4,19 +4,20 @@ import { hashSecret } from '../shared/crypto.js';
 import type { ClientRegistry } from '../clients/client-registry.js';
 import { resolveRequestedAccess } from '../clients/requested-access.js';
 import type { ClientCredentials } from '../clients/client-registry.js';
-import { DEVICE_CODE_GRANT, MAX_DEVICE_CODE_TTL } from '../config/schema.js';
+import { DEVICE_CODE_GRANT, MAX_DEVICE_CODE_TTL } from '../oauth/grant-types.js';
 import { InvalidDpopProof, InvalidRequest, ServerError } from '../oauth/errors.js';
 import type { Clock } from '../shared/clock.js';
 import { generateDeviceCode } from './device-code.js';
-import type { DeviceAuthorizationStore, RequestContext } from './device-authorization.js';
-import { resourceFacts, type PolicyGate } from './policy-gate.js';
+import type { RequestOrigin } from '../oauth/request-origin.js';
+import type { DeviceAuthorizationStore } from './device-authorization.js';
+import { resourceFacts, type PolicyGate } from '../policy-gate/policy-gate.js';
 import { formatUserCode, generateUserCode } from './user-code.js';
 
 export interface DeviceAuthorizationRequest {
   credentials: ClientCredentials;
   scope: string | undefined;
   resources: readonly string[];
-  context: RequestContext;
+  context: RequestOrigin;
   /** Thumbprint of the key whose DPoP proof came with the request, binding the device code to it. */
   dpopJkt: string | null;
   /** What the device declares about where it runs (`tether_environment`), as sent; absent if nothing. */

@@ -1,17 +1,16 @@
 import { stampMs } from '../shared/clock.js';
-import { DEVICE_CODE_GRANT } from '../config/schema.js';
+import { DEVICE_CODE_GRANT } from '../oauth/grant-types.js';
 import type { DeviceAuthorizationStore } from '../device-flow/device-authorization.js';
 import type { PollPacer } from '../device-flow/poll-pacer.js';
-import { lifetimesFor } from '../grants/lifetime.js';
+import { boundLifetimes, lifetimesFor, policyBoundGrant } from '../grants/lifetime.js';
 import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant } from '../oauth/errors.js';
 import { deviceClaims } from '../policy/device-trust.js';
-import { boundLifetimes } from '../policy/refusal.js';
 import { hashSecret } from '../shared/crypto.js';
 import { subjectOf } from '../tokens/access-token.js';
 import { issuanceEvent, issueTokens } from '../tokens/issue-tokens.js';
 import type { GrantType, IssuingDeps, TokenRequest, TokenResponse } from './grant-type.js';
 import { checkTokenRequestProof } from './proof-policy.js';
-import { decideTokenStep, policyBoundGrant } from './token-policy.js';
+import { decideTokenStep } from './token-policy.js';
 
 export interface DeviceCodeGrantDeps extends IssuingDeps {
   store: DeviceAuthorizationStore;

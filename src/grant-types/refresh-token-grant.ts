@@ -1,10 +1,9 @@
 import { stampMs } from '../shared/clock.js';
-import { REFRESH_TOKEN_GRANT } from '../config/schema.js';
-import { lifetimesFor } from '../grants/lifetime.js';
+import { REFRESH_TOKEN_GRANT } from '../oauth/grant-types.js';
+import { boundLifetimes, lifetimesFor, policyBoundGrant } from '../grants/lifetime.js';
 import { InvalidGrant, InvalidScope } from '../oauth/errors.js';
 import type { Revoker } from '../revocation/revoker.js';
 import { deviceClaims } from '../policy/device-trust.js';
-import { boundLifetimes } from '../policy/refusal.js';
 import { hashSecret } from '../shared/crypto.js';
 import { subjectOf } from '../tokens/access-token.js';
 import { issuanceEvent, issueTokens } from '../tokens/issue-tokens.js';
@@ -12,7 +11,7 @@ import { isWellFormedRefreshToken } from '../tokens/refresh-token-format.js';
 import type { TokenStore } from '../tokens/token-store.js';
 import type { GrantType, IssuingDeps, TokenRequest, TokenResponse } from './grant-type.js';
 import { checkTokenRequestProof } from './proof-policy.js';
-import { decideTokenStep, policyBoundGrant } from './token-policy.js';
+import { decideTokenStep } from './token-policy.js';
 
 export interface RefreshTokenGrantDeps extends IssuingDeps {
   tokens: TokenStore;

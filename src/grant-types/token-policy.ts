@@ -1,6 +1,6 @@
 import type { Client, Resource } from '../clients/client.js';
-import type { RequestContext } from '../device-flow/device-authorization.js';
-import { resourceFacts, type PolicyGate } from '../device-flow/policy-gate.js';
+import type { RequestOrigin } from '../oauth/request-origin.js';
+import { resourceFacts, type PolicyGate } from '../policy-gate/policy-gate.js';
 import type { Grant } from '../grants/grant.js';
 import { InvalidGrant } from '../oauth/errors.js';
 import type { DeviceFacts, PolicyAllow } from '../policy/types.js';
@@ -16,7 +16,7 @@ export interface TokenStep {
   jkt: string | null;
   /** The scopes the tokens would carry. */
   scopes: readonly string[];
-  context: RequestContext;
+  context: RequestOrigin;
   deviceAuthorizationId?: string;
 }
 
@@ -61,15 +61,4 @@ export async function decideTokenStep(policy: PolicyGate, s: TokenStep): Promise
     });
   }
   return { decision, device };
-}
-
-/**
- * The grant as far as these tokens go: it ends at its own end or when policy's `@refresh_ttl` after approval runs
- * out, whichever is first; the refresh token and the access token end no later.
- */
-export function policyBoundGrant(grant: Grant, decision: PolicyAllow): { expiresAt: number; idleTtl: number } {
-  return {
-    expiresAt: Math.min(grant.expiresAt, grant.createdAt + (decision.refreshTtl ?? Infinity)),
-    idleTtl: grant.idleTtl,
-  };
 }

@@ -151,7 +151,7 @@ export class Guard {
       cacheSize: options.tokenCacheSize,
       clockTolerance,
     });
-    this.replay = new ReplayCache({ now: () => this.now() });
+    this.replay = new ReplayCache({ now: () => this.now(), nowMs: () => this.now() * 1000 });
     this.proofs = new ProofVerifier({
       replay: this.replay,
       algorithms: options.proofAlgorithms ?? JWS_ALGORITHMS,

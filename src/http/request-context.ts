@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { RequestContext } from '../device-flow/device-authorization.js';
+import type { RequestOrigin } from '../oauth/request-origin.js';
 import { InvalidDpopProof } from '../oauth/errors.js';
 
 const MAX_USER_AGENT = 300;
@@ -22,7 +22,7 @@ export function proxyTrust(trustLoopback: boolean, configured: readonly string[]
 }
 
 /** Where a request came from, as the audit trail and the review screen show it. */
-export function requestContext(request: FastifyRequest): RequestContext {
+export function requestContext(request: FastifyRequest): RequestOrigin {
   const ua = request.headers['user-agent'] ?? '';
   return { ip: request.ip, userAgent: ua.slice(0, MAX_USER_AGENT) };
 }

@@ -8,7 +8,7 @@ import type { ClientRegistry } from '../clients/client-registry.js';
 import type { DpopNonces } from '../dpop/nonce.js';
 import type { IntrospectionDeps } from '../introspection/introspect.js';
 import type { TokenRevocationDeps } from '../revocation/token-revocation.js';
-import type { RequestGuard } from '../guard/request-guard.js';
+import type { Guard } from '../guard/guard.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { MetricsAccess } from '../observability/metrics-access.js';
 import { registerMetricsRoute } from './routes/metrics.js';
@@ -44,7 +44,7 @@ export interface HttpDeps {
   introspection: IntrospectionDeps;
   admin: AdminDeps;
   /** The guarded demo API at /api, when the tenant has that resource. */
-  demoApi?: RequestGuard;
+  demoApi?: Guard;
   verification: VerificationDeps;
   metrics: Metrics;
   /** Who may read /metrics. */

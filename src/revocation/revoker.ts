@@ -1,5 +1,5 @@
 import { uuidv7 } from '../shared/ids.js';
-import type { Logger } from 'pino';
+import type { Logger } from '../shared/logger.js';
 import type { AuditEventInput, AuditEventType } from '../audit/event.js';
 import { stampMs, type Clock } from '../shared/clock.js';
 import type { RevocationKind, RevocationPath, RevocationStatement, RevocationStore, RevokedGrant } from './statement.js';

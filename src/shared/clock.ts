@@ -1,13 +1,17 @@
-/** Time source, injected so tests can move time without waiting. Seconds since the epoch. */
+/**
+ * The one time source, injected so tests can move time without waiting. `now()` is seconds since the epoch (what
+ * JWTs, grants and audit events carry); `nowMs()` is the same instant in milliseconds, for the few windows finer
+ * than a second (poll pacing forgives a quarter second of network jitter; revocation cuts are exact to the
+ * millisecond).
+ */
 export interface Clock {
   now(): number;
-  /** Milliseconds since the epoch, where the clock knows them; {@link millisOf} falls back to `now() * 1000`. */
-  nowMs?(): number;
+  nowMs(): number;
 }
 
 export const systemClock: Clock = { now: () => Math.floor(Date.now() / 1000), nowMs: () => Date.now() };
 
-/** A clock tests can set and advance, to the millisecond. */
+/** A clock tests can set and advance, by whole or fractional seconds, or by milliseconds. */
 export class FakeClock implements Clock {
   private ms: number;
   constructor(seconds = 1_800_000_000) {
@@ -20,7 +24,7 @@ export class FakeClock implements Clock {
     return this.ms;
   }
   advance(seconds: number): void {
-    this.ms += seconds * 1000;
+    this.ms += Math.round(seconds * 1000);
   }
   advanceMs(ms: number): void {
     this.ms += ms;
@@ -29,7 +33,7 @@ export class FakeClock implements Clock {
 
 /** The clock's time in milliseconds. */
 export function millisOf(clock: Clock): number {
-  return clock.nowMs?.() ?? clock.now() * 1000;
+  return clock.nowMs();
 }
 
 const lastStamp = new WeakMap<Clock, number>();

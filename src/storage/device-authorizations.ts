@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { DeviceAuthorization, DeviceAuthorizationStore, RequestContext } from '../device-flow/device-authorization.js';
+import type { DeviceAuthorization, DeviceAuthorizationStore } from '../device-flow/device-authorization.js';
+import type { RequestOrigin } from '../oauth/request-origin.js';
 import type { Grant } from '../grants/grant.js';
 import type { IssuedTokens } from '../tokens/token-store.js';
 import type { Database, DeviceAuthorizationTable } from './schema.js';
@@ -101,7 +102,7 @@ export class SqlDeviceAuthorizationStore implements DeviceAuthorizationStore {
     return row && deviceAuthorizationFromRow(row);
   }
 
-  async approve(id: string, now: number, approver: RequestContext, grant: Grant, events: AuditEventInput[]): Promise<boolean> {
+  async approve(id: string, now: number, approver: RequestOrigin, grant: Grant, events: AuditEventInput[]): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
       const result = await tx
         .updateTable('device_authorizations')
@@ -145,7 +146,7 @@ export class SqlDeviceAuthorizationStore implements DeviceAuthorizationStore {
     });
   }
 
-  async deny(id: string, now: number, approverUserId: string, approver: RequestContext, events: AuditEventInput[]): Promise<boolean> {
+  async deny(id: string, now: number, approverUserId: string, approver: RequestOrigin, events: AuditEventInput[]): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
       const result = await tx
         .updateTable('device_authorizations')

@@ -1,5 +1,5 @@
-import type { Kysely } from 'kysely';
-import { Migrator, type Migration } from 'kysely/migration';
+// kysely 0.28 (the last line for Node 20) exports the migrator from its root; 0.29 moved it to 'kysely/migration'.
+import { Migrator, type Kysely, type Migration } from 'kysely';
 import * as initial from './migrations/0001-initial.js';
 import * as keys from './migrations/0002-keys.js';
 

@@ -1,7 +1,7 @@
 import type { AuditEventInput } from '../audit/event.js';
 import type { Client } from '../clients/client.js';
-import type { RequestContext } from '../device-flow/device-authorization.js';
-import { REFRESH_TOKEN_GRANT } from '../config/schema.js';
+import type { RequestOrigin } from '../oauth/request-origin.js';
+import { REFRESH_TOKEN_GRANT } from '../oauth/grant-types.js';
 import type { TokenResponse } from '../grant-types/grant-type.js';
 import { hashSecret } from '../shared/crypto.js';
 import { mintAccessToken, type AccessTokenSubject } from './access-token.js';
@@ -65,7 +65,7 @@ export function issuanceEvent(
   type: 'token.issued' | 'token.refreshed',
   subject: AccessTokenSubject,
   issuance: Issuance,
-  context: RequestContext,
+  context: RequestOrigin,
   now: number,
   extra: Record<string, unknown> = {},
 ): AuditEventInput {

@@ -1,6 +1,14 @@
-import type { UserConfig } from '../config/schema.js';
 import { hashPassword, verifyPassword } from './password.js';
 import type { User, UserDirectory } from './user.js';
+
+/** A local account as configured (`users:` in the YAML): the configuration's entries fit as they are. */
+export interface LocalAccountEntry {
+  username: string;
+  name?: string | undefined;
+  /** argon2id, from `tether hash-password`. */
+  password_hash: string;
+  groups: readonly string[];
+}
 
 interface LocalAccount {
   user: User;
@@ -13,7 +21,7 @@ export class LocalUserDirectory implements UserDirectory {
 
   private constructor(private readonly decoyHash: string) {}
 
-  static async create(users: readonly UserConfig[]): Promise<LocalUserDirectory> {
+  static async create(users: readonly LocalAccountEntry[]): Promise<LocalUserDirectory> {
     // Verifying against a decoy for unknown names keeps "no such user" as slow as "wrong password".
     const directory = new LocalUserDirectory(await hashPassword('decoy password for unknown users'));
     for (const u of users) {

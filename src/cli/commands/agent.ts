@@ -4,7 +4,7 @@ import { ExitCode, type CliIO } from '../io.js';
 import { AgentClient } from '../secrets/agent-client.js';
 import { ensureAgent, spawnAgentProcess } from '../secrets/agent-launcher.js';
 import { AgentAlreadyRunningError, AgentServer } from '../secrets/agent-server.js';
-import { parseDuration } from '../ui/format.js';
+import { parseDuration } from '../../shared/duration.js';
 import { reportFailure } from './session.js';
 
 /** An hour matches the server's default grant idle timeout: an idle session is dead there by then anyway. */

@@ -10,7 +10,7 @@ import { buildTrace, renderTrace } from '../../audit/trace.js';
 import { verifyChain } from '../../audit/verify.js';
 import { loadConfigFile } from '../../config/load.js';
 import { normalizeUserCode } from '../../device-flow/user-code.js';
-import { parseDuration } from '../../config/duration.js';
+import { parseDuration } from '../../shared/duration.js';
 import { hashSecret } from '../../shared/crypto.js';
 import { SqlAuditCheckpoints, SqlAuditLog } from '../../storage/audit-log.js';
 import type { Database } from '../../storage/schema.js';

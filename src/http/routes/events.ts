@@ -45,7 +45,7 @@ export function registerEventStream(app: FastifyInstance, deps: EventStreamDeps)
   });
   app.get('/events', async (request, reply) => {
     const credentials = clientCredentials(request, formOf(undefined));
-    if (credentials.method === 'none') throw new InvalidClient('The event stream requires client authentication.', true);
+    if (credentials.method === 'none') throw new InvalidClient('The event stream requires client authentication.');
     const client = await deps.clients.authenticate(credentials, undefined, `${deps.issuer}/events`);
     if (!client.introspection) throw new UnauthorizedClient('Only resource servers may subscribe to events.');
     const header = request.headers['last-event-id'] ?? (request.query as Record<string, unknown>)['after'] ?? '0';

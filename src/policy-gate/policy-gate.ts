@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from '../shared/logger.js';
 import type { AuditEventInput, AuditLog } from '../audit/event.js';
 import type { Resource } from '../clients/client.js';
 import type { OAuthError } from '../oauth/errors.js';
@@ -9,7 +9,7 @@ import { policyRefusal } from '../policy/refusal.js';
 import type { DeviceFacts, PolicyDecision, PolicyDeny, PolicyInput, PolicyStep, ResourceFacts, UserFacts } from '../policy/types.js';
 import type { UserDirectory } from '../users/user.js';
 
-/** A step of the device flow (the API step belongs to the guard). */
+/** A step the server decides: device authorization, approval, issuance, refresh (the API step is the guard's). */
 export type FlowStep = Exclude<PolicyStep, 'api'>;
 
 /** What a refusal's audit event says besides the decision: who, which request or grant, from where. */
@@ -25,9 +25,10 @@ export interface PolicyGateDeps {
 }
 
 /**
- * Where the device flow asks policy (docs/policy.md): the device's trust, the decision, and a refusal recorded as
- * a `policy.denied` audit event and turned into the step's OAuth error. One object so that every step refuses the
- * same way.
+ * Where the server asks policy (docs/policy.md), for every step: the device endpoint and the approval (device-flow/)
+ * and the token grants (grant-types/). It gathers the facts policy reads (the device's trust, the person), takes
+ * the decision from `policy/` (which alone knows Cedar), and records a refusal as a `policy.denied` audit event
+ * turned into the step's OAuth error. One object, in a folder of its own, so that every step refuses the same way.
  */
 export class PolicyGate {
   constructor(private readonly deps: PolicyGateDeps) {}
