@@ -40,7 +40,11 @@ export function apiRequestInput(request: VerifiedRequest): ApiRequestInput {
   };
 }
 
-/** Tokens carry no groups today; if a later issuer stamps a `groups` claim, policy sees it. */
+/**
+ * The person's groups from the token's `groups` claim (RFC 9068 §2.2.3.1), which Tether stamps at issuance and at
+ * every refresh from the user directory; they become the User entity's parents (`principal in Tether::Group::"x"`).
+ * A token without the claim is in no group, so a permit on a group fails closed.
+ */
 function groupsOf(claims: Readonly<Record<string, unknown>>): string[] {
   const groups = claims['groups'];
   return Array.isArray(groups) ? groups.filter((g): g is string => typeof g === 'string') : [];
