@@ -2,7 +2,7 @@ import type { JSONWebKeySet } from 'jose';
 import type { Config } from '../config/schema.js';
 import type { ReplayCache } from '../dpop/replay-cache.js';
 import { InvalidClient, InvalidRequest, UnauthorizedClient } from '../oauth/errors.js';
-import { constantTimeEqual } from '../shared/crypto.js';
+import { constantTimeEqual, hashSecret } from '../shared/crypto.js';
 import type { Clock } from '../shared/clock.js';
 import { verifyClientAssertion } from './client-assertion.js';
 import type { Client, Resource } from './client.js';
@@ -42,6 +42,7 @@ export class ClientRegistry {
         name: c.name,
         type: c.type,
         secret: c.secret,
+        secretHash: c.secret_hash,
         grants: c.grants,
         scopes: c.scopes,
         resources: c.resources,
@@ -103,7 +104,10 @@ export class ClientRegistry {
       if (!secretMethod || credentials.secret === undefined || client.authMethod === 'private_key_jwt') {
         throw new InvalidClient('This client must authenticate.', usedBasic);
       }
-      if (!client.secret || !constantTimeEqual(credentials.secret, client.secret)) {
+      const matches = client.secretHash
+        ? constantTimeEqual(hashSecret(credentials.secret), client.secretHash)
+        : client.secret !== undefined && constantTimeEqual(credentials.secret, client.secret);
+      if (!matches) {
         throw new InvalidClient('Client authentication failed.', usedBasic);
       }
     }

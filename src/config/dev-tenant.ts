@@ -14,18 +14,27 @@ export interface DevTenant {
   /** Likewise the admin API key (TETHER_ADMIN_KEY, or generated once). */
   generatedAdminKey?: string;
   adminKeyFromEnv: boolean;
+  /** The confidential client a gateway or guard reads the event stream with ({@link DEV_GATEWAY_CLIENT}). */
+  gatewayClientId: string;
+  /** Its secret, present only on the start that generated it (TETHER_GATEWAY_CLIENT_SECRET, or generated once). */
+  generatedGatewaySecret?: string;
+  gatewaySecretFromEnv: boolean;
 }
+
+/** The dev tenant's resource-server client: `tether gateway` authenticates to `/events` with it. */
+export const DEV_GATEWAY_CLIENT = 'tether-gateway';
 
 interface DevState {
   alice_password_hash?: string;
   admin_key_hash?: string;
+  gateway_secret_hash?: string;
 }
 
 const DEV_STATE_FILE = 'dev-tenant.json';
 
 /**
  * The demo tenant of `tether serve --dev`: user alice, public client tether-cli (device_code and refresh_token,
- * read write) and a demo API. alice's password comes from TETHER_DEV_PASSWORD, or is generated on first start,
+ * read write), confidential client tether-gateway (for a gateway's event stream) and a demo API. alice's password comes from TETHER_DEV_PASSWORD, or is generated on first start,
  * printed once, and kept only as an argon2id hash under the data directory; the admin key likewise
  * (TETHER_ADMIN_KEY), kept as a SHA-256 hash.
  */
@@ -50,7 +59,17 @@ export async function devTenant(opts: { host: string; port: number; dataDir: str
     generatedAdminKey = `tether_admin_${randomBytes(24).toString('base64url')}`;
     adminKeyHash = hashSecret(generatedAdminKey);
   }
-  const next: DevState = { alice_password_hash: passwordHash, admin_key_hash: adminKeyHash };
+  // The gateway's secret, like the admin key: from the environment (the same variable the gateway reads, so one
+  // shell can run both), else generated once and shown once; only its SHA-256 is kept.
+  const gatewaySecretFromEnv = opts.env['TETHER_GATEWAY_CLIENT_SECRET'];
+  let gatewaySecretHash = state.gateway_secret_hash;
+  let generatedGatewaySecret: string | undefined;
+  if (gatewaySecretFromEnv) gatewaySecretHash = hashSecret(gatewaySecretFromEnv);
+  else if (!gatewaySecretHash) {
+    generatedGatewaySecret = `tether_gw_${randomBytes(24).toString('base64url')}`;
+    gatewaySecretHash = hashSecret(generatedGatewaySecret);
+  }
+  const next: DevState = { alice_password_hash: passwordHash, admin_key_hash: adminKeyHash, gateway_secret_hash: gatewaySecretHash };
   writeFileSync(statePath, JSON.stringify(next), { mode: 0o600 });
 
   const api = `${issuer}/api`;
@@ -70,6 +89,16 @@ export async function devTenant(opts: { host: string; port: number; dataDir: str
           scopes: ['read', 'write'],
           resources: [api],
         },
+        {
+          // A resource server, not a login client: it may read the revocation event stream (introspection).
+          id: DEV_GATEWAY_CLIENT,
+          name: 'Tether gateway (demo API)',
+          type: 'confidential',
+          secret_hash: gatewaySecretHash,
+          scopes: ['read'],
+          resources: [api],
+          introspection: true,
+        },
       ],
       admin: { api_key_hashes: [adminKeyHash] },
       users: [{ username: 'alice', name: 'Alice (demo)', password_hash: passwordHash, groups: ['engineering'] }],
@@ -82,5 +111,8 @@ export async function devTenant(opts: { host: string; port: number; dataDir: str
     passwordFromEnv: Boolean(fromEnv),
     generatedAdminKey,
     adminKeyFromEnv: Boolean(adminKeyFromEnv),
+    gatewayClientId: DEV_GATEWAY_CLIENT,
+    generatedGatewaySecret,
+    gatewaySecretFromEnv: Boolean(gatewaySecretFromEnv),
   };
 }

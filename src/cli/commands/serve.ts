@@ -71,6 +71,11 @@ export async function serveCommand(args: string[], io: CliIO): Promise<number> {
         : tenant.adminKeyFromEnv
           ? 'the value of TETHER_ADMIN_KEY'
           : 'the one printed at first start (set TETHER_ADMIN_KEY to replace it)';
+      const gatewaySecret = tenant.generatedGatewaySecret
+        ? `${tenant.generatedGatewaySecret}   # shown only this once`
+        : tenant.gatewaySecretFromEnv
+          ? '"$TETHER_GATEWAY_CLIENT_SECRET"   # yours, from the environment'
+          : '...   # the one printed at first start (set this variable before serve --dev to choose one)';
       banner = [
         '',
         '  Tether is running in DEV MODE: demo tenant, generated keys, embedded SQLite. Not for production.',
@@ -81,6 +86,8 @@ export async function serveCommand(args: string[], io: CliIO): Promise<number> {
         `  Password:    ${password}`,
         `  Client:      tether-cli (public, device_code + refresh_token, DPoP-bound, scopes: read write)`,
         `  Admin key:   ${adminKey}`,
+        `  Gateway:     export TETHER_GATEWAY_CLIENT_ID=${tenant.gatewayClientId}`,
+        `               export TETHER_GATEWAY_CLIENT_SECRET=${gatewaySecret}`,
         `  Data:        ${config.data_dir}`,
         '',
         `  Try it:      curl -s -d client_id=tether-cli ${config.issuer}/device_authorization`,
