@@ -6,7 +6,7 @@ export interface VerifiedRequest {
   /** The access token's verified claims (RFC 9068: sub, client_id, scope, iat, cnf, device_class...). */
   claims: Readonly<Record<string, unknown>>;
   method: string;
-  /** The absolute URL called; only its path reaches policy (the query may hold anything). */
+  /** The absolute URL called, or its path; only the path reaches policy (the query may hold anything). */
   url: string;
   ip: string;
   userAgent?: string;
@@ -51,6 +51,8 @@ function groupsOf(claims: Readonly<Record<string, unknown>>): string[] {
 }
 
 function pathOf(url: string): string {
+  // A path already (what the guard passes): no URL parse, and above all no exception, which costs tens of µs.
+  if (url.startsWith('/') && !url.startsWith('//')) return url.split('?')[0] || '/';
   try {
     return new URL(url).pathname;
   } catch {
