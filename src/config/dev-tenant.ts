@@ -19,6 +19,8 @@ export interface DevTenant {
   /** Its secret, present only on the start that generated it (TETHER_GATEWAY_CLIENT_SECRET, or generated once). */
   generatedGatewaySecret?: string;
   gatewaySecretFromEnv: boolean;
+  /** The demo API a gateway is meant to front, on the port after the issuer's (its URL is its audience). */
+  gatewayApi: string | undefined;
 }
 
 /** The dev tenant's resource-server client: `tether gateway` authenticates to `/events` with it. */
@@ -73,13 +75,21 @@ export async function devTenant(opts: { host: string; port: number; dataDir: str
   writeFileSync(statePath, JSON.stringify(next), { mode: 0o600 });
 
   const api = `${issuer}/api`;
+  // An API behind `tether gateway` is its own resource: tokens for it name the gateway's URL, which is what
+  // `tether request` and the proofs' htu address. The port after the issuer's, by convention.
+  const gatewayApi =
+    opts.port > 0 && opts.port < 65535 ? `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port + 1}` : undefined;
+  const apis = gatewayApi ? [api, gatewayApi] : [api];
   const config = parseConfig(
     {
       issuer,
       listen: { host: opts.host, port: opts.port },
       data_dir: opts.dataDir,
       scopes: ['read', 'write'],
-      resources: [{ uri: api, name: 'Tether demo API', scopes: ['read', 'write'] }],
+      resources: [
+        { uri: api, name: 'Tether demo API', scopes: ['read', 'write'] },
+        ...(gatewayApi ? [{ uri: gatewayApi, name: 'Demo API behind tether gateway', scopes: ['read', 'write'] }] : []),
+      ],
       clients: [
         {
           id: 'tether-cli',
@@ -87,7 +97,8 @@ export async function devTenant(opts: { host: string; port: number; dataDir: str
           type: 'public',
           grants: [DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT],
           scopes: ['read', 'write'],
-          resources: [api],
+          resources: apis,
+          default_resource: api,
         },
         {
           // A resource server, not a login client: it may read the revocation event stream (introspection).
@@ -96,7 +107,7 @@ export async function devTenant(opts: { host: string; port: number; dataDir: str
           type: 'confidential',
           secret_hash: gatewaySecretHash,
           scopes: ['read'],
-          resources: [api],
+          resources: apis,
           introspection: true,
         },
       ],
@@ -114,5 +125,6 @@ export async function devTenant(opts: { host: string; port: number; dataDir: str
     gatewayClientId: DEV_GATEWAY_CLIENT,
     generatedGatewaySecret,
     gatewaySecretFromEnv: Boolean(gatewaySecretFromEnv),
+    gatewayApi,
   };
 }

@@ -41,11 +41,12 @@ describe('quick start: serve --dev, then a gateway with the two printed variable
   let gateway: Child | undefined;
   let upstream: Awaited<ReturnType<typeof startUpstream>>;
   let issuer: string;
+  let port: number;
 
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'tether-quickstart-'));
     upstream = await startUpstream();
-    const port = await freePort();
+    port = await freePort();
     issuer = `http://127.0.0.1:${port}`;
     const { TETHER_GATEWAY_CLIENT_ID: _id, TETHER_GATEWAY_CLIENT_SECRET: _secret, ...clean } = process.env;
     serve = run(['serve', '--dev', '--port', String(port), '--data-dir', dataDir], {
@@ -79,8 +80,10 @@ describe('quick start: serve --dev, then a gateway with the two printed variable
     assert.equal(open.status, 200);
     await open.body?.cancel();
 
-    // Only what the banner said, plus PATH: no config file, no other setup.
-    gateway = run(['gateway', '--issuer', issuer, '--audience', `${issuer}/api`, '--upstream', upstream.url, '--port', '0'], {
+    // Only what the banner said, plus PATH: no config file, no other setup. The gateway's own URL is its audience.
+    const gatewayApi = `http://127.0.0.1:${port + 1}`;
+    assert.ok(banner.includes(`tether gateway --issuer ${issuer} --audience ${gatewayApi} --upstream URL --port ${port + 1}`));
+    gateway = run(['gateway', '--issuer', issuer, '--audience', gatewayApi, '--upstream', upstream.url, '--port', String(port + 1)], {
       PATH: process.env['PATH'] ?? '',
       TETHER_GATEWAY_CLIENT_ID: clientId,
       TETHER_GATEWAY_CLIENT_SECRET: secret,
@@ -91,7 +94,7 @@ describe('quick start: serve --dev, then a gateway with the two printed variable
 
     const server = { issuer } as TestServer;
     const key = await dpopKey();
-    const codes = await authorize(server, { client_id: 'tether-cli', scope: 'read' }, { DPoP: await key.proof('POST', `${issuer}/device_authorization`) });
+    const codes = await authorize(server, { client_id: 'tether-cli', scope: 'read', resource: gatewayApi }, { DPoP: await key.proof('POST', `${issuer}/device_authorization`) });
     assert.match(await new FormBrowser(issuer).decide(codes.user_code, 'approve', 'alice', PASSWORD), /Device approved/);
     const reply = await redeem(server, codes.device_code, { client_id: 'tether-cli' }, {}, key);
     assert.equal(reply.status, 200, JSON.stringify(reply.body));

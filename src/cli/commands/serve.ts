@@ -88,6 +88,9 @@ export async function serveCommand(args: string[], io: CliIO): Promise<number> {
         `  Admin key:   ${adminKey}`,
         `  Gateway:     export TETHER_GATEWAY_CLIENT_ID=${tenant.gatewayClientId}`,
         `               export TETHER_GATEWAY_CLIENT_SECRET=${gatewaySecret}`,
+        ...(tenant.gatewayApi
+          ? [`               tether gateway --issuer ${config.issuer} --audience ${tenant.gatewayApi} --upstream URL --port ${new URL(tenant.gatewayApi).port}`]
+          : []),
         `  Data:        ${config.data_dir}`,
         '',
         `  Try it:      curl -s -d client_id=tether-cli ${config.issuer}/device_authorization`,
