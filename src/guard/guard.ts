@@ -46,7 +46,7 @@ export type RefusalCode =
   | 'keys_unavailable';
 
 /** The OAuth `error` values a refusal carries in its body. */
-export type RefusalError = GuardErrorCode | 'access_denied' | 'temporarily_unavailable';
+export type RefusalError = GuardErrorCode | 'temporarily_unavailable';
 
 export interface GuardRefusal {
   ok: false;

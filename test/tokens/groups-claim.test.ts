@@ -12,7 +12,7 @@ describe('the groups claim', () => {
   });
   after(() => server.close());
 
-  test('carries the user directory's groups at issuance and at refresh', async () => {
+  test('carries the groups of the user directory at issuance and at refresh', async () => {
     const bob = await login(server, { user: 'bob' });
     assert.deepEqual(decodeJwt(bob.accessToken)['groups'], ['contractors']);
     const renewed = await refresh(server, bob.refreshToken, bob.key);
