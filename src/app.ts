@@ -9,6 +9,7 @@ import { DpopVerifier } from './dpop/proof.js';
 import { ReplayCache } from './dpop/replay-cache.js';
 import { createLocalJWKSet } from 'jose';
 import { AdminKeys } from './admin/admin-keys.js';
+import { ApiPolicy } from './guard/api-policy.js';
 import { RequestGuard } from './guard/request-guard.js';
 import { DpopNonces } from './dpop/nonce.js';
 import { DeviceCodeGrant } from './grant-types/device-code-grant.js';
@@ -121,6 +122,8 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
         keys: createLocalJWKSet(keys.jwks()),
         dpop,
         now: () => clock.now(),
+        // The server's own policies decide its own API too (CallResource), reloads included.
+        policy: ApiPolicy.over(policy, { audience: demoAudience, tier: clients.resource(demoAudience)?.tier ?? 'low' }),
         isRevoked: async (claims) => {
           const grant = await grantStore.findGrant(String(claims['sid'] ?? ''));
           return !grant || grant.status !== 'active' || grant.expiresAt <= clock.now();

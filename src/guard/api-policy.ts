@@ -96,6 +96,15 @@ export class ApiPolicy implements PolicyOptions {
     return new ApiPolicy(engine, watcher, options);
   }
 
+  /**
+   * Request-time policy over an engine someone else loads and reloads (the server's own, for its demo API): the
+   * same decisions and cache rules, following the engine's generation.
+   */
+  static over(engine: PolicyEngine, options: Omit<ApiPolicyOptions, 'policies' | 'networks' | 'timeZone' | 'debounceMs' | 'onReload'>): ApiPolicy {
+    if (!engine.loaded) throw new Error('the engine has no policy set loaded');
+    return new ApiPolicy(engine, undefined, options);
+  }
+
   /** The set in force. */
   get loaded(): LoadedPolicies {
     return this.engine.loaded as LoadedPolicies;

@@ -5,6 +5,7 @@ import { Guard, type GuardRequest, type GuardResult } from './guard.js';
 import type { JwsAlgorithm } from './jws.js';
 import type { KeySource } from './keys.js';
 import { silentLogger } from './logger.js';
+import type { PolicyOptions } from './policy.js';
 
 export type { GuardRequest };
 
@@ -20,6 +21,8 @@ export interface RequestGuardOptions {
   requiredScopes?: readonly string[];
   /** Whether the token's grant (or user, key, client) has been revoked, asked on every request. */
   isRevoked?: (claims: JWTPayload) => boolean | Promise<boolean>;
+  /** Request-time policy, e.g. `ApiPolicy.over(serverEngine, ...)`: the server's own policies at its own API. */
+  policy?: PolicyOptions;
 }
 
 /**
@@ -42,6 +45,7 @@ export class RequestGuard {
       requiredScopes: options.requiredScopes,
       revocations: isRevoked && { health: () => ({ fresh: true }), isRevoked: (token) => isRevoked(token.identity.claims as JWTPayload) },
       logger: silentLogger,
+      ...(options.policy ? { policy: options.policy } : {}),
     });
   }
 
