@@ -66,8 +66,7 @@ export class ApiPolicy implements PolicyOptions {
     private readonly watcher: PolicyWatcher | undefined,
     options: ApiPolicyOptions,
   ) {
-    this.audiences = typeof options.audience === 'string' ? [options.audience] : [...options.audience];
-    this.tier = options.tier ?? 'low';
+    ({ audiences: this.audiences, tier: this.tier } = checked(options));
     this.cacheSize = options.cacheSize;
     this.logger = options.logger ?? consoleLogger;
   }
@@ -77,11 +76,7 @@ export class ApiPolicy implements PolicyOptions {
    * starts on a set it cannot apply) and, for a path, starts watching it.
    */
   static async load(options: ApiPolicyOptions): Promise<ApiPolicy> {
-    const tier = options.tier ?? 'low';
-    if (!RESOURCE_TIERS.includes(tier)) throw new RangeError(`tier must be one of ${RESOURCE_TIERS.join(', ')}`);
-    if ((typeof options.audience === 'string' ? [options.audience] : options.audience).length === 0) {
-      throw new RangeError('an API policy needs the audience it guards');
-    }
+    checked(options); // before anything is read or watched
     const engine = new PolicyEngine({ networks: options.networks, timeZone: options.timeZone });
     if (options.policies === undefined) {
       engine.load(DEFAULT_POLICY_PACK, DEFAULT_PACK_NAME);
@@ -189,6 +184,15 @@ export class ApiPolicy implements PolicyOptions {
     if (Array.isArray(aud)) for (const a of aud) if (typeof a === 'string' && this.audiences.includes(a)) return a;
     return this.audiences[0] as string;
   }
+}
+
+/** The audiences and tier of the options, or a RangeError naming what is wrong. */
+function checked(options: Pick<ApiPolicyOptions, 'audience' | 'tier'>): { audiences: readonly string[]; tier: ResourceTier } {
+  const audiences = typeof options.audience === 'string' ? [options.audience] : [...options.audience];
+  const tier = options.tier ?? 'low';
+  if (!RESOURCE_TIERS.includes(tier)) throw new RangeError(`tier must be one of ${RESOURCE_TIERS.join(', ')}`);
+  if (audiences.length === 0) throw new RangeError('an API policy needs the audience it guards');
+  return { audiences, tier };
 }
 
 /** Loads request-time policy for a guard: see {@link ApiPolicy}. */
