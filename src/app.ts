@@ -14,6 +14,7 @@ import { AdminKeys } from './admin/admin-keys.js';
 import { Guard } from './guard/guard.js';
 import { StaticJwks, type KeySource } from './guard/keys.js';
 import { silentLogger } from './guard/logger.js';
+import { ApiPolicy } from './guard/api-policy.js';
 import { DpopNonces } from './dpop/nonce.js';
 import { DeviceCodeGrant } from './grant-types/device-code-grant.js';
 import { RefreshTokenGrant } from './grant-types/refresh-token-grant.js';
@@ -173,6 +174,8 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
         audience: demoAudience,
         keys: ownKeys,
         now: () => clock.now(),
+        // The server's own policies decide its own API too (CallResource), reloads included.
+        policy: ApiPolicy.over(policy, { audience: demoAudience, tier: clients.resource(demoAudience)?.tier ?? 'low' }),
         revocations: {
           health: () => ({ fresh: true }),
           isRevoked: async (token) => {

@@ -1,7 +1,7 @@
 import type { JSONWebKeySet } from 'jose';
 import type { ReplayCache } from '../dpop/replay-cache.js';
 import { InvalidClient, InvalidRequest, UnauthorizedClient } from '../oauth/errors.js';
-import { constantTimeEqual } from '../shared/crypto.js';
+import { constantTimeEqual, hashSecret } from '../shared/crypto.js';
 import type { Clock } from '../shared/clock.js';
 import { verifyClientAssertion } from './client-assertion.js';
 import type { Client, Resource } from './client.js';
@@ -76,7 +76,10 @@ export class ClientRegistry {
       if (!secretMethod || credentials.secret === undefined || client.authMethod === 'private_key_jwt') {
         throw new InvalidClient('This client must authenticate.');
       }
-      if (!client.secret || !constantTimeEqual(credentials.secret, client.secret)) {
+      const matches = client.secretHash
+        ? constantTimeEqual(hashSecret(credentials.secret), client.secretHash)
+        : client.secret !== undefined && constantTimeEqual(credentials.secret, client.secret);
+      if (!matches) {
         throw new InvalidClient('Client authentication failed.');
       }
     }

@@ -21,11 +21,22 @@ export interface DevTenant {
   /** Likewise the admin API key (TETHER_ADMIN_KEY, or generated once). */
   generatedAdminKey?: string;
   adminKeyFromEnv: boolean;
+  /** The confidential client a gateway or guard reads the event stream with ({@link DEV_GATEWAY_CLIENT}). */
+  gatewayClientId: string;
+  /** Its secret, present only on the start that generated it (TETHER_GATEWAY_CLIENT_SECRET, or generated once). */
+  generatedGatewaySecret?: string;
+  gatewaySecretFromEnv: boolean;
+  /** The demo API a gateway is meant to front, on the port after the issuer's (its URL is its audience). */
+  gatewayApi: string | undefined;
 }
+
+/** The dev tenant's resource-server client: `tether gateway` authenticates to `/events` with it. */
+export const DEV_GATEWAY_CLIENT = 'tether-gateway';
 
 interface DevState {
   alice_password_hash?: string;
   admin_key_hash?: string;
+  gateway_secret_hash?: string;
 }
 
 const DEV_STATE_FILE = 'dev-tenant.json';
@@ -33,7 +44,7 @@ const DEV_KEK_FILE = 'dev-kek';
 
 /**
  * The demo tenant of `tether serve --dev`: user alice, public client tether-cli (device_code and refresh_token,
- * read write) and a demo API. alice's password comes from TETHER_DEV_PASSWORD, or is generated on first start,
+ * read write), confidential client tether-gateway (for a gateway's event stream) and a demo API. alice's password comes from TETHER_DEV_PASSWORD, or is generated on first start,
  * printed once, and kept only as an argon2id hash under the data directory; the admin key likewise
  * (TETHER_ADMIN_KEY), kept as a SHA-256 hash.
  */
@@ -65,18 +76,36 @@ export async function devTenant(opts: { host: string; port: number; dataDir: str
     generatedAdminKey = `tether_admin_${randomBytes(24).toString('base64url')}`;
     adminKeyHash = hashSecret(generatedAdminKey);
   }
-  const next: DevState = { alice_password_hash: passwordHash, admin_key_hash: adminKeyHash };
+  // The gateway's secret, like the admin key: from the environment (the same variable the gateway reads, so one
+  // shell can run both), else generated once and shown once; only its SHA-256 is kept.
+  const gatewaySecretFromEnv = opts.env['TETHER_GATEWAY_CLIENT_SECRET'];
+  let gatewaySecretHash = state.gateway_secret_hash;
+  let generatedGatewaySecret: string | undefined;
+  if (gatewaySecretFromEnv) gatewaySecretHash = hashSecret(gatewaySecretFromEnv);
+  else if (!gatewaySecretHash) {
+    generatedGatewaySecret = `tether_gw_${randomBytes(24).toString('base64url')}`;
+    gatewaySecretHash = hashSecret(generatedGatewaySecret);
+  }
+  const next: DevState = { alice_password_hash: passwordHash, admin_key_hash: adminKeyHash, gateway_secret_hash: gatewaySecretHash };
   writeFileSync(statePath, JSON.stringify(next), { mode: 0o600 });
   secureDataDir(opts.dataDir);
 
   const api = `${issuer}/api`;
+  // An API behind `tether gateway` is its own resource: tokens for it name the gateway's URL, which is what
+  // `tether request` and the proofs' htu address. The port after the issuer's, by convention.
+  const gatewayApi =
+    opts.port > 0 && opts.port < 65535 ? `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port + 1}` : undefined;
+  const apis = gatewayApi ? [api, gatewayApi] : [api];
   const config = parseConfig(
     {
       issuer,
       listen: { host: opts.host, port: opts.port },
       data_dir: opts.dataDir,
       scopes: ['read', 'write'],
-      resources: [{ uri: api, name: 'Tether demo API', scopes: ['read', 'write'] }],
+      resources: [
+        { uri: api, name: 'Tether demo API', scopes: ['read', 'write'] },
+        ...(gatewayApi ? [{ uri: gatewayApi, name: 'Demo API behind tether gateway', scopes: ['read', 'write'] }] : []),
+      ],
       clients: [
         {
           id: 'tether-cli',
@@ -84,7 +113,18 @@ export async function devTenant(opts: { host: string; port: number; dataDir: str
           type: 'public',
           grants: [DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT],
           scopes: ['read', 'write'],
-          resources: [api],
+          resources: apis,
+          default_resource: api,
+        },
+        {
+          // A resource server, not a login client: it may read the revocation event stream (introspection).
+          id: DEV_GATEWAY_CLIENT,
+          name: 'Tether gateway (demo API)',
+          type: 'confidential',
+          secret_hash: gatewaySecretHash,
+          scopes: ['read'],
+          resources: apis,
+          introspection: true,
         },
       ],
       admin: { api_key_hashes: [adminKeyHash] },
@@ -102,5 +142,9 @@ export async function devTenant(opts: { host: string; port: number; dataDir: str
     generatedAdminKey,
     adminKeyFromEnv: Boolean(adminKeyFromEnv),
     ...(kekFile ? { kekFile } : {}),
+    gatewayClientId: DEV_GATEWAY_CLIENT,
+    generatedGatewaySecret,
+    gatewaySecretFromEnv: Boolean(gatewaySecretFromEnv),
+    gatewayApi,
   };
 }

@@ -24,6 +24,7 @@ export function registeredClients(config: Pick<Config, 'clients' | 'resources' |
       name: c.name,
       type: c.type,
       secret: c.secret,
+      secretHash: c.secret_hash,
       grants: c.grants,
       scopes: c.scopes,
       resources: c.resources,

@@ -43,6 +43,11 @@ const clientSchema = z
     name: z.string().min(1).describe('What a person sees on the review screen.'),
     type: z.enum(['public', 'confidential']).default('public'),
     secret: z.string().min(32, 'a client secret needs at least 32 characters').optional(),
+    secret_hash: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{43}$/, 'the SHA-256 of the secret, base64url (43 characters)')
+      .optional()
+      .describe('SHA-256 (base64url) of the client secret, instead of `secret`, so the configuration holds no secret'),
     grants: z.array(z.enum(SUPPORTED_GRANTS)).min(1).default([DEVICE_CODE_GRANT]),
     scopes: z.array(scopeToken).default([]),
     resources: z.array(absoluteUri).default([]),
@@ -72,10 +77,13 @@ const clientSchema = z
   })
   .strict()
   .superRefine((client, ctx) => {
-    if (client.type === 'confidential' && !client.secret && !client.jwks) {
+    if (client.secret && client.secret_hash) {
+      ctx.addIssue({ code: 'custom', path: ['secret_hash'], message: 'give secret or secret_hash, not both' });
+    }
+    if (client.type === 'confidential' && !client.secret && !client.secret_hash && !client.jwks) {
       ctx.addIssue({ code: 'custom', path: ['secret'], message: 'a confidential client needs a secret or jwks' });
     }
-    if (client.type === 'public' && (client.secret || client.jwks)) {
+    if (client.type === 'public' && (client.secret || client.secret_hash || client.jwks)) {
       ctx.addIssue({ code: 'custom', path: ['secret'], message: 'a public client must not have a secret or jwks' });
     }
     if (client.type === 'public' && client.introspection) {

@@ -59,7 +59,7 @@ export class DeviceCodeGrant implements GrantType {
     if (grant.status !== 'active' || grant.expiresAt <= now) throw new InvalidGrant('The grant was revoked or has ended.');
     const jkt = proof?.jkt ?? null;
     // Policy is asked only here, for an approved code: a pending poll never reaches it.
-    const { decision, device } = await decideTokenStep(deps.policy, {
+    const { decision, device, user } = await decideTokenStep(deps.policy, {
       step: 'issuance',
       now,
       client,
@@ -70,7 +70,7 @@ export class DeviceCodeGrant implements GrantType {
       context: request.context,
       deviceAuthorizationId: authorization.id,
     });
-    const subject = { ...subjectOf(grant, decision.scopes, jkt), claims: deviceClaims(device) };
+    const subject = { ...subjectOf(grant, decision.scopes, jkt), groups: user.groups, claims: deviceClaims(device) };
     const issuance = await issueTokens({
       keys: deps.keys,
       issuer: deps.issuer,

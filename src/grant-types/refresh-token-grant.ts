@@ -57,7 +57,7 @@ export class RefreshTokenGrant implements GrantType {
     const resource = deps.clients.resource(grant.resource);
     if (!resource) throw new InvalidGrant('The grant is for a resource that no longer exists.');
     const scopes = this.narrowedScopes(request.params.get('scope'), grant.scopes);
-    const { decision, device } = await decideTokenStep(deps.policy, {
+    const { decision, device, user } = await decideTokenStep(deps.policy, {
       step: 'refresh',
       now,
       client,
@@ -67,7 +67,7 @@ export class RefreshTokenGrant implements GrantType {
       scopes,
       context: request.context,
     });
-    const subject = { ...subjectOf(grant, decision.scopes, grant.dpopJkt), claims: deviceClaims(device) };
+    const subject = { ...subjectOf(grant, decision.scopes, grant.dpopJkt), groups: user.groups, claims: deviceClaims(device) };
     const issuance = await issueTokens({
       keys: deps.keys,
       issuer: deps.issuer,

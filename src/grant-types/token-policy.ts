@@ -3,7 +3,7 @@ import type { RequestOrigin } from '../oauth/request-origin.js';
 import { resourceFacts, type PolicyGate } from '../policy-gate/policy-gate.js';
 import type { Grant } from '../grants/grant.js';
 import { InvalidGrant } from '../oauth/errors.js';
-import type { DeviceFacts, PolicyAllow } from '../policy/types.js';
+import type { DeviceFacts, PolicyAllow, UserFacts } from '../policy/types.js';
 
 /** What a token step (issuance or refresh) is decided on. */
 export interface TokenStep {
@@ -24,7 +24,10 @@ export interface TokenStep {
  * Asks policy whether tokens may be issued or refreshed; a refusal is recorded and thrown as the step's OAuth error
  * (`access_denied` at issuance, `invalid_grant` at refresh, `invalid_scope` if policy left no scope).
  */
-export async function decideTokenStep(policy: PolicyGate, s: TokenStep): Promise<{ decision: PolicyAllow; device: DeviceFacts }> {
+export async function decideTokenStep(
+  policy: PolicyGate,
+  s: TokenStep,
+): Promise<{ decision: PolicyAllow; device: DeviceFacts; user: UserFacts }> {
   const { grant } = s;
   const user = await policy.user(grant.userId);
   if (!user) throw new InvalidGrant('The person this grant is for is no longer known.');
@@ -60,5 +63,6 @@ export async function decideTokenStep(policy: PolicyGate, s: TokenStep): Promise
       },
     });
   }
-  return { decision, device };
+  // The person as the directory knows them now: their groups go into the token (the `groups` claim).
+  return { decision, device, user };
 }

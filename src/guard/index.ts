@@ -1,6 +1,6 @@
 /**
  * The Tether guard: what a resource server uses to accept Tether tokens. Framework-free core ({@link Guard}),
- * push revocation ({@link RevocationStream}), request-time policy hook, and the pieces to assemble them. Adapters
+ * push revocation ({@link RevocationStream}), request-time Cedar policy ({@link ApiPolicy}) or a hook of your own, and the pieces to assemble them. Adapters
  * for Node's http, Express and Fastify are separate entry points under `./adapters/`, so importing this file pulls
  * in no web framework; nothing here imports the authorization server's storage or HTTP code.
  *
@@ -21,6 +21,8 @@ export { RevocationList } from './revocation-list.js';
 export type { RevocableToken } from './revocation-list.js';
 export { DecisionCache } from './policy.js';
 export type { AuthorizationDecision, Authorize, PolicyOptions, RequestContext } from './policy.js';
+export { ApiPolicy, loadApiPolicy } from './api-policy.js';
+export type { ApiPolicyOptions, ReloadOutcome } from './api-policy.js';
 export { readSecurityEvent, TOKEN_CLAIMS_CHANGE } from './security-events.js';
 export type { ClaimsChange, GuardEvent } from './security-events.js';
 export { connectGuard } from './connect.js';

@@ -1,7 +1,8 @@
 /**
  * Parses "90s", "5m", "12h", "1d" or a bare number of seconds into a positive number of seconds; undefined when it
- * is none of those. One parser for the configuration, policy annotations and the CLI's flags, so a duration means
- * the same everywhere. It imports nothing, so the client CLI may use it without loading server code.
+ * is none of those. One parser for the configuration, policy annotations (`@ttl("5m")`) and the CLI's flags, so a
+ * duration means the same everywhere. It imports nothing, so the client CLI and the guard may use it without
+ * loading server code.
  */
 export function parseDuration(value: string | number): number | undefined {
   if (typeof value === 'number') return Number.isInteger(value) && value > 0 ? value : undefined;

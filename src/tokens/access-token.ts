@@ -13,6 +13,12 @@ export interface AccessTokenSubject {
   dpopJkt: string | null;
   authTime: number;
   /**
+   * The person's groups from the user directory at this issuance, stamped as the `groups` claim (RFC 9068
+   * §2.2.3.1) so API policies can read `principal in Tether::Group::"..."` at the guard without asking the server.
+   * Absent: no claim (a token for a workload, say).
+   */
+  groups?: readonly string[];
+  /**
    * Further claims to carry, e.g. the device's trust (`device_class`, `device_enrolled`) for the guard's policy.
    * They never replace a claim Tether sets itself.
    */
@@ -33,7 +39,9 @@ export function subjectOf(grant: Grant, scopes: readonly string[], dpopJkt: stri
 }
 
 /** What only Tether sets in an access token. */
-const RESERVED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'iat_ms', 'jti', 'cnf', 'client_id', 'scope', 'auth_time', 'sid']);
+const RESERVED_CLAIMS = new Set([
+  'iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'iat_ms', 'jti', 'cnf', 'client_id', 'scope', 'auth_time', 'sid', 'groups',
+]);
 
 /**
  * The private claim carrying the issue time to the millisecond. `iat` stays an integer (RFC 7519 §4.1.6 NumericDate
@@ -52,10 +60,12 @@ export interface MintedAccessToken {
 
 /**
  * Mints a JWT access token (RFC 9068). `sid` names the grant so that one revocation statement about the grant
- * covers every token descended from it; `cnf.jkt` binds it to a DPoP key when there is one (RFC 9449 §6).
+ * covers every token descended from it; `cnf.jkt` binds it to a DPoP key when there is one (RFC 9449 §6);
+ * `groups` carries the person's groups for request-time policy (RFC 9068 §2.2.3.1).
  * `issuedAtMs` (default: the start of second `now`) is the stamp a revocation is compared with, see {@link IAT_MS_CLAIM}.
  *
  * @see https://www.rfc-editor.org/rfc/rfc9068#section-2.2
+ * @see https://www.rfc-editor.org/rfc/rfc9068#section-2.2.3.1
  */
 export async function mintAccessToken(
   keys: SigningKeySource,
@@ -76,6 +86,8 @@ export async function mintAccessToken(
     [IAT_MS_CLAIM]: issuedAtMs,
   });
   if (subject.dpopJkt) claims['cnf'] = { jkt: subject.dpopJkt };
+  // Always an array when known, even empty: "in no group" must not read as "the issuer did not say".
+  if (subject.groups) claims['groups'] = [...new Set(subject.groups)];
   const { kid, alg, key } = keys.signingKey;
   const token = await new SignJWT(claims)
     .setProtectedHeader({ alg, typ: 'at+jwt', kid })

@@ -94,8 +94,9 @@ export async function startServer(overrides: Record<string, unknown> = {}, clock
       ],
       admin: { api_key_hashes: [hashSecret(ADMIN_KEY)] },
       users: [
-        { username: 'alice', name: 'Alice', password_hash: hash },
-        { username: 'bob', name: 'Bob', password_hash: hash },
+        // Groups reach tokens as the `groups` claim, which API policies read.
+        { username: 'alice', name: 'Alice', password_hash: hash, groups: ['engineering'] },
+        { username: 'bob', name: 'Bob', password_hash: hash, groups: ['contractors'] },
       ],
       ...rest,
     },

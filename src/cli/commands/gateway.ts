@@ -1,7 +1,9 @@
 import { parseArgs } from 'node:util';
-import { connectGuard } from '../../guard/connect.js';
+import { connectGuard, type ConnectedGuard } from '../../guard/connect.js';
 import { createGateway, listeningOrigin } from '../../guard/gateway.js';
 import { createLogger } from '../../logging/logger.js';
+import { PolicyError } from '../../policy/errors.js';
+import { RESOURCE_TIERS, type ResourceTier } from '../../policy/types.js';
 import { ExitCode, type CliIO } from '../io.js';
 
 const USAGE = `Usage: tether gateway --issuer URL --audience AUD --upstream URL --port N [options]
@@ -20,6 +22,9 @@ token and proof for AUD; the upstream gets the verified identity in X-Tether-* h
   --client-id ID      the gateway's client at the issuer (default $TETHER_GATEWAY_CLIENT_ID)
   --stale-after S     refuse everything (503) after S seconds without word from the issuer (default 10)
   --allow-bearer      also accept unbound Bearer tokens (off: DPoP only)
+  --policies PATH     Cedar policies (a .cedar file or a directory) deciding every request (CallResource);
+                      checked against the server's schema, reloaded on change (default: the default pack)
+  --tier T            this API's tier for policy: low, medium or high (default low)
 
 The client secret is read from TETHER_GATEWAY_CLIENT_SECRET only, never from the command line.`;
 
@@ -41,6 +46,8 @@ export async function gatewayCommand(args: string[], io: CliIO, stop?: Promise<v
         'client-secret': { type: 'string' },
         'stale-after': { type: 'string' },
         'allow-bearer': { type: 'boolean', default: false },
+        policies: { type: 'string' },
+        tier: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -73,6 +80,8 @@ export async function gatewayCommand(args: string[], io: CliIO, stop?: Promise<v
   const clientSecret = io.env['TETHER_GATEWAY_CLIENT_SECRET'];
   if (!clientId) return fail('give --client-id (or TETHER_GATEWAY_CLIENT_ID): a client of the issuer allowed to read its event stream');
   if (!clientSecret) return fail('set TETHER_GATEWAY_CLIENT_SECRET to the secret of that client');
+  const tier = (values.tier ?? 'low') as ResourceTier;
+  if (!RESOURCE_TIERS.includes(tier)) return fail(`--tier must be one of ${RESOURCE_TIERS.join(', ')}`);
   const host = values.host ?? '127.0.0.1';
   if (values['public-url'] === undefined && (host === '0.0.0.0' || host === '::')) {
     // Proofs name the URL clients call; no client calls 0.0.0.0, and the Host header is never trusted for it.
@@ -80,15 +89,25 @@ export async function gatewayCommand(args: string[], io: CliIO, stop?: Promise<v
   }
 
   const logger = createLogger({ destination: io.stdout });
-  const connected = await connectGuard({
-    issuer,
-    audience,
-    clientId,
-    clientSecret,
-    staleAfterMs: staleAfter * 1000,
-    allowBearer: values['allow-bearer'],
-    logger,
-  });
+  let connected: ConnectedGuard;
+  try {
+    connected = await connectGuard({
+      issuer,
+      audience,
+      clientId,
+      clientSecret,
+      staleAfterMs: staleAfter * 1000,
+      allowBearer: values['allow-bearer'],
+      logger,
+      ...(values.policies !== undefined ? { policies: values.policies } : {}),
+      policyOptions: { tier },
+    });
+  } catch (error) {
+    // A policy set that cannot be used stops start-up, as it does for the server.
+    if (!(error instanceof PolicyError)) throw error;
+    io.stderr.write(`tether gateway: the policies at ${values.policies ?? '(default pack)'} cannot be used (${error.code}):\n${error.message}\n`);
+    return ExitCode.config;
+  }
   const gateway = createGateway({ guard: connected.guard, upstream, publicUrl: values['public-url'], scopes: values.scope, logger });
   await new Promise<void>((resolve, reject) => {
     gateway.once('error', reject);
@@ -102,6 +121,9 @@ export async function gatewayCommand(args: string[], io: CliIO, stop?: Promise<v
       '',
       `  Tether gateway: ${publicUrl} -> ${upstream}`,
       `  Tokens from ${issuer} for ${audience}; revocations pushed from the issuer.`,
+      values.policies
+        ? `  Policy: ${values.policies} (tier ${tier}), decided for every request, reloaded on change.`
+        : `  Policy: the default pack (tier ${tier}), decided for every request; --policies PATH for your own.`,
       `  Until the revocation stream has caught up, and whenever it is silent for ${staleAfter} s, every request gets 503.`,
       '',
     ].join('\n') + '\n',

@@ -72,6 +72,11 @@ export async function serveCommand(args: string[], io: CliIO): Promise<number> {
         : tenant.adminKeyFromEnv
           ? 'the value of TETHER_ADMIN_KEY'
           : 'the one printed at first start (set TETHER_ADMIN_KEY to replace it)';
+      const gatewaySecret = tenant.generatedGatewaySecret
+        ? `${tenant.generatedGatewaySecret}   # shown only this once`
+        : tenant.gatewaySecretFromEnv
+          ? '"$TETHER_GATEWAY_CLIENT_SECRET"   # yours, from the environment'
+          : '...   # the one printed at first start (set this variable before serve --dev to choose one)';
       banner = [
         '',
         '  Tether is running in DEV MODE: demo tenant, generated keys, embedded SQLite. Not for production.',
@@ -82,6 +87,11 @@ export async function serveCommand(args: string[], io: CliIO): Promise<number> {
         `  Password:    ${password}`,
         `  Client:      tether-cli (public, device_code + refresh_token, DPoP-bound, scopes: read write)`,
         `  Admin key:   ${adminKey}`,
+        `  Gateway:     export TETHER_GATEWAY_CLIENT_ID=${tenant.gatewayClientId}`,
+        `               export TETHER_GATEWAY_CLIENT_SECRET=${gatewaySecret}`,
+        ...(tenant.gatewayApi
+          ? [`               tether gateway --issuer ${config.issuer} --audience ${tenant.gatewayApi} --upstream URL --port ${new URL(tenant.gatewayApi).port}`]
+          : []),
         `  Data:        ${config.data_dir}`,
         tenant.kekFile
           ? `  KEK:         ${tenant.kekFile}   (WARNING: generated inside the data dir; set TETHER_KEK to keep it elsewhere)`

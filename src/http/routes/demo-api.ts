@@ -12,6 +12,9 @@ export function registerDemoApi(app: FastifyInstance, opts: { issuer: string; gu
       url: `${opts.issuer}${request.url.split('?')[0] ?? ''}`,
       authorization: request.headers.authorization,
       dpop: request.headers['dpop'],
+      // For request-time policy (context.ip / network / userAgent), after the server's trusted-proxy handling.
+      ip: request.ip,
+      userAgent: request.headers['user-agent'],
     });
     if (!decision.ok) {
       return reply
