@@ -25,16 +25,15 @@ import { buildHttpServer } from './http/server.js';
 import { randomToken } from './shared/crypto.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import { SqlBrowserSessionStore } from './storage/browser-sessions.js';
-import { SqliteDeviceAuthorizationStore } from './storage/sqlite-device-authorizations.js';
 import type { Database } from './storage/schema.js';
 import { SqlSettings } from './storage/settings.js';
 import { SqlSigningKeyStore } from './storage/signing-keys.js';
-import { openSqliteHandle } from './storage/sqlite.js';
+import { openStorage } from './storage/open.js';
 import { KeyRing } from './tokens/signing-keys.js';
 import type { UserDirectory } from './users/user.js';
 import { BrowserSessions } from './verification/browser-session.js';
 import { CodeEntryLimiter } from './verification/code-entry-limiter.js';
-import { CachedDeviceStore } from './devices/cached-device-store.js';
+import { CachedDeviceStore, DEVICE_CACHE_TTL_MS } from './devices/cached-device-store.js';
 import { PolicyGate } from './device-flow/policy-gate.js';
 import { DEFAULT_PACK_NAME, DEFAULT_POLICY_PACK } from './policy/default-pack.js';
 import { PolicyEngine } from './policy/engine.js';
@@ -68,15 +67,19 @@ const CHECKPOINT_INTERVAL_MS = 30_000;
 export async function createTether(options: TetherOptions): Promise<Tether> {
   const { config, logger } = options;
   const clock = options.clock ?? systemClock;
-  const sqlite = await openSqliteHandle({ dataDir: config.data_dir, synchronous: config.storage.synchronous });
-  const { db } = sqlite;
+  const storage = await openStorage(config.storage, config.data_dir, {
+    onError: (error) => logger.warn({ err: error }, 'database notification channel interrupted; reconnecting'),
+  });
+  const { db } = storage;
   const settings = new SqlSettings(db);
-  const deviceStore = new SqliteDeviceAuthorizationStore(sqlite);
+  const deviceStore = storage.deviceAuthorizations;
   const sessionStore = new SqlBrowserSessionStore(db);
   const keys = await KeyRing.open(new SqlSigningKeyStore(db), clock.now());
   const csrfKey = await settings.getOrCreate('csrf_key', () => randomToken(32));
 
-  const replay = new ReplayCache();
+  // One instance: the in-process window. Several on one database: the shared one, so a proof replayed to another
+  // instance is refused too.
+  const replay = storage.replay ?? new ReplayCache();
   const clients = new ClientRegistry(config, { replay, clock });
   const pacer = new PollPacer();
   const dpop = new DpopVerifier(replay);
@@ -86,7 +89,8 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   const audit = new SqlAuditLog(db);
   const tokenStore = new SqlTokenStore(db);
   const metrics = new Metrics();
-  const feed = new RevocationFeed(grantStore, config.tokens.access_token_ttl);
+  const feed = new RevocationFeed(grantStore, config.tokens.access_token_ttl, storage.notifications?.revocations);
+  const stopFollowing = storage.notifications ? feed.follow(await grantStore.lastRevocationSeq()) : () => undefined;
   const revoker = new Revoker(grantStore, clock, logger, (statement, revoked) => {
     feed.publish(statement);
     metrics.revocations.inc({ via: statement.via, kind: statement.kind });
@@ -102,10 +106,11 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     if (config.policy.path !== undefined) policyWatcher = await watchPolicies(policy, config.policy.path, { logger });
     else policy.load(DEFAULT_POLICY_PACK, DEFAULT_PACK_NAME);
   } catch (error) {
-    await db.destroy();
+    stopFollowing();
+    await storage.close();
     throw error;
   }
-  const devices = new CachedDeviceStore(new SqlDeviceStore(db));
+  const devices = new CachedDeviceStore(new SqlDeviceStore(db), DEVICE_CACHE_TTL_MS, undefined, storage.notifications?.devices);
   const gate = new PolicyGate({ engine: policy, devices, audit, users: options.users, logger });
   const lifetimes = {
     accessTokenTtl: config.tokens.access_token_ttl,
@@ -217,8 +222,9 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
       clearInterval(timer);
       clearInterval(checkpointTimer);
       await http.close();
+      stopFollowing();
       await checkpointer.checkpoint();
-      await db.destroy();
+      await storage.close();
     },
   };
 }

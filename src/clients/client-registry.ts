@@ -1,6 +1,6 @@
 import type { JSONWebKeySet } from 'jose';
 import type { Config } from '../config/schema.js';
-import type { ReplayCache } from '../dpop/replay-cache.js';
+import type { ReplayGuard } from '../dpop/replay-guard.js';
 import { InvalidClient, InvalidRequest, UnauthorizedClient } from '../oauth/errors.js';
 import { constantTimeEqual } from '../shared/crypto.js';
 import type { Clock } from '../shared/clock.js';
@@ -22,7 +22,7 @@ export class ClientRegistry {
 
   constructor(
     config: Pick<Config, 'clients' | 'resources' | 'issuer'>,
-    private readonly assertions: { replay: ReplayCache; clock: Clock },
+    private readonly assertions: { replay: ReplayGuard; clock: Clock },
   ) {
     this.issuer = config.issuer;
     for (const r of config.resources) {

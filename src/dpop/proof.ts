@@ -4,7 +4,7 @@ import { calculateJwkThumbprint, type JWK } from 'jose';
 import { ASYMMETRIC_ALGORITHMS, decodeCompactJws, importPublicJwk, verifySignature, type AsymmetricAlgorithm } from './compact-jws.js';
 import { InvalidDpopProof, UseDpopNonce } from '../oauth/errors.js';
 import type { DpopNonces } from './nonce.js';
-import type { ReplayCache } from './replay-cache.js';
+import type { ReplayGuard } from './replay-guard.js';
 
 /** Asymmetric algorithms only (RFC 9449 §4.3 forbids none and MACs). */
 export const DPOP_ALGORITHMS = ASYMMETRIC_ALGORITHMS;
@@ -42,7 +42,7 @@ export class DpopVerifier {
   // Importing a JWK costs about as much as verifying with it; clients reuse one key, so keep imported keys.
   private readonly keys = new Map<string, { key: KeyObject; jkt: string }>();
 
-  constructor(private readonly replay: ReplayCache) {}
+  constructor(private readonly replay: ReplayGuard) {}
 
   async verify(proof: string, expected: ProofExpectations): Promise<VerifiedProof> {
     const jws = decodeCompactJws(proof);
@@ -76,7 +76,7 @@ export class DpopVerifier {
       throw new UseDpopNonce(expected.nonces.current());
     }
     // Claim the jti last, after every check that can fail, so a rejected proof cannot burn a good client's jti.
-    if (!this.replay.claim(`${jkt}:${jti}`, (iat + MAX_AGE + MAX_SKEW) * 1000)) {
+    if (!(await this.replay.claim(`${jkt}:${jti}`, (iat + MAX_AGE + MAX_SKEW) * 1000))) {
       throw new InvalidDpopProof('This proof was already used.');
     }
     return { jkt, jti };

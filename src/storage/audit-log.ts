@@ -13,9 +13,9 @@ type Tx = Transaction<Database> | Kysely<Database>;
  */
 export async function appendAuditEvents(tx: Tx, inputs: readonly AuditEventInput[]): Promise<AuditEvent[]> {
   if (inputs.length === 0) return [];
-  const head = await tx.selectFrom('audit_head').selectAll().where('id', '=', 1).executeTakeFirst();
-  let seq = head ? Number(head.seq) : 0;
-  let prevHash = head?.hash ?? GENESIS_HASH;
+  const head = await lockAuditHead(tx);
+  let seq = head.seq;
+  let prevHash = head.hash;
   const written: AuditEvent[] = [];
   for (const input of inputs) {
     const parentId = input.parent ? await findParent(tx, input.parent) : null;
@@ -25,9 +25,26 @@ export async function appendAuditEvents(tx: Tx, inputs: readonly AuditEventInput
     seq = event.seq;
     prevHash = event.hash;
   }
-  if (head) await tx.updateTable('audit_head').set({ seq, hash: prevHash }).where('id', '=', 1).execute();
-  else await tx.insertInto('audit_head').values({ id: 1, seq, hash: prevHash }).execute();
+  await tx.updateTable('audit_head').set({ seq, hash: prevHash }).where('id', '=', 1).execute();
   return written;
+}
+
+/**
+ * Takes the chain's head row for the rest of the caller's transaction and returns the head as committed. One
+ * statement on both engines: an upsert that "updates" the row to itself. On PostgreSQL that row lock makes a
+ * second instance's append wait for this transaction to end, and then (READ COMMITTED: each statement sees what
+ * committed before it) read the head this one wrote, so the chain never forks. The first append ever inserts the
+ * row; two racing first appends meet in the same conflict clause instead of failing. On SQLite the write takes
+ * the database's single write lock.
+ */
+export async function lockAuditHead(tx: Tx): Promise<{ seq: number; hash: string }> {
+  const head = await tx
+    .insertInto('audit_head')
+    .values({ id: 1, seq: 0, hash: GENESIS_HASH })
+    .onConflict((oc) => oc.column('id').doUpdateSet((eb) => ({ seq: eb.ref('audit_head.seq') })))
+    .returning(['seq', 'hash'])
+    .executeTakeFirstOrThrow();
+  return { seq: Number(head.seq), hash: head.hash };
 }
 
 /** The next link of the chain: the event with its position, its predecessor's hash and its own hash. */
@@ -132,7 +149,8 @@ export class SqlAuditCheckpoints {
 
   async auditHead(): Promise<{ seq: number; hash: string } | undefined> {
     const row = await this.db.selectFrom('audit_head').selectAll().where('id', '=', 1).executeTakeFirst();
-    return row && { seq: Number(row.seq), hash: row.hash };
+    // seq 0 is the genesis row an append inserts before its first event; there is nothing to sign yet.
+    return row && Number(row.seq) > 0 ? { seq: Number(row.seq), hash: row.hash } : undefined;
   }
 
   async lastCheckpoint(): Promise<Checkpoint | undefined> {
@@ -141,7 +159,12 @@ export class SqlAuditCheckpoints {
   }
 
   async insertCheckpoint(c: Checkpoint): Promise<void> {
-    await this.db.insertInto('audit_checkpoints').values(c).execute();
+    // Several instances sign the same head now and then; the first signature stands, the others add nothing.
+    await this.db
+      .insertInto('audit_checkpoints')
+      .values(c)
+      .onConflict((oc) => oc.column('seq').doNothing())
+      .execute();
   }
 
   async checkpoints(): Promise<Checkpoint[]> {

@@ -2,7 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { GrantRecord, GrantStore } from '../grants/grant.js';
 import type { RevocationStatement, RevocationStore, RevokedGrant } from '../revocation/statement.js';
 import type { AuditEventInput } from '../audit/event.js';
-import { appendAuditEvents } from './audit-log.js';
+import { appendAuditEvents, lockAuditHead } from './audit-log.js';
 import type { Database, GrantTable, RevocationTable } from './schema.js';
 
 export function grantFromRow(r: Selectable<GrantTable>): GrantRecord {
@@ -59,7 +59,9 @@ export class SqlGrantStore implements GrantStore, RevocationStore {
           .where('status', '=', 'active')
           .execute();
       }
-      // The next stream position; the surrounding transaction serializes writers.
+      // The next stream position, taken under the audit chain's lock (held to commit): revocations from every
+      // instance get distinct positions, and commit in position order, so a reader resuming after N misses none.
+      await lockAuditHead(tx);
       const last = await tx.selectFrom('revocations').select((eb) => eb.fn.max<number>('seq').as('seq')).executeTakeFirst();
       s.seq = Number(last?.seq ?? 0) + 1;
       await tx
@@ -93,6 +95,12 @@ export class SqlGrantStore implements GrantStore, RevocationStore {
       ...statementFromRow(r),
       grantsRevoked: Number(r.grants_revoked),
     }));
+  }
+
+  /** The stream position of the latest revocation (0 when none). */
+  async lastRevocationSeq(): Promise<number> {
+    const row = await this.db.selectFrom('revocations').select((eb) => eb.fn.max<number>('seq').as('seq')).executeTakeFirst();
+    return Number(row?.seq ?? 0);
   }
 
   async revocationsAfter(seq: number, limit: number): Promise<RevocationStatement[]> {

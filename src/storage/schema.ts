@@ -135,6 +135,14 @@ export interface SettingTable {
   value: string;
 }
 
+/** A claimed DPoP proof (or client assertion) id, shared by every instance on the database. */
+export interface DpopJtiTable {
+  /** SHA-256 (base64url) of the replay key: bounded length whatever the proof carries. */
+  key: string;
+  /** Milliseconds since the epoch after which the proof could no longer be accepted anyway. */
+  expires_at: number;
+}
+
 export interface Database {
   signing_keys: SigningKeyTable;
   device_authorizations: DeviceAuthorizationTable;
@@ -148,5 +156,6 @@ export interface Database {
   browser_sessions: BrowserSessionTable;
   devices: DeviceTable;
   settings: SettingTable;
+  dpop_jti: DpopJtiTable;
 }
 

@@ -1,0 +1,100 @@
+import { readFileSync } from 'node:fs';
+import type { Kysely } from 'kysely';
+import type { ReplayGuard } from '../dpop/replay-guard.js';
+import { SqlDeviceAuthorizationStore } from './device-authorizations.js';
+import type { Engine } from './dialect.js';
+import { openPostgres } from './postgres.js';
+import { CHANNELS, PostgresNotifier, type NotifierChannel } from './postgres-notifier.js';
+import { SqlReplayStore } from './replay-store.js';
+import type { Database } from './schema.js';
+import { SqliteDeviceAuthorizationStore } from './sqlite-device-authorizations.js';
+import { openSqliteHandle } from './sqlite.js';
+
+/** The storage section of the configuration, as far as opening the engine needs it. */
+export interface StorageOptions {
+  engine: Engine;
+  synchronous: 'normal' | 'full';
+  url?: string | undefined;
+  url_env?: string | undefined;
+  url_file?: string | undefined;
+  pool_size: number;
+}
+
+/**
+ * The opened engine: the Kysely handle every store is built on, plus what differs by engine. On SQLite (one
+ * process) the replay window and the change announcements stay in-process, so those fields are absent.
+ */
+export interface Storage {
+  engine: Engine;
+  db: Kysely<Database>;
+  deviceAuthorizations: SqlDeviceAuthorizationStore;
+  /** PostgreSQL: the DPoP replay window shared by all instances on the database. */
+  replay?: ReplayGuard;
+  /** PostgreSQL: wake-ups between instances (LISTEN/NOTIFY). */
+  notifications?: { revocations: NotifierChannel; devices: NotifierChannel };
+  close(): Promise<void>;
+}
+
+/** A database URL that cannot be read; the message names where it was looked for, never the value. */
+export class StorageConfigError extends Error {
+  readonly code = 'config_invalid';
+}
+
+/** The PostgreSQL URL from wherever the configuration says it is. */
+export function databaseUrl(options: StorageOptions, env: NodeJS.ProcessEnv = process.env): string {
+  if (options.url_env !== undefined) {
+    const value = env[options.url_env]?.trim();
+    if (!value) throw new StorageConfigError(`storage.url_env: the environment variable ${options.url_env} is not set`);
+    return value;
+  }
+  if (options.url_file !== undefined) {
+    let value: string;
+    try {
+      value = readFileSync(options.url_file, 'utf8').trim();
+    } catch (error) {
+      throw new StorageConfigError(`storage.url_file: cannot read ${options.url_file}: ${(error as NodeJS.ErrnoException).code ?? 'unknown error'}`);
+    }
+    if (!value) throw new StorageConfigError(`storage.url_file: ${options.url_file} is empty`);
+    return value;
+  }
+  if (options.url !== undefined) return options.url;
+  throw new StorageConfigError('storage: engine postgres needs url_env, url_file or url');
+}
+
+/** Opens the configured engine and brings its schema up to date. */
+export async function openStorage(
+  options: StorageOptions,
+  dataDir: string,
+  hooks: { onError?: (error: unknown) => void; env?: NodeJS.ProcessEnv } = {},
+): Promise<Storage> {
+  if (options.engine === 'sqlite') {
+    const sqlite = await openSqliteHandle({ dataDir, synchronous: options.synchronous });
+    return {
+      engine: 'sqlite',
+      db: sqlite.db,
+      // The synchronous fast path (group commit, prepared statements) is SQLite's own.
+      deviceAuthorizations: new SqliteDeviceAuthorizationStore(sqlite),
+      close: () => sqlite.db.destroy(),
+    };
+  }
+  const url = databaseUrl(options, hooks.env);
+  const { db, pool } = await openPostgres({ url, poolSize: options.pool_size });
+  const notifier = new PostgresNotifier(url, pool, hooks.onError);
+  try {
+    await notifier.start();
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+  return {
+    engine: 'postgres',
+    db,
+    deviceAuthorizations: new SqlDeviceAuthorizationStore(db),
+    replay: new SqlReplayStore(db),
+    notifications: { revocations: notifier.channel(CHANNELS.revocations), devices: notifier.channel(CHANNELS.devices) },
+    async close() {
+      await notifier.close();
+      await db.destroy();
+    },
+  };
+}
