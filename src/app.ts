@@ -74,7 +74,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   const settings = new SqlSettings(db);
   const deviceStore = storage.deviceAuthorizations;
   const sessionStore = new SqlBrowserSessionStore(db);
-  const keys = await KeyRing.open(new SqlSigningKeyStore(db), clock.now());
+  const keys = await storage.startup(() => KeyRing.open(new SqlSigningKeyStore(db), clock.now()));
   const csrfKey = await settings.getOrCreate('csrf_key', () => randomToken(32));
 
   // One instance: the in-process window. Several on one database: the shared one, so a proof replayed to another

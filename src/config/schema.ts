@@ -152,7 +152,7 @@ const storageSchema = z
       .refine(isPasswordlessPostgresUrl, 'a postgres:// URL without a password (put one with a password in url_env or url_file)')
       .optional()
       .describe('a URL without a password, for peer or certificate authentication'),
-    pool_size: z.number().int().min(1).max(200).default(10).describe('PostgreSQL connections this instance keeps at most'),
+    pool_size: z.number().int().min(2).max(200).default(10).describe('PostgreSQL connections this instance keeps at most'),
   })
   .strict()
   .superRefine((storage, ctx) => {

@@ -47,16 +47,18 @@ export class SqlGrantStore implements GrantStore, RevocationStore {
       const rows = await query.execute();
       const ids = rows.map((r) => r.id);
       if (ids.length > 0) {
-        await tx
-          .updateTable('grants')
-          .set({ status: 'revoked', revoked_at: s.createdAt, revoked_by: s.actor, revoked_reason: s.reason })
-          .where('id', 'in', ids)
-          .execute();
+        // Refresh tokens before grants: the order a rotation takes the same rows in, so a revocation and a
+        // refresh of one grant on two PostgreSQL connections wait for each other instead of deadlocking.
         await tx
           .updateTable('refresh_tokens')
           .set({ status: 'revoked' })
           .where('grant_id', 'in', ids)
           .where('status', '=', 'active')
+          .execute();
+        await tx
+          .updateTable('grants')
+          .set({ status: 'revoked', revoked_at: s.createdAt, revoked_by: s.actor, revoked_reason: s.reason })
+          .where('id', 'in', ids)
           .execute();
       }
       // The next stream position, taken under the audit chain's lock (held to commit): revocations from every

@@ -32,8 +32,16 @@ export interface Storage {
   replay?: ReplayGuard;
   /** PostgreSQL: wake-ups between instances (LISTEN/NOTIFY). */
   notifications?: { revocations: NotifierChannel; devices: NotifierChannel };
+  /**
+   * Runs start-up work that creates shared state (the first signing key) while no other instance runs its own:
+   * two instances started at once on an empty database must not each create a key the other never loads.
+   */
+  startup<T>(work: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
+
+/** The advisory lock id instances hold while starting up (any constant; "tether" in ASCII, as a number). */
+const STARTUP_LOCK = 0x746574686572;
 
 /** A database URL that cannot be read; the message names where it was looked for, never the value. */
 export class StorageConfigError extends Error {
@@ -74,6 +82,8 @@ export async function openStorage(
       db: sqlite.db,
       // The synchronous fast path (group commit, prepared statements) is SQLite's own.
       deviceAuthorizations: new SqliteDeviceAuthorizationStore(sqlite),
+      // One process owns the file: nobody else can start up beside it.
+      startup: (work) => work(),
       close: () => sqlite.db.destroy(),
     };
   }
@@ -92,6 +102,20 @@ export async function openStorage(
     deviceAuthorizations: new SqlDeviceAuthorizationStore(db),
     replay: new SqlReplayStore(db),
     notifications: { revocations: notifier.channel(CHANNELS.revocations), devices: notifier.channel(CHANNELS.devices) },
+    async startup(work) {
+      // A session-level advisory lock on a connection of its own, held while `work` queries through the pool.
+      const client = await pool.connect();
+      try {
+        await client.query('select pg_advisory_lock($1)', [STARTUP_LOCK]);
+        try {
+          return await work();
+        } finally {
+          await client.query('select pg_advisory_unlock($1)', [STARTUP_LOCK]);
+        }
+      } finally {
+        client.release();
+      }
+    },
     async close() {
       await notifier.close();
       await db.destroy();
