@@ -69,6 +69,15 @@ export function databaseUrl(options: StorageOptions, env: NodeJS.ProcessEnv = pr
   throw new StorageConfigError('storage: engine postgres needs url_env, url_file or url');
 }
 
+/**
+ * Just the database of the configured engine, for tools that read what the server wrote (`tether audit`): no
+ * notification session, nothing kept beyond the handle.
+ */
+export async function openDatabase(options: StorageOptions, dataDir: string, env: NodeJS.ProcessEnv = process.env): Promise<Kysely<Database>> {
+  if (options.engine === 'sqlite') return (await openSqliteHandle({ dataDir, synchronous: options.synchronous })).db;
+  return (await openPostgres({ url: databaseUrl(options, env), poolSize: 2 })).db;
+}
+
 /** Opens the configured engine and brings its schema up to date. */
 export async function openStorage(
   options: StorageOptions,

@@ -3,6 +3,11 @@
 import assert from 'node:assert/strict';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { auditCommand } from '../../src/cli/commands/audit.js';
 import { after, before, describe, test } from 'node:test';
 import { authorize, basic, decide } from '../support/device-flow.js';
 import { dpopKey } from '../support/dpop.js';
@@ -15,7 +20,10 @@ import { adminRevoke, login } from '../support/tokens.js';
 
 const skip = postgresSkipReason();
 
-/** Forwards each request to the next instance in turn, streaming both ways (the event stream is long-lived). */
+/**
+ * Forwards each request to the next instance in turn, streaming both ways (the event stream is long-lived).
+ * `targets` may change while it runs: the test takes a stopped instance out, as a load balancer's health check would.
+ */
 function roundRobin(port: number, targets: string[]): Promise<Server> {
   let next = 0;
   const proxy = createServer((req, res) => {
@@ -40,6 +48,7 @@ describe('two instances on one PostgreSQL database', { skip }, () => {
   let a: TestServer;
   let b: TestServer;
   let proxy: Server;
+  let targets: string[];
   /** The cluster as clients see it: the proxy's address is the issuer of both instances. */
   let cluster: TestServer;
 
@@ -63,7 +72,8 @@ describe('two instances on one PostgreSQL database', { skip }, () => {
     // One after the other: the first creates the signing key and CSRF key, the second finds them.
     a = await startServer(shared);
     b = await startServer(shared);
-    proxy = await roundRobin(port, [a.issuer, b.issuer]);
+    targets = [a.issuer, b.issuer];
+    proxy = await roundRobin(port, targets);
     cluster = { ...a, issuer, api: `${issuer}/api` };
     assert.equal((proxy.address() as AddressInfo).port, port);
   });
@@ -140,5 +150,35 @@ describe('two instances on one PostgreSQL database', { skip }, () => {
     await until(/event: revocation\ndata: \S+/, 1000);
     assert.ok(Date.now() - started < 1000);
     await reader.cancel();
+  });
+
+  test('checkpoints signed by each instance as it stops; `tether audit verify` passes over the one chain', async () => {
+    await login(cluster);
+    targets.splice(targets.indexOf(a.issuer), 1);
+    await a.close(); // A signs the head as it stops…
+    await login(cluster); // …B goes on alone…
+    await b.close(); // …and signs the later head.
+    const dir = mkdtempSync(join(tmpdir(), 'tether-cluster-'));
+    try {
+      const file = join(dir, 'tether.yaml');
+      const { storage, issuer, scopes, clients } = a.config;
+      writeFileSync(file, JSON.stringify({ issuer, scopes, clients: clients.slice(0, 1).map((c) => ({ id: c.id, name: c.name })), storage: { engine: storage.engine, url_env: 'CLUSTER_DB' } }));
+      let out = '';
+      let err = '';
+      const io = {
+        stdout: new Writable({ write: (c: Buffer, _e, done) => ((out += c.toString()), done()) }),
+        stderr: new Writable({ write: (c: Buffer, _e, done) => ((err += c.toString()), done()) }),
+        stdin: process.stdin,
+        env: { CLUSTER_DB: storage.url! },
+      };
+      const code = await auditCommand(['verify', '--config', file], io);
+      assert.equal(code, 0, err);
+      const match = /Audit chain intact: (\d+) events, (\d+) signed checkpoints verified/.exec(out);
+      assert.ok(match, out);
+      assert.ok(Number(match[1]) > 20, out);
+      assert.ok(Number(match[2]) >= 2, 'one checkpoint from each instance');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
