@@ -4,7 +4,6 @@ import type { Logger } from 'pino';
 import { ClientRegistry } from './clients/client-registry.js';
 import { MAX_DEVICE_CODE_TTL, type Config } from './config/schema.js';
 import { DeviceDecisions } from './device-flow/decision.js';
-import { PollPacer } from './device-flow/poll-pacer.js';
 import { DpopVerifier } from './dpop/proof.js';
 import { ReplayCache } from './dpop/replay-cache.js';
 import { createLocalJWKSet } from 'jose';
@@ -32,7 +31,6 @@ import { openStorage } from './storage/open.js';
 import { KeyRing } from './tokens/signing-keys.js';
 import type { UserDirectory } from './users/user.js';
 import { BrowserSessions } from './verification/browser-session.js';
-import { CodeEntryLimiter } from './verification/code-entry-limiter.js';
 import { CachedDeviceStore, DEVICE_CACHE_TTL_MS } from './devices/cached-device-store.js';
 import { PolicyGate } from './device-flow/policy-gate.js';
 import { DEFAULT_PACK_NAME, DEFAULT_POLICY_PACK } from './policy/default-pack.js';
@@ -81,7 +79,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   // instance is refused too.
   const replay = storage.replay ?? new ReplayCache();
   const clients = new ClientRegistry(config, { replay, clock });
-  const pacer = new PollPacer();
+  const pacer = storage.pollPacer();
   const dpop = new DpopVerifier(replay);
   const nonces = config.dpop.require_nonce ? new DpopNonces(() => clock.now()) : undefined;
   const proofs = { dpop, nonces };
@@ -141,7 +139,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     MAX_DEVICE_CODE_TTL,
     Math.max(config.device_flow.code_ttl, ...config.clients.map((c) => c.device_code_ttl ?? 0)),
   );
-  const limiter = new CodeEntryLimiter(
+  const limiter = storage.codeEntryLimiter(
     {
       perIpFailures: config.brute_force.per_ip_failures,
       perSessionFailures: config.brute_force.per_session_failures,
@@ -202,8 +200,8 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
 
   const cleanup = async () => {
     const now = clock.now();
-    pacer.sweep();
-    limiter.sweep();
+    await pacer.sweep();
+    await limiter.sweep();
     const codes = await deviceStore.deleteExpired(now);
     const sessions = await sessionStore.deleteExpiredSessions(now);
     if (codes + sessions > 0) logger.debug({ codes, sessions }, 'expired state cleaned up');

@@ -1,6 +1,6 @@
 import { DEVICE_CODE_GRANT } from '../config/schema.js';
 import type { DeviceAuthorizationStore } from '../device-flow/device-authorization.js';
-import type { PollPacer } from '../device-flow/poll-pacer.js';
+import type { PollPacing } from '../device-flow/poll-pacing.js';
 import { lifetimesFor } from '../grants/lifetime.js';
 import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant } from '../oauth/errors.js';
 import { deviceClaims } from '../policy/device-trust.js';
@@ -14,7 +14,7 @@ import { decideTokenStep, policyBoundGrant } from './token-policy.js';
 
 export interface DeviceCodeGrantDeps extends IssuingDeps {
   store: DeviceAuthorizationStore;
-  pacer: PollPacer;
+  pacer: PollPacing;
 }
 
 /**
@@ -46,7 +46,7 @@ export class DeviceCodeGrant implements GrantType {
     if (authorization.expiresAt <= now) throw new ExpiredToken('The device code has expired; start again.');
     if (authorization.status === 'denied') throw new AccessDenied('The request was denied.');
     if (authorization.status === 'pending') {
-      deps.pacer.poll(authorization.id, authorization.interval, authorization.expiresAt);
+      await deps.pacer.poll(authorization.id, authorization.interval, authorization.expiresAt);
       throw new AuthorizationPending('The person has not yet approved the request.');
     }
 
@@ -87,7 +87,7 @@ export class DeviceCodeGrant implements GrantType {
     if (!(await deps.store.redeem(authorization.id, issuance.issued, jkt, [event]))) {
       throw new InvalidGrant('The device code was already used.');
     }
-    deps.pacer.forget(authorization.id);
+    await deps.pacer.forget(authorization.id);
     return issuance.response;
   }
 }

@@ -1,13 +1,13 @@
 import type { Kysely } from 'kysely';
 import { Migrator, type Migration } from 'kysely/migration';
 import * as initial from './migrations/0001-initial.js';
-import * as dpopJti from './migrations/0002-dpop-jti.js';
+import * as sharedState from './migrations/0002-shared-state.js';
 
 // Migrations are imported statically (not read from a folder) so the compiled package carries them. They use
 // Kysely's schema builder, which writes each engine's SQL; what differs between engines is asked of dialect.ts.
 const migrations: Record<string, Migration> = {
   '0001-initial': initial,
-  '0002-dpop-jti': dpopJti,
+  '0002-shared-state': sharedState,
 };
 
 /**

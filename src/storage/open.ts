@@ -1,6 +1,12 @@
 import { readFileSync } from 'node:fs';
 import type { Kysely } from 'kysely';
+import { PollPacer } from '../device-flow/poll-pacer.js';
+import type { PollPacing } from '../device-flow/poll-pacing.js';
 import type { ReplayGuard } from '../dpop/replay-guard.js';
+import type { CodeEntryGate } from '../verification/code-entry-gate.js';
+import { CodeEntryLimiter, type CodeEntryLimits } from '../verification/code-entry-limiter.js';
+import { SqlCodeEntryLimiter } from './code-entry-failures.js';
+import { SqlPollPacer } from './poll-pacing.js';
 import { SqlDeviceAuthorizationStore } from './device-authorizations.js';
 import type { Engine } from './dialect.js';
 import { openPostgres } from './postgres.js';
@@ -22,7 +28,8 @@ export interface StorageOptions {
 
 /**
  * The opened engine: the Kysely handle every store is built on, plus what differs by engine. On SQLite (one
- * process) the replay window and the change announcements stay in-process, so those fields are absent.
+ * process) the replay window, the change announcements, poll pacing and the code-entry limits stay in-process;
+ * on PostgreSQL they are shared by every instance on the database.
  */
 export interface Storage {
   engine: Engine;
@@ -32,6 +39,10 @@ export interface Storage {
   replay?: ReplayGuard;
   /** PostgreSQL: wake-ups between instances (LISTEN/NOTIFY). */
   notifications?: { revocations: NotifierChannel; devices: NotifierChannel };
+  /** Poll pacing (slow_down): in-process on SQLite, counted over all instances on PostgreSQL. */
+  pollPacer(nowMs?: () => number): PollPacing;
+  /** Code-entry limits: in-process on SQLite, counted over all instances on PostgreSQL. */
+  codeEntryLimiter(limits: CodeEntryLimits, now: () => number): CodeEntryGate;
   /**
    * Runs start-up work that creates shared state (the first signing key) while no other instance runs its own:
    * two instances started at once on an empty database must not each create a key the other never loads.
@@ -91,8 +102,10 @@ export async function openStorage(
       db: sqlite.db,
       // The synchronous fast path (group commit, prepared statements) is SQLite's own.
       deviceAuthorizations: new SqliteDeviceAuthorizationStore(sqlite),
-      // One process owns the file: nobody else can start up beside it.
+      // One process owns the file: nobody else can start up beside it, and nobody shares its limits.
       startup: (work) => work(),
+      pollPacer: (nowMs) => new PollPacer(nowMs),
+      codeEntryLimiter: (limits, now) => new CodeEntryLimiter(limits, now),
       close: () => sqlite.db.destroy(),
     };
   }
@@ -110,6 +123,8 @@ export async function openStorage(
     db,
     deviceAuthorizations: new SqlDeviceAuthorizationStore(db),
     replay: new SqlReplayStore(db),
+    pollPacer: (nowMs) => new SqlPollPacer(db, nowMs),
+    codeEntryLimiter: (limits, now) => new SqlCodeEntryLimiter(db, limits, now),
     notifications: { revocations: notifier.channel(CHANNELS.revocations), devices: notifier.channel(CHANNELS.devices) },
     async startup(work) {
       // A session-level advisory lock on a connection of its own, held while `work` queries through the pool.

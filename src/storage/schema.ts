@@ -143,6 +143,26 @@ export interface DpopJtiTable {
   expires_at: number;
 }
 
+/** The pacing of one device code's polls, shared by every instance. */
+export interface PollPacingTable {
+  authorization_id: string;
+  last_poll_ms: number;
+  /** Seconds between polls now in force, with every slow_down's increase. */
+  interval: number;
+  /** 1 when the last poll came too soon (the one statement that records a poll also says so). */
+  slowed: number;
+  /** Milliseconds since the epoch when the code expires and the row may go. */
+  expires_at: number;
+}
+
+/** One wrong user code entered on any instance. */
+export interface CodeEntryFailureTable {
+  id: string;
+  at: number;
+  ip: string;
+  session_key: string;
+}
+
 export interface Database {
   signing_keys: SigningKeyTable;
   device_authorizations: DeviceAuthorizationTable;
@@ -157,5 +177,7 @@ export interface Database {
   devices: DeviceTable;
   settings: SettingTable;
   dpop_jti: DpopJtiTable;
+  poll_pacing: PollPacingTable;
+  code_entry_failures: CodeEntryFailureTable;
 }
 

@@ -17,6 +17,10 @@ import { freePort } from '../support/ports.js';
 import { DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT } from '../../src/config/schema.js';
 import { postgresSkipReason, startPostgres, type TestPostgres } from '../support/postgres.js';
 import { adminRevoke, login } from '../support/tokens.js';
+import { FormBrowser } from '../support/browser-form.js';
+
+/** A well-formed user code no request holds (fixed letters, so the test is repeatable). */
+const wrongCode = (i: number) => `ZZZZ-ZZZ${'BCDFGHJKLM'[i]}`;
 
 const skip = postgresSkipReason();
 
@@ -63,6 +67,7 @@ describe('two instances on one PostgreSQL database', { skip }, () => {
     const shared = {
       issuer,
       storage: { engine: 'postgres', url },
+      brute_force: { per_ip_failures: 1000, per_session_failures: 4, window: '15m', max_guess_probability: 0.01 },
       resources: [{ uri: api, name: 'Cluster API', scopes: ['read', 'write'] }],
       clients: [
         { id: 'tether-cli', name: 'Tether CLI', grants: [DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT], scopes: ['read', 'write'], resources: [api], default_resource: api },
@@ -150,6 +155,39 @@ describe('two instances on one PostgreSQL database', { skip }, () => {
     await until(/event: revocation\ndata: \S+/, 1000);
     assert.ok(Date.now() - started < 1000);
     await reader.cancel();
+  });
+
+  test('wrong codes entered through both instances are counted once: the session limit holds', async () => {
+    const browser = new FormBrowser(cluster.issuer);
+    await browser.get('/device');
+    const statuses: number[] = [];
+    // Each request goes to the other instance than the one before (round robin): two failures land on each.
+    for (let i = 0; i < 4; i++) {
+      await browser.post('/device', { user_code: wrongCode(i) });
+      statuses.push(browser.lastStatus);
+    }
+    assert.deepEqual(statuses, [400, 400, 400, 400]);
+    await browser.post('/device', { user_code: wrongCode(9) });
+    assert.equal(browser.lastStatus, 429, 'the fifth guess of the session is refused, on whichever instance');
+    await browser.get('/device'); // the refusal page carries no form: open the entry page again (and move on)
+    await browser.post('/device', { user_code: wrongCode(8) });
+    assert.equal(browser.lastStatus, 429, 'and on the other one too');
+  });
+
+  test('polls alternating between the instances are paced as one: the second gets slow_down', async () => {
+    const codes = await authorize(cluster);
+    const key = await dpopKey();
+    const poll = async (target: TestServer) =>
+      postForm(
+        `${direct(target)}/token`,
+        { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: codes.device_code, client_id: 'tether-cli' },
+        { DPoP: await key.proof('POST', `${cluster.issuer}/token`) },
+      );
+    const first = await poll(a);
+    assert.equal(first.body['error'], 'authorization_pending');
+    const second = await poll(b);
+    assert.equal(second.status, 400);
+    assert.equal(second.body['error'], 'slow_down', 'B knows A was just polled');
   });
 
   test('checkpoints signed by each instance as it stops; `tether audit verify` passes over the one chain', async () => {

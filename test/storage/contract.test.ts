@@ -19,6 +19,9 @@ import { SqlGrantStore } from '../../src/storage/grants.js';
 import { openStorage, type Storage, type StorageOptions } from '../../src/storage/open.js';
 import { openPostgres } from '../../src/storage/postgres.js';
 import { SqlReplayStore } from '../../src/storage/replay-store.js';
+import { SqlPollPacer } from '../../src/storage/poll-pacing.js';
+import { SqlCodeEntryLimiter } from '../../src/storage/code-entry-failures.js';
+import { SlowDown } from '../../src/oauth/errors.js';
 import type { Database } from '../../src/storage/schema.js';
 import { SqlSettings } from '../../src/storage/settings.js';
 import { SqlSigningKeyStore } from '../../src/storage/signing-keys.js';
@@ -358,6 +361,53 @@ for (const [name, makeEngine, skip] of engines) {
       nowMs += 61_000;
       assert.equal(await here.sweep(nowMs), 1);
       assert.equal((await storage.db.selectFrom('dpop_jti').selectAll().execute()).length, 0);
+      await engine.release(otherDb);
+    });
+    test('poll pacing: polls of one code spread over two instances are paced as one (RFC 8628 §3.5)', async () => {
+      let nowMs = NOW * 1000;
+      const clock = () => nowMs;
+      const otherDb = await engine.openAnother();
+      // On SQLite there is one instance, so "the other" is the same pacer; on PostgreSQL a second one on its own pool.
+      const here = storage.pollPacer(clock);
+      const there = name === 'sqlite' ? here : new SqlPollPacer(otherDb, clock);
+      const id = uuidv7();
+      await here.poll(id, 5, NOW + 300);
+      nowMs += 1000;
+      await assert.rejects(async () => there.poll(id, 5, NOW + 300), (e: unknown) => e instanceof SlowDown && /every 10 seconds/.test(e.message));
+      nowMs += 5000; // 5 s later: enough for the old interval, too soon for the new one
+      await assert.rejects(async () => here.poll(id, 5, NOW + 300), /every 15 seconds/);
+      nowMs += 15_000;
+      await there.poll(id, 5, NOW + 300);
+      // Concurrent polls at one instant: one is on time, the rest too soon.
+      nowMs += 15_000;
+      const outcomes = await Promise.allSettled(Array.from({ length: 6 }, async (_, i) => (i % 2 === 0 ? here : there).poll(id, 5, NOW + 300)));
+      assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 1);
+      await here.forget(id);
+      await there.poll(id, 5, NOW + 300); // forgotten: a fresh start
+      nowMs = (NOW + 301) * 1000;
+      await here.sweep();
+      await engine.release(otherDb);
+    });
+
+    test('code entry: wrong codes entered on two instances count once (RFC 8628 §5.1)', async () => {
+      let now = NOW;
+      const limits = { perIpFailures: 3, perSessionFailures: 2, window: 900, codeLifetime: 300, maxGuessProbability: 0.5 };
+      const otherDb = await engine.openAnother();
+      const here = storage.codeEntryLimiter(limits, () => now);
+      const there = name === 'sqlite' ? here : new SqlCodeEntryLimiter(otherDb, limits, () => now);
+      assert.equal(await here.check('198.51.100.7', 'sess-a', 1), undefined);
+      await here.recordFailure('198.51.100.7', 'sess-a');
+      now += 10;
+      await there.recordFailure('198.51.100.7', 'sess-a');
+      // Two failures of one session, one on each instance: the session limit (2) holds on both.
+      assert.deepEqual(await there.check('198.51.100.7', 'sess-a', 1), { limitedBy: 'session', retryAfter: 890 });
+      assert.equal((await here.check('198.51.100.7', 'sess-a', 1))?.limitedBy, 'session');
+      await there.recordFailure('198.51.100.7', 'sess-b');
+      assert.equal((await here.check('198.51.100.7', 'sess-c', 1))?.limitedBy, 'ip', 'three from one address over both');
+      assert.equal(await here.check('203.0.113.9', 'sess-d', 1), undefined);
+      now += 901;
+      assert.equal(await there.check('198.51.100.7', 'sess-a', 1), undefined, 'aged out of the window');
+      await here.sweep();
       await engine.release(otherDb);
     });
   });
