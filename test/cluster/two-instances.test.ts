@@ -16,7 +16,12 @@ import { GATEWAY_SECRET, startServer, type TestServer } from '../support/in-proc
 import { freePort } from '../support/ports.js';
 import { DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT } from '../../src/config/schema.js';
 import { postgresSkipReason, startPostgres, type TestPostgres } from '../support/postgres.js';
-import { adminRevoke, login } from '../support/tokens.js';
+import { adminRevoke, ath, login } from '../support/tokens.js';
+import { createGateway } from '../../src/guard/gateway.js';
+import { Guard } from '../../src/guard/guard.js';
+import { RemoteJwks } from '../../src/guard/keys.js';
+import { RevocationStream } from '../../src/guard/revocation-stream.js';
+import { listen, memoryLogger, startUpstream, until } from '../guard/support.js';
 import { FormBrowser } from '../support/browser-form.js';
 
 /** A well-formed user code no request holds (fixed letters, so the test is repeatable). */
@@ -155,6 +160,51 @@ describe('two instances on one PostgreSQL database', { skip }, () => {
     await until(/event: revocation\ndata: \S+/, 1000);
     assert.ok(Date.now() - started < 1000);
     await reader.cancel();
+  });
+
+  test('a revocation made on A is enforced within a second by a gateway subscribed to B', async () => {
+    const logger = memoryLogger();
+    const keys = new RemoteJwks({ url: `${direct(b)}/jwks`, logger });
+    // The gateway's push channel goes to B alone; the revocation is made on A.
+    const stream = new RevocationStream({
+      issuer: cluster.issuer,
+      eventsUrl: `${direct(b)}/events`,
+      clientId: 'api-gateway',
+      clientSecret: GATEWAY_SECRET,
+      keys,
+      staleAfterMs: 5_000,
+      logger,
+    });
+    const guard = new Guard({ issuer: cluster.issuer, audience: cluster.api, keys, revocations: stream, logger });
+    stream.start();
+    const upstream = await startUpstream();
+    const gateway = createGateway({ guard, upstream: upstream.url, scopes: ['read'], logger });
+    const base = `http://127.0.0.1:${await listen(gateway)}`;
+    try {
+      await stream.ready(5_000);
+      const victim = await login(cluster, { scope: 'read' });
+      const call = async () => {
+        const url = `${base}/orders/7`;
+        const response = await fetch(url, {
+          headers: { authorization: `DPoP ${victim.accessToken}`, dpop: await victim.key.proof('GET', url, { ath: await ath(victim.accessToken) }) },
+        });
+        await response.arrayBuffer();
+        return response.status;
+      };
+      assert.equal(await call(), 200);
+      const start = performance.now();
+      const revoked = await adminRevoke(a, { kind: 'jkt', value: victim.key.jkt, reason: 'laptop stolen' });
+      assert.ok(revoked.status < 300, JSON.stringify(revoked.body));
+      await until(async () => (await call()) === 401, 1_000, 'the revocation made on A to be enforced by the gateway on B');
+      const elapsed = performance.now() - start;
+      assert.ok(elapsed < 1_000, `took ${elapsed} ms`);
+    } finally {
+      stream.close();
+      gateway.closeAllConnections();
+      await new Promise<void>((resolve) => gateway.close(() => resolve()));
+      gateway.closeUpstream();
+      await upstream.close();
+    }
   });
 
   test('wrong codes entered through both instances are counted once: the session limit holds', async () => {
