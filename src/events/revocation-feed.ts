@@ -15,8 +15,6 @@ export interface RevocationNotifier {
 
 /** How often a following feed reads the store anyway, in case an announcement was lost. */
 const CATCH_UP_INTERVAL_MS = 5_000;
-/** How many ids of statements published here are remembered, so reading them back does not send them twice. */
-const RECENT_IDS = 10_000;
 
 /**
  * The server side of push revocation: new statements are announced in-process the moment they commit, and the
@@ -27,9 +25,9 @@ const RECENT_IDS = 10_000;
  */
 export class RevocationFeed {
   private readonly emitter = new EventEmitter();
-  private readonly recent = new Set<string>();
   /** The position up to which the store has been read (only while following). */
   private through = 0;
+  private following = false;
   private reading: Promise<void> | undefined;
   private readAgain = false;
 
@@ -42,10 +40,18 @@ export class RevocationFeed {
     this.emitter.setMaxListeners(0);
   }
 
-  /** Announces a statement committed by this server: to its subscribers at once, to the other servers by notifier. */
+  /**
+   * Announces a statement committed by this server: to its subscribers at once, to the other servers by notifier.
+   * While following, this server's statements too are sent by reading the store, so subscribers get every
+   * statement in stream order (they skip any position at or below the last they sent): a statement of another
+   * server with a lower position may still be on its way here.
+   */
   publish(statement: RevocationStatement): void {
-    this.remember(statement.id);
-    this.emitter.emit('revocation', statement);
+    if (this.following) {
+      void this.catchUp();
+    } else {
+      this.emitter.emit('revocation', statement);
+    }
     this.notifier?.announce().catch(() => {
       // The other servers read the store every few seconds anyway (follow), so a failed wake-up only delays.
     });
@@ -57,16 +63,18 @@ export class RevocationFeed {
    */
   follow(fromSeq: number): () => void {
     this.through = fromSeq;
+    this.following = true;
     const stopListening = this.notifier?.onAnnounce(() => void this.catchUp()) ?? (() => undefined);
     const timer = setInterval(() => void this.catchUp(), CATCH_UP_INTERVAL_MS);
     timer.unref();
     return () => {
+      this.following = false;
       stopListening();
       clearInterval(timer);
     };
   }
 
-  /** Reads what was committed after `through` and sends what this server has not sent yet; one read at a time. */
+  /** Reads what was committed after `through` and sends it, in stream order; one read at a time. */
   catchUp(): Promise<void> {
     if (this.reading) {
       this.readAgain = true;
@@ -80,8 +88,6 @@ export class RevocationFeed {
             const page = await this.store.revocationsAfter(this.through, 500);
             for (const statement of page) {
               this.through = Math.max(this.through, statement.seq ?? this.through);
-              if (this.recent.has(statement.id)) continue;
-              this.remember(statement.id);
               this.emitter.emit('revocation', statement);
             }
             if (page.length < 500) break;
@@ -94,14 +100,6 @@ export class RevocationFeed {
       }
     })();
     return this.reading;
-  }
-
-  private remember(id: string): void {
-    this.recent.add(id);
-    if (this.recent.size > RECENT_IDS) {
-      const oldest = this.recent.values().next().value;
-      if (oldest !== undefined) this.recent.delete(oldest);
-    }
   }
 
   subscribe(listener: (statement: RevocationStatement) => void): () => void {

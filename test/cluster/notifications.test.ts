@@ -80,4 +80,26 @@ describe('notifications between instances (PostgreSQL)', { skip }, () => {
     stopOne();
     stopTwo();
   });
+
+  test('a server sends its own statement only after the lower-numbered ones others committed first', async () => {
+    // The event stream skips any position at or below the last it sent, so sending N+1 (made here) before N
+    // (made elsewhere, its announcement still on the way) would lose N for every guard on this server.
+    const storeOne = new SqlGrantStore(one.db);
+    const storeTwo = new SqlGrantStore(two.db);
+    const deaf = new RevocationFeed(storeTwo, 600); // hears no announcements: the other server's is "late"
+    const stop = deaf.follow(await storeTwo.lastRevocationSeq());
+    const seen: number[] = [];
+    deaf.subscribe((s) => seen.push(s.seq ?? -1));
+    const statement = (value: string): RevocationStatement => ({
+      id: uuidv7(), kind: 'user', value, issuedBefore: 10, createdAt: 10, actor: 'admin', reason: 'test', via: 'admin_api',
+    });
+    const elsewhere = statement('first');
+    await storeOne.applyRevocation(elsewhere, () => []);
+    const here = statement('second');
+    await storeTwo.applyRevocation(here, () => []);
+    deaf.publish(here);
+    assert.ok(await waitFor(async () => seen.length === 2, 1000), `sent: ${seen.join(', ')}`);
+    assert.deepEqual(seen, [elsewhere.seq, here.seq]);
+    stop();
+  });
 });
