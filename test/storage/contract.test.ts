@@ -410,5 +410,31 @@ for (const [name, makeEngine, skip] of engines) {
       await here.sweep();
       await engine.release(otherDb);
     });
+    test('a revocation and a refresh of the same grant on two instances at once both complete (no deadlock)', async () => {
+      const otherDb = await engine.openAnother();
+      const { insertIssuedTokens } = await import('../../src/storage/tokens.js');
+      const grants = new SqlGrantStore(otherDb);
+      const tokens = new SqlTokenStore(storage.db);
+      const races = [];
+      for (let i = 0; i < 12; i++) {
+        const { grant } = await approved(storage, { userId: `racer-${i}` });
+        const first = tokensFor(grant.id);
+        await storage.db.transaction().execute((tx) => insertIssuedTokens(tx, first));
+        races.push(
+          Promise.all([
+            tokens.rotateRefreshToken(first.refresh.hash, tokensFor(grant.id, first.refresh.hash), NOW + 5, [event('token.refreshed')]),
+            grants.applyRevocation(
+              { id: uuidv7(), kind: 'grant', value: grant.id, issuedBefore: NOW + 10, createdAt: NOW + 10, actor: 'a', reason: 'race', via: 'admin_api' },
+              (revoked) => revoked.map((g) => ({ ...event('grant.revoked'), grantId: g.id })),
+            ),
+          ]),
+        );
+      }
+      const outcomes = await Promise.allSettled(races);
+      const failed = outcomes.filter((o) => o.status === 'rejected').map((o) => String((o as PromiseRejectedResult).reason));
+      assert.deepEqual(failed, []);
+      assert.equal((await chainIsIntact(storage.db)).ok, true);
+      await engine.release(otherDb);
+    });
   });
 }
