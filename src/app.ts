@@ -6,7 +6,6 @@ import { registeredClients } from './config/registered-clients.js';
 import type { Config } from './config/schema.js';
 import { MAX_DEVICE_CODE_TTL } from './oauth/grant-types.js';
 import { DeviceDecisions } from './device-flow/decision.js';
-import { PollPacer } from './device-flow/poll-pacer.js';
 import { DpopVerifier } from './dpop/proof.js';
 import { ReplayCache } from './dpop/replay-cache.js';
 import { ReplayMark } from './dpop/replay-mark.js';
@@ -36,16 +35,15 @@ import { buildHttpServer } from './http/server.js';
 import { randomToken } from './shared/crypto.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import { SqlBrowserSessionStore } from './storage/browser-sessions.js';
-import { SqliteDeviceAuthorizationStore } from './storage/sqlite-device-authorizations.js';
 import type { Database } from './storage/schema.js';
 import { SqlSettings } from './storage/settings.js';
 import { SqlSigningKeyStore } from './storage/signing-keys.js';
-import { openSqliteHandle } from './storage/sqlite.js';
+import { openStorage } from './storage/open.js';
 import { KeyRing } from './tokens/signing-keys.js';
 import type { UserDirectory } from './users/user.js';
 import { BrowserSessions } from './verification/browser-session.js';
 import { CodeEntryLimiter } from './verification/code-entry-limiter.js';
-import { CachedDeviceStore } from './devices/cached-device-store.js';
+import { CachedDeviceStore, DEVICE_CACHE_TTL_MS } from './devices/cached-device-store.js';
 import { PolicyGate } from './policy-gate/policy-gate.js';
 import { DEFAULT_PACK_NAME, DEFAULT_POLICY_PACK } from './policy/default-pack.js';
 import { PolicyEngine } from './policy/engine.js';
@@ -93,30 +91,35 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
       'RISK: the key-encryption key is inside the data dir, so a copy of the data dir holds the signing keys too; keep it elsewhere (TETHER_KEK or keys.kek_file) outside dev',
     );
   }
-  const sqlite = await openSqliteHandle({ dataDir: config.data_dir, synchronous: config.storage.synchronous });
-  const { db } = sqlite;
-  const settings = new SqlSettings(db);
-  const deviceStore = new SqliteDeviceAuthorizationStore(sqlite);
-  const sessionStore = new SqlBrowserSessionStore(db);
-  const keys = await KeyRing.open(new SqlSigningKeyStore(db), kek.kek, clock).catch(async (error: unknown) => {
-    await db.destroy();
-    // The wrong KEK (or a damaged key row) is a configuration problem: say so, as for a missing KEK.
-    throw error instanceof KeyEncryptionError ? new ConfigError(error.message) : error;
+  const storage = await openStorage(config.storage, config.data_dir, {
+    onError: (error) => logger.warn({ err: error }, 'database notification channel interrupted; reconnecting'),
+    env: options.env ?? process.env,
   });
-  if (keys.sealedOnOpen > 0) {
-    // The plaintext rows' old bytes would linger in free pages and the WAL: rebuild the file and empty the WAL.
-    await sqlite.exclusive(() => {
-      sqlite.raw.exec('VACUUM');
-      sqlite.raw.pragma('wal_checkpoint(TRUNCATE)');
+  const { db } = storage;
+  const settings = new SqlSettings(db);
+  const deviceStore = storage.deviceAuthorizations;
+  const sessionStore = new SqlBrowserSessionStore(db);
+  const keys = await storage
+    .startup(() => KeyRing.open(new SqlSigningKeyStore(db), kek.kek, clock))
+    .catch(async (error: unknown) => {
+      await storage.close();
+      // The wrong KEK (or a damaged key row) is a configuration problem: say so, as for a missing KEK.
+      throw error instanceof KeyEncryptionError ? new ConfigError(error.message) : error;
     });
+  if (keys.sealedOnOpen > 0) {
+    // The plaintext rows' old bytes would linger in free pages and the WAL: rebuild what the engine can.
+    await storage.compact?.();
     logger.warn({ keys: keys.sealedOnOpen }, 'plaintext signing keys found in the data dir were sealed with the KEK');
   }
   const csrfKey = await settings.getOrCreate('csrf_key', () => randomToken(32));
 
-  const replay = new ReplayCache(clock);
+  // One instance: the in-process window. Several on one database: the shared one, so a proof replayed to another
+  // instance is refused too.
+  const replay = storage.replay ?? new ReplayCache(clock);
   const clients = new ClientRegistry(registeredClients(config), { replay, clock });
-  const pacer = new PollPacer(clock);
-  // The replay cache is in memory; the mark keeps proofs accepted before a crash from passing after it.
+  const pacer = storage.pollPacer(clock);
+  // The replay window is in memory (or shared in the database); the mark keeps proofs accepted before a crash from
+  // passing after it.
   const replayMark = await ReplayMark.open({
     load: async () => {
       const stored = await settings.get(DPOP_REPLAY_MARK);
@@ -137,7 +140,8 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     ...config.clients.map((c) => c.access_token_ttl ?? 0),
     ...config.resources.map((r) => r.access_token_ttl ?? 0),
   );
-  const feed = new RevocationFeed(grantStore, maxTokenTtl);
+  const feed = new RevocationFeed(grantStore, maxTokenTtl, storage.notifications?.revocations);
+  const stopFollowing = storage.notifications ? feed.follow(await grantStore.lastRevocationSeq()) : () => undefined;
   const signer = new RevocationSetSigner({ issuer: config.issuer, keys, clock, maxTokenTtl });
   const revoker = new Revoker(grantStore, clock, logger, (statement, revoked) => {
     feed.publish(statement);
@@ -154,10 +158,11 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     if (config.policy.path !== undefined) policyWatcher = await watchPolicies(policy, config.policy.path, { logger });
     else policy.load(DEFAULT_POLICY_PACK, DEFAULT_PACK_NAME);
   } catch (error) {
-    await db.destroy();
+    stopFollowing();
+    await storage.close();
     throw error;
   }
-  const devices = new CachedDeviceStore(new SqlDeviceStore(db));
+  const devices = new CachedDeviceStore(new SqlDeviceStore(db), DEVICE_CACHE_TTL_MS, undefined, storage.notifications?.devices);
   const gate = new PolicyGate({ engine: policy, devices, audit, users: options.users, logger });
   const lifetimes = {
     accessTokenTtl: config.tokens.access_token_ttl,
@@ -195,7 +200,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     MAX_DEVICE_CODE_TTL,
     Math.max(config.device_flow.code_ttl, ...config.clients.map((c) => c.device_code_ttl ?? 0)),
   );
-  const limiter = new CodeEntryLimiter(
+  const limiter = storage.codeEntryLimiter(
     {
       perIpFailures: config.brute_force.per_ip_failures,
       perSessionFailures: config.brute_force.per_session_failures,
@@ -280,8 +285,8 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
 
   const cleanup = async () => {
     const now = clock.now();
-    pacer.sweep();
-    limiter.sweep();
+    await pacer.sweep();
+    await limiter.sweep();
     // A rotation made by another process on the same database reaches this one here.
     await keys.reload();
     const codes = await deviceStore.deleteExpired(now);
@@ -302,8 +307,9 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
       clearInterval(timer);
       clearInterval(checkpointTimer);
       await http.close();
+      stopFollowing();
       await checkpointer.checkpoint();
-      await db.destroy();
+      await storage.close();
     },
   };
 }

@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { decodeSegment, importPublicJwk, isJwsAlgorithm, JWS_ALGORITHMS, jwkThumbprint, splitCompactJws, verifyJws, type JwsAlgorithm } from './jws.js';
-import type { ReplayCache } from './replay-cache.js';
+import type { ReplayGuard } from './replay-guard.js';
 
 /** Why a proof was refused; stable, for tests and logs. */
 export type ProofRejection =
@@ -40,8 +40,12 @@ export interface NonceSource {
 }
 
 export interface ProofVerifierOptions {
-  /** Remembers proof ids so each proof is usable once; shared by every request of the process. */
-  replay: ReplayCache;
+  /**
+   * Remembers proof ids so each proof is usable once; shared by every request of the process. A synchronous one
+   * (the in-process ReplayCache) is needed by {@link ProofVerifier.verify}; a shared one that answers after a round
+   * trip is claimed by the caller of {@link ProofVerifier.check} instead.
+   */
+  replay?: ReplayGuard;
   algorithms?: readonly JwsAlgorithm[];
   /** How old a proof may be, in seconds (default 60). */
   maxAge?: number;
@@ -78,6 +82,13 @@ export interface VerifiedProof {
   jti: string;
   /** The proof's `iat`, seconds. */
   iat: number;
+}
+
+/** A proof that passed every check but the last: its id is still to be claimed, under `replayKey` until `replayUntil`. */
+export interface UnclaimedProof extends VerifiedProof {
+  replayKey: string;
+  /** Seconds: after this the proof fails its age check anyway, so the claim may be forgotten. */
+  replayUntil: number;
 }
 
 interface ProofHeader {
@@ -129,8 +140,23 @@ export class ProofVerifier {
     return this.headers.size;
   }
 
-  /** Checks `proof` against `expected`; returns its key thumbprint, jti and iat, or throws {@link ProofRejected}. */
+  /**
+   * Checks `proof` against `expected` and claims its id in the synchronous replay cache; returns its key
+   * thumbprint, jti and iat, or throws {@link ProofRejected}.
+   */
   verify(proof: string, expected: ProofExpectation): VerifiedProof {
+    const proofCheck = this.check(proof, expected);
+    const claimed = this.options.replay?.claim(proofCheck.replayKey, proofCheck.replayUntil);
+    if (typeof claimed !== 'boolean') throw new TypeError('ProofVerifier.verify needs a synchronous replay cache; use check()');
+    if (!claimed) throw replayed();
+    return { jkt: proofCheck.jkt, jti: proofCheck.jti, iat: proofCheck.iat };
+  }
+
+  /**
+   * Every check of {@link ProofVerifier.verify} except the replay claim, which the caller makes last (after its own
+   * checks that can fail, so a refused request cannot use up a client's jti) against whatever replay window it has.
+   */
+  check(proof: string, expected: ProofExpectation): UnclaimedProof {
     const jws = splitCompactJws(proof);
     if (!jws) throw new ProofRejected('proof_malformed', 'The DPoP proof is not a compact JWT.');
     const header = this.header(jws.rawHeader);
@@ -170,11 +196,7 @@ export class ProofVerifier {
     if (expected.notAfterIat !== undefined && iat <= expected.notAfterIat) {
       throw new ProofRejected('proof_iat', 'The proof is dated before this server last started; send a new one.');
     }
-    // Claim the jti last, after every check that can fail, so a refused proof cannot use up a client's jti.
-    if (!this.options.replay.claim(`${header.jkt}:${jti}`, iat + this.maxAge + this.maxFuture)) {
-      throw new ProofRejected('proof_replayed', 'This DPoP proof was already used.');
-    }
-    return { jkt: header.jkt, jti, iat };
+    return { jkt: header.jkt, jti, iat, replayKey: `${header.jkt}:${jti}`, replayUntil: iat + this.maxAge + this.maxFuture };
   }
 
   private header(rawHeader: string): ProofHeader {
@@ -224,4 +246,9 @@ function normalize(uri: string): string {
   } catch {
     return `invalid:${uri}`;
   }
+}
+
+/** The refusal of a proof whose id was claimed before. */
+export function replayed(): ProofRejected {
+  return new ProofRejected('proof_replayed', 'This DPoP proof was already used.');
 }

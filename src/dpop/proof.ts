@@ -1,8 +1,8 @@
 import { InvalidDpopProof, UseDpopNonce } from '../oauth/errors.js';
 import { accessTokenHash, JWS_ALGORITHMS } from './jws.js';
 import type { DpopNonces } from './nonce.js';
-import { ProofRejected, ProofVerifier, type VerifiedProof } from './proof-verifier.js';
-import type { ReplayCache } from './replay-cache.js';
+import { ProofRejected, ProofVerifier, replayed, type VerifiedProof } from './proof-verifier.js';
+import type { ReplayGuard } from './replay-guard.js';
 import type { ReplayMark } from './replay-mark.js';
 
 export type { VerifiedProof };
@@ -33,16 +33,17 @@ export class DpopVerifier {
   private readonly proofs: ProofVerifier;
 
   constructor(
-    replay: ReplayCache,
+    private readonly replay: ReplayGuard,
     private readonly mark?: ReplayMark,
   ) {
-    this.proofs = new ProofVerifier({ replay });
+    // The replay claim is made here, after every check, against a window that may be shared by several instances.
+    this.proofs = new ProofVerifier({});
   }
 
   async verify(proof: string, expected: ProofExpectations): Promise<VerifiedProof> {
     let verified: VerifiedProof;
     try {
-      verified = this.proofs.verify(proof, {
+      const checked = this.proofs.check(proof, {
         htm: expected.htm,
         htu: expected.htu,
         now: expected.now,
@@ -50,6 +51,9 @@ export class DpopVerifier {
         nonces: expected.nonces,
         notAfterIat: this.mark?.previous,
       });
+      // Claimed last, after every check that can fail, so a refused proof cannot use up a client's jti.
+      if (!(await this.replay.claim(checked.replayKey, checked.replayUntil))) throw replayed();
+      verified = { jkt: checked.jkt, jti: checked.jti, iat: checked.iat };
     } catch (error) {
       if (!(error instanceof ProofRejected)) throw error;
       if (error.code === 'nonce_required' && error.nonce !== undefined) throw new UseDpopNonce(error.nonce);

@@ -138,6 +138,34 @@ export interface SettingTable {
   value: string;
 }
 
+/** A claimed DPoP proof (or client assertion) id, shared by every instance on the database. */
+export interface DpopJtiTable {
+  /** SHA-256 (base64url) of the replay key: bounded length whatever the proof carries. */
+  key: string;
+  /** Milliseconds since the epoch after which the proof could no longer be accepted anyway. */
+  expires_at: number;
+}
+
+/** The pacing of one device code's polls, shared by every instance. */
+export interface PollPacingTable {
+  authorization_id: string;
+  last_poll_ms: number;
+  /** Seconds between polls now in force, with every slow_down's increase. */
+  interval: number;
+  /** 1 when the last poll came too soon (the one statement that records a poll also says so). */
+  slowed: number;
+  /** Milliseconds since the epoch when the code expires and the row may go. */
+  expires_at: number;
+}
+
+/** One wrong user code entered on any instance. */
+export interface CodeEntryFailureTable {
+  id: string;
+  at: number;
+  ip: string;
+  session_key: string;
+}
+
 export interface Database {
   signing_keys: SigningKeyTable;
   device_authorizations: DeviceAuthorizationTable;
@@ -151,5 +179,8 @@ export interface Database {
   browser_sessions: BrowserSessionTable;
   devices: DeviceTable;
   settings: SettingTable;
+  dpop_jti: DpopJtiTable;
+  poll_pacing: PollPacingTable;
+  code_entry_failures: CodeEntryFailureTable;
 }
 

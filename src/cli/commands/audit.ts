@@ -15,6 +15,7 @@ import { hashSecret } from '../../shared/crypto.js';
 import { SqlAuditCheckpoints, SqlAuditLog } from '../../storage/audit-log.js';
 import type { Database } from '../../storage/schema.js';
 import { SqlSigningKeyStore } from '../../storage/signing-keys.js';
+import { openDatabase } from '../../storage/open.js';
 import { openSqlite } from '../../storage/sqlite.js';
 import { ExitCode, type CliIO } from '../io.js';
 
@@ -75,8 +76,11 @@ export async function auditCommand(args: string[], io: CliIO, deps: AuditCommand
     io.stderr.write('tether audit: --format is jsonl or ocsf\n');
     return ExitCode.usage;
   }
-  const dataDir = values.config ? loadConfigFile(values.config).data_dir : resolve(values['data-dir'] ?? '.tether-dev');
-  const db = await openSqlite({ dataDir, synchronous: 'normal' });
+  // With --config, the store the configuration names (SQLite under data_dir, or the shared PostgreSQL database).
+  const config = values.config ? loadConfigFile(values.config) : undefined;
+  const db = config
+    ? await openDatabase(config.storage, config.data_dir, io.env)
+    : await openSqlite({ dataDir: resolve(values['data-dir'] ?? '.tether-dev'), synchronous: 'normal' });
   try {
     const log = new SqlAuditLog(db);
     if (sub === 'verify') return await verify(db, io);

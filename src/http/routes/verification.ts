@@ -7,7 +7,7 @@ import { hashSecret } from '../../shared/crypto.js';
 import type { Clock } from '../../shared/clock.js';
 import type { UserDirectory } from '../../users/user.js';
 import type { BrowserSessions } from '../../verification/browser-session.js';
-import type { CodeEntryLimiter } from '../../verification/code-entry-limiter.js';
+import type { CodeEntryGate } from '../../verification/code-entry-gate.js';
 import { sameNetwork } from '../../verification/network.js';
 import { readCookie, sessionCookie, setSessionCookie } from '../cookies.js';
 import { formOf } from '../form-body.js';
@@ -33,7 +33,7 @@ export interface VerificationDeps {
   audit: AuditLog;
   sessions: BrowserSessions;
   decisions: DeviceDecisions;
-  limiter: CodeEntryLimiter;
+  limiter: CodeEntryGate;
   users: UserDirectory;
   clock: Clock;
 }
@@ -124,7 +124,7 @@ export function registerVerificationRoutes(app: FastifyInstance, deps: Verificat
     const context = requestContext(request);
     const ip = context.ip;
     const entered = { at: deps.clock.now(), data: { ip, user_agent: context.userAgent, user_code_hash: hashSecret(code) } };
-    const refusal = deps.limiter.check(ip, s.session.idHash, await deps.decisions.countLive());
+    const refusal = await deps.limiter.check(ip, s.session.idHash, await deps.decisions.countLive());
     if (refusal) {
       request.log.warn({ limitedBy: refusal.limitedBy }, 'user code entry rate limited');
       await deps.audit.record([{ ...entered, type: 'user_code.rejected', data: { ...entered.data, reason: `rate_limited_${refusal.limitedBy}` } }]);
@@ -134,7 +134,7 @@ export function registerVerificationRoutes(app: FastifyInstance, deps: Verificat
     }
     const pending = await deps.decisions.findPending(code);
     if (!pending) {
-      deps.limiter.recordFailure(ip, s.session.idHash);
+      await deps.limiter.recordFailure(ip, s.session.idHash);
       await deps.audit.record([{ ...entered, type: 'user_code.rejected', data: { ...entered.data, reason: 'no_such_code' } }]);
       deps.metrics.codeEntryFailures.inc({ reason: 'no_such_code' });
       return send(
