@@ -29,7 +29,7 @@ describe('audit events', () => {
     await browser.get('/device');
     await browser.post('/device', { user_code: 'BCDF-GHJK' }); // wrong code
     const codes = await authorize(server);
-    secrets.push(codes.device_code, codes.user_code, codes.user_code.replace('-', ''));
+    secrets.push(codes.device_code, codes.user_code, codes.user_code.replaceAll('-', ''));
     await browser.get('/device');
     await browser.post('/device', { user_code: codes.user_code });
     await browser.post('/device/sign-in', { user_code: codes.user_code, username: 'alice', password: 'wrong password' });

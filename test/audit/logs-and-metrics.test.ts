@@ -24,7 +24,7 @@ describe('operational logs and metrics', () => {
     await introspect(server, String(rotated.body['access_token']));
     await refresh(server, session.refreshToken, session.key); // reuse
     const codes = await authorize(server);
-    secrets.add(codes.device_code).add(codes.user_code).add(codes.user_code.replace('-', ''));
+    secrets.add(codes.device_code).add(codes.user_code).add(codes.user_code.replaceAll('-', ''));
     const browser = new FormBrowser(server.issuer);
     await browser.get('/device');
     secrets.add(browser.csrf());

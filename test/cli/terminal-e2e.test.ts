@@ -130,7 +130,7 @@ describe('tether in a real terminal', { timeout: 90_000 }, () => {
     tmux('-f', '/dev/null', 'new-session', '-d', '-s', 'login', '-x', '120', '-y', '50',
       `${process.execPath} ${BIN} login --issuer ${issuer}; echo "EXIT:$?"; sleep 120`);
     const shown = await waitForScreen(/Press Enter to open/);
-    const userCode = /one-time code: ([A-Z]{4}-[A-Z]{4})/.exec(shown)?.[1];
+    const userCode = /one-time code: ([A-Z]{4}-[A-Z]{4}-[A-Z]{4})/.exec(shown)?.[1];
     assert.ok(userCode, shown);
     assert.match(shown, new RegExp(`open ${issuer}/device in a browser`));
     const completeUrl = `${issuer}/device?user_code=${userCode}`;

@@ -124,7 +124,7 @@ describe('device flow with openid-client and a real browser', { timeout: 60_000 
     const keyPair = await client.randomDPoPKeyPair();
     const DPoP = client.getDPoPHandle(config, keyPair);
     const device = await client.initiateDeviceAuthorization(config, { scope: 'read write' });
-    assert.match(device.user_code, /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
+    assert.match(device.user_code, /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
     assert.equal(device.interval, 1);
 
     const abort = new AbortController();

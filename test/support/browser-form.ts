@@ -36,24 +36,34 @@ export class FormBrowser {
     return this.cookie;
   }
 
+  /** The sealed request (review) or carried code (sign-in, confirm) the last page's forms hold. */
   private hiddenRequest(): Record<string, string> {
-    const sealed = /name="request" value="([^"]+)"/.exec(this.lastPage)?.[1];
-    return sealed ? { request: sealed } : {};
+    const hidden: Record<string, string> = {};
+    for (const name of ['request', 'carry']) {
+      const sealed = new RegExp(`name="${name}" value="([^"]+)"`).exec(this.lastPage)?.[1];
+      if (sealed) hidden[name] = sealed;
+    }
+    return hidden;
+  }
+
+  /** Opens the page and signs in (the page asks for that before any code), unless already signed in. */
+  async signIn(username = 'alice', password = TEST_PASSWORD): Promise<string> {
+    const page = await this.get('/device');
+    if (!page.includes('action="/device/sign-in"')) return page;
+    return this.post('/device/sign-in', { username, password });
   }
 
   csrf(): string {
     return /name="csrf" value="([^"]+)"/.exec(this.lastPage)?.[1] ?? '';
   }
 
-  /** Enters the code, signs in if asked, and presses Approve or Deny. Returns the final page. */
+  /** Signs in if asked (first, as the page wants), enters the code, and presses Approve or Deny. Returns the final page. */
   async decide(userCode: string, decision: 'approve' | 'deny', username = 'alice', password = TEST_PASSWORD) {
-    await this.get('/device');
-    let page = await this.post('/device', { user_code: userCode });
-    if (page.includes('action="/device/sign-in"')) {
-      page = await this.post('/device/sign-in', { user_code: userCode, username, password });
-    }
+    const signedIn = await this.signIn(username, password);
+    if (!signedIn.includes('action="/device"')) return signedIn;
+    const page = await this.post('/device', { user_code: userCode });
     if (!page.includes('action="/device/decision"')) return page;
-    return this.post('/device/decision', { user_code: userCode, decision });
+    return this.post('/device/decision', { decision });
   }
 
   private async keep(response: Response): Promise<string> {

@@ -33,6 +33,10 @@ button.deny { background: var(--bad); }
 .scopes { margin: 0; padding-left: 18px; }
 .muted { color: var(--muted); font-size: 14px; }
 .ua { font-size: 13px; }
+.account { display: flex; flex-wrap: wrap; align-items: baseline; justify-content: space-between; gap: 4px 12px; margin: -8px 0 16px; padding-bottom: 12px; border-bottom: 1px solid var(--line); color: var(--muted); font-size: 14px; }
+.account strong { color: var(--ink); overflow-wrap: anywhere; }
+button.link { background: none; border: 0; padding: 0; margin: 0; color: var(--accent); font-weight: 600; font-size: 14px; text-decoration: underline; }
+.withheld { text-decoration: line-through; }
 footer { text-align: center; color: var(--muted); font-size: 13px; padding: 8px 24px 32px; }
 a { color: var(--accent); }
 @media (max-width: 600px) {
