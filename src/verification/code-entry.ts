@@ -79,6 +79,8 @@ export class CodeEntry {
     const keys = { account: userId, session: attempt.sessionKey, ip: context.ip };
     const limited = this.limitedBy(keys);
     if (limited) {
+      // A refused guess is still guessing: it counts towards the alarm, though it cost no lookup.
+      this.alarm.fail();
       await this.reject(entered, `rate_limited_${limited.limitedBy}`);
       return { status: 'limited', ...limited };
     }

@@ -2,7 +2,7 @@
 export interface BackoffLimits {
   /** Failures allowed with no delay. */
   freeFailures: number;
-  /** Delay after the first failure past the free ones, in seconds; it doubles with each further failure. */
+  /** Wait after the first failure past the free ones, in seconds; it doubles with each further failure. */
   baseDelay: number;
   /** Longest delay between two attempts, in seconds. */
   maxDelay: number;
@@ -13,8 +13,8 @@ export interface BackoffLimits {
 }
 
 /**
- * Failed attempts per key with growing delays: after `freeFailures`, the next attempt must wait
- * baseDelay·2^(n−free) seconds (at most maxDelay) after the last failure; at `maxFailures` in a window the key
+ * Failed attempts per key with growing delays: after `freeFailures` failures, each further failure makes the next
+ * attempt wait baseDelay·2^(n−free−1) seconds (at most maxDelay) after the last failure; at `maxFailures` in a window the key
  * waits for the oldest failure to age out. Only keys that failed are ever slowed: a key with no failures is
  * never refused, whatever others do.
  *
@@ -36,8 +36,8 @@ export class FailureBackoff {
     const last = hits[n - 1];
     if (last === undefined) return 0;
     if (n >= this.limits.maxFailures) return Math.max(1, (hits[n - this.limits.maxFailures] ?? now) + this.limits.window - now);
-    if (n < this.limits.freeFailures) return 0;
-    const delay = Math.min(this.limits.maxDelay, this.limits.baseDelay * 2 ** (n - this.limits.freeFailures));
+    if (n <= this.limits.freeFailures) return 0;
+    const delay = Math.min(this.limits.maxDelay, this.limits.baseDelay * 2 ** (n - this.limits.freeFailures - 1));
     return Math.max(0, Math.ceil(last + delay - now));
   }
 

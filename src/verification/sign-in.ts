@@ -70,6 +70,7 @@ export class SignIn {
     const accountWait = ipWait > 0 ? 0 : this.account.wait(accountKey);
     if (ipWait > 0 || accountWait > 0) {
       const limitedBy = ipWait > 0 ? 'ip' : 'account';
+      this.alarm.fail();
       this.deps.observer.signInFailure(`rate_limited_${limitedBy}`);
       await this.deps.audit.record([{ ...base, type: 'user.sign_in_failed', data: { ...base.data, reason: `rate_limited_${limitedBy}` } }]);
       return { status: 'limited', limitedBy, retryAfter: Math.max(ipWait, accountWait) };
