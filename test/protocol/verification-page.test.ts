@@ -1,6 +1,9 @@
 // The verification page (RFC 8628 §3.3): sign-in first, code entry as people type it, CSRF, the session cookie and
 // page headers.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyReply } from 'fastify';
 import { sessionCookie, setSessionCookie } from '../../src/http/cookies.js';
@@ -221,6 +224,27 @@ describe('verification page', () => {
     assert.equal(seen.length, 12);
   });
 
+  it('switches account from the review screen without losing the request', async () => {
+    const codes = await authorize(server);
+    const browser = new FormBrowser(server.issuer);
+    await browser.signIn('alice');
+    const review = await browser.post('/device', { user_code: codes.user_code });
+    assert.match(review, /Signed in as <strong>Alice<\/strong>/);
+    assert.ok(review.includes('action="/device/sign-out"'), 'a way to switch account');
+    const signIn = await browser.post('/device/sign-out', {});
+    assert.ok(signIn.includes('action="/device/sign-in"'), 'signed out, asked to sign in again');
+    assert.ok(signIn.includes(codes.user_code), 'the request is kept');
+    const confirm = await browser.post('/device/sign-in', { username: 'bob', password: TEST_PASSWORD });
+    assert.ok(confirm.includes('Yes, the codes match'), 'the new account confirms the code against the device');
+    const again = await browser.post('/device', { user_code: codes.user_code });
+    assert.match(again, /Signed in as <strong>Bob<\/strong>/);
+    assert.ok((await browser.post('/device/decision', { decision: 'approve' })).includes('Device approved'));
+    const token = await redeem(server, codes.device_code);
+    assert.equal(token.status, 200);
+    const claims = JSON.parse(Buffer.from(String(token.body['access_token']).split('.')[1] ?? '', 'base64url').toString()) as { sub: string };
+    assert.equal(claims.sub, 'bob', 'approved as the account switched to');
+  });
+
   it('escapes what others control: the device user agent and the typed code', async () => {
     const evil = '<script>alert(1)</script>"><img src=x onerror=alert(2)>';
     const codes = await authorize(server, { client_id: 'tether-cli' }, { 'user-agent': evil });
@@ -283,6 +307,37 @@ describe('session cookie attributes', () => {
       assert.ok(!attributes.includes('secure'));
       assert.ok(attributes.includes('httponly'));
       assert.ok(attributes.includes('samesite=lax'));
+    }
+  });
+});
+
+describe('review screen under a narrowing policy', () => {
+  it('shows the scopes that will be granted, not only those asked for', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tether-policies-'));
+    writeFileSync(
+      join(dir, 'narrow.cedar'),
+      `@id("all-but-approve")
+permit (principal, action, resource) unless { action == Tether::Action::"Approve" };
+@id("approve-read-only")
+@scopes("read")
+permit (principal, action == Tether::Action::"Approve", resource);
+`,
+    );
+    const narrow = await startServer({ policy: { path: dir } });
+    try {
+      const codes = await authorize(narrow, { client_id: 'tether-cli', scope: 'read write' });
+      const browser = new FormBrowser(narrow.issuer);
+      await browser.signIn();
+      const review = await browser.post('/device', { user_code: codes.user_code });
+      const granted = [...(/<ul class="scopes">([\s\S]*?)<\/ul>/.exec(review)?.[1] ?? '').matchAll(/<code>([^<]+)<\/code>/g)].map((m) => m[1]);
+      assert.deepEqual(granted, ['read'], 'the review lists what policy will grant');
+      assert.match(review, /not granted by your organisation's policy:\s*<code class="withheld">write<\/code>/);
+      assert.ok((await browser.post('/device/decision', { decision: 'approve' })).includes('Device approved'));
+      const token = await redeem(narrow, codes.device_code);
+      assert.equal(token.body['scope'], 'read', 'and that is what was granted');
+    } finally {
+      await narrow.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
