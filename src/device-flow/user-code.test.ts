@@ -5,7 +5,7 @@ import {
   generateUserCode,
   normalizeUserCode,
   USER_CODE_ALPHABET,
-  USER_CODE_HINT,
+  userCodeProblem,
   USER_CODE_SPACE,
 } from './user-code.js';
 
@@ -37,7 +37,8 @@ test('input that cannot be a code is rejected before any lookup', () => {
   }
 });
 
-test('the hint names the letters a code uses, so a code with vowels is explained', () => {
-  assert.ok(USER_CODE_HINT.includes(USER_CODE_ALPHABET));
-  assert.match(USER_CODE_HINT, /no vowels/);
+test('what is wrong with typed input is named: letters codes never use, or the length', () => {
+  assert.deepEqual(userCodeProblem('ABCD-EFGH'), { kind: 'letters', unused: ['A', 'E'] });
+  assert.deepEqual(userCodeProblem('BCDF-GHJK'), { kind: 'length', letters: 8 });
+  assert.equal(userCodeProblem('bcdf-ghjk-lmnp'), undefined);
 });

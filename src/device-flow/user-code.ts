@@ -14,10 +14,18 @@ export const USER_CODE_SPACE = USER_CODE_ALPHABET.length ** USER_CODE_LENGTH;
 /** Letters per group as shown (XXXX-XXXX-XXXX): short groups are easier to read off a terminal and compare. */
 const GROUP = 4;
 
-/** What a person is told when what they typed cannot be a code. */
-export const USER_CODE_HINT =
-  `A code is ${USER_CODE_LENGTH} letters in groups of ${GROUP}, like BCDF-GHJK-LMNP. ` +
-  `Codes use only the letters ${USER_CODE_ALPHABET} (no vowels, no digits).`;
+
+/**
+ * Why what a person typed cannot be a code, in terms they can act on: the characters codes never use, or the
+ * length. Undefined when it could be one.
+ */
+export function userCodeProblem(input: string): { kind: 'letters'; unused: string[] } | { kind: 'length'; letters: number } | undefined {
+  const code = input.replace(/[\s-]+/g, '').toUpperCase();
+  const unused = [...new Set([...code].filter((ch) => !USER_CODE_ALPHABET.includes(ch)))];
+  if (unused.length > 0) return { kind: 'letters', unused };
+  if (code.length !== USER_CODE_LENGTH) return { kind: 'length', letters: code.length };
+  return undefined;
+}
 
 /** A new user code in its stored (normalized) form: 12 letters, no dash. */
 export function generateUserCode(): string {

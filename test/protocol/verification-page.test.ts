@@ -73,6 +73,7 @@ describe('verification page', () => {
       const hint = await browser.post('/device', { user_code: 'ABCD-EFGH-IJKL' });
       assert.match(hint, /BCDFGHJKLMNPQRSTVWXZ/);
       assert.match(hint, /no vowels/);
+      assert.match(hint, /Codes never use <span class="code-inline">A<\/span>, <span class="code-inline">E<\/span>/);
       const codes = await authorize(limited);
       const page = await browser.post('/device', { user_code: codes.user_code });
       assert.equal(browser.lastStatus, 200);

@@ -1,14 +1,14 @@
-import { USER_CODE_LENGTH } from '../../device-flow/user-code.js';
+import { USER_CODE_ALPHABET, USER_CODE_LENGTH, userCodeProblem } from '../../device-flow/user-code.js';
 import { accountBar, type AccountView } from './account-bar.js';
 import { csrfField, layout } from './layout.js';
-import { html } from './html.js';
+import { html, type SafeHtml } from './html.js';
 
 const PLACEHOLDER = 'XXXX-XXXX-XXXX';
 /** Room for the code with dashes and a few stray spaces; anything longer cannot be a code. */
 const MAX_TYPED = USER_CODE_LENGTH + 12;
 
 /** Step 2, signed in: the person types the code their device shows. */
-export function renderCodeEntry(opts: { account: AccountView; value?: string; error?: string }): string {
+export function renderCodeEntry(opts: { account: AccountView; value?: string; error?: string | SafeHtml }): string {
   return layout(
     'Enter your code',
     html`${accountBar(opts.account)}
@@ -24,6 +24,22 @@ ${opts.error ? html`<p class="error" role="alert" id="code_error">${opts.error}<
   <button type="submit" class="primary">Continue</button>
 </form>`,
   );
+}
+
+/**
+ * The hint for input that cannot be a code: what was wrong with it, then which letters codes use (RFC 8628 §6.1's
+ * alphabet has no vowels, so a typed ABCD-EFGH has the right length and still cannot be one).
+ */
+export function codeHint(typed: string): SafeHtml {
+  const problem = userCodeProblem(typed);
+  const what =
+    problem?.kind === 'letters'
+      ? html`Codes never use ${problem.unused.slice(0, 6).map((ch, i) => html`${i > 0 ? ', ' : ''}<span class="code-inline">${ch === ' ' ? '␣' : ch}</span>`)}. `
+      : problem?.kind === 'length'
+        ? html`That is ${problem.letters} letter${problem.letters === 1 ? '' : 's'}; a code has ${USER_CODE_LENGTH}. `
+        : '';
+  return html`${what}A code is ${USER_CODE_LENGTH} letters in groups of 4, like <span class="code-inline nowrap">BCDF-GHJK-LMNP</span>,
+using only <span class="code-inline letters">${USER_CODE_ALPHABET}</span> (no vowels, no digits).`;
 }
 
 /** Cuts what was typed to the field's length before showing it again. */

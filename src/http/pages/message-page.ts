@@ -44,7 +44,7 @@ the device to get a new code.</p>`,
 export function renderFormExpired(): string {
   return renderMessage(
     'This form has expired',
-    html`<p>The page was open too long or came from somewhere else. Start again by entering the code.</p>`,
+    html`<p>The page was open too long or came from somewhere else. Start again from the beginning.</p>`,
     'stop',
     'Start again',
   );

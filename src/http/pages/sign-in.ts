@@ -8,6 +8,8 @@ export interface SignInView {
   /** The carried code as shown, for the person to recognise. */
   code?: string;
   error?: string;
+  /** Said above the form, such as "signed out" after switching account. */
+  notice?: string;
   username?: string;
 }
 
@@ -19,6 +21,7 @@ export function renderSignIn(view: SignInView): string {
   return layout(
     'Sign in',
     html`<h1>Sign in to connect a device</h1>
+${view.notice ? html`<p class="notice" role="status">${view.notice}</p>` : ''}
 ${view.code
   ? html`<p>Sign in first. Then you will check the code <strong class="code-inline">${view.code}</strong> against your device.</p>`
   : html`<p>Sign in first. Then you will enter the code your device shows.</p>`}

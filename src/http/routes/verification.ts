@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DeviceDecisions, PendingRequest } from '../../device-flow/decision.js';
-import { formatUserCode, normalizeUserCode, USER_CODE_HINT } from '../../device-flow/user-code.js';
+import { formatUserCode, normalizeUserCode } from '../../device-flow/user-code.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { Clock } from '../../shared/clock.js';
 import type { UserDirectory } from '../../users/user.js';
@@ -11,7 +11,7 @@ import type { SignIn } from '../../verification/sign-in.js';
 import { readCookie, sessionCookie, setSessionCookie } from '../cookies.js';
 import { formOf } from '../form-body.js';
 import type { AccountView } from '../pages/account-bar.js';
-import { renderCodeEntry, renderConfirmCode, typedForDisplay } from '../pages/code-entry.js';
+import { codeHint, renderCodeEntry, renderConfirmCode, typedForDisplay } from '../pages/code-entry.js';
 import {
   renderApproved,
   renderDenied,
@@ -19,7 +19,7 @@ import {
   renderMessage,
   renderPolicyRefused,
 } from '../pages/message-page.js';
-import { html } from '../pages/html.js';
+import { html, type SafeHtml } from '../pages/html.js';
 import { renderReview } from '../pages/review.js';
 import { renderSignIn } from '../pages/sign-in.js';
 import { STYLESHEET } from '../pages/stylesheet.js';
@@ -82,7 +82,7 @@ export function registerVerificationRoutes(app: FastifyInstance, deps: Verificat
     return { csrf: deps.sessions.csrfToken(s.id), username: user?.displayName ?? s.session.userId, ...(keep ? { keep } : {}) };
   }
 
-  function signInPage(reply: FastifyReply, s: Live, carried: CarriedCode | undefined, status = 200, extra: { error?: string; username?: string } = {}) {
+  function signInPage(reply: FastifyReply, s: Live, carried: CarriedCode | undefined, status = 200, extra: { error?: string; notice?: string; username?: string } = {}) {
     return send(
       reply,
       renderSignIn({
@@ -99,7 +99,7 @@ export function registerVerificationRoutes(app: FastifyInstance, deps: Verificat
     return send(reply, renderConfirmCode({ account: await account(s, keep), code: formatUserCode(code) }));
   }
 
-  async function entryPage(reply: FastifyReply, s: Live & { session: { userId: string } }, status = 200, extra: { value?: string; error?: string } = {}) {
+  async function entryPage(reply: FastifyReply, s: Live & { session: { userId: string } }, status = 200, extra: { value?: string; error?: string | SafeHtml } = {}) {
     return send(reply, renderCodeEntry({ account: await account(s), ...extra }), status);
   }
 
@@ -129,7 +129,7 @@ export function registerVerificationRoutes(app: FastifyInstance, deps: Verificat
     const outcome = await deps.codeEntry.enter({ typed, userId: s.session.userId, sessionKey: s.session.idHash, context: requestContext(request) });
     switch (outcome.status) {
       case 'malformed':
-        return entryPage(reply, s, 400, { value: typedForDisplay(typed), error: USER_CODE_HINT });
+        return entryPage(reply, s, 400, { value: typedForDisplay(typed), error: codeHint(typed) });
       case 'limited':
         request.log.warn({ limitedBy: outcome.limitedBy }, 'user code entry rate limited');
         reply.header('retry-after', String(outcome.retryAfter));
@@ -218,7 +218,9 @@ export function registerVerificationRoutes(app: FastifyInstance, deps: Verificat
     const code = pending?.authorization.userCode ?? (carried && carried !== 'invalid' ? carried.code : undefined);
     await deps.sessions.signOut(s.id);
     const next = await fresh(reply);
-    return signInPage(reply, next, code ? { via: 'link', code } : undefined);
+    return signInPage(reply, next, code ? { via: 'link', code } : undefined, 200, {
+      notice: 'You are signed out. Sign in with the account that should approve this device.',
+    });
   });
 
   app.post('/device/decision', page, async (request, reply) => {
