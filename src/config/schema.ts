@@ -166,7 +166,8 @@ const backoffSchema = (what: string, d: BackoffDefaults) =>
       window: duration('window failures count over').default(d.window).describe(`${what}: how long a failure counts`),
     })
     .strict()
-    .prefault({});
+    .prefault({})
+    .describe(`Growing delays for ${what}.`);
 
 const alarmFields = (what: string, failures: number) => ({
   alarm_failures: z

@@ -55,7 +55,11 @@ export class DeviceRequestLimits {
     this.rate.fail(ip);
   }
 
-  /** Refuses a new code while this address or this client already holds too many live ones. */
+  /**
+   * Refuses a new code while this address or this client already holds too many live ones. Requests of one
+   * event-loop turn are stored together (the SQLite group commit), so a burst can pass the cap by its own size;
+   * the per-address rate bounds that.
+   */
   async checkLive(ip: string, clientId: string): Promise<void> {
     const now = this.clock.now();
     if ((await this.store.countLive(now, { requesterIp: ip })) >= this.settings.liveCodesPerIp) {
