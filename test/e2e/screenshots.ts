@@ -6,8 +6,8 @@
  * The server listens on all interfaces, so the "different network" warning is real: the device asks from this
  * machine's non-loopback address while the browser approves from 127.0.0.1.
  */
-import { mkdirSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startServer, TEST_PASSWORD } from '../support/in-process.js';
@@ -179,6 +179,34 @@ try {
     await page.getByRole('button', { name: 'Deny' }).click();
     await shot(page, '14-no-longer-waiting');
     await context.close();
+  }
+
+  // Policy narrows what is granted: the review lists the scopes that will be granted, and those withheld.
+  {
+    const dir = mkdtempSync(join(tmpdir(), 'tether-shot-policies-'));
+    writeFileSync(
+      join(dir, 'narrow.cedar'),
+      '@id("all-but-approve")\npermit (principal, action, resource) unless { action == Tether::Action::"Approve" };\n' +
+        '@id("approve-read-only")\n@scopes("read")\npermit (principal, action == Tether::Action::"Approve", resource);\n',
+    );
+    const narrow = await startServer({ policy: { path: dir } });
+    try {
+      const response = await fetch(`${narrow.issuer}/device_authorization`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': DEVICE_UA },
+        body: new URLSearchParams({ client_id: 'tether-cli', scope: 'read write' }),
+      });
+      const device = (await response.json()) as { verification_uri_complete: string };
+      for (const [options, name] of [[desktop, '16-review-narrowed-scopes'], [phone, '24-phone-review-narrowed-scopes']] as const) {
+        const { context, page } = await fresh(options);
+        await toReview(page, device.verification_uri_complete);
+        await shot(page, name);
+        await context.close();
+      }
+    } finally {
+      await narrow.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 
   // A page that does not exist.

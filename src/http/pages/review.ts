@@ -49,7 +49,7 @@ ${view.sameNetwork
     ? html`<p class="error">Policy will refuse this approval: ${view.outcome.refused}</p>`
     : html`<ul class="scopes">${[...granted].map((s) => html`<li><code>${s}</code></li>`)}</ul>
     ${withheld.length > 0
-      ? html`<p class="muted">Asked for, but not granted by your organisation's policy:
+      ? html`<p class="muted withheld-note">Asked for, but not granted by your organisation's policy:
       ${withheld.map((s, i) => html`${i > 0 ? ', ' : ''}<code class="withheld">${s}</code>`)}</p>`
       : ''}`}</dd>
   <dt>Requested</dt><dd>${ago(view.now - authorization.createdAt)} from <strong>${authorization.requester.ip}</strong></dd>

@@ -40,6 +40,7 @@ button.link { background: none; border: 0; padding: 0; margin: 0; color: var(--a
 .nowrap { white-space: nowrap; }
 .letters { overflow-wrap: anywhere; }
 .withheld { text-decoration: line-through; }
+.withheld-note { margin: 6px 0 0; }
 footer { text-align: center; color: var(--muted); font-size: 13px; padding: 8px 24px 32px; }
 a { color: var(--accent); }
 @media (max-width: 600px) {
