@@ -36,3 +36,37 @@ describe('user identifiers', () => {
     }
   });
 });
+
+describe('stored user identifiers', () => {
+  it('are made canonical by the migration, so grants approved before it are revoked by name', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { default: SqliteDatabase } = await import('better-sqlite3');
+    const { Kysely, SqliteDialect } = await import('kysely');
+    const { Migrator } = await import('kysely/migration');
+    const initial = await import('../../src/storage/migrations/0001-initial.js');
+    const { openSqlite } = await import('../../src/storage/sqlite.js');
+    const dir = mkdtempSync(join(tmpdir(), 'tether-migrate-'));
+    try {
+      // A database as the previous release left it: schema 0001, a grant for "Alice" as configured then.
+      const old = new Kysely<unknown>({ dialect: new SqliteDialect({ database: new SqliteDatabase(join(dir, 'tether.sqlite')) }) });
+      const migrated = await new Migrator({ db: old, provider: { getMigrations: async () => ({ '0001-initial': initial }) } }).migrateToLatest();
+      assert.equal(migrated.error, undefined);
+      await old
+        .insertInto('grants' as never)
+        .values({
+          id: 'g1', user_id: 'Alice', client_id: 'tether-cli', device_authorization_id: 'd1', scope: 'read', resource: 'r',
+          auth_time: 1, created_at: 1, expires_at: 9e9, idle_ttl: 60, last_used_at: 1, status: 'active',
+        } as never)
+        .execute();
+      await old.destroy();
+      const db = await openSqlite({ dataDir: dir, synchronous: 'normal' });
+      const rows = await db.selectFrom('grants').select('user_id').execute();
+      await db.destroy();
+      assert.deepEqual(rows, [{ user_id: 'alice' }]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
