@@ -4,9 +4,6 @@ import { PollPacer } from '../device-flow/poll-pacer.js';
 import type { PollPacing } from '../device-flow/poll-pacing.js';
 import type { Clock } from '../shared/clock.js';
 import type { ReplayGuard } from '../dpop/replay-guard.js';
-import type { CodeEntryGate } from '../verification/code-entry-gate.js';
-import { CodeEntryLimiter, type CodeEntryLimits } from '../verification/code-entry-limiter.js';
-import { SqlCodeEntryLimiter } from './code-entry-failures.js';
 import { SqlPollPacer } from './poll-pacing.js';
 import { SqlDeviceAuthorizationStore } from './device-authorizations.js';
 import type { Engine } from './dialect.js';
@@ -29,7 +26,7 @@ export interface StorageOptions {
 
 /**
  * The opened engine: the Kysely handle every store is built on, plus what differs by engine. On SQLite (one
- * process) the replay window, the change announcements, poll pacing and the code-entry limits stay in-process;
+ * process) the replay window, the change announcements and poll pacing stay in-process;
  * on PostgreSQL they are shared by every instance on the database.
  */
 export interface Storage {
@@ -42,8 +39,6 @@ export interface Storage {
   notifications?: { revocations: NotifierChannel; devices: NotifierChannel };
   /** Poll pacing (slow_down): in-process on SQLite, counted over all instances on PostgreSQL. */
   pollPacer(clock: Clock): PollPacing;
-  /** Code-entry limits: in-process on SQLite, counted over all instances on PostgreSQL. */
-  codeEntryLimiter(limits: CodeEntryLimits, now: () => number): CodeEntryGate;
   /**
    * Runs start-up work that creates shared state (the first signing key) while no other instance runs its own:
    * two instances started at once on an empty database must not each create a key the other never loads.
@@ -108,7 +103,6 @@ export async function openStorage(
       // One process owns the file: nobody else can start up beside it, and nobody shares its limits.
       startup: (work) => work(),
       pollPacer: (clock) => new PollPacer(clock),
-      codeEntryLimiter: (limits, now) => new CodeEntryLimiter(limits, now),
       compact: () =>
         sqlite.exclusive(() => {
           sqlite.raw.exec('VACUUM');
@@ -132,7 +126,6 @@ export async function openStorage(
     deviceAuthorizations: new SqlDeviceAuthorizationStore(db),
     replay: new SqlReplayStore(db),
     pollPacer: (clock) => new SqlPollPacer(db, () => clock.nowMs()),
-    codeEntryLimiter: (limits, now) => new SqlCodeEntryLimiter(db, limits, now),
     notifications: { revocations: notifier.channel(CHANNELS.revocations), devices: notifier.channel(CHANNELS.devices) },
     async startup(work) {
       // A session-level advisory lock on a connection of its own, held while `work` queries through the pool.

@@ -21,7 +21,6 @@ import { openStorage, type Storage, type StorageOptions } from '../../src/storag
 import { openPostgres } from '../../src/storage/postgres.js';
 import { SqlReplayStore } from '../../src/storage/replay-store.js';
 import { SqlPollPacer } from '../../src/storage/poll-pacing.js';
-import { SqlCodeEntryLimiter } from '../../src/storage/code-entry-failures.js';
 import { SlowDown } from '../../src/oauth/errors.js';
 import type { Database } from '../../src/storage/schema.js';
 import { SqlSettings } from '../../src/storage/settings.js';
@@ -391,27 +390,6 @@ for (const [name, makeEngine, skip] of engines) {
       await engine.release(otherDb);
     });
 
-    test('code entry: wrong codes entered on two instances count once (RFC 8628 §5.1)', async () => {
-      let now = NOW;
-      const limits = { perIpFailures: 3, perSessionFailures: 2, window: 900, codeLifetime: 300, maxGuessProbability: 0.5 };
-      const otherDb = await engine.openAnother();
-      const here = storage.codeEntryLimiter(limits, () => now);
-      const there = name === 'sqlite' ? here : new SqlCodeEntryLimiter(otherDb, limits, () => now);
-      assert.equal(await here.check('198.51.100.7', 'sess-a', 1), undefined);
-      await here.recordFailure('198.51.100.7', 'sess-a');
-      now += 10;
-      await there.recordFailure('198.51.100.7', 'sess-a');
-      // Two failures of one session, one on each instance: the session limit (2) holds on both.
-      assert.deepEqual(await there.check('198.51.100.7', 'sess-a', 1), { limitedBy: 'session', retryAfter: 890 });
-      assert.equal((await here.check('198.51.100.7', 'sess-a', 1))?.limitedBy, 'session');
-      await there.recordFailure('198.51.100.7', 'sess-b');
-      assert.equal((await here.check('198.51.100.7', 'sess-c', 1))?.limitedBy, 'ip', 'three from one address over both');
-      assert.equal(await here.check('203.0.113.9', 'sess-d', 1), undefined);
-      now += 901;
-      assert.equal(await there.check('198.51.100.7', 'sess-a', 1), undefined, 'aged out of the window');
-      await here.sweep();
-      await engine.release(otherDb);
-    });
     test('a revocation and a refresh of the same grant on two instances at once both complete (no deadlock)', async () => {
       const otherDb = await engine.openAnother();
       const { insertIssuedTokens } = await import('../../src/storage/tokens.js');
