@@ -72,7 +72,7 @@ describe('two instances on one PostgreSQL database', { skip }, () => {
     const shared = {
       issuer,
       storage: { engine: 'postgres', url },
-      brute_force: { per_ip_failures: 1000, per_session_failures: 4, window: '15m', max_guess_probability: 0.01 },
+      brute_force: { code_entry: { per_session: { free_failures: 0, base_delay: 1, max_delay: 1, max_failures: 4, window: '15m' } } },
       resources: [{ uri: api, name: 'Cluster API', scopes: ['read', 'write'] }],
       clients: [
         { id: 'tether-cli', name: 'Tether CLI', grants: [DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT], scopes: ['read', 'write'], resources: [api], default_resource: api },

@@ -1,3 +1,4 @@
+import { hashSecret } from '../../src/shared/crypto.js';
 // Guessing user codes (RFC 8628 §5.1): the person signs in first, and failures slow only the account, browser session
 // and address that failed. Nobody who did not fail is refused; a server-wide count only raises an alarm.
 import assert from 'node:assert/strict';
@@ -8,6 +9,8 @@ import { FormBrowser } from '../support/browser-form.js';
 import { assertOAuthError, authorize, redeem } from '../support/device-flow.js';
 import { startServer, TEST_PASSWORD, type TestServer } from '../support/in-process.js';
 import { assertHumanPage } from '../support/page-checks.js';
+
+const METRICS_TOKEN = 'tether_metrics_scraper_token_for_code_entry_tests';
 
 const ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
 
@@ -54,7 +57,10 @@ describe('code entry limits', () => {
     const clock = new FakeClock(Math.floor(Date.now() / 1000));
     // Default limits, but the real per-address caps on device requests (startServer relaxes them for other tests),
     // and a low alarm so the test sees it sound.
-    const server = await startServer({ brute_force: { code_entry: { alarm_failures: 20 } } }, clock);
+    const server = await startServer(
+      { brute_force: { code_entry: { alarm_failures: 20 } }, metrics: { bearer_token_hashes: [hashSecret(METRICS_TOKEN)] } },
+      clock,
+    );
     try {
       // 1. Device requests from twenty addresses until each is refused: 429, Retry-After, RFC JSON.
       let refused = 0;
@@ -91,7 +97,7 @@ describe('code entry limits', () => {
       assert.ok(limited > guesses - 15, `bob's account got at most ~10 guesses checked (limited ${limited} of ${guesses})`);
 
       // 3. The alarm sounded, as a metric, an audit event and a warning; it refused nobody.
-      const metrics = await server.tether.http.inject({ method: 'GET', url: '/metrics' });
+      const metrics = await server.tether.http.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
       assert.match(metrics.body, /tether_verification_failure_alarms_total\{kind="user_code"\} [1-9]/);
       const alarms = await server.tether.db.selectFrom('audit_events').select('type').where('type', '=', 'verification.failure_alarm').execute();
       assert.ok(alarms.length >= 1, 'an audit event records the alarm');
