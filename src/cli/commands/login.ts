@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
+import { defineCommand, urlOption } from '../command.js';
 import { deviceAuthorizationRequest, pollDeviceAuthorization, type DeviceAuthorization } from '../auth/device-flow.js';
 import { discover, type ServerMetadata } from '../auth/discovery.js';
 import { ClientError, isClientError } from '../auth/errors.js';
@@ -34,43 +34,36 @@ to it. Secrets go to the OS keychain, or to the in-memory tether agent when no k
 Environment: TETHER_SECRET_STORE=agent|keyring forces a secret store. Exit codes: docs/cli.md.`;
 
 /** `tether login`: the device flow, as smooth as `gh auth login`, ending in secrets kept off disk. */
-export async function loginCommand(args: string[], deps: ClientDeps): Promise<number> {
-  const { io } = deps;
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        issuer: { type: 'string' },
-        scope: { type: 'string', multiple: true },
-        resource: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (error) {
-    io.stderr.write(`tether login: ${(error as Error).message}\n\n${USAGE}\n`);
-    return ExitCode.usage;
-  }
-  if (values.help) {
-    io.stdout.write(`${USAGE}\n`);
-    return ExitCode.ok;
-  }
-  const scope = values.scope?.join(' ').split(/\s+/).filter(Boolean).join(' ') || undefined;
-  try {
-    const issuer = values.issuer ?? io.env['TETHER_ISSUER'] ?? profileFile(deps).select()?.issuer ?? DEFAULT_ISSUER;
-    const metadata = await discover(deps.fetch, issuer);
-    const context = detectRunContext(io.env, deps.tty);
-    // Unattended, the device declares itself automation and the server's policy decides: the default pack
-    // refuses it before any code exists; a server that allows it lets the login go on, plainly, for the log.
-    return await runLogin(deps, metadata, context, {
-      scope,
-      resource: values.resource,
-      environment: context.attended ? undefined : 'automation',
-    });
-  } catch (error) {
-    return reportFailure(io, 'login', error);
-  }
-}
+export const loginCommand = defineCommand({
+  name: 'login',
+  summary: 'sign in with the device flow (code, link, QR); secrets go to the keychain or the agent',
+  usage: USAGE,
+  options: {
+    issuer: { type: 'string' },
+    scope: { type: 'string', multiple: true },
+    resource: { type: 'string' },
+  },
+  run: async ({ values }, deps: ClientDeps) => {
+    const { io } = deps;
+    const scope = values.scope?.join(' ').split(/\s+/).filter(Boolean).join(' ') || undefined;
+    const given = values.issuer ?? io.env['TETHER_ISSUER'];
+    const named = given === undefined ? undefined : urlOption(values.issuer === undefined ? 'TETHER_ISSUER' : '--issuer', given);
+    try {
+      const issuer = named ?? profileFile(deps).select()?.issuer ?? DEFAULT_ISSUER;
+      const metadata = await discover(deps.fetch, issuer);
+      const context = detectRunContext(io.env, deps.tty);
+      // Unattended, the device declares itself automation and the server's policy decides: the default pack
+      // refuses it before any code exists; a server that allows it lets the login go on, plainly, for the log.
+      return await runLogin(deps, metadata, context, {
+        scope,
+        resource: values.resource,
+        environment: context.attended ? undefined : 'automation',
+      });
+    } catch (error) {
+      return reportFailure(io, 'login', error);
+    }
+  },
+});
 
 function refuseUnattended(deps: ClientDeps, metadata: ServerMetadata, context: RunContext, why: string): number {
   const lines = [

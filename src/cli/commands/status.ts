@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { defineCommand } from '../command.js';
 import type { Profile } from '../config/profiles.js';
 import { ExitCode } from '../io.js';
 import { storeLabel } from '../secrets/secret-store.js';
@@ -13,43 +13,35 @@ DPoP key's thumbprint and which store holds the secrets. Never shows a token. Wo
 Exits 0 when the shown sessions are usable, ${ExitCode.notSignedIn} when there is none or their secrets are gone.`;
 
 /** `tether status`: what `gh auth status` shows, plus the key and where the secrets are. */
-export async function statusCommand(args: string[], deps: ClientDeps): Promise<number> {
-  const { io } = deps;
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: { issuer: { type: 'string' }, resource: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } },
-    }));
-  } catch (error) {
-    io.stderr.write(`tether status: ${(error as Error).message}\n\n${USAGE}\n`);
-    return ExitCode.usage;
-  }
-  if (values.help) {
-    io.stdout.write(`${USAGE}\n`);
-    return ExitCode.ok;
-  }
-  try {
-    const file = profileFile(deps);
-    const config = file.read();
-    const issuer = values.issuer?.replace(/\/+$/, '');
-    const shown = config.profiles.filter(
-      (p) => (issuer === undefined || p.issuer === issuer) && (values.resource === undefined || p.resource === values.resource),
-    );
-    if (shown.length === 0) {
-      io.stderr.write('Not signed in. Run tether login.\n');
-      return ExitCode.notSignedIn;
+export const statusCommand = defineCommand({
+  name: 'status',
+  summary: 'who is signed in, where, for what, until when, with which key and secret store',
+  usage: USAGE,
+  options: { issuer: { type: 'string' }, resource: { type: 'string' } },
+  run: async ({ values }, deps: ClientDeps) => {
+    const { io } = deps;
+    try {
+      const file = profileFile(deps);
+      const config = file.read();
+      const issuer = values.issuer?.replace(/\/+$/, '');
+      const shown = config.profiles.filter(
+        (p) => (issuer === undefined || p.issuer === issuer) && (values.resource === undefined || p.resource === values.resource),
+      );
+      if (shown.length === 0) {
+        io.stderr.write('Not signed in. Run tether login.\n');
+        return ExitCode.notSignedIn;
+      }
+      let allUsable = true;
+      for (const profile of shown) {
+        const current = config.current?.issuer === profile.issuer && config.current.resource === profile.resource;
+        allUsable = (await describe(deps, profile, current)) && allUsable;
+      }
+      return allUsable ? ExitCode.ok : ExitCode.notSignedIn;
+    } catch (error) {
+      return reportFailure(io, 'status', error);
     }
-    let allUsable = true;
-    for (const profile of shown) {
-      const current = config.current?.issuer === profile.issuer && config.current.resource === profile.resource;
-      allUsable = (await describe(deps, profile, current)) && allUsable;
-    }
-    return allUsable ? ExitCode.ok : ExitCode.notSignedIn;
-  } catch (error) {
-    return reportFailure(io, 'status', error);
-  }
-}
+  },
+});
 
 async function describe(deps: ClientDeps, profile: Profile, current: boolean): Promise<boolean> {
   const s = styles(deps.tty.stdout);
