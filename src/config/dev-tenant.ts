@@ -14,6 +14,8 @@ export interface DevTenant {
   /** Likewise the admin API key (TETHER_ADMIN_KEY, or generated once). */
   generatedAdminKey?: string;
   adminKeyFromEnv: boolean;
+  /** Keeps the hashes under the data directory. Called once the server listens, so a failed start keeps nothing. */
+  persist(): void;
 }
 
 interface DevState {
@@ -51,7 +53,7 @@ export async function devTenant(opts: { host: string; port: number; dataDir: str
     adminKeyHash = hashSecret(generatedAdminKey);
   }
   const next: DevState = { alice_password_hash: passwordHash, admin_key_hash: adminKeyHash };
-  writeFileSync(statePath, JSON.stringify(next), { mode: 0o600 });
+  const persist = () => writeFileSync(statePath, JSON.stringify(next), { mode: 0o600 });
 
   const api = `${issuer}/api`;
   const config = parseConfig(
@@ -82,5 +84,6 @@ export async function devTenant(opts: { host: string; port: number; dataDir: str
     passwordFromEnv: Boolean(fromEnv),
     generatedAdminKey,
     adminKeyFromEnv: Boolean(adminKeyFromEnv),
+    persist,
   };
 }
