@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { defineCommand, urlOption } from '../command.js';
+import { abandonRequest } from '../auth/abandon.js';
 import { deviceAuthorizationRequest, pollDeviceAuthorization, type DeviceAuthorization } from '../auth/device-flow.js';
 import { discover, type ServerMetadata } from '../auth/discovery.js';
 import { ClientError, isClientError } from '../auth/errors.js';
@@ -102,8 +103,8 @@ async function runLogin(
   const untrap = deps.onInterrupt(() => abort.abort());
   const spinner = new Spinner(out, deps.tty.stderr);
   let keys: { stop(): void } | undefined;
+  let authorization: DeviceAuthorization | undefined;
   try {
-    let authorization: DeviceAuthorization;
     try {
       authorization = await deviceAuthorizationRequest(http, metadata, { clientId: CLIENT_ID, ...request });
     } catch (error) {
@@ -202,7 +203,14 @@ async function runLogin(
       return ExitCode.expired;
     }
     if (isClientError(error, 'interrupted') || abort.signal.aborted) {
-      spinner.stop('Login cancelled. Nothing was saved.');
+      // Withdraw the code, or it could still be approved in a browser and leave a grant nobody holds.
+      const endpoint = metadata.tether_device_abandon_endpoint;
+      const withdrawn = authorization && endpoint ? await abandonRequest(http, endpoint, { clientId: CLIENT_ID, deviceCode: authorization.deviceCode }) : false;
+      spinner.stop(
+        withdrawn
+          ? 'Login cancelled; the code was withdrawn at the server, so it can no longer be approved. Nothing was saved.'
+          : `Login cancelled. Nothing was saved.${authorization ? ` ${s.warn} The server could not be told: the code stays approvable until it expires.` : ''}`,
+      );
       return ExitCode.interrupted;
     }
     spinner.stop();
