@@ -33,6 +33,8 @@ export const ExitCode = {
   secretStore: 10,
   /** `tether request`: the API answered with an HTTP error status (4xx or 5xx). */
   httpError: 11,
+  /** The server revoked the session (an admin, a sign-out elsewhere, a reused refresh token): run `tether login`. */
+  revoked: 12,
   /** `tether exec`: the command could not be started (not found or not executable), as shells report it. */
   commandNotFound: 127,
   /** Stopped by Ctrl-C (128 + SIGINT, as shells report it). */

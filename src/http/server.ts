@@ -17,6 +17,7 @@ import { registerTokenManagementRoutes } from './routes/token-management.js';
 import { registerErrorHandler } from './error-handler.js';
 import { registerFormBody } from './form-body.js';
 import { registerDeviceAbandonRoute } from './routes/device-abandon.js';
+import { registerOwnSessionRoute } from './routes/own-session.js';
 import { registerDeviceAuthorizationRoute } from './routes/device-authorization.js';
 import { registerDeviceEnrollmentRoute } from './routes/device-enrollment.js';
 import type { DeviceStore } from '../devices/device-store.js';
@@ -78,6 +79,7 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   registerMetadataRoutes(app, { issuer: deps.issuer, scopes: deps.scopes, keys: deps.keys });
   registerDeviceAuthorizationRoute(app, { ...deps.deviceRequest, dpop: deps.dpop, metrics: deps.metrics });
   registerDeviceAbandonRoute(app, { ...deps.deviceRequest, dpop: deps.dpop });
+  registerOwnSessionRoute(app, { ...deps.introspection, dpop: deps.dpop });
   registerTokenRoute(app, { issuer: deps.issuer, grants: deps.grants, nonces: deps.nonces, metrics: deps.metrics });
   registerTokenManagementRoutes(app, {
     issuer: deps.issuer,

@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { defineCommand, UsageError } from '../command.js';
+import { askServer } from '../auth/own-session.js';
+import { sessionExpired, sessionRevoked } from '../auth/token-source.js';
 import { ExitCode } from '../io.js';
 import { AuthorizedSender } from '../proxy/authorized-sender.js';
 import { startResourceProxy } from '../proxy/resource-proxy.js';
@@ -32,8 +34,12 @@ export const execCommand = defineCommand({
     let proxy;
     try {
       const session = await openSession(deps, { issuer: values.issuer, resource: values.resource });
-      // Fail before CMD starts, not on its first request, when the session cannot produce a token.
-      await session.tokens.accessToken();
+      // Fail before CMD starts, not on its first request, when the session cannot produce a token or the server
+      // has revoked it (a still-fresh token says nothing of that; the server's session endpoint does).
+      const view = await askServer({ ...deps, key: session.key, tokens: session.tokens, endpoint: session.profile.session_endpoint });
+      if (view.state === 'revoked') throw sessionRevoked();
+      if (view.state === 'ended') throw sessionExpired();
+      if (view.state === 'unknown' || view.state === 'unreachable') await session.tokens.accessToken();
       let warned = false;
       const warnOnce = (message: string) => {
         if (warned) return;
@@ -45,7 +51,7 @@ export const execCommand = defineCommand({
         tokens: session.tokens,
         key: session.key,
         nonces: deps.nonces,
-        onSessionEnded: warnOnce,
+        onSessionEnded: (error) => warnOnce(error.message),
       });
       proxy = await startResourceProxy({ resource: session.profile.resource, sender, fetch: deps.fetch, onProblem: warnOnce });
       const env = childEnvironment(io.env, session.profile.resource, proxy);

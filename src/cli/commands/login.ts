@@ -168,6 +168,7 @@ async function runLogin(
       signed_in_at: deps.now(),
       token_endpoint: metadata.token_endpoint,
       ...(metadata.revocation_endpoint ? { revocation_endpoint: metadata.revocation_endpoint } : {}),
+      ...(metadata.tether_session_endpoint ? { session_endpoint: metadata.tether_session_endpoint } : {}),
     };
     const previous = profileFile(deps).save(profile);
     saved = true;

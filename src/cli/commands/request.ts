@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { defineCommand } from '../command.js';
+import type { ClientError } from '../auth/errors.js';
 import { ExitCode } from '../io.js';
 import { AuthorizedSender } from '../proxy/authorized-sender.js';
 import { isWithinResource } from '../proxy/resource-url.js';
@@ -57,12 +58,16 @@ export const requestCommand = defineCommand({
       }
       const body = values.data === undefined ? undefined : await readData(values.data, io.stdin);
       if (body && !headers.has('content-type')) headers.set('content-type', 'application/x-www-form-urlencoded');
+      let ended: ClientError | undefined;
       const sender = new AuthorizedSender({
         fetch: deps.fetch,
         tokens: session.tokens,
         key: session.key,
         nonces: deps.nonces,
-        onSessionEnded: (message) => io.stderr.write(`tether request: ${message}\n`),
+        onSessionEnded: (error) => {
+          ended = error;
+          io.stderr.write(`tether request: ${error.message}\n`);
+        },
       });
       let response: Response;
       try {
@@ -83,6 +88,8 @@ export const requestCommand = defineCommand({
       if (response.status >= 400) {
         const detail = /error="([^"]+)"/.exec(response.headers.get('www-authenticate') ?? '')?.[1];
         io.stderr.write(`tether request: HTTP ${response.status}${detail ? ` (${detail})` : ''}\n`);
+        // The API refused the token and no refresh could help: say which of the two it was, by exit code too.
+        if (ended && response.status === 401) return ended.code === 'session_revoked' ? ExitCode.revoked : ExitCode.notSignedIn;
         return ExitCode.httpError;
       }
       return ExitCode.ok;

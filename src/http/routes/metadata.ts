@@ -14,6 +14,7 @@ export function registerMetadataRoutes(app: FastifyInstance, opts: { issuer: str
     device_authorization_endpoint: `${issuer}/device_authorization`,
     // Ours (RFC 8414 §2 allows more): where a device abandons its own request; docs/cli.md.
     tether_device_abandon_endpoint: `${issuer}/device_authorization/abandon`,
+    tether_session_endpoint: `${issuer}/session`,
     token_endpoint: `${issuer}/token`,
     revocation_endpoint: `${issuer}/revoke`,
     introspection_endpoint: `${issuer}/introspect`,
