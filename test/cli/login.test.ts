@@ -223,6 +223,41 @@ describe('tether login', () => {
     }
   });
 
+  test('a server silent for more than 10 s while waiting: the wait says so, keeps trying, and says when it is back', async () => {
+    const box = new Sandbox();
+    try {
+      let failing = 4;
+      const flaky: typeof fetch = async (input, init) => {
+        const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+        if (new URL(url).pathname === '/token' && failing > 0) {
+          failing--;
+          throw new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } });
+        }
+        return fetch(input, init);
+      };
+      const run = box.deps({ fetch: flaky });
+      // A clock that moves by each wait, so the back-off's 15 s of silence pass at once.
+      let now = run.deps.now();
+      let approved!: () => void;
+      const approval = new Promise<void>((resolve) => (approved = resolve));
+      run.deps.now = () => Math.floor(now);
+      run.deps.sleep = async (ms) => {
+        now += ms / 1000;
+        if (failing === 0) await approval;
+        else await new Promise((resolve) => setTimeout(resolve, 5));
+      };
+      const pending = loginCommand(['--issuer', server.issuer], run.deps);
+      const userCode = (await waitFor(() => run.stderr.text, /one-time code: ([A-Z]{4}-[A-Z]{4})/))[1] as string;
+      await waitFor(() => run.stderr.text, /Cannot reach http:\/\/127\.0\.0\.1:\d+ for 1\ds; still trying/);
+      assert.match(await new FormBrowser(server.issuer).decide(userCode, 'approve'), /Device approved/);
+      approved();
+      assert.equal(await pending, ExitCode.ok, run.stderr.text);
+      assert.match(run.stderr.text, /Reached http:\/\/127\.0\.0\.1:\d+ again/);
+    } finally {
+      await box.close();
+    }
+  });
+
   test('a server that demands DPoP nonces: the login retries with the nonce and succeeds', async () => {
     const strict = await startServer({ device_flow: { code_ttl: '5m', interval: 1 }, dpop: { require_nonce: true } });
     const box = new Sandbox();

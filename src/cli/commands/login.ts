@@ -19,6 +19,9 @@ import { reportFailure } from './session.js';
 
 /** The public client every Tether server registers for this CLI. */
 export const CLIENT_ID = 'tether-cli';
+/** How long the server may stay silent while we wait before the spinner says so. */
+export const UNREACHABLE_AFTER_SECONDS = 10;
+
 /** Where `tether serve --dev` listens: the issuer when nothing else names one. */
 export const DEFAULT_ISSUER = 'http://127.0.0.1:8080';
 
@@ -132,7 +135,15 @@ async function runLogin(
       });
     }
     const deadline = deps.now() + authorization.expiresIn;
-    spinner.start(() => `Waiting for approval… the code expires in ${formatDuration(deadline - deps.now())}`);
+    // When the server stops answering, say so: a spinner that keeps turning looks like waiting for the person.
+    let silentSince: number | undefined;
+    let warned = false;
+    const silence = () => (silentSince === undefined ? 0 : deps.now() - silentSince);
+    spinner.start(() =>
+      silence() > UNREACHABLE_AFTER_SECONDS
+        ? `${s.warn} ${metadata.issuer} has not answered for ${formatDuration(silence())}; still trying… (Ctrl-C to give up)`
+        : `Waiting for approval… the code expires in ${formatDuration(deadline - deps.now())}`,
+    );
     if (!deps.tty.stderr) out.write(`Waiting for approval (the code expires in ${formatDuration(authorization.expiresIn)})…\n`);
     const tokens = await pollDeviceAuthorization(http, metadata, authorization, {
       clientId: CLIENT_ID,
@@ -141,6 +152,16 @@ async function runLogin(
       signal: abort.signal,
       onWait: ({ slowedDown, intervalSeconds }) => {
         if (slowedDown) spinner.log(`  The server asked to slow down; polling every ${intervalSeconds}s.`);
+      },
+      onContact: ({ answered, silentSince: since }) => {
+        silentSince = since;
+        if (!answered && !warned && silence() > UNREACHABLE_AFTER_SECONDS) {
+          warned = true;
+          spinner.log(`  ${s.warn} Cannot reach ${metadata.issuer} for ${formatDuration(silence())}; still trying until the code expires.`);
+        } else if (answered && warned) {
+          warned = false;
+          spinner.log(`  Reached ${metadata.issuer} again.`);
+        }
       },
     });
     keys?.stop();
