@@ -133,7 +133,7 @@ const hashKey = defineCommand({
   },
 });
 
-const admin = defineGroup<AdminCommandDeps>({
+export const adminCli = defineGroup<AdminCommandDeps>({
   name: 'admin',
   summary: SUMMARY,
   usage: USAGE,
@@ -142,7 +142,7 @@ const admin = defineGroup<AdminCommandDeps>({
 
 /** `tether admin`: revocation and key management against a running server's admin API. */
 export function adminCommand(args: string[], io: CliIO, deps: AdminCommandDeps = { io, fetch }): Promise<number> {
-  return admin(args, deps);
+  return adminCli(args, deps);
 }
 
 async function call(deps: AdminCommandDeps, url: string, init: RequestInit) {

@@ -38,13 +38,13 @@ export interface AuditCommandDeps {
 export function auditCommand(args: string[], io: CliIO, deps: AuditCommandDeps = {}): Promise<number> {
   const sub = args[0] && !args[0].startsWith('-') ? args[0] : 'list';
   const rest = sub === 'list' && args[0] !== 'list' ? args : args.slice(1);
-  return audit(rest, { io, deps, sub });
+  return auditCli(rest, { io, deps, sub });
 }
 
 /** What a store that exists holds; its absence means --data-dir names the wrong folder. */
 const SQLITE_FILE = 'tether.sqlite';
 
-const audit = defineCommand({
+export const auditCli = defineCommand({
   name: 'audit',
   summary: 'query, verify, trace and export the tamper-evident audit log',
   usage: USAGE,

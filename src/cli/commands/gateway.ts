@@ -30,7 +30,7 @@ export function gatewayCommand(args: string[], io: CliIO, stop?: Promise<void>):
   return gatewayCli(args, { io, stop });
 }
 
-const gatewayCli = defineCommand({
+export const gatewayCli = defineCommand({
   name: 'gateway',
   summary: 'put the guard in front of an existing HTTP API (reverse proxy)',
   usage: USAGE,

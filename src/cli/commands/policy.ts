@@ -105,7 +105,7 @@ const testCommand = defineCommand({
   },
 });
 
-const policyGroup = defineGroup<PolicyContext>({
+export const policyCli = defineGroup<PolicyContext>({
   name: 'policy',
   summary: 'validate policies and test a decision against them (policy authors)',
   usage: USAGE,
@@ -118,7 +118,7 @@ export function policyCommand(
   io: CliIO,
   deps: PolicyCommandDeps = { now: () => Math.floor(Date.now() / 1000) },
 ): Promise<number> {
-  return policyGroup(args, { io, deps });
+  return policyCli(args, { io, deps });
 }
 
 type AuthoringModule = typeof import('../../policy/authoring.js');
