@@ -17,6 +17,7 @@ import { Metrics } from './observability/metrics.js';
 import { Revoker } from './revocation/revoker.js';
 import { RevocationFeed } from './events/revocation-feed.js';
 import { Checkpointer } from './audit/checkpoint.js';
+import { databaseAnswers } from './storage/readiness.js';
 import { SqlAuditCheckpoints, SqlAuditLog } from './storage/audit-log.js';
 import { SqlGrantStore } from './storage/grants.js';
 import { SqlTokenStore } from './storage/tokens.js';
@@ -175,6 +176,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     demoApi,
     admin: { keys: new AdminKeys(config.admin.api_key_hashes), revoker, revocations: grantStore, devices, clock },
     devices,
+    ready: () => databaseAnswers(db),
     metrics,
     events: { issuer: config.issuer, clients, feed, keys, clock, heartbeatMs: EVENT_HEARTBEAT_MS },
     verification: {

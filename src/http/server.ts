@@ -46,6 +46,8 @@ export interface HttpDeps {
   events: EventStreamDeps;
   /** Enrolled device keys, for `/devices/enroll`. */
   devices: DeviceStore;
+  /** Whether the server can do its work (the database answers), for `/readyz`. */
+  ready: () => Promise<boolean>;
 }
 
 /** OAuth requests are small; anything bigger is a mistake or an attack. */
@@ -92,7 +94,12 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   registerEventStream(app, deps.events);
   if (deps.demoApi) registerDemoApi(app, { issuer: deps.issuer, guard: deps.demoApi });
   registerVerificationRoutes(app, deps.verification);
-  app.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
+  // Liveness: the process serves HTTP. Readiness: it can also reach its database (take it out of rotation if not).
+  app.get('/healthz', (_request, reply) => reply.header('cache-control', 'no-store').send({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const ready = await deps.ready();
+    return reply.header('cache-control', 'no-store').code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready' });
+  });
   app.get('/metrics', async (_request, reply) => {
     reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
