@@ -12,6 +12,7 @@ export type AuditEventType =
   | 'verification.failure_alarm'
   | 'device.approved'
   | 'device.denied'
+  | 'device_code.abandoned'
   | 'token.issued'
   | 'token.refreshed'
   | 'refresh_token.reuse_detected'

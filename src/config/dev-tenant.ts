@@ -28,6 +28,8 @@ export interface DevTenant {
   gatewaySecretFromEnv: boolean;
   /** The demo API a gateway is meant to front, on the port after the issuer's (its URL is its audience). */
   gatewayApi: string | undefined;
+  /** Keeps the hashes under the data directory. Called once the server listens, so a failed start keeps nothing. */
+  persist(): void;
 }
 
 /** The dev tenant's resource-server client: `tether gateway` authenticates to `/events` with it. */
@@ -87,8 +89,10 @@ export async function devTenant(opts: { host: string; port: number; dataDir: str
     gatewaySecretHash = hashSecret(generatedGatewaySecret);
   }
   const next: DevState = { alice_password_hash: passwordHash, admin_key_hash: adminKeyHash, gateway_secret_hash: gatewaySecretHash };
-  writeFileSync(statePath, JSON.stringify(next), { mode: 0o600 });
-  secureDataDir(opts.dataDir);
+  const persist = () => {
+    writeFileSync(statePath, JSON.stringify(next), { mode: 0o600 });
+    secureDataDir(opts.dataDir);
+  };
 
   const api = `${issuer}/api`;
   // An API behind `tether gateway` is its own resource: tokens for it name the gateway's URL, which is what
@@ -148,5 +152,6 @@ export async function devTenant(opts: { host: string; port: number; dataDir: str
     generatedGatewaySecret,
     gatewaySecretFromEnv: Boolean(gatewaySecretFromEnv),
     gatewayApi,
+    persist,
   };
 }

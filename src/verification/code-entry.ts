@@ -40,6 +40,8 @@ export type CodeEntryOutcome =
   | { status: 'malformed' }
   | { status: 'limited'; limitedBy: CodeLimitedBy; retryAfter: number }
   | { status: 'unknown'; code: string }
+  /** The code was real, but its device gave up on it (the login was cancelled): nothing is left to approve. */
+  | { status: 'cancelled' }
   | { status: 'found'; code: string; pending: PendingRequest };
 
 /**
@@ -90,6 +92,11 @@ export class CodeEntry {
       this.session.fail(keys.session);
       this.ip.fail(keys.ip);
       this.alarm.fail();
+      // Counted like any miss (an abandoned code is as dead as a wrong one), but the person is told why.
+      if (await this.deps.decisions.wasAbandoned({ userCode: code })) {
+        await this.reject(entered, 'abandoned');
+        return { status: 'cancelled' };
+      }
       await this.reject(entered, 'no_such_code');
       return { status: 'unknown', code };
     }

@@ -83,6 +83,7 @@ before(async () => {
   // A person's terminal: no CI variables, no D-Bus session (so no keychain answers and the agent is used).
   env = {
     PATH: process.env['PATH'],
+    ...(process.env['NODE_OPTIONS'] ? { NODE_OPTIONS: process.env['NODE_OPTIONS'] } : {}),
     HOME: home,
     XDG_RUNTIME_DIR: runtime,
     BROWSER: opener,
@@ -98,7 +99,7 @@ before(async () => {
   const port = await freePort();
   issuer = `http://127.0.0.1:${port}`;
   server = spawn(process.execPath, [BIN, 'serve', '--dev', '--port', String(port), '--data-dir', join(scratch, 'server')], {
-    env: { PATH: process.env['PATH'], TETHER_DEV_PASSWORD: PASSWORD },
+    env: { PATH: process.env['PATH'], TETHER_DEV_PASSWORD: PASSWORD, ...(process.env['NODE_OPTIONS'] ? { NODE_OPTIONS: process.env['NODE_OPTIONS'] } : {}) },
     stdio: 'ignore',
   });
   const deadline = Date.now() + 20_000;
@@ -195,6 +196,11 @@ describe('tether in a real terminal', { timeout: 90_000 }, () => {
       profiles: { account: string; key_thumbprint: string }[];
     };
     assert.equal(whoami['bound_to_key'], profile.profiles[0]?.key_thumbprint);
+
+    // 5b. The README's line as written, from the checkout: npx tether exec -- curl -s <issuer>/api/whoami.
+    // curl goes through the proxy because exec points http_proxy at it for an http:// resource.
+    const readme = await run('npx', ['--no-install', 'tether', 'exec', '--', 'curl', '-s', `${issuer}/api/whoami`], { env, cwd: ROOT, timeout: 60_000 });
+    assert.equal((JSON.parse(readme.stdout) as Record<string, unknown>)['sub'], 'alice', readme.stdout + readme.stderr);
 
     // 6. The secrets live only in the agent: search for them everywhere else.
     const agent = agentAt();

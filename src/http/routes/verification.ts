@@ -136,6 +136,8 @@ export function registerVerificationRoutes(app: FastifyInstance, deps: Verificat
         return entryPage(reply, s, 429, { value: formatUserCode(normalizeUserCode(typed) ?? ''), error: tooMany('codes that did not match', outcome.retryAfter) });
       case 'unknown':
         return entryPage(reply, s, 400, { value: formatUserCode(outcome.code), error: 'That code is not valid or has expired. Check your device.' });
+      case 'cancelled':
+        return send(reply, renderCancelled(), 410);
       case 'found':
         return review(reply, request, s, outcome.pending);
     }
@@ -230,12 +232,16 @@ export function registerVerificationRoutes(app: FastifyInstance, deps: Verificat
     const { userId, authTime } = s.session;
     if (!userId || authTime === null) return send(reply, renderFormExpired(), 403);
     const user = await deps.users.find(userId);
+    const sealedId = deps.sessions.openRequest(s.id, s.params.get('request'));
     const pending = await findSealed(s.id, s.params.get('request'));
+    if (!pending && sealedId !== undefined && (await deps.decisions.wasAbandoned({ id: sealedId }))) return send(reply, renderCancelled(), 410);
     if (!user || !pending) return send(reply, renderExpired(), 410);
     const approver = requestContext(request);
     if (decision === 'approve') {
       const outcome = await deps.decisions.approve(pending, user, authTime, approver);
-      if (outcome.status === 'gone') return send(reply, renderExpired(), 410);
+      if (outcome.status === 'gone') {
+        return send(reply, (await deps.decisions.wasAbandoned({ id: pending.authorization.id })) ? renderCancelled() : renderExpired(), 410);
+      }
       if (outcome.status === 'refused') {
         request.log.info({ client: pending.client.id, user: user.id }, 'approval refused by policy; request denied');
         deps.metrics.decisions.inc({ decision: 'policy_refused' });
@@ -266,6 +272,16 @@ function renderExpired(): string {
   return renderMessage(
     'This request is no longer waiting',
     html`<p>The code expired or was already used. Start the sign-in again on your device to get a new code.</p>`,
+    'stop',
+  );
+}
+
+/** The device gave up on the request (its person cancelled the login there): nothing is left to approve. */
+function renderCancelled(): string {
+  return renderMessage(
+    'This request was cancelled',
+    html`<p>The sign-in was cancelled on the device that asked for it, so it can no longer be approved. Nothing was
+      granted. If you still want to sign in, start again on your device to get a new code.</p>`,
     'stop',
   );
 }
