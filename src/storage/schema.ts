@@ -138,6 +138,37 @@ export interface SettingTable {
   value: string;
 }
 
+/** A person in the stored directory (migration 0003). `active` is 0/1; `emails` and `local_groups` are JSON. */
+export interface DirectoryUserTable {
+  id: string;
+  user_name: string;
+  display_name: string;
+  emails: string;
+  external_id: string | null;
+  local_groups: string;
+  active: number;
+  source: string;
+  version: number;
+  created_at: number;
+  updated_at: number;
+  /** Set for a deleted local account, kept so the configuration does not bring it back. */
+  deleted_at: number | null;
+}
+
+export interface DirectoryGroupTable {
+  id: string;
+  display_name: string;
+  external_id: string | null;
+  version: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface DirectoryGroupMemberTable {
+  group_id: string;
+  user_id: string;
+}
+
 export interface Database {
   signing_keys: SigningKeyTable;
   device_authorizations: DeviceAuthorizationTable;
@@ -151,5 +182,8 @@ export interface Database {
   browser_sessions: BrowserSessionTable;
   devices: DeviceTable;
   settings: SettingTable;
+  directory_users: DirectoryUserTable;
+  directory_groups: DirectoryGroupTable;
+  directory_group_members: DirectoryGroupMemberTable;
 }
 
