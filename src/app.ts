@@ -45,10 +45,18 @@ import { DEFAULT_PACK_NAME, DEFAULT_POLICY_PACK } from './policy/default-pack.js
 import { PolicyEngine } from './policy/engine.js';
 import { watchPolicies, type PolicyWatcher } from './policy/watch.js';
 import { SqlDeviceStore } from './storage/devices.js';
+import { SqlDirectoryStore } from './storage/users.js';
+import { StoredUserDirectory } from './users/stored-user-directory.js';
+import { Offboarding, type OffboardHook } from './users/offboarding.js';
+import { ScimAccess } from './scim/bearer-access.js';
+import { ScimUsers } from './scim/scim-users.js';
+import { ScimGroups } from './scim/scim-groups.js';
 
 export interface Tether {
   http: FastifyInstance;
   db: Kysely<Database>;
+  /** Offboarding of people the directory deactivates or deletes; services that start later add their hook here. */
+  offboarding: Offboarding;
   /** Starts listening; resolves to the bound address. */
   listen(): Promise<string>;
   close(): Promise<void>;
@@ -62,6 +70,8 @@ export interface TetherOptions {
   trustProxy?: boolean;
   /** Where TETHER_KEK is read (the key-encryption key of the signing keys); default process.env. */
   env?: Readonly<Record<string, string | undefined>>;
+  /** Told of every offboarding before the person's grants are revoked (e.g. a workload service suspending theirs). */
+  offboardHooks?: readonly OffboardHook[];
 }
 
 /** How often expired codes, sessions and in-memory pacing state are cleaned up. */
@@ -130,6 +140,15 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     if (statement.via === 'refresh_token_reuse') metrics.refreshReuse.inc();
   });
   const verifier = new AccessTokenVerifier(keys, config.issuer);
+  // The stored directory decides who is active and in which groups; local accounts only prove a password.
+  const directory = new SqlDirectoryStore(db);
+  await directory.seedLocalAccounts(
+    config.users.map((u) => ({ id: u.username, userName: u.username, displayName: u.name ?? u.username, groups: u.groups })),
+    clock.now(),
+  );
+  const users = new StoredUserDirectory(options.users, directory);
+  const offboarding = new Offboarding({ revoker, hooks: options.offboardHooks ?? [], logger });
+  const scimBase = `${config.issuer}/scim/v2`;
   // Policy: the configured set (watched, reloaded on change) or the default pack. A set that does not load stops
   // the start here, before anything listens.
   const policy = new PolicyEngine({ networks: config.policy.networks, timeZone: config.policy.time_zone });
@@ -142,7 +161,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     throw error;
   }
   const devices = new CachedDeviceStore(new SqlDeviceStore(db));
-  const gate = new PolicyGate({ engine: policy, devices, audit, users: options.users, logger });
+  const gate = new PolicyGate({ engine: policy, devices, audit, users, logger });
   const lifetimes = {
     accessTokenTtl: config.tokens.access_token_ttl,
     grantIdleTtl: config.tokens.grant_idle_ttl,
@@ -243,8 +262,14 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
       sessions: new BrowserSessions(sessionStore, clock, csrfKey),
       decisions: new DeviceDecisions(deviceStore, clients, clock, lifetimes, gate),
       limiter,
-      users: options.users,
+      users,
       clock,
+    },
+    scim: {
+      users: new ScimUsers({ store: directory, offboarding, clock, baseUrl: scimBase }),
+      groups: new ScimGroups({ store: directory, clock, baseUrl: scimBase }),
+      access: new ScimAccess(config.scim.bearer_token_hashes),
+      baseUrl: scimBase,
     },
   });
 
@@ -272,6 +297,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   return {
     http,
     db,
+    offboarding,
     listen: () => http.listen({ host: config.listen.host, port: config.listen.port }),
     async close() {
       policyWatcher?.close();

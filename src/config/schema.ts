@@ -230,6 +230,16 @@ export const configSchema = z
       })
       .strict()
       .default({ bearer_token_hashes: [], allow_loopback: false }),
+    scim: z
+      .object({
+        bearer_token_hashes: z
+          .array(z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'a base64url SHA-256 hash (tether admin hash-key)'))
+          .default([])
+          .describe('SHA-256 hashes of the bearer tokens a SCIM client (Okta, Entra ID) may present at /scim/v2; none: SCIM refuses every call'),
+      })
+      .strict()
+      .default({ bearer_token_hashes: [] })
+      .describe('SCIM 2.0 provisioning and offboarding from the company directory (docs/scim.md).'),
     brute_force: z
       .object({
         per_ip_failures: z.number().int().min(1).default(10),

@@ -24,6 +24,7 @@ import type { DeviceStore } from '../devices/device-store.js';
 import { registerMetadataRoutes } from './routes/metadata.js';
 import { registerTokenRoute } from './routes/token.js';
 import { registerVerificationRoutes, type VerificationDeps } from './routes/verification.js';
+import { registerScimRoutes, type ScimDeps } from './routes/scim.js';
 
 export interface HttpDeps {
   issuer: string;
@@ -48,6 +49,8 @@ export interface HttpDeps {
   events: EventStreamDeps;
   /** Enrolled device keys, for `/devices/enroll`. */
   devices: DeviceStore;
+  /** SCIM 2.0 provisioning at /scim/v2 (docs/scim.md). */
+  scim?: ScimDeps;
 }
 
 /** OAuth requests are small; anything bigger is a mistake or an attack. */
@@ -92,6 +95,7 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   registerEventStream(app, deps.events);
   if (deps.demoApi) registerDemoApi(app, { issuer: deps.issuer, guard: deps.demoApi });
   registerVerificationRoutes(app, deps.verification);
+  if (deps.scim) registerScimRoutes(app, deps.scim);
   app.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
   registerMetricsRoute(app, { metrics: deps.metrics, access: deps.metricsAccess });
   return app;
