@@ -105,12 +105,13 @@ export class SqlDirectoryStore implements DirectoryStore {
       const groups = before.memberOf.map((g) => g.id);
       await tx.deleteFrom('directory_group_members').where('user_id', '=', id).execute();
       if (groups.length > 0) await bumpGroups(tx, groups, now);
-      if (before.source === 'local') {
-        // Kept as a marker (inactive, hidden) so the next start does not seed the configured account again.
-        await tx.updateTable('directory_users').set({ active: 0, deleted_at: now, updated_at: now, version: before.version + 1 }).where('id', '=', id).execute();
-      } else {
-        await tx.deleteFrom('directory_users').where('id', '=', id).execute();
-      }
+      // Kept as a marker (inactive, hidden, its name only) so that no later start seeds a configured account of that
+      // name again: deleting a person in the directory must not be undone by a restart.
+      await tx
+        .updateTable('directory_users')
+        .set({ active: 0, deleted_at: now, updated_at: now, version: before.version + 1, display_name: '', emails: '[]', external_id: null, local_groups: '[]' })
+        .where('id', '=', id)
+        .execute();
       await appendAuditEvents(tx, events(before));
       return { ok: true, before, after: before };
     });

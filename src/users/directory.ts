@@ -105,7 +105,7 @@ export interface DirectoryStore {
     now: number,
     events: (before: DirectoryUser, after: DirectoryUser) => AuditEventInput[],
   ): Promise<WriteResult<DirectoryUser>>;
-  /** Deletes the person and their memberships; a deleted local account is not seeded again. */
+  /** Deletes the person and their memberships; their name is kept as a marker so the configuration cannot bring them back. */
   deleteUser(id: string, expectedVersion: number | undefined, now: number, events: (user: DirectoryUser) => AuditEventInput[]): Promise<WriteResult<DirectoryUser>>;
 
   findGroup(id: string): Promise<DirectoryGroup | undefined>;

@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Kysely } from 'kysely';
+import type { AuditEventInput } from '../../src/audit/event.js';
+import { SqlAuditLog } from '../../src/storage/audit-log.js';
+import type { Database } from '../../src/storage/schema.js';
+import { openSqlite } from '../../src/storage/sqlite.js';
+import { SqlDirectoryStore } from '../../src/storage/users.js';
+import type { UserFields } from '../../src/users/directory.js';
+
+const fields = (userName: string, extra: Partial<UserFields> = {}): UserFields => ({
+  userName,
+  displayName: userName,
+  emails: [],
+  externalId: null,
+  active: true,
+  localGroups: [],
+  ...extra,
+});
+const event = (id: string): AuditEventInput[] => [{ type: 'directory.changed', at: 1, userId: id, data: { test: true } }];
+
+/**
+ * The stored directory's contract (SQLite here; the same calls are dialect-neutral Kysely for PostgreSQL): seeding
+ * from the configuration, conditional writes, memberships and audit events in the write's transaction.
+ */
+describe('the stored user directory', () => {
+  let dir: string;
+  let db: Kysely<Database>;
+  let store: SqlDirectoryStore;
+  const reopen = async () => {
+    await db.destroy();
+    db = await openSqlite({ dataDir: dir, synchronous: 'normal' });
+    store = new SqlDirectoryStore(db);
+  };
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tether-directory-'));
+    db = await openSqlite({ dataDir: dir, synchronous: 'normal' });
+    store = new SqlDirectoryStore(db);
+  });
+  after(async () => {
+    await db.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('local accounts are seeded under their configured id, canonical name, and refreshed while still local', async () => {
+    await store.seedLocalAccounts([{ id: 'Alice', userName: 'Alice', displayName: 'Alice', groups: ['eng'] }], 100);
+    const alice = await store.findUser('Alice');
+    assert.equal(alice?.userName, 'alice');
+    assert.equal(alice?.source, 'local');
+    assert.deepEqual(alice?.localGroups, ['eng']);
+    assert.equal((await store.findUserByName('ALICE '))?.id, 'Alice');
+    await reopen();
+    await store.seedLocalAccounts([{ id: 'Alice', userName: 'Alice', displayName: 'Alice A.', groups: ['eng', 'sre'] }], 200);
+    const refreshed = await store.findUser('Alice');
+    assert.equal(refreshed?.displayName, 'Alice A.');
+    assert.deepEqual(refreshed?.localGroups, ['eng', 'sre']);
+    assert.equal(refreshed?.version, 2);
+  });
+
+  test('once the directory wrote a person, the configuration no longer changes them', async () => {
+    await store.seedLocalAccounts([{ id: 'carol', userName: 'carol', displayName: 'Carol', groups: ['eng'] }], 100);
+    const written = await store.updateUser('carol', (c) => ({ fields: { ...fields(c.userName), displayName: 'Carol (Okta)', active: false }, source: 'scim' }), 1, 150, (_b, a) => event(a.id));
+    assert.equal(written.ok, true);
+    await reopen();
+    await store.seedLocalAccounts([{ id: 'carol', userName: 'carol', displayName: 'Carol', groups: ['eng'] }], 300);
+    const carol = await store.findUser('carol');
+    assert.equal(carol?.displayName, 'Carol (Okta)');
+    assert.equal(carol?.active, false, 'a restart does not reactivate a deactivated person');
+    assert.equal(carol?.source, 'scim');
+  });
+
+  test('a deleted local account stays deleted across restarts; the name can be provisioned again', async () => {
+    await store.seedLocalAccounts([{ id: 'dave', userName: 'dave', displayName: 'Dave', groups: [] }], 100);
+    const deleted = await store.deleteUser('dave', undefined, 120, (u) => event(u.id));
+    assert.equal(deleted.ok, true);
+    assert.equal(await store.findUser('dave'), undefined);
+    await reopen();
+    await store.seedLocalAccounts([{ id: 'dave', userName: 'dave', displayName: 'Dave', groups: [] }], 130);
+    assert.equal(await store.findUser('dave'), undefined, 'not seeded again');
+    assert.equal((await store.listUsers({ attribute: 'userName', value: 'dave' }, { offset: 0, limit: 10 })).total, 0);
+    const again = await store.createUser(fields('Dave'), 'scim', 140, (u) => event(u.id));
+    assert.ok(again.ok);
+    assert.notEqual(again.after.id, 'dave', 'a new person, a new sub');
+    assert.equal((await store.createUser(fields('dave'), 'scim', 141, (u) => event(u.id))).ok, false);
+    // Deleted again, the provisioned one: the configured account still does not come back.
+    assert.ok((await store.deleteUser(again.after.id, undefined, 150, () => [])).ok);
+    await reopen();
+    await store.seedLocalAccounts([{ id: 'dave', userName: 'dave', displayName: 'Dave', groups: [] }], 160);
+    assert.equal(await store.findUser('dave'), undefined);
+    assert.equal(await store.findUserByName('dave'), undefined);
+  });
+
+  test('a write conditional on a version happens once; a stale one changes nothing', async () => {
+    const created = await store.createUser(fields('erin'), 'scim', 100, (u) => event(u.id));
+    assert.ok(created.ok);
+    const id = created.after.id;
+    const change = (name: string) => store.updateUser(id, (c) => ({ fields: { ...fields(c.userName), displayName: name }, source: 'scim' }), 1, 110, (_b, a) => event(a.id));
+    const results = await Promise.all([change('one'), change('two')]);
+    assert.deepEqual(results.map((r) => r.ok).sort(), [false, true]);
+    const stale = await change('three');
+    assert.deepEqual(stale, { ok: false, reason: 'version_mismatch' });
+    assert.notEqual((await store.findUser(id))?.displayName, 'three');
+  });
+
+  test('a write whose change throws leaves no change and no audit event', async () => {
+    const created = await store.createUser(fields('frank'), 'scim', 100, (u) => event(u.id));
+    assert.ok(created.ok);
+    const audit = new SqlAuditLog(db);
+    const before = (await audit.query({ userId: created.after.id })).length;
+    await assert.rejects(
+      store.updateUser(created.after.id, () => {
+        throw new Error('bad patch');
+      }, undefined, 110, (_b, a) => event(a.id)),
+      /bad patch/,
+    );
+    assert.equal((await audit.query({ userId: created.after.id })).length, before);
+    assert.equal((await store.findUser(created.after.id))?.version, 1);
+  });
+
+  test('memberships: a group change gives its members new versions; a deleted user leaves their groups', async () => {
+    const grace = await store.createUser(fields('grace'), 'scim', 100, (u) => event(u.id));
+    assert.ok(grace.ok);
+    const group = await store.createGroup({ displayName: 'Ops', externalId: null, memberIds: [grace.after.id] }, 100, () => []);
+    assert.ok(group.ok);
+    const member = await store.findUser(grace.after.id);
+    assert.deepEqual(member?.memberOf, [{ id: group.after.id, displayName: 'Ops' }]);
+    assert.equal(member?.version, 2);
+    assert.deepEqual((await store.createGroup({ displayName: 'ops', externalId: null, memberIds: [] }, 100, () => [])), { ok: false, reason: 'conflict' });
+    assert.deepEqual((await store.createGroup({ displayName: 'x', externalId: null, memberIds: ['nobody'] }, 100, () => [])), { ok: false, reason: 'unknown_member' });
+    await store.deleteUser(grace.after.id, undefined, 110, () => []);
+    const after = await store.findGroup(group.after.id);
+    assert.deepEqual(after?.members, []);
+    assert.equal(after?.version, 2);
+  });
+});
