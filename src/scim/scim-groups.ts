@@ -8,7 +8,7 @@ import type { JsonObject } from './json.js';
 import { listResponse, parsePaging } from './list-response.js';
 import { applyGroupPatch, parsePatch } from './patch.js';
 import { GROUP_SCHEMA } from './schemas.js';
-import type { ListQuery, ScimResult, ScimServiceDeps } from './scim-users.js';
+import { unlessRaced, type ListQuery, type ScimResult, type ScimServiceDeps } from './scim-users.js';
 
 /**
  * The Groups endpoint's logic. A membership change is what policy sees next: groups are read from the directory
@@ -64,7 +64,7 @@ export class ScimGroups {
   private async update(id: string, change: (current: DirectoryGroup) => GroupDraft, ifMatch: string | undefined, actor: string, operation: ScimOperation) {
     const expected = await this.expectedVersion(id, ifMatch);
     const now = this.deps.clock.now();
-    const written = await this.deps.store.updateGroup(id, change, expected, now, (before, after) => {
+    const written = await unlessRaced(expected, () => this.deps.store.updateGroup(id, change, expected, now, (before, after) => {
       const was = new Set(before.members.map((m) => m.id));
       const is = new Set(after.members.map((m) => m.id));
       return [
@@ -74,7 +74,7 @@ export class ScimGroups {
           removed: [...was].filter((m) => !is.has(m)),
         }),
       ];
-    });
+    }));
     if (!written.ok) throw writeFailure(written.reason, 'Group');
     return this.result(written.after);
   }

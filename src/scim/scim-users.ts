@@ -1,5 +1,5 @@
 import type { Clock } from '../shared/clock.js';
-import type { DirectoryStore, DirectoryUser, UserFields, UserSource } from '../users/directory.js';
+import type { DirectoryStore, DirectoryUser, UserFields, UserSource, WriteResult } from '../users/directory.js';
 import type { Offboarding } from '../users/offboarding.js';
 import { directoryChanged, writeFailure, type ScimOperation } from './directory-events.js';
 import { notFound, preconditionFailed } from './errors.js';
@@ -96,7 +96,7 @@ export class ScimUsers {
   ): Promise<ScimResult> {
     const expected = await this.expectedVersion(id, ifMatch);
     const now = this.deps.clock.now();
-    const written = await this.deps.store.updateUser(
+    const written = await unlessRaced(expected, () => this.deps.store.updateUser(
       id,
       (current) => {
         // The directory takes over a configured account it writes: from then on its groups are the directory's.
@@ -113,7 +113,7 @@ export class ScimUsers {
           ...(before.source !== after.source ? { taken_over_from: before.source } : {}),
         }),
       ],
-    );
+    ));
     if (!written.ok) throw writeFailure(written.reason, 'User');
     const { before, after } = written;
     if (before?.active && !after.active) {
@@ -135,6 +135,19 @@ export class ScimUsers {
   private result(user: DirectoryUser): ScimResult {
     return { resource: userResource(user, this.deps.baseUrl), version: user.version };
   }
+}
+
+/** Attempts at a write that lost a race to another writer, when the client did not ask for a version. */
+const RACE_RETRIES = 3;
+
+/**
+ * Runs a write again when it lost to a concurrent one and the client named no version: the change is applied to
+ * the newer state, as if it had come a moment later. With If-Match the loss is the client's 412.
+ */
+export async function unlessRaced<T>(expected: number | undefined, write: () => Promise<WriteResult<T>>): Promise<WriteResult<T>> {
+  let result = await write();
+  for (let i = 1; i < RACE_RETRIES && expected === undefined && !result.ok && result.reason === 'version_mismatch'; i++) result = await write();
+  return result;
 }
 
 function fieldsOf(draft: UserDraft, localGroups: readonly string[]): UserFields {

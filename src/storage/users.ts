@@ -52,7 +52,7 @@ export class SqlDirectoryStore implements DirectoryStore {
   }
 
   async createUser(fields: UserFields, source: UserSource, now: number, events: (user: DirectoryUser) => AuditEventInput[]): Promise<WriteResult<DirectoryUser>> {
-    return this.db.transaction().execute(async (tx) => {
+    return conflictAsResult(() => this.db.transaction().execute(async (tx): Promise<WriteResult<DirectoryUser>> => {
       const userName = canonicalUsername(fields.userName);
       const existing = await tx.selectFrom('directory_users').select(['id', 'deleted_at']).where('user_name', '=', userName).executeTakeFirst();
       if (existing && existing.deleted_at === null) return { ok: false, reason: 'conflict' };
@@ -63,7 +63,7 @@ export class SqlDirectoryStore implements DirectoryStore {
       const user = userFromRow(row, []);
       await appendAuditEvents(tx, events(user));
       return { ok: true, before: undefined, after: user };
-    });
+    }));
   }
 
   async updateUser(
@@ -73,7 +73,7 @@ export class SqlDirectoryStore implements DirectoryStore {
     now: number,
     events: (before: DirectoryUser, after: DirectoryUser) => AuditEventInput[],
   ): Promise<WriteResult<DirectoryUser>> {
-    return this.db.transaction().execute(async (tx) => {
+    return conflictAsResult(() => this.db.transaction().execute(async (tx): Promise<WriteResult<DirectoryUser>> => {
       const before = await readUser(tx, 'id', id);
       if (!before) return { ok: false, reason: 'missing' };
       if (expectedVersion !== undefined && before.version !== expectedVersion) return { ok: false, reason: 'version_mismatch' };
@@ -94,7 +94,7 @@ export class SqlDirectoryStore implements DirectoryStore {
       if (!after) return { ok: false, reason: 'missing' };
       await appendAuditEvents(tx, events(before, after));
       return { ok: true, before, after };
-    });
+    }));
   }
 
   async deleteUser(id: string, expectedVersion: number | undefined, now: number, events: (user: DirectoryUser) => AuditEventInput[]): Promise<WriteResult<DirectoryUser>> {
@@ -137,7 +137,7 @@ export class SqlDirectoryStore implements DirectoryStore {
   }
 
   async createGroup(fields: GroupFields, now: number, events: (group: DirectoryGroup) => AuditEventInput[]): Promise<WriteResult<DirectoryGroup>> {
-    return this.db.transaction().execute(async (tx) => {
+    return conflictAsResult(() => this.db.transaction().execute(async (tx): Promise<WriteResult<DirectoryGroup>> => {
       if (await groupNameTaken(tx, fields.displayName, undefined)) return { ok: false, reason: 'conflict' };
       if (!(await allUsersExist(tx, fields.memberIds))) return { ok: false, reason: 'unknown_member' };
       const row: DirectoryGroupTable = { id: uuidv7(), display_name: fields.displayName, external_id: fields.externalId, version: 1, created_at: now, updated_at: now };
@@ -147,7 +147,7 @@ export class SqlDirectoryStore implements DirectoryStore {
       if (!group) return { ok: false, reason: 'missing' };
       await appendAuditEvents(tx, events(group));
       return { ok: true, before: undefined, after: group };
-    });
+    }));
   }
 
   async updateGroup(
@@ -157,7 +157,7 @@ export class SqlDirectoryStore implements DirectoryStore {
     now: number,
     events: (before: DirectoryGroup, after: DirectoryGroup) => AuditEventInput[],
   ): Promise<WriteResult<DirectoryGroup>> {
-    return this.db.transaction().execute(async (tx) => {
+    return conflictAsResult(() => this.db.transaction().execute(async (tx): Promise<WriteResult<DirectoryGroup>> => {
       const before = await readGroup(tx, id);
       if (!before) return { ok: false, reason: 'missing' };
       if (expectedVersion !== undefined && before.version !== expectedVersion) return { ok: false, reason: 'version_mismatch' };
@@ -179,7 +179,7 @@ export class SqlDirectoryStore implements DirectoryStore {
       if (!after) return { ok: false, reason: 'missing' };
       await appendAuditEvents(tx, events(before, after));
       return { ok: true, before, after };
-    });
+    }));
   }
 
   async deleteGroup(id: string, expectedVersion: number | undefined, now: number, events: (group: DirectoryGroup) => AuditEventInput[]): Promise<WriteResult<DirectoryGroup>> {
@@ -227,6 +227,26 @@ export class SqlDirectoryStore implements DirectoryStore {
       }
     });
   }
+}
+
+/**
+ * A unique constraint the checks inside the transaction could not see coming (two writers on PostgreSQL racing
+ * for one name, or for one membership) is the same answer as the check's: a conflict, not a server error.
+ */
+async function conflictAsResult<T>(write: () => Promise<WriteResult<T>>): Promise<WriteResult<T>> {
+  try {
+    return await write();
+  } catch (error) {
+    if (isUniqueViolation(error)) return { ok: false, reason: 'conflict' };
+    throw error;
+  }
+}
+
+/** PostgreSQL's SQLSTATE 23505, or SQLite's constraint codes (better-sqlite3). */
+function isUniqueViolation(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null || !('code' in error)) return false;
+  const code = String(error.code);
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
 
 function userRow(fields: UserFields) {

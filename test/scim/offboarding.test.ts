@@ -6,6 +6,7 @@ import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { gatewayCommand } from '../../src/cli/commands/gateway.js';
 import type { CliIO } from '../../src/cli/io.js';
+import { toOcsf } from '../../src/audit/ocsf.js';
 import { SqlAuditLog } from '../../src/storage/audit-log.js';
 import { FormBrowser } from '../support/browser-form.js';
 import { assertOAuthError, authorize, redeem } from '../support/device-flow.js';
@@ -119,6 +120,9 @@ describe('offboarding over SCIM', () => {
     assert.equal(data['grants_revoked'], 2);
     assert.deepEqual(data['hooks'], [{ workloads_suspended: 0 }]);
     assert.deepEqual(told, [`alice:deactivated:${SCIM_ACTOR}`]);
+    const ocsf = toOcsf(events[0] as NonNullable<(typeof events)[0]>);
+    assert.equal(ocsf['class_uid'], 3001, 'a SIEM sees an Account Change');
+    assert.equal(ocsf['activity_id'], 5, 'Disable');
     const revocations = await fetch(`${server.issuer}/admin/revocations`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
     const listed = ((await revocations.json()) as { revocations: Record<string, unknown>[] }).revocations;
     const statement = listed.find((r) => r['id'] === data['revocation']);

@@ -249,6 +249,21 @@ describe('SCIM 2.0 at /scim/v2 (RFC 7643/7644)', () => {
     assert.deepEqual((await scim.request('GET', `/Users/${judy}`)).body?.['groups'], []);
   });
 
+  test('concurrent membership PATCHes without If-Match all land; application/json with a charset is SCIM too', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const reply = await scim.request('POST', '/Users', { schemas: [USER_URN], userName: `racer${i}` }, { 'content-type': 'application/json; charset=utf-8' });
+      assert.equal(reply.status, 201, reply.text);
+      ids.push(String(reply.body?.['id']));
+    }
+    const group = await scim.request('POST', '/Groups', { schemas: [GROUP_URN], displayName: 'racers' });
+    const groupId = String(group.body?.['id']);
+    const replies = await Promise.all(ids.map((id) => scim.patch(`/Groups/${groupId}`, [{ op: 'add', path: 'members', value: [{ value: id }] }])));
+    assert.deepEqual(replies.map((r) => r.status), [200, 200, 200, 200, 200]);
+    const members = ((await scim.request('GET', `/Groups/${groupId}`)).body?.['members'] as Record<string, unknown>[]).map((m) => m['value']);
+    assert.deepEqual([...members].sort(), [...ids].sort());
+  });
+
   describe('a body that is not valid SCIM gets a SCIM error, never a 500', () => {
     let id: string;
     let groupId: string;

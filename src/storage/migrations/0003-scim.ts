@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 
 /**
  * The stored user directory (issue 14): people with a stable id, the groups they are in, and what SCIM needs
@@ -33,6 +33,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addColumn('updated_at', 'bigint', (c) => c.notNull())
     .execute();
+  // Policy reads a group by its name, regardless of case: two groups must never share one. Both dialects index
+  // expressions.
+  await db.schema.createIndex('directory_groups_display_name').on('directory_groups').unique().expression(sql`lower(display_name)`).execute();
 
   await db.schema
     .createTable('directory_group_members')
