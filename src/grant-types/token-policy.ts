@@ -3,7 +3,7 @@ import type { RequestContext } from '../device-flow/device-authorization.js';
 import { resourceFacts, type PolicyGate } from '../device-flow/policy-gate.js';
 import type { Grant } from '../grants/grant.js';
 import { InvalidGrant } from '../oauth/errors.js';
-import type { DeviceFacts, PolicyAllow } from '../policy/types.js';
+import type { DeviceFacts, PolicyAllow, UserFacts } from '../policy/types.js';
 
 /** What a token step (issuance or refresh) is decided on. */
 export interface TokenStep {
@@ -22,9 +22,10 @@ export interface TokenStep {
 
 /**
  * Asks policy whether tokens may be issued or refreshed; a refusal is recorded and thrown as the step's OAuth error
- * (`access_denied` at issuance, `invalid_grant` at refresh, `invalid_scope` if policy left no scope).
+ * (`access_denied` at issuance, `invalid_grant` at refresh, `invalid_scope` if policy left no scope). The person is
+ * read from the directory here, so one deactivated or removed from a group since the approval counts now.
  */
-export async function decideTokenStep(policy: PolicyGate, s: TokenStep): Promise<{ decision: PolicyAllow; device: DeviceFacts }> {
+export async function decideTokenStep(policy: PolicyGate, s: TokenStep): Promise<{ decision: PolicyAllow; device: DeviceFacts; user: UserFacts }> {
   const { grant } = s;
   const user = await policy.user(grant.userId);
   if (!user) throw new InvalidGrant('The person this grant is for is no longer known.');
@@ -60,7 +61,8 @@ export async function decideTokenStep(policy: PolicyGate, s: TokenStep): Promise
       },
     });
   }
-  return { decision, device };
+  // The person as the directory has them now (their groups included), for the tokens minted on this decision.
+  return { decision, device, user };
 }
 
 /**
