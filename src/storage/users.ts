@@ -195,6 +195,16 @@ export class SqlDirectoryStore implements DirectoryStore {
   }
 
   async seedLocalAccounts(accounts: readonly LocalAccountSeed[], now: number): Promise<void> {
+    try {
+      await this.seedOnce(accounts, now);
+    } catch (error) {
+      // Another server on the same database seeded the same account first; the second pass sees its row.
+      if (!isUniqueViolation(error)) throw error;
+      await this.seedOnce(accounts, now);
+    }
+  }
+
+  private async seedOnce(accounts: readonly LocalAccountSeed[], now: number): Promise<void> {
     await this.db.transaction().execute(async (tx) => {
       for (const account of accounts) {
         const userName = canonicalUsername(account.userName);
