@@ -147,7 +147,9 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     clock.now(),
   );
   const users = new StoredUserDirectory(options.users, directory);
-  const offboarding = new Offboarding({ revoker, hooks: options.offboardHooks ?? [], logger });
+  // Offboarding ends the person's signed-in verification-page sessions first, so a reactivation revives none.
+  const endBrowserSessions: OffboardHook = async ({ userId }) => ({ browser_sessions_ended: await sessionStore.deleteSessionsOfUser(userId) });
+  const offboarding = new Offboarding({ revoker, hooks: [endBrowserSessions, ...(options.offboardHooks ?? [])], logger });
   const scimBase = `${config.issuer}/scim/v2`;
   // Policy: the configured set (watched, reloaded on change) or the default pack. A set that does not load stops
   // the start here, before anything listens.

@@ -118,7 +118,9 @@ describe('offboarding over SCIM', () => {
     assert.equal(data['actor'], SCIM_ACTOR);
     assert.equal(data['reason'], 'deactivated');
     assert.equal(data['grants_revoked'], 2);
-    assert.deepEqual(data['hooks'], [{ workloads_suspended: 0 }]);
+    const hooks = data['hooks'] as Record<string, unknown>[];
+    assert.ok(Number(hooks[0]?.['browser_sessions_ended']) >= 2, 'her signed-in verification-page sessions ended');
+    assert.deepEqual(hooks[1], { workloads_suspended: 0 });
     assert.deepEqual(told, [`alice:deactivated:${SCIM_ACTOR}`]);
     const ocsf = toOcsf(events[0] as NonNullable<(typeof events)[0]>);
     assert.equal(ocsf['class_uid'], 3001, 'a SIEM sees an Account Change');
@@ -185,7 +187,14 @@ describe('a deactivated person gets nothing at any later step', () => {
     assert.ok(!page.includes('Device approved'), page.slice(0, 300));
     assert.ok(browser.lastStatus >= 400);
     assertOAuthError(await redeem(server, codes.device_code), 'authorization_pending');
+    // Reactivated, the session signed in before the offboarding still approves nothing: it was ended.
     await scim.patch('/Users/alice', [{ op: 'replace', path: 'active', value: true }]);
+    const again = await browser.post('/device/decision', { user_code: codes.user_code, decision: 'approve' });
+    assert.ok(!again.includes('Device approved'), again.slice(0, 300));
+    assert.equal(browser.lastStatus, 403);
+    // Polled again at once: slow_down, or still pending; never tokens.
+    const poll = await redeem(server, codes.device_code);
+    assert.ok(['authorization_pending', 'slow_down'].includes(String(poll.body['error'])), JSON.stringify(poll.body));
   });
 
   test('approved before, the poll after deactivation gets no tokens', async () => {
