@@ -3,7 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Kysely } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import { migrateToLatest } from '../../src/storage/migrate.js';
 import type { AuditEventInput } from '../../src/audit/event.js';
 import { SqlAuditLog } from '../../src/storage/audit-log.js';
 import type { Database } from '../../src/storage/schema.js';
@@ -22,28 +24,65 @@ const fields = (userName: string, extra: Partial<UserFields> = {}): UserFields =
 });
 const event = (id: string): AuditEventInput[] => [{ type: 'directory.changed', at: 1, userId: id, data: { test: true } }];
 
+interface Backend {
+  name: string;
+  /** Opens the database (the same one each time), migrated. */
+  open(): Promise<Kysely<Database>>;
+  setUp(): Promise<void>;
+  tearDown(): Promise<void>;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'tether-directory-'));
+const sqlite: Backend = {
+  name: 'SQLite',
+  open: () => openSqlite({ dataDir: dir, synchronous: 'normal' }),
+  setUp: async () => undefined,
+  tearDown: async () => rmSync(dir, { recursive: true, force: true }),
+};
+
+/** With TETHER_TEST_POSTGRES_URL (an empty database it may wipe), the same contract runs on PostgreSQL. */
+const postgresUrl = process.env['TETHER_TEST_POSTGRES_URL'];
+const postgres: Backend | undefined = postgresUrl
+  ? {
+      name: 'PostgreSQL',
+      async open() {
+        const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: postgresUrl, max: 4 }) }) });
+        await migrateToLatest(db as Kysely<unknown>);
+        return db;
+      },
+      async setUp() {
+        const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: postgresUrl, max: 1 }) }) });
+        await sql`drop schema public cascade; create schema public`.execute(db);
+        await db.destroy();
+      },
+      tearDown: async () => undefined,
+    }
+  : undefined;
+
+for (const backend of [sqlite, ...(postgres ? [postgres] : [])]) contract(backend);
+
 /**
- * The stored directory's contract (SQLite here; the same calls are dialect-neutral Kysely for PostgreSQL): seeding
- * from the configuration, conditional writes, memberships and audit events in the write's transaction.
+ * The stored directory's contract, on SQLite and (when a database is given) PostgreSQL: seeding from the
+ * configuration, conditional writes, memberships and audit events in the write's transaction.
  */
-describe('the stored user directory', () => {
-  let dir: string;
+function contract(backend: Backend) {
+describe(`the stored user directory (${backend.name})`, () => {
   let db: Kysely<Database>;
   let store: SqlDirectoryStore;
   const reopen = async () => {
     await db.destroy();
-    db = await openSqlite({ dataDir: dir, synchronous: 'normal' });
+    db = await backend.open();
     store = new SqlDirectoryStore(db);
   };
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tether-directory-'));
-    db = await openSqlite({ dataDir: dir, synchronous: 'normal' });
+    await backend.setUp();
+    db = await backend.open();
     store = new SqlDirectoryStore(db);
   });
   after(async () => {
     await db.destroy();
-    rmSync(dir, { recursive: true, force: true });
+    await backend.tearDown();
   });
 
   test('local accounts are seeded under their configured id, canonical name, and refreshed while still local', async () => {
@@ -106,6 +145,13 @@ describe('the stored user directory', () => {
     assert.notEqual((await store.findUser(id))?.displayName, 'three');
   });
 
+  test('two creates of one name at once: one person, one conflict (never a server error)', async () => {
+    const results = await Promise.all([1, 2, 3].map((i) => store.createUser(fields(i % 2 ? 'Heidi' : 'heidi'), 'scim', 100, (u) => event(u.id))));
+    assert.deepEqual(results.map((r) => (r.ok ? 'ok' : r.reason)).sort(), ['conflict', 'conflict', 'ok']);
+    const groups = await Promise.all([1, 2].map(() => store.createGroup({ displayName: 'Racers', externalId: null, memberIds: [] }, 100, () => [])));
+    assert.deepEqual(groups.map((r) => (r.ok ? 'ok' : r.reason)).sort(), ['conflict', 'ok']);
+  });
+
   test('a write whose change throws leaves no change and no audit event', async () => {
     const created = await store.createUser(fields('frank'), 'scim', 100, (u) => event(u.id));
     assert.ok(created.ok);
@@ -137,3 +183,4 @@ describe('the stored user directory', () => {
     assert.equal(after?.version, 2);
   });
 });
+}
