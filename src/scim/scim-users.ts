@@ -57,9 +57,14 @@ export class ScimUsers {
   async create(body: unknown, actor: string): Promise<ScimResult> {
     const draft = parseUserBody(body);
     const now = this.deps.clock.now();
-    const written = await this.deps.store.createUser(fieldsOf(draft, []), 'scim', now, (user) => [
-      directoryChanged(actor, 'User', 'create', user, now, { user_name: user.userName, active: user.active }),
-    ]);
+    const written = await this.deps.store.createUser(
+      fieldsOf(draft, []),
+      'scim',
+      now,
+      (user) => [directoryChanged(actor, 'User', 'create', user, now, { user_name: user.userName, active: user.active })],
+      // The directory may create a name it deleted before: a new person, with a new id.
+      { replaceDeleted: true },
+    );
     if (!written.ok) throw writeFailure(written.reason, 'User');
     return this.result(written.after);
   }
@@ -99,10 +104,10 @@ export class ScimUsers {
     const written = await unlessRaced(expected, () => this.deps.store.updateUser(
       id,
       (current) => {
-        // The directory takes over a configured account it writes: from then on its groups are the directory's.
-        const localGroups = current.source === 'local' ? [] : current.localGroups;
+        // The directory takes over a record it writes (a configured account, one provisioned at sign-in): from then
+        // on its groups are the directory's memberships alone.
         const source: UserSource = 'scim';
-        return { fields: fieldsOf(change(current), localGroups), source };
+        return { fields: fieldsOf(change(current), []), source };
       },
       expected,
       now,
@@ -150,6 +155,6 @@ export async function unlessRaced<T>(expected: number | undefined, write: () => 
   return result;
 }
 
-function fieldsOf(draft: UserDraft, localGroups: readonly string[]): UserFields {
-  return { ...draft, localGroups };
+function fieldsOf(draft: UserDraft, sourceGroups: readonly string[]): UserFields {
+  return { ...draft, sourceGroups };
 }

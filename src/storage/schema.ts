@@ -138,14 +138,14 @@ export interface SettingTable {
   value: string;
 }
 
-/** A person in the stored directory (migration 0003). `active` is 0/1; `emails` and `local_groups` are JSON. */
+/** A person in the stored directory (migration 0003). `active` is 0/1; `emails` and `source_groups` are JSON. */
 export interface DirectoryUserTable {
   id: string;
   user_name: string;
   display_name: string;
   emails: string;
   external_id: string | null;
-  local_groups: string;
+  source_groups: string;
   active: number;
   source: string;
   version: number;

@@ -51,11 +51,17 @@ export class SqlDirectoryStore implements DirectoryStore {
     return { total: Number(count?.n ?? 0), users: await withMemberships(this.db, rows) };
   }
 
-  async createUser(fields: UserFields, source: UserSource, now: number, events: (user: DirectoryUser) => AuditEventInput[]): Promise<WriteResult<DirectoryUser>> {
+  async createUser(
+    fields: UserFields,
+    source: UserSource,
+    now: number,
+    events: (user: DirectoryUser) => AuditEventInput[],
+    options: { replaceDeleted?: boolean } = {},
+  ): Promise<WriteResult<DirectoryUser>> {
     return conflictAsResult(() => this.db.transaction().execute(async (tx): Promise<WriteResult<DirectoryUser>> => {
       const userName = canonicalUsername(fields.userName);
       const existing = await tx.selectFrom('directory_users').select(['id', 'deleted_at']).where('user_name', '=', userName).executeTakeFirst();
-      if (existing && existing.deleted_at === null) return { ok: false, reason: 'conflict' };
+      if (existing && (existing.deleted_at === null || !options.replaceDeleted)) return { ok: false, reason: 'conflict' };
       // A deleted local account's marker gives way to a person the directory creates again under that name.
       if (existing) await tx.deleteFrom('directory_users').where('id', '=', existing.id).execute();
       const row: DirectoryUserTable = { ...userRow(fields), id: uuidv7(), source, version: 1, created_at: now, updated_at: now, deleted_at: null };
@@ -109,7 +115,7 @@ export class SqlDirectoryStore implements DirectoryStore {
       // name again: deleting a person in the directory must not be undone by a restart.
       await tx
         .updateTable('directory_users')
-        .set({ active: 0, deleted_at: now, updated_at: now, version: before.version + 1, display_name: '', emails: '[]', external_id: null, local_groups: '[]' })
+        .set({ active: 0, deleted_at: now, updated_at: now, version: before.version + 1, display_name: '', emails: '[]', external_id: null, source_groups: '[]' })
         .where('id', '=', id)
         .execute();
       await appendAuditEvents(tx, events(before));
@@ -215,7 +221,7 @@ export class SqlDirectoryStore implements DirectoryStore {
           await tx
             .insertInto('directory_users')
             .values({
-              ...userRow({ userName, displayName: account.displayName, emails: [], externalId: null, active: true, localGroups: account.groups }),
+              ...userRow({ userName, displayName: account.displayName, emails: [], externalId: null, active: true, sourceGroups: account.groups }),
               id: account.id,
               source: 'local',
               version: 1,
@@ -228,10 +234,10 @@ export class SqlDirectoryStore implements DirectoryStore {
         }
         if (existing.source !== 'local' || existing.deleted_at !== null) continue;
         const groups = JSON.stringify([...account.groups]);
-        if (existing.display_name === account.displayName && existing.local_groups === groups) continue;
+        if (existing.display_name === account.displayName && existing.source_groups === groups) continue;
         await tx
           .updateTable('directory_users')
-          .set({ display_name: account.displayName, local_groups: groups, version: Number(existing.version) + 1, updated_at: now })
+          .set({ display_name: account.displayName, source_groups: groups, version: Number(existing.version) + 1, updated_at: now })
           .where('id', '=', existing.id)
           .execute();
       }
@@ -265,7 +271,7 @@ function userRow(fields: UserFields) {
     display_name: fields.displayName,
     emails: JSON.stringify(fields.emails),
     external_id: fields.externalId,
-    local_groups: JSON.stringify([...fields.localGroups]),
+    source_groups: JSON.stringify([...fields.sourceGroups]),
     active: fields.active ? 1 : 0,
   };
 }
@@ -305,7 +311,7 @@ function userFromRow(row: Selectable<DirectoryUserTable>, memberOf: DirectoryUse
     displayName: row.display_name,
     emails: parseList<DirectoryEmail>(row.emails),
     externalId: row.external_id,
-    localGroups: parseList<string>(row.local_groups),
+    sourceGroups: parseList<string>(row.source_groups),
     memberOf,
     active: Number(row.active) === 1,
     source: row.source as UserSource,

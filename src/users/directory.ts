@@ -28,8 +28,11 @@ export interface DirectoryUser {
   displayName: string;
   emails: readonly DirectoryEmail[];
   externalId: string | null;
-  /** Groups from the configuration (local accounts the directory has not taken over). */
-  localGroups: readonly string[];
+  /**
+   * Groups the record's source asserts: the configuration's for a local account, the provider's claims for one
+   * provisioned just in time. Empty once the directory (SCIM) manages the person: then its groups are memberships.
+   */
+  sourceGroups: readonly string[];
   /** Directory groups the person is a member of. */
   memberOf: readonly GroupMembership[];
   active: boolean;
@@ -46,7 +49,7 @@ export interface UserFields {
   emails: readonly DirectoryEmail[];
   externalId: string | null;
   active: boolean;
-  localGroups: readonly string[];
+  sourceGroups: readonly string[];
 }
 
 export interface DirectoryGroup {
@@ -97,7 +100,17 @@ export interface DirectoryStore {
   findUser(id: string): Promise<DirectoryUser | undefined>;
   findUserByName(userName: string): Promise<DirectoryUser | undefined>;
   listUsers(filter: UserFilter | undefined, page: Page): Promise<{ total: number; users: DirectoryUser[] }>;
-  createUser(fields: UserFields, source: UserSource, now: number, events: (user: DirectoryUser) => AuditEventInput[]): Promise<WriteResult<DirectoryUser>>;
+  /**
+   * Creates a person; a taken name is a conflict. A deleted person's name is taken too, unless `replaceDeleted`
+   * (the directory creating that name again): a sign-in elsewhere must not bring back whom the directory deleted.
+   */
+  createUser(
+    fields: UserFields,
+    source: UserSource,
+    now: number,
+    events: (user: DirectoryUser) => AuditEventInput[],
+    options?: { replaceDeleted?: boolean },
+  ): Promise<WriteResult<DirectoryUser>>;
   updateUser(
     id: string,
     update: (current: DirectoryUser) => { fields: UserFields; source: UserSource },
@@ -128,6 +141,6 @@ export interface DirectoryStore {
 }
 
 /** The group names policy and tokens see: the configured ones and the directory's, once each. */
-export function groupNames(user: Pick<DirectoryUser, 'localGroups' | 'memberOf'>): string[] {
-  return [...new Set([...user.localGroups, ...user.memberOf.map((g) => g.displayName)])];
+export function groupNames(user: Pick<DirectoryUser, 'sourceGroups' | 'memberOf'>): string[] {
+  return [...new Set([...user.sourceGroups, ...user.memberOf.map((g) => g.displayName)])];
 }

@@ -12,6 +12,8 @@ import type { Database } from '../../src/storage/schema.js';
 import { openSqlite } from '../../src/storage/sqlite.js';
 import { SqlDirectoryStore } from '../../src/storage/users.js';
 import type { UserFields } from '../../src/users/directory.js';
+import { provisionJustInTime } from '../../src/users/just-in-time.js';
+import { StoredUserDirectory } from '../../src/users/stored-user-directory.js';
 
 const fields = (userName: string, extra: Partial<UserFields> = {}): UserFields => ({
   userName,
@@ -19,7 +21,7 @@ const fields = (userName: string, extra: Partial<UserFields> = {}): UserFields =
   emails: [],
   externalId: null,
   active: true,
-  localGroups: [],
+  sourceGroups: [],
   ...extra,
 });
 const event = (id: string): AuditEventInput[] => [{ type: 'directory.changed', at: 1, userId: id, data: { test: true } }];
@@ -90,13 +92,13 @@ describe(`the stored user directory (${backend.name})`, () => {
     const alice = await store.findUser('Alice');
     assert.equal(alice?.userName, 'alice');
     assert.equal(alice?.source, 'local');
-    assert.deepEqual(alice?.localGroups, ['eng']);
+    assert.deepEqual(alice?.sourceGroups, ['eng']);
     assert.equal((await store.findUserByName('ALICE '))?.id, 'Alice');
     await reopen();
     await store.seedLocalAccounts([{ id: 'Alice', userName: 'Alice', displayName: 'Alice A.', groups: ['eng', 'sre'] }], 200);
     const refreshed = await store.findUser('Alice');
     assert.equal(refreshed?.displayName, 'Alice A.');
-    assert.deepEqual(refreshed?.localGroups, ['eng', 'sre']);
+    assert.deepEqual(refreshed?.sourceGroups, ['eng', 'sre']);
     assert.equal(refreshed?.version, 2);
   });
 
@@ -121,7 +123,8 @@ describe(`the stored user directory (${backend.name})`, () => {
     await store.seedLocalAccounts([{ id: 'dave', userName: 'dave', displayName: 'Dave', groups: [] }], 130);
     assert.equal(await store.findUser('dave'), undefined, 'not seeded again');
     assert.equal((await store.listUsers({ attribute: 'userName', value: 'dave' }, { offset: 0, limit: 10 })).total, 0);
-    const again = await store.createUser(fields('Dave'), 'scim', 140, (u) => event(u.id));
+    assert.deepEqual(await store.createUser(fields('Dave'), 'upstream:okta', 139, (u) => event(u.id)), { ok: false, reason: 'conflict' }, 'only the directory recreates a deleted name');
+    const again = await store.createUser(fields('Dave'), 'scim', 140, (u) => event(u.id), { replaceDeleted: true });
     assert.ok(again.ok);
     assert.notEqual(again.after.id, 'dave', 'a new person, a new sub');
     assert.equal((await store.createUser(fields('dave'), 'scim', 141, (u) => event(u.id))).ok, false);
@@ -165,6 +168,37 @@ describe(`the stored user directory (${backend.name})`, () => {
     );
     assert.equal((await audit.query({ userId: created.after.id })).length, before);
     assert.equal((await store.findUser(created.after.id))?.version, 1);
+  });
+
+  test('just-in-time provisioning: created and refreshed from the claims; never past a deactivation or deletion', async () => {
+    const okta = (groups: string[], displayName = 'Ivan') => ({ userName: 'Ivan@Example.com', displayName, emails: [{ value: 'ivan@example.com' }], groups });
+    const first = await provisionJustInTime(store, 'okta', okta(['eng']), 100);
+    assert.equal(first.status, 'signed_in');
+    const id = first.status === 'signed_in' ? first.user.id : '';
+    assert.equal((await store.findUser(id))?.source, 'upstream:okta');
+    const directory = new StoredUserDirectory({ authenticate: async () => undefined, find: async () => undefined }, store);
+    assert.deepEqual((await directory.find(id))?.groups, ['eng']);
+    const second = await provisionJustInTime(store, 'okta', okta(['eng', 'sre'], 'Ivan I.'), 110);
+    assert.equal(second.status === 'signed_in' && second.user.id, id, 'the same person, the same sub');
+    assert.deepEqual((await directory.find(id))?.groups, ['eng', 'sre'], 'groups from the latest claims');
+    assert.equal((await provisionJustInTime(store, 'entra', okta([]), 115)).status, 'other_source', 'another provider does not take the name');
+
+    // The directory deactivates them: the provider's next sign-in is refused and changes nothing.
+    await store.updateUser(id, (c) => ({ fields: { ...fields(c.userName), active: false }, source: 'scim' }), undefined, 120, () => []);
+    assert.deepEqual(await provisionJustInTime(store, 'okta', okta(['admins']), 130), { status: 'inactive' });
+    assert.equal(await directory.find(id), undefined);
+    // Reactivated by the directory, which now manages them: the claims' groups no longer apply.
+    await store.updateUser(id, (c) => ({ fields: { ...fields(c.userName), active: true }, source: 'scim' }), undefined, 140, () => []);
+    const managed = await provisionJustInTime(store, 'okta', okta(['admins']), 150);
+    assert.equal(managed.status, 'signed_in');
+    assert.deepEqual((await directory.find(id))?.groups, []);
+    // Deleted: the provider's sign-in does not recreate them.
+    await store.deleteUser(id, undefined, 160, () => []);
+    assert.deepEqual(await provisionJustInTime(store, 'okta', okta(['eng']), 170), { status: 'inactive' });
+    assert.equal(await store.findUserByName('ivan@example.com'), undefined);
+    // A local account's name is not taken over by a provider either.
+    await store.seedLocalAccounts([{ id: 'judy', userName: 'judy', displayName: 'Judy', groups: [] }], 100);
+    assert.equal((await provisionJustInTime(store, 'okta', { ...okta([]), userName: 'judy' }, 180)).status, 'other_source');
   });
 
   test('memberships: a group change gives its members new versions; a deleted user leaves their groups', async () => {

@@ -14,7 +14,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('display_name', 'text', (c) => c.notNull())
     .addColumn('emails', 'text', (c) => c.notNull())
     .addColumn('external_id', 'text')
-    .addColumn('local_groups', 'text', (c) => c.notNull())
+    .addColumn('source_groups', 'text', (c) => c.notNull())
     .addColumn('active', 'integer', (c) => c.notNull())
     .addColumn('source', 'text', (c) => c.notNull())
     .addColumn('version', 'integer', (c) => c.notNull())
