@@ -25,7 +25,10 @@ export class StoredUserDirectory implements UserDirectory {
 
   async find(id: string): Promise<User | undefined> {
     const record = await this.store.findUser(id);
-    return record?.active ? userOf(record) : undefined;
+    if (!record?.active) return undefined;
+    // A local account taken out of the configuration is gone, as it was before the directory was stored.
+    if (record.source === 'local' && !(await this.credentials.find(record.id))) return undefined;
+    return userOf(record);
   }
 }
 

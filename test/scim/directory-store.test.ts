@@ -201,6 +201,14 @@ describe(`the stored user directory (${backend.name})`, () => {
     assert.equal((await provisionJustInTime(store, 'okta', { ...okta([]), userName: 'judy' }, 180)).status, 'other_source');
   });
 
+  test('a local account taken out of the configuration is unknown, though its record remains', async () => {
+    await store.seedLocalAccounts([{ id: 'kim', userName: 'kim', displayName: 'Kim', groups: [] }], 100);
+    const configured = new StoredUserDirectory({ authenticate: async () => undefined, find: async (id) => (id === 'kim' ? { id, username: id, displayName: id, groups: [] } : undefined) }, store);
+    const removed = new StoredUserDirectory({ authenticate: async () => undefined, find: async () => undefined }, store);
+    assert.equal((await configured.find('kim'))?.id, 'kim');
+    assert.equal(await removed.find('kim'), undefined);
+  });
+
   test('memberships: a group change gives its members new versions; a deleted user leaves their groups', async () => {
     const grace = await store.createUser(fields('grace'), 'scim', 100, (u) => event(u.id));
     assert.ok(grace.ok);
