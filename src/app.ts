@@ -142,10 +142,15 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   const verifier = new AccessTokenVerifier(keys, config.issuer);
   // The stored directory decides who is active and in which groups; local accounts only prove a password.
   const directory = new SqlDirectoryStore(db);
-  await directory.seedLocalAccounts(
-    config.users.map((u) => ({ id: u.username, userName: u.username, displayName: u.name ?? u.username, groups: u.groups })),
-    clock.now(),
-  );
+  await directory
+    .seedLocalAccounts(
+      config.users.map((u) => ({ id: u.username, userName: u.username, displayName: u.name ?? u.username, groups: u.groups })),
+      clock.now(),
+    )
+    .catch(async (error: unknown) => {
+      await db.destroy();
+      throw error;
+    });
   const users = new StoredUserDirectory(options.users, directory);
   // Offboarding ends the person's signed-in verification-page sessions first, so a reactivation revives none.
   const endBrowserSessions: OffboardHook = async ({ userId }) => ({ browser_sessions_ended: await sessionStore.deleteSessionsOfUser(userId) });

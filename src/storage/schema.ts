@@ -151,7 +151,7 @@ export interface DirectoryUserTable {
   version: number;
   created_at: number;
   updated_at: number;
-  /** Set for a deleted local account, kept so the configuration does not bring it back. */
+  /** Set for a deleted person: a scrubbed marker of the name, so the configuration cannot bring them back. */
   deleted_at: number | null;
 }
 
