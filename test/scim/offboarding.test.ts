@@ -73,7 +73,7 @@ describe('offboarding over SCIM', () => {
     await server.close();
   });
 
-  test('active: false ends every grant: refused at tether gateway within 1 s, refresh fails, sign-in refused, one audit event', async () => {
+  test('active: false ends every grant: refused at tether gateway within 1 s, refresh fails, sign-in refused, one audit event', async (t) => {
     const first = await login(server);
     const second = await login(server, { scope: 'read' });
     await until(async () => (await atGateway(first)) === 200, 10_000, 'the gateway to accept a fresh token');
@@ -95,6 +95,7 @@ describe('offboarding over SCIM', () => {
     await until(async () => (await atGateway(first)) === 401 && (await atGateway(second)) === 401, 2_000, 'the gateway to refuse');
     const elapsed = performance.now() - started;
     assert.ok(elapsed < 1_000, `refused at the gateway ${Math.round(elapsed)} ms after the SCIM call`);
+    t.diagnostic(`both tokens refused at tether gateway ${Math.round(elapsed)} ms after the SCIM PATCH was sent`);
     const seen = upstream.seen.length;
     assert.equal(await atGateway(first), 401);
     assert.equal(upstream.seen.length, seen, 'an offboarded token never reaches the upstream');
@@ -174,6 +175,19 @@ describe('a deactivated person gets nothing at any later step', () => {
     scim = new ScimClient(server.issuer);
   });
   after(() => server.close());
+
+  test('a display name from the directory is text on the review page, never markup', async () => {
+    const evil = '<img src=x onerror=alert(1)>';
+    assert.equal((await scim.patch('/Users/alice', [{ op: 'replace', path: 'displayName', value: evil }])).status, 200);
+    const codes = await authorize(server);
+    const browser = new FormBrowser(server.issuer);
+    await browser.get('/device');
+    await browser.post('/device', { user_code: codes.user_code });
+    const review = await browser.post('/device/sign-in', { user_code: codes.user_code, username: 'alice', password: 'correct horse battery staple' });
+    assert.ok(review.includes('&lt;img src=x onerror=alert(1)&gt;'), 'shown as text');
+    assert.ok(!review.includes(evil));
+    await scim.patch('/Users/alice', [{ op: 'replace', path: 'displayName', value: 'Alice' }]);
+  });
 
   test('signed in before, the Approve pressed after deactivation approves nothing', async () => {
     const codes = await authorize(server);
