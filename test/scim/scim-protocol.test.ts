@@ -264,6 +264,15 @@ describe('SCIM 2.0 at /scim/v2 (RFC 7643/7644)', () => {
     assert.deepEqual([...members].sort(), [...ids].sort());
   });
 
+  test('a SCIM body may be larger than an OAuth form (up to 256 KiB)', async () => {
+    const id = String((await scim.createUser('bulky')).body?.['id']);
+    const operations = Array.from({ length: 100 }, (_, i) => ({ op: 'replace', path: 'displayName', value: `${i} ${'x'.repeat(240)}` }));
+    assert.ok(JSON.stringify(operations).length > 20 * 1024);
+    const reply = await scim.patch(`/Users/${id}`, operations);
+    assert.equal(reply.status, 200, reply.text.slice(0, 200));
+    assert.match(String(reply.body?.['displayName']), /^99 x+$/);
+  });
+
   describe('a body that is not valid SCIM gets a SCIM error, never a 500', () => {
     let id: string;
     let groupId: string;
