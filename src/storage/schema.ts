@@ -158,6 +158,8 @@ export interface DirectoryUserTable {
 export interface DirectoryGroupTable {
   id: string;
   display_name: string;
+  /** `display_name` lowercased by the server, unique. */
+  display_name_key: string;
   external_id: string | null;
   version: number;
   created_at: number;

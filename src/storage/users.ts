@@ -131,7 +131,7 @@ export class SqlDirectoryStore implements DirectoryStore {
     let query = this.db.selectFrom('directory_groups');
     if (filter?.attribute === 'displayName') {
       // RFC 7643 §4.2: a group's displayName is not case-exact.
-      query = query.where((eb) => eb(eb.fn('lower', ['display_name']), '=', filter.value.toLowerCase()));
+      query = query.where('display_name_key', '=', groupKey(filter.value));
     } else if (filter) {
       query = query.where(GROUP_COLUMN[filter.attribute], '=', filter.value);
     }
@@ -146,7 +146,15 @@ export class SqlDirectoryStore implements DirectoryStore {
     return conflictAsResult(() => this.db.transaction().execute(async (tx): Promise<WriteResult<DirectoryGroup>> => {
       if (await groupNameTaken(tx, fields.displayName, undefined)) return { ok: false, reason: 'conflict' };
       if (!(await allUsersExist(tx, fields.memberIds))) return { ok: false, reason: 'unknown_member' };
-      const row: DirectoryGroupTable = { id: uuidv7(), display_name: fields.displayName, external_id: fields.externalId, version: 1, created_at: now, updated_at: now };
+      const row: DirectoryGroupTable = {
+        id: uuidv7(),
+        display_name: fields.displayName,
+        display_name_key: groupKey(fields.displayName),
+        external_id: fields.externalId,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+      };
       await tx.insertInto('directory_groups').values(row).execute();
       await setMembers(tx, row.id, [], fields.memberIds, now);
       const group = await readGroup(tx, row.id);
@@ -172,7 +180,7 @@ export class SqlDirectoryStore implements DirectoryStore {
       if (!(await allUsersExist(tx, fields.memberIds))) return { ok: false, reason: 'unknown_member' };
       const changed = await tx
         .updateTable('directory_groups')
-        .set({ display_name: fields.displayName, external_id: fields.externalId, version: before.version + 1, updated_at: now })
+        .set({ display_name: fields.displayName, display_name_key: groupKey(fields.displayName), external_id: fields.externalId, version: before.version + 1, updated_at: now })
         .where('id', '=', id)
         .where('version', '=', before.version)
         .executeTakeFirst();
@@ -353,8 +361,13 @@ function groupFromRow(row: Selectable<DirectoryGroupTable>, members: DirectoryGr
   };
 }
 
+/** A group name as compared: lowercased here, the same on every dialect. */
+function groupKey(displayName: string): string {
+  return displayName.trim().toLowerCase();
+}
+
 async function groupNameTaken(tx: Tx, displayName: string, except: string | undefined): Promise<boolean> {
-  let query = tx.selectFrom('directory_groups').select('id').where((eb) => eb(eb.fn('lower', ['display_name']), '=', displayName.toLowerCase()));
+  let query = tx.selectFrom('directory_groups').select('id').where('display_name_key', '=', groupKey(displayName));
   if (except) query = query.where('id', '!=', except);
   return (await query.executeTakeFirst()) !== undefined;
 }

@@ -218,6 +218,10 @@ describe(`the stored user directory (${backend.name})`, () => {
     assert.deepEqual(member?.memberOf, [{ id: group.after.id, displayName: 'Ops' }]);
     assert.equal(member?.version, 2);
     assert.deepEqual((await store.createGroup({ displayName: 'ops', externalId: null, memberIds: [] }, 100, () => [])), { ok: false, reason: 'conflict' });
+    // Case folding beyond ASCII, the same on SQLite and PostgreSQL.
+    assert.ok((await store.createGroup({ displayName: 'Ärzte', externalId: null, memberIds: [] }, 100, () => [])).ok);
+    assert.deepEqual((await store.createGroup({ displayName: 'ÄRZTE', externalId: null, memberIds: [] }, 100, () => [])), { ok: false, reason: 'conflict' });
+    assert.equal((await store.listGroups({ attribute: 'displayName', value: 'ärzte' }, { offset: 0, limit: 10 })).total, 1);
     assert.deepEqual((await store.createGroup({ displayName: 'x', externalId: null, memberIds: ['nobody'] }, 100, () => [])), { ok: false, reason: 'unknown_member' });
     await store.deleteUser(grace.after.id, undefined, 110, () => []);
     const after = await store.findGroup(group.after.id);

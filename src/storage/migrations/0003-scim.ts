@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 
 /**
  * The stored user directory (issue 14): people with a stable id, the groups they are in, and what SCIM needs
@@ -28,14 +28,14 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .createTable('directory_groups')
     .addColumn('id', 'text', (c) => c.primaryKey())
     .addColumn('display_name', 'text', (c) => c.notNull())
+    // The name lowercased by the server (not by SQL: SQLite's lower() folds ASCII only, PostgreSQL's all of
+    // Unicode), unique: policy reads a group by name regardless of case, so two groups must never share one.
+    .addColumn('display_name_key', 'text', (c) => c.notNull().unique())
     .addColumn('external_id', 'text')
     .addColumn('version', 'integer', (c) => c.notNull())
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addColumn('updated_at', 'bigint', (c) => c.notNull())
     .execute();
-  // Policy reads a group by its name, regardless of case: two groups must never share one. Both dialects index
-  // expressions.
-  await db.schema.createIndex('directory_groups_display_name').on('directory_groups').unique().expression(sql`lower(display_name)`).execute();
 
   await db.schema
     .createTable('directory_group_members')
