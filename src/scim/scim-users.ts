@@ -55,7 +55,8 @@ export class ScimUsers {
   }
 
   async create(body: unknown, actor: string): Promise<ScimResult> {
-    const draft = parseUserBody(body);
+    const parsed = parseUserBody(body);
+    const draft: UserDraft = { ...parsed, active: parsed.active ?? true };
     const now = this.deps.clock.now();
     const written = await this.deps.store.createUser(
       fieldsOf(draft, []),
@@ -70,8 +71,8 @@ export class ScimUsers {
   }
 
   replace(id: string, body: unknown, ifMatch: string | undefined, actor: string): Promise<ScimResult> {
-    const draft = parseUserBody(body);
-    return this.update(id, () => draft, ifMatch, actor, 'replace');
+    const parsed = parseUserBody(body);
+    return this.update(id, (current) => ({ ...parsed, active: parsed.active ?? current.active }), ifMatch, actor, 'replace');
   }
 
   patch(id: string, body: unknown, ifMatch: string | undefined, actor: string): Promise<ScimResult> {

@@ -44,12 +44,14 @@ export const READ_ONLY_USER_ATTRIBUTES = new Set(['id', 'meta', 'groups', 'schem
 
 /**
  * A User from a POST or PUT body (RFC 7643 §4.1): `userName` required, the rest optional; PUT replaces, so what is
- * missing becomes its default. Extension attributes (the enterprise User) are accepted and not stored.
+ * missing becomes its default, except `active` (undefined here): a PUT that does not say it keeps the current
+ * value, so a profile sync that leaves it out neither reactivates an offboarded person nor offboards anyone.
+ * Extension attributes (the enterprise User) are accepted and not stored.
  *
  * @see https://www.rfc-editor.org/rfc/rfc7643#section-4.1
  * @see https://www.rfc-editor.org/rfc/rfc7644#section-3.5.1
  */
-export function parseUserBody(body: unknown): UserDraft {
+export function parseUserBody(body: unknown): Omit<UserDraft, 'active'> & { active: boolean | undefined } {
   assertMessage(body, USER_SCHEMA);
   for (const key of Object.keys(body)) {
     const name = key.toLowerCase();
@@ -65,7 +67,7 @@ export function parseUserBody(body: unknown): UserDraft {
     displayName: displayNameOf(body, userName),
     emails: parseEmails(attribute(body, 'emails')),
     externalId: optionalString(attribute(body, 'externalId'), 'externalId') ?? null,
-    active: active === undefined || active === null ? true : boolean(active, 'active'),
+    active: active === undefined || active === null ? undefined : boolean(active, 'active'),
   };
 }
 

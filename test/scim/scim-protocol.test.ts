@@ -199,7 +199,14 @@ describe('SCIM 2.0 at /scim/v2 (RFC 7643/7644)', () => {
     assert.equal(replaced.status, 200);
     assert.equal(replaced.body?.['displayName'], 'Heidi');
     assert.deepEqual(replaced.body?.['emails'], [], 'PUT replaces: what is not sent is gone');
+    // `active` left out of a PUT keeps its value: a profile sync neither reactivates nor offboards.
+    await scim.patch(`/Users/${id}`, [{ op: 'replace', path: 'active', value: false }]);
+    const synced = await scim.request('PUT', `/Users/${id}`, { schemas: [USER_URN], userName: 'heidi', displayName: 'Heidi' });
+    assert.equal(synced.body?.['active'], false);
+    const reactivated = await scim.request('PUT', `/Users/${id}`, { schemas: [USER_URN], userName: 'heidi', displayName: 'Heidi', active: true });
+    assert.equal(reactivated.body?.['active'], true);
     const star = await scim.patch(`/Users/${id}`, [{ op: 'remove', path: 'emails' }], { 'if-match': '*' });
+    assert.equal(star.body?.['active'], true);
     assert.equal(star.status, 200);
 
     const gone = await scim.request('DELETE', `/Users/${id}`, undefined, { 'if-match': star.headers.get('etag') ?? '' });
