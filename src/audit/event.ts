@@ -20,7 +20,9 @@ export type AuditEventType =
   | 'token.introspected'
   | 'policy.denied'
   | 'device.enrolled'
-  | 'admin.action';
+  | 'admin.action'
+  | 'directory.changed'
+  | 'user.offboarded';
 
 /** Which earlier event this one descends from, found inside the same transaction. */
 export interface ParentRef {

@@ -382,6 +382,16 @@ export const configSchema = z
       .strict()
       .default({ bearer_token_hashes: [], allow_loopback: false })
       .describe('Who may read /metrics.'),
+    scim: z
+      .object({
+        bearer_token_hashes: z
+          .array(z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'a base64url SHA-256 hash (tether admin hash-key)'))
+          .default([])
+          .describe('SHA-256 hashes of the bearer tokens a SCIM client (Okta, Entra ID) may present at /scim/v2; none: SCIM refuses every call'),
+      })
+      .strict()
+      .default({ bearer_token_hashes: [] })
+      .describe('SCIM 2.0 provisioning and offboarding from the company directory (docs/scim.md).'),
     brute_force: bruteForceSchema
       .prefault({})
       .describe('Limits on guessing user codes and passwords, and on requesting device codes (docs/configuration.md).'),

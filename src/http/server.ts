@@ -27,6 +27,7 @@ import type { DeviceStore } from '../devices/device-store.js';
 import { registerMetadataRoutes } from './routes/metadata.js';
 import { registerTokenRoute } from './routes/token.js';
 import { registerVerificationRoutes, type VerificationDeps } from './routes/verification.js';
+import { registerScimRoutes, type ScimDeps } from './routes/scim.js';
 
 export interface HttpDeps {
   issuer: string;
@@ -56,6 +57,8 @@ export interface HttpDeps {
   devices: DeviceStore;
   /** Whether the server can do its work (the database answers), for `/readyz`. */
   ready: () => Promise<boolean>;
+  /** SCIM 2.0 provisioning at /scim/v2 (docs/scim.md). */
+  scim?: ScimDeps;
 }
 
 /** OAuth requests are small; anything bigger is a mistake or an attack. */
@@ -102,6 +105,7 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   registerEventStream(app, deps.events);
   if (deps.demoApi) registerDemoApi(app, { issuer: deps.issuer, guard: deps.demoApi });
   registerVerificationRoutes(app, deps.verification);
+  if (deps.scim) registerScimRoutes(app, deps.scim);
   // Liveness: the process serves HTTP. Readiness: it can also reach its database (take it out of rotation if not).
   app.get('/healthz', (_request, reply) => reply.header('cache-control', 'no-store').send({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
