@@ -43,6 +43,7 @@ import { openStorage } from './storage/open.js';
 import { KeyRing } from './tokens/signing-keys.js';
 import type { UserDirectory } from './users/user.js';
 import { BrowserSessions } from './verification/browser-session.js';
+import { canonicalUserId } from './users/canonical-id.js';
 import { composeVerification } from './compose-verification.js';
 import { CachedDeviceStore, DEVICE_CACHE_TTL_MS } from './devices/cached-device-store.js';
 import { PolicyGate } from './policy-gate/policy-gate.js';
@@ -165,7 +166,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   const directory = new SqlDirectoryStore(db);
   await directory
     .seedLocalAccounts(
-      config.users.map((u) => ({ id: u.username, userName: u.username, displayName: u.name ?? u.username, groups: u.groups })),
+      config.users.map((u) => ({ id: canonicalUserId(u.username), userName: u.username, displayName: u.name ?? u.username, groups: u.groups })),
       clock.now(),
     )
     .catch(async (error: unknown) => {
