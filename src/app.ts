@@ -23,6 +23,7 @@ import { resolveKek } from './config/kek.js';
 import { ConfigError } from './config/load.js';
 import { KeyEncryptionError } from './tokens/key-encryption.js';
 import { Checkpointer } from './audit/checkpoint.js';
+import { databaseAnswers } from './storage/readiness.js';
 import { SqlAuditCheckpoints, SqlAuditLog } from './storage/audit-log.js';
 import { SqlGrantStore } from './storage/grants.js';
 import { SqlTokenStore } from './storage/tokens.js';
@@ -237,6 +238,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
       },
     },
     devices,
+    ready: () => databaseAnswers(db),
     metrics,
     metricsAccess: new MetricsAccess(config.metrics.bearer_token_hashes, config.metrics.allow_loopback),
     events: {

@@ -10,6 +10,7 @@ export type AuditEventType =
   | 'user.sign_in_failed'
   | 'device.approved'
   | 'device.denied'
+  | 'device_code.abandoned'
   | 'token.issued'
   | 'token.refreshed'
   | 'refresh_token.reuse_detected'

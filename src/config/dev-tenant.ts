@@ -21,6 +21,8 @@ export interface DevTenant {
   /** Likewise the admin API key (TETHER_ADMIN_KEY, or generated once). */
   generatedAdminKey?: string;
   adminKeyFromEnv: boolean;
+  /** Keeps the hashes under the data directory. Called once the server listens, so a failed start keeps nothing. */
+  persist(): void;
 }
 
 interface DevState {
@@ -66,8 +68,10 @@ export async function devTenant(opts: { host: string; port: number; dataDir: str
     adminKeyHash = hashSecret(generatedAdminKey);
   }
   const next: DevState = { alice_password_hash: passwordHash, admin_key_hash: adminKeyHash };
-  writeFileSync(statePath, JSON.stringify(next), { mode: 0o600 });
-  secureDataDir(opts.dataDir);
+  const persist = () => {
+    writeFileSync(statePath, JSON.stringify(next), { mode: 0o600 });
+    secureDataDir(opts.dataDir);
+  };
 
   const api = `${issuer}/api`;
   const config = parseConfig(
@@ -102,5 +106,6 @@ export async function devTenant(opts: { host: string; port: number; dataDir: str
     generatedAdminKey,
     adminKeyFromEnv: Boolean(adminKeyFromEnv),
     ...(kekFile ? { kekFile } : {}),
+    persist,
   };
 }

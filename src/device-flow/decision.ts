@@ -59,6 +59,12 @@ export class DeviceDecisions {
     return { authorization, client, resource };
   }
 
+  /** Whether the request with this user code or id was abandoned by its device: the page then says so. */
+  async wasAbandoned(lookup: { userCode: string } | { id: string }): Promise<boolean> {
+    const authorization = 'id' in lookup ? await this.store.findById(lookup.id) : await this.store.findByUserCode(lookup.userCode);
+    return authorization?.status === 'abandoned';
+  }
+
   countLive(): Promise<number> {
     return this.store.countLive(this.clock.now());
   }

@@ -49,6 +49,7 @@ export class DeviceCodeGrant implements GrantType {
     if (authorization.status === 'redeemed') throw new InvalidGrant('The device code was already used.');
     if (authorization.expiresAt <= now) throw new ExpiredToken('The device code has expired; start again.');
     if (authorization.status === 'denied') throw new AccessDenied('The request was denied.');
+    if (authorization.status === 'abandoned') throw new InvalidGrant('The device abandoned this request.');
     if (authorization.status === 'pending') {
       deps.pacer.poll(authorization.id, authorization.interval, authorization.expiresAt);
       throw new AuthorizationPending('The person has not yet approved the request.');

@@ -19,6 +19,8 @@ import { registerTokenManagementRoutes } from './routes/token-management.js';
 import { registerErrorHandler } from './error-handler.js';
 import { registerFormBody } from './form-body.js';
 import { proxyTrust } from './request-context.js';
+import { registerDeviceAbandonRoute } from './routes/device-abandon.js';
+import { registerOwnSessionRoute } from './routes/own-session.js';
 import { registerDeviceAuthorizationRoute } from './routes/device-authorization.js';
 import { registerDeviceEnrollmentRoute } from './routes/device-enrollment.js';
 import type { DeviceStore } from '../devices/device-store.js';
@@ -52,6 +54,8 @@ export interface HttpDeps {
   events: EventStreamDeps;
   /** Enrolled device keys, for `/devices/enroll`. */
   devices: DeviceStore;
+  /** Whether the server can do its work (the database answers), for `/readyz`. */
+  ready: () => Promise<boolean>;
 }
 
 /** OAuth requests are small; anything bigger is a mistake or an attack. */
@@ -84,6 +88,8 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   registerErrorHandler(app);
   registerMetadataRoutes(app, { issuer: deps.issuer, scopes: deps.scopes, keys: deps.keys });
   registerDeviceAuthorizationRoute(app, { ...deps.deviceRequest, dpop: deps.dpop, metrics: deps.metrics });
+  registerDeviceAbandonRoute(app, { ...deps.deviceRequest, dpop: deps.dpop });
+  registerOwnSessionRoute(app, { ...deps.introspection, dpop: deps.dpop });
   registerTokenRoute(app, { issuer: deps.issuer, grants: deps.grants, nonces: deps.nonces, metrics: deps.metrics });
   registerTokenManagementRoutes(app, {
     issuer: deps.issuer,
@@ -96,7 +102,12 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   registerEventStream(app, deps.events);
   if (deps.demoApi) registerDemoApi(app, { issuer: deps.issuer, guard: deps.demoApi });
   registerVerificationRoutes(app, deps.verification);
-  app.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
+  // Liveness: the process serves HTTP. Readiness: it can also reach its database (take it out of rotation if not).
+  app.get('/healthz', (_request, reply) => reply.header('cache-control', 'no-store').send({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const ready = await deps.ready();
+    return reply.header('cache-control', 'no-store').code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready' });
+  });
   registerMetricsRoute(app, { metrics: deps.metrics, access: deps.metricsAccess });
   return app;
 }

@@ -166,6 +166,30 @@ export class SqlDeviceAuthorizationStore implements DeviceAuthorizationStore {
     });
   }
 
+  async abandon(id: string, now: number, events: AuditEventInput[]): Promise<boolean> {
+    return this.db.transaction().execute(async (tx) => {
+      const row = await tx.selectFrom('device_authorizations').select(['grant_id']).where('id', '=', id).executeTakeFirst();
+      const result = await tx
+        .updateTable('device_authorizations')
+        .set({ status: 'abandoned', decided_at: now })
+        .where('id', '=', id)
+        .where('status', 'in', ['pending', 'approved'])
+        .executeTakeFirst();
+      if (result.numUpdatedRows !== 1n) return false;
+      // Approved a moment before the device gave up: the grant exists but no token does; it must not outlive this.
+      if (row?.grant_id) {
+        await tx
+          .updateTable('grants')
+          .set({ status: 'revoked', revoked_at: now, revoked_by: 'device', revoked_reason: 'device abandoned the request' })
+          .where('id', '=', row.grant_id)
+          .where('status', '=', 'active')
+          .execute();
+      }
+      await appendAuditEvents(tx, events);
+      return true;
+    });
+  }
+
   async redeem(id: string, tokens: IssuedTokens, dpopJkt: string | null, events: AuditEventInput[]): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
       const result = await tx
@@ -199,7 +223,7 @@ export class SqlDeviceAuthorizationStore implements DeviceAuthorizationStore {
     const result = await this.db
       .deleteFrom('device_authorizations')
       .where('expires_at', '<', before)
-      .where('status', 'in', ['pending', 'denied'])
+      .where('status', 'in', ['pending', 'denied', 'abandoned'])
       .executeTakeFirst();
     return Number(result.numDeletedRows);
   }

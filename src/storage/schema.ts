@@ -23,7 +23,7 @@ export interface DeviceAuthorizationTable {
   interval: number;
   created_at: number;
   expires_at: number;
-  status: 'pending' | 'approved' | 'denied' | 'redeemed';
+  status: 'pending' | 'approved' | 'denied' | 'redeemed' | 'abandoned';
   decided_at: number | null;
   approver_user_id: string | null;
   approver_ip: string | null;

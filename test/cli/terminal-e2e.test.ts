@@ -195,6 +195,11 @@ describe('tether in a real terminal', { timeout: 90_000 }, () => {
     };
     assert.equal(whoami['bound_to_key'], profile.profiles[0]?.key_thumbprint);
 
+    // 5b. The README's line as written, from the checkout: npx tether exec -- curl -s <issuer>/api/whoami.
+    // curl goes through the proxy because exec points http_proxy at it for an http:// resource.
+    const readme = await run('npx', ['--no-install', 'tether', 'exec', '--', 'curl', '-s', `${issuer}/api/whoami`], { env, cwd: ROOT, timeout: 60_000 });
+    assert.equal((JSON.parse(readme.stdout) as Record<string, unknown>)['sub'], 'alice', readme.stdout + readme.stderr);
+
     // 6. The secrets live only in the agent: search for them everywhere else.
     const agent = agentAt();
     const held = (await agent.request({ op: 'read', account: profile.profiles[0]?.account ?? '' }))['tokens'] as {

@@ -13,6 +13,16 @@ export interface KeysCommandDeps {
   fetch: typeof fetch;
 }
 
+/**
+ * `tether keys` in the shape main.ts registers (command name and summary for `tether --help`); the body keeps its
+ * own parsing.
+ */
+export const keysCli = Object.assign((args: string[], context: { io: CliIO }) => keysCommand(args, context.io), {
+  command: 'keys',
+  summary: "rotate the server's signing keys (publish ahead, retire after the longest token)",
+  usage: USAGE,
+});
+
 /** `tether keys`: signing key rotation against a running server. */
 export async function keysCommand(args: string[], io: CliIO, deps: KeysCommandDeps = { fetch }): Promise<number> {
   const [sub, ...rest] = args;

@@ -133,6 +133,7 @@ export function registerVerificationRoutes(app: FastifyInstance, deps: Verificat
       return send(reply, renderRateLimited(refusal.retryAfter), 429);
     }
     const pending = await deps.decisions.findPending(code);
+    if (!pending && (await deps.decisions.wasAbandoned({ userCode: code }))) return send(reply, renderCancelled(), 410);
     if (!pending) {
       deps.limiter.recordFailure(ip, s.session.idHash);
       await deps.audit.record([{ ...entered, type: 'user_code.rejected', data: { ...entered.data, reason: 'no_such_code' } }]);
@@ -200,12 +201,16 @@ export function registerVerificationRoutes(app: FastifyInstance, deps: Verificat
     const { userId, authTime } = s.session;
     if (!userId || authTime === null) return send(reply, renderFormExpired(), 403);
     const user = await deps.users.find(userId);
+    const sealedId = deps.sessions.openRequest(s.id, s.params.get('request'));
     const pending = await findSealed(s.id, s.params.get('request'));
+    if (!pending && sealedId !== undefined && (await deps.decisions.wasAbandoned({ id: sealedId }))) return send(reply, renderCancelled(), 410);
     if (!user || !pending) return send(reply, renderExpired(), 410);
     const approver = requestContext(request);
     if (decision === 'approve') {
       const outcome = await deps.decisions.approve(pending, user, authTime, approver);
-      if (outcome.status === 'gone') return send(reply, renderExpired(), 410);
+      if (outcome.status === 'gone') {
+        return send(reply, (await deps.decisions.wasAbandoned({ id: pending.authorization.id })) ? renderCancelled() : renderExpired(), 410);
+      }
       if (outcome.status === 'refused') {
         request.log.info({ client: pending.client.id, user: user.id }, 'approval refused by policy; request denied');
         deps.metrics.decisions.inc({ decision: 'policy_refused' });
@@ -230,6 +235,16 @@ function renderExpired(): string {
   return renderMessage(
     'This request is no longer waiting',
     html`<p>The code expired or was already used. Start the sign-in again on your device to get a new code.</p>`,
+    'stop',
+  );
+}
+
+/** The device gave up on the request (its person cancelled the login there): nothing is left to approve. */
+function renderCancelled(): string {
+  return renderMessage(
+    'This request was cancelled',
+    html`<p>The sign-in was cancelled on the device that asked for it, so it can no longer be approved. Nothing was
+      granted. If you still want to sign in, start again on your device to get a new code.</p>`,
     'stop',
   );
 }
