@@ -76,7 +76,7 @@ export class DeviceDecisions {
   async approve(request: PendingRequest, user: User, authTime: number, approver: RequestContext): Promise<ApprovalOutcome> {
     const now = this.clock.now();
     const { authorization } = request;
-    const device = await this.policy.device(authorization.dpopJkt, authorization.environment);
+    const device = await this.policy.device(authorization.deviceJkt ?? authorization.dpopJkt, authorization.environment);
     const decision = this.policy.decide({
       step: 'approval',
       now,
@@ -114,6 +114,7 @@ export class DeviceDecisions {
       scopes: decision.scopes,
       resource: authorization.resource,
       dpopJkt: authorization.dpopJkt,
+      deviceJkt: authorization.deviceJkt,
       environment: authorization.environment,
       authTime,
       createdAt: now,

@@ -14,6 +14,7 @@ export function grantFromRow(r: Selectable<GrantTable>): GrantRecord {
     scopes: r.scope === '' ? [] : r.scope.split(' '),
     resource: r.resource,
     dpopJkt: r.dpop_jkt,
+    deviceJkt: r.device_jkt ?? null,
     environment: r.environment,
     authTime: Number(r.auth_time),
     createdAt: Number(r.created_at),

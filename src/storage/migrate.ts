@@ -2,11 +2,13 @@ import type { Kysely } from 'kysely';
 import { Migrator, type Migration } from 'kysely/migration';
 import * as initial from './migrations/0001-initial.js';
 import * as keys from './migrations/0002-keys.js';
+import * as device from './migrations/0003-device.js';
 
 // Migrations are imported statically (not read from a folder) so the compiled package carries them.
 const migrations: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-keys': keys,
+  '0003-device': device,
 };
 
 export async function migrateToLatest(db: Kysely<unknown>): Promise<void> {
