@@ -49,7 +49,7 @@ export class SqlGrantStore implements GrantStore, RevocationStore {
         .where('status', '=', 'active')
         .where('created_at', '<=', s.issuedBefore);
       if (s.kind !== 'all') query = query.where(COLUMN[s.kind], '=', s.value ?? '');
-      const rows = await query.execute();
+      const rows = s.tokensOnly ? [] : await query.execute();
       const ids = rows.map((r) => r.id);
       if (ids.length > 0) {
         await tx

@@ -154,7 +154,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
       const now = deps.clock.now();
       const record = await deps.devices.revoke(jkt, { by: actor, now }, (r) => [deviceAction('device.revoke', r, actor, now, body.reason)]);
       if (!record) return noDevice(reply);
-      await deps.revoker.revoke({ kind: 'jkt', value: jkt, actor, reason: body.reason ?? 'device trust revoked', via: 'admin_api' });
+      await deps.revoker.revoke({ kind: 'jkt', value: jkt, actor, reason: body.reason ?? 'device trust revoked', via: 'admin_api', tokensOnly: true });
       request.log.info({ jkt, actor }, 'device trust revoked by an administrator');
       return noStore(reply).send({ device: deviceJson(record) });
     });
