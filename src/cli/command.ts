@@ -57,28 +57,28 @@ function command<C extends CommandContext>(
 export function defineCommand<O extends Options, C extends CommandContext>(spec: CommandSpec<O, C>): Command<C> {
   const options = { ...spec.options, help: { type: 'boolean', short: 'h', default: false } } as WithHelp<O>;
   return command(spec, async (args, context) => {
-      const { io } = context;
-      const [own, passed] = spec.passThrough ? splitPassThrough(args, options) : [args, undefined];
-      let parsed: Parsed<O>;
-      try {
-        parsed = parseArgs({ args: own, options, allowPositionals: true, strict: true });
-      } catch (error) {
-        return usageError(io, spec, (error as Error).message);
-      }
-      if (passed) parsed.positionals.push(...passed);
-      if ((parsed.values as { help?: boolean }).help) {
-        io.stdout.write(`${spec.usage}\n`);
-        return ExitCode.ok;
-      }
-      if (!spec.positionals && !spec.passThrough && parsed.positionals.length > 0) {
-        return usageError(io, spec, `unexpected argument ${JSON.stringify(parsed.positionals[0])}`);
-      }
-      try {
-        return await spec.run({ values: parsed.values, positionals: parsed.positionals }, context);
-      } catch (error) {
-        if (error instanceof UsageError) return usageError(io, spec, error.message);
-        throw error;
-      }
+    const { io } = context;
+    const [own, passed] = spec.passThrough ? splitPassThrough(args, options) : [args, undefined];
+    let parsed: Parsed<O>;
+    try {
+      parsed = parseArgs({ args: own, options, allowPositionals: true, strict: true });
+    } catch (error) {
+      return usageError(io, spec, (error as Error).message);
+    }
+    if (passed) parsed.positionals.push(...passed);
+    if ((parsed.values as { help?: boolean }).help) {
+      io.stdout.write(`${spec.usage}\n`);
+      return ExitCode.ok;
+    }
+    if (!spec.positionals && !spec.passThrough && parsed.positionals.length > 0) {
+      return usageError(io, spec, `unexpected argument ${JSON.stringify(parsed.positionals[0])}`);
+    }
+    try {
+      return await spec.run({ values: parsed.values, positionals: parsed.positionals }, context);
+    } catch (error) {
+      if (error instanceof UsageError) return usageError(io, spec, error.message);
+      throw error;
+    }
   });
 }
 
@@ -106,17 +106,17 @@ export function defineGroup<C extends CommandContext>(spec: {
   subcommands: Record<string, Command<C>>;
 }): Command<C> {
   return command(spec, async (args, context) => {
-      const [word, ...rest] = args;
-      if (word === '--help' || word === '-h' || word === 'help' || word === undefined) {
-        context.io.stdout.write(`${spec.usage}\n`);
-        return ExitCode.ok;
-      }
-      const sub = word !== undefined && Object.hasOwn(spec.subcommands, word) ? spec.subcommands[word] : undefined;
-      if (!sub) {
-        context.io.stderr.write(`tether ${spec.name}: unknown subcommand '${word}'\n\n${spec.usage}\n`);
-        return ExitCode.usage;
-      }
-      return sub(rest, context);
+    const [word, ...rest] = args;
+    if (word === '--help' || word === '-h' || word === 'help' || word === undefined) {
+      context.io.stdout.write(`${spec.usage}\n`);
+      return ExitCode.ok;
+    }
+    const sub = word !== undefined && Object.hasOwn(spec.subcommands, word) ? spec.subcommands[word] : undefined;
+    if (!sub) {
+      context.io.stderr.write(`tether ${spec.name}: unknown subcommand '${word}'\n\n${spec.usage}\n`);
+      return ExitCode.usage;
+    }
+    return sub(rest, context);
   });
 }
 

@@ -9,7 +9,8 @@ import { freePort } from '../support/ports.js';
 
 const BIN = join(import.meta.dirname, '../../bin/tether.js');
 const scratch = mkdtempSync(join(tmpdir(), 'tether-first-start-'));
-const ENV = { PATH: process.env['PATH'], HOME: scratch };
+// The binary runs under the test runner's Node options (e.g. --preserve-symlinks for a linked node_modules).
+const ENV = { PATH: process.env['PATH'], HOME: scratch, ...(process.env['NODE_OPTIONS'] ? { NODE_OPTIONS: process.env['NODE_OPTIONS'] } : {}) };
 
 interface Run {
   code: number | null;

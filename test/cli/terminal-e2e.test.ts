@@ -83,6 +83,7 @@ before(async () => {
   // A person's terminal: no CI variables, no D-Bus session (so no keychain answers and the agent is used).
   env = {
     PATH: process.env['PATH'],
+    ...(process.env['NODE_OPTIONS'] ? { NODE_OPTIONS: process.env['NODE_OPTIONS'] } : {}),
     HOME: home,
     XDG_RUNTIME_DIR: runtime,
     BROWSER: opener,
@@ -98,7 +99,7 @@ before(async () => {
   const port = await freePort();
   issuer = `http://127.0.0.1:${port}`;
   server = spawn(process.execPath, [BIN, 'serve', '--dev', '--port', String(port), '--data-dir', join(scratch, 'server')], {
-    env: { PATH: process.env['PATH'], TETHER_DEV_PASSWORD: PASSWORD },
+    env: { PATH: process.env['PATH'], TETHER_DEV_PASSWORD: PASSWORD, ...(process.env['NODE_OPTIONS'] ? { NODE_OPTIONS: process.env['NODE_OPTIONS'] } : {}) },
     stdio: 'ignore',
   });
   const deadline = Date.now() + 20_000;
