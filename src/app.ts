@@ -10,6 +10,7 @@ import { ReplayCache } from './dpop/replay-cache.js';
 import { ReplayMark } from './dpop/replay-mark.js';
 import { AdminKeys } from './admin/admin-keys.js';
 import { RequestGuard } from './guard/request-guard.js';
+import { RevocationList } from './guard/revocation-list.js';
 import { DpopNonces } from './dpop/nonce.js';
 import { DeviceCodeGrant } from './grant-types/device-code-grant.js';
 import { RefreshTokenGrant } from './grant-types/refresh-token-grant.js';
@@ -162,6 +163,10 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   };
   // The dev/demo API at {issuer}/api, guarded like any API; it asks storage directly whether a grant still stands.
   const demoAudience = `${config.issuer}/api`;
+  // It also hears the statements a gateway hears, for those that end tokens but not grants (a device's trust taken
+  // away). Only those made since the start: a demo, not a guard that must survive restarts.
+  const demoStatements = new RevocationList();
+  feed.subscribe((s) => demoStatements.apply({ ...s, seq: s.seq ?? 0, relevantUntil: s.createdAt + maxTokenTtl }));
   const demoApi = clients.resource(demoAudience)
     ? new RequestGuard({
         issuer: config.issuer,
@@ -171,7 +176,12 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
         now: () => clock.now(),
         isRevoked: async (claims) => {
           const grant = await grantStore.findGrant(String(claims['sid'] ?? ''));
-          return !grant || grant.status !== 'active' || grant.expiresAt <= clock.now();
+          if (!grant || grant.status !== 'active' || grant.expiresAt <= clock.now()) return true;
+          const cnf = claims['cnf'] as { jkt?: unknown } | undefined;
+          return demoStatements.covers(
+            { grantId: grant.id, sub: String(claims.sub), jkt: typeof cnf?.jkt === 'string' ? cnf.jkt : null, clientId: String(claims['client_id']), iat: Number(claims.iat), claims },
+            clock.now(),
+          );
         },
       })
     : undefined;

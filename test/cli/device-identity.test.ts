@@ -135,6 +135,11 @@ describe('tether device: one key per machine, enrolled, vouching for every login
       assert.equal(await requestCommand(['GET', `${server.api}/whoami`], before.deps), 0, before.stderr.text);
       const revoked = await admin(server, ['devices', 'revoke', jkt, '--reason', 'laptop lost']);
       assert.equal(revoked.code, 0, revoked.err);
+      // At once, with the access token still fresh: the API (the dev server's guarded demo API) refuses it, and the
+      // refresh that follows is refused by policy.
+      const atOnce = box.deps();
+      assert.equal(await requestCommand(['GET', `${server.api}/whoami`], atOnce.deps), ExitCode.notSignedIn, atOnce.stderr.text);
+      assert.match(atOnce.stderr.text, /This API needs a managed device/);
       // An hour later by the CLI's clock, the access token is stale: the request must refresh first.
       const later = box.deps();
       const refreshing = { ...later.deps, now: () => Math.floor(Date.now() / 1000) + 3600 };
