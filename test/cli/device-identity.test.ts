@@ -46,6 +46,9 @@ describe('tether device: one key per machine, enrolled, vouching for every login
       const first = await (await import('../../src/cli/commands/login.js')).loginCommand(['--issuer', server.issuer], refused.deps);
       assert.equal(first, ExitCode.unauthorized, refused.stderr.text);
       assert.match(refused.stderr.text, /This API needs a managed device/);
+      const judged = /This machine's device key is ([A-Za-z0-9_-]{43}) \(made just now\)/.exec(refused.stderr.text)?.[1];
+      assert.ok(judged, refused.stderr.text);
+      assert.match(refused.stderr.text, /tether device enroll/);
 
       const enrolling = box.deps();
       assert.equal(await deviceCommand(['enroll', '--issuer', server.issuer, '--name', 'alice-laptop'], enrolling.deps), 0, enrolling.stderr.text);
@@ -56,6 +59,7 @@ describe('tether device: one key per machine, enrolled, vouching for every login
       assert.equal(await deviceCommand(['status', '--issuer', server.issuer], pending.deps), 0);
       assert.match(pending.stdout.text, new RegExp(`Device key  ${jkt}\\n`), 'the same key: made once, kept in the keychain');
       assert.match(pending.stdout.text, /Trust {7}pending/);
+      assert.equal(jkt, judged, 'the key the refused login was judged by is the one enrolled');
 
       const approved = await admin(server, ['devices', 'approve', jkt, '--class', 'managed']);
       assert.equal(approved.code, 0, approved.err);

@@ -10,7 +10,7 @@ import { readTokenLabels } from '../auth/token-response.js';
 import { detectRunContext, type RunContext } from '../context/attended.js';
 import type { Profile } from '../config/profiles.js';
 import { ExitCode } from '../io.js';
-import type { SecretStore } from '../secrets/secret-store.js';
+import { storeLabel, type SecretStore } from '../secrets/secret-store.js';
 import { formatDuration, styles } from '../ui/format.js';
 import { listenForKeys } from '../ui/keypress.js';
 import { renderQr } from '../ui/qr.js';
@@ -117,6 +117,14 @@ async function runLogin(
     } catch (error) {
       if (!context.attended && isClientError(error, 'oauth_error') && error.oauthError === 'unauthorized_client') {
         return refuseUnattended(deps, metadata, context, error.message);
+      }
+      if (isClientError(error, 'oauth_error') && error.oauthError === 'unauthorized_client' && /device/i.test(error.message)) {
+        // Most likely this machine is not trusted (yet): say which key the server judged and how to change that.
+        io.stderr.write(
+          `tether login: ${error.message}\n  This machine's device key is ${device.key.jkt} (${device.created ? 'made just now' : 'held in ' + storeLabel(device.store)}).\n` +
+            '  See its trust with tether device status; ask for it with tether device enroll, then have an administrator approve it.\n',
+        );
+        return ExitCode.unauthorized;
       }
       throw error;
     }
