@@ -24,6 +24,11 @@ export interface DeviceKey {
  */
 export async function deviceKey(secrets: SecretStores): Promise<DeviceKey> {
   const { store } = await secrets.choose();
+  return deviceKeyIn(store);
+}
+
+/** The device key in `store` (the one a login already chose), made there if it has none. */
+export async function deviceKeyIn(store: SecretStore): Promise<DeviceKey> {
   const existing = await store.loadKey(DEVICE_KEY_ACCOUNT);
   if (existing) return { key: existing, store, created: false };
   return { key: await store.createKey(DEVICE_KEY_ACCOUNT), store, created: true };

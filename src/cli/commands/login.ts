@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { defineCommand, urlOption } from '../command.js';
 import { abandonRequest } from '../auth/abandon.js';
-import { deviceKey } from '../auth/device-key.js';
+import { deviceKeyIn } from '../auth/device-key.js';
 import { deviceAuthorizationRequest, pollDeviceAuthorization, type DeviceAuthorization } from '../auth/device-flow.js';
 import { discover, type ServerMetadata } from '../auth/discovery.js';
 import { ClientError, isClientError } from '../auth/errors.js';
@@ -102,7 +102,7 @@ async function runLogin(
   const account = `${metadata.issuer}#${randomBytes(8).toString('hex')}`;
   const key = await store.createKey(account);
   // The machine's device key vouches for this login's fresh key, so the server judges the machine, not the login.
-  const device = await deviceKey(deps.secrets);
+  const device = await deviceKeyIn(store);
   const http = { fetch: deps.fetch, key, nonces: deps.nonces };
   let saved = false;
   const abort = new AbortController();
