@@ -240,7 +240,7 @@ describe('device statements at /device_authorization', () => {
       await upstream.close();
     });
 
-    test('refuses its next API request at the gateway within a second, and its next refresh', async () => {
+    test('refuses its next API request at the gateway within a second, and its next refresh', async (t) => {
       const device = await approvedDevice();
       const apiKey = await dpopKey();
       const api = await login(apiKey, device, 'tether-cli');
@@ -257,7 +257,10 @@ describe('device statements at /device_authorization', () => {
       assert.equal((await admin(`${device.jkt}/revoke`, { reason: 'laptop lost' })).status, 200);
       const started = Date.now();
       await until(async () => (await call()) === 401, 5_000, 'the gateway to refuse the device');
-      assert.ok(Date.now() - started < 1_500, `refused after ${Date.now() - started} ms`);
+      const took = Date.now() - started;
+      t.diagnostic(`the gateway refused the revoked device ${took} ms after the revocation`);
+      // A second, plus slack for a machine shared by several test runs.
+      assert.ok(took < 1_500, `refused after ${took} ms`);
 
       const url = `${server.issuer}/token`;
       const refreshed = await postForm(url, { grant_type: 'refresh_token', client_id: 'ops-cli', refresh_token: String(prod['refresh_token']) }, {
