@@ -162,7 +162,7 @@ describe('device identity with the built CLI', { timeout: 120_000 }, () => {
     assert.equal(await calculateJwkThumbprint(held), jkt, 'the agent holds the enrolled key');
 
     // 2. An administrator approves it.
-    const approved = await tether({ ...machine, TETHER_ADMIN_KEY: ADMIN }, ['admin', 'devices', 'approve', jkt, '--class', 'managed', '--issuer', issuer]);
+    const approved = await tether({ ...machine, TETHER_ADMIN_KEY: ADMIN }, ['admin', 'devices', 'approve', '--class', 'managed', '--issuer', issuer, '--', jkt]);
     assert.match(approved.stdout, /as managed/);
     assert.match((await tether(machine, ['device', 'status', '--issuer', issuer])).stdout, /approved as managed/);
 

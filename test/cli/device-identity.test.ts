@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import { DEVICE_KEY_ACCOUNT } from '../../src/cli/auth/device-key.js';
 import { adminCommand } from '../../src/cli/commands/admin.js';
-import { deviceCommand } from '../../src/cli/commands/device.js';
+import { approveLine, deviceCommand } from '../../src/cli/commands/device.js';
 import { requestCommand } from '../../src/cli/commands/request.js';
 import { ProfileFile } from '../../src/cli/config/profiles.js';
 import { ExitCode } from '../../src/cli/io.js';
@@ -24,7 +24,8 @@ async function admin(server: TestServer, args: string[]): Promise<{ code: number
   let err = '';
   const sink = (add: (s: string) => void) => new Writable({ write: (c: Buffer, _e, done) => (add(c.toString()), done()) });
   const io = { stdout: sink((s) => (out += s)), stderr: sink((s) => (err += s)), stdin: process.stdin, env: { TETHER_ADMIN_KEY: ADMIN_KEY } };
-  const code = await adminCommand([...args, '--issuer', server.issuer], io);
+  // The issuer goes right after the subcommand: the thumbprint comes last, after `--` (it may start with '-').
+  const code = await adminCommand([...args.slice(0, 2), '--issuer', server.issuer, ...args.slice(2)], io);
   return { code, out, err };
 }
 
@@ -61,7 +62,7 @@ describe('tether device: one key per machine, enrolled, vouching for every login
       assert.match(pending.stdout.text, /Trust {7}pending/);
       assert.equal(jkt, judged, 'the key the refused login was judged by is the one enrolled');
 
-      const approved = await admin(server, ['devices', 'approve', jkt, '--class', 'managed']);
+      const approved = await admin(server, ['devices', 'approve', '--class', 'managed', '--', jkt]);
       assert.equal(approved.code, 0, approved.err);
       const status = box.deps();
       assert.equal(await deviceCommand(['status', '--issuer', server.issuer], status.deps), 0);
@@ -90,6 +91,16 @@ describe('tether device: one key per machine, enrolled, vouching for every login
     }
   });
 
+  test('the approve line a device prints works for a thumbprint that starts with a dash', async () => {
+    const key = `-${'A'.repeat(42)}`;
+    assert.equal(approveLine(key, 'managed'), `tether admin devices approve --class managed -- ${key}`);
+    // As printed, the admin command takes it (404: no such device, rather than a usage error).
+    const words = approveLine(key, 'managed').split(' ').slice(2);
+    const { code, err } = await admin(server, words);
+    assert.equal(code, ExitCode.failure, err);
+    assert.match(err, /No device with this key/);
+  });
+
   test('the agent holds the device key when there is no keychain; HOME has no trace of it', async () => {
     const box = new Sandbox();
     try {
@@ -97,7 +108,7 @@ describe('tether device: one key per machine, enrolled, vouching for every login
       assert.equal(await deviceCommand(['enroll', '--issuer', server.issuer], run.deps), 0, run.stderr.text);
       assert.match(run.stdout.text, /in the tether agent/);
       const jkt = /Device key {2}([A-Za-z0-9_-]{43})/.exec(run.stdout.text)?.[1] as string;
-      assert.equal((await admin(server, ['devices', 'approve', jkt, '--class', 'managed'])).code, 0);
+      assert.equal((await admin(server, ['devices', 'approve', '--class', 'managed', '--', jkt])).code, 0);
       const login = box.deps();
       assert.equal((await loginAndDecide(server, login)).code, 0, login.stderr.text);
       assert.deepEqual(findSecrets(readAll([box.home]), []), []);
@@ -114,7 +125,7 @@ describe('tether device: one key per machine, enrolled, vouching for every login
       const enrolling = box.deps();
       assert.equal(await deviceCommand(['enroll', '--issuer', server.issuer], enrolling.deps), 0, enrolling.stderr.text);
       const jkt = /Device key {2}([A-Za-z0-9_-]{43})/.exec(enrolling.stdout.text)?.[1] as string;
-      assert.equal((await admin(server, ['devices', 'approve', jkt, '--class', 'managed'])).code, 0);
+      assert.equal((await admin(server, ['devices', 'approve', '--class', 'managed', '--', jkt])).code, 0);
       const run = box.deps();
       assert.equal((await loginAndDecide(server, run)).code, 0, run.stderr.text);
 
@@ -137,7 +148,7 @@ describe('tether device: one key per machine, enrolled, vouching for every login
       // The original machine works until its trust is revoked; then its next refresh is refused by policy.
       const before = box.deps();
       assert.equal(await requestCommand(['GET', `${server.api}/whoami`], before.deps), 0, before.stderr.text);
-      const revoked = await admin(server, ['devices', 'revoke', jkt, '--reason', 'laptop lost']);
+      const revoked = await admin(server, ['devices', 'revoke', '--reason', 'laptop lost', '--', jkt]);
       assert.equal(revoked.code, 0, revoked.err);
       // At once, with the access token still fresh: the API (the dev server's guarded demo API) refuses it, and the
       // refresh that follows is refused by policy.

@@ -26,6 +26,14 @@ const ENROLLABLE = ['managed', 'jump_host'] as const;
 
 const issuerOption = { issuer: { type: 'string' } } as const;
 
+/**
+ * The command an administrator runs to approve `jkt`. A thumbprint may start with `-` (base64url), which a command
+ * line would read as a flag: then it goes after `--`.
+ */
+export function approveLine(jkt: string, cls: string): string {
+  return jkt.startsWith('-') ? `tether admin devices approve --class ${cls} -- ${jkt}` : `tether admin devices approve ${jkt} --class ${cls}`;
+}
+
 function issuerOf(deps: ClientDeps, flag: string | undefined): string {
   const given = flag ?? deps.io.env['TETHER_ISSUER'];
   const named = given === undefined ? undefined : urlOption(flag === undefined ? 'TETHER_ISSUER' : '--issuer', given);
@@ -57,7 +65,7 @@ const enroll = defineCommand({
           `Name        ${String(reply.body['name'])}`,
           status === 'approved'
             ? `Trust       approved as ${String(reply.body['class'])} by ${metadata.issuer}`
-            : `Trust       ${status}: an administrator approves it with\n              tether admin devices approve ${device.key.jkt} --class ${requested}`,
+            : `Trust       ${status}: an administrator approves it with\n              ${approveLine(device.key.jkt, requested)}`,
           '',
         ].join('\n'),
       );
@@ -85,7 +93,7 @@ const status = defineCommand({
       const cls = typeof reply.body['class'] === 'string' ? reply.body['class'] : null;
       const trust: Record<string, string> = {
         approved: `approved as ${cls ?? '?'}: logins from this machine count as ${cls ?? '?'}`,
-        pending: `pending: waiting for an administrator (tether admin devices approve ${device.key.jkt} --class managed)`,
+        pending: `pending: waiting for an administrator (${approveLine(device.key.jkt, 'managed')})`,
         revoked: 'revoked: an administrator took its trust away; logins from this machine count as unmanaged',
         not_enrolled: 'not enrolled: logins from this machine count as unmanaged (tether device enroll)',
       };
