@@ -14,6 +14,7 @@ import { Guard } from './guard/guard.js';
 import { StaticJwks, type KeySource } from './guard/keys.js';
 import { silentLogger } from './guard/logger.js';
 import { ApiPolicy } from './guard/api-policy.js';
+import { RevocationList } from './guard/revocation-list.js';
 import { DpopNonces } from './dpop/nonce.js';
 import { DeviceCodeGrant } from './grant-types/device-code-grant.js';
 import { RefreshTokenGrant } from './grant-types/refresh-token-grant.js';
@@ -202,6 +203,10 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   // read at each lookup so a rotated key is trusted at once; revocation is asked of storage, so it is never stale.
   const demoAudience = `${config.issuer}/api`;
   const ownKeys: KeySource = { getKey: (kid, alg) => new StaticJwks(keys.jwks()).getKey(kid, alg) };
+  // It also hears the statements a gateway hears, for those that end tokens but not grants (a device's trust taken
+  // away). Only those made since the start: a demo, not a guard that must survive restarts.
+  const demoStatements = new RevocationList();
+  feed.subscribe((s) => demoStatements.apply({ ...s, seq: s.seq ?? 0, relevantUntil: s.createdAt + maxTokenTtl }));
   const demoApi = clients.resource(demoAudience)
     ? new Guard({
         issuer: config.issuer,
@@ -214,7 +219,8 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
           health: () => ({ fresh: true }),
           isRevoked: async (token) => {
             const grant = await grantStore.findGrant(token.grantId ?? '');
-            return !grant || grant.status !== 'active' || grant.expiresAt <= clock.now();
+            if (!grant || grant.status !== 'active' || grant.expiresAt <= clock.now()) return true;
+            return demoStatements.covers(token, clock.now());
           },
         },
         logger: silentLogger,

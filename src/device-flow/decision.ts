@@ -80,7 +80,7 @@ export class DeviceDecisions {
 
   private async ask(request: PendingRequest, user: User, authTime: number, approver: RequestOrigin) {
     const { authorization } = request;
-    const device = await this.policy.device(authorization.dpopJkt, authorization.environment);
+    const device = await this.policy.device(authorization.deviceJkt ?? authorization.dpopJkt, authorization.environment);
     const decision = this.policy.decide({
       step: 'approval',
       now: this.clock.now(),
@@ -129,6 +129,7 @@ export class DeviceDecisions {
       scopes: decision.scopes,
       resource: authorization.resource,
       dpopJkt: authorization.dpopJkt,
+      deviceJkt: authorization.deviceJkt,
       environment: authorization.environment,
       authTime,
       createdAt: now,

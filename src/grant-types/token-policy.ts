@@ -32,7 +32,9 @@ export async function decideTokenStep(
   const { grant } = s;
   const user = await policy.user(grant.userId);
   if (!user) throw new InvalidGrant('The person this grant is for is no longer known.');
-  const device = await policy.device(s.jkt, grant.environment);
+  // The device key that vouched for the login, from the grant: its trust now, not at login, decides (a revoked
+  // device's refresh is refused). Without one, the token key stands for the device.
+  const device = await policy.device(grant.deviceJkt ?? s.jkt, grant.environment);
   const decision = policy.decide({
     step: s.step,
     now: s.now,

@@ -11,6 +11,8 @@ export interface Grant {
   resource: string;
   /** The DPoP key every token of this grant is bound to; set at approval or at first redemption. */
   dpopJkt: string | null;
+  /** The device key that vouched for the login (see DeviceAuthorization.deviceJkt); policy asks about it at refresh. */
+  deviceJkt: string | null;
   /** What the device declared about where it runs when it asked, carried for policy at refresh. */
   environment: string | null;
   authTime: number;

@@ -14,6 +14,7 @@ export function grantFromRow(r: Selectable<GrantTable>): GrantRecord {
     scopes: r.scope === '' ? [] : r.scope.split(' '),
     resource: r.resource,
     dpopJkt: r.dpop_jkt,
+    deviceJkt: r.device_jkt ?? null,
     environment: r.environment,
     authTime: Number(r.auth_time),
     createdAt: Number(r.created_at),
@@ -48,7 +49,7 @@ export class SqlGrantStore implements GrantStore, RevocationStore {
         .where('status', '=', 'active')
         .where('created_at', '<=', s.issuedBefore);
       if (s.kind !== 'all') query = query.where(COLUMN[s.kind], '=', s.value ?? '');
-      const rows = await query.execute();
+      const rows = s.tokensOnly ? [] : await query.execute();
       const ids = rows.map((r) => r.id);
       if (ids.length > 0) {
         // Refresh tokens before grants: the order a rotation takes the same rows in, so a revocation and a

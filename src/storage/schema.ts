@@ -19,6 +19,8 @@ export interface DeviceAuthorizationTable {
   requester_ip: string;
   requester_user_agent: string;
   dpop_jkt: string | null;
+  /** The device key whose statement vouched for the DPoP key (migration 0003); null without one. */
+  device_jkt: string | null;
   environment: string | null;
   interval: number;
   created_at: number;
@@ -39,6 +41,8 @@ export interface GrantTable {
   scope: string;
   resource: string;
   dpop_jkt: string | null;
+  /** The device key whose statement vouched for the DPoP key (migration 0003); null without one. */
+  device_jkt: string | null;
   environment: string | null;
   auth_time: number;
   created_at: number;

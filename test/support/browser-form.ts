@@ -98,3 +98,26 @@ export class FormBrowser {
     return this.lastPage;
   }
 }
+
+/** The part of a playwright Page the approval walk uses (typed here so protocol tests need no playwright). */
+interface ApprovalPage {
+  goto(url: string): Promise<unknown>;
+  getByRole(role: 'heading' | 'button', options: { name: string }): { waitFor(): Promise<void>; click(): Promise<void> };
+  getByLabel(label: string): { fill(value: string): Promise<void> };
+}
+
+/**
+ * A person approving in a real browser (Chromium through playwright): opens the link with the code filled in,
+ * confirms the code, signs in and presses Approve, then waits for "Device approved". The one place that knows the
+ * verification pages' order, so a change to it (sign-in first...) is adapted here for every Chromium test.
+ */
+export async function approveInBrowser(page: ApprovalPage, completeUrl: string, credentials: { username: string; password: string }): Promise<void> {
+  await page.goto(completeUrl);
+  await page.getByRole('heading', { name: 'Check the code' }).waitFor();
+  await page.getByRole('button', { name: 'Yes, the codes match' }).click();
+  await page.getByLabel('Username').fill(credentials.username);
+  await page.getByLabel('Password').fill(credentials.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Approve' }).click();
+  await page.getByRole('heading', { name: 'Device approved' }).waitFor();
+}
