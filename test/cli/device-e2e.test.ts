@@ -169,7 +169,7 @@ describe('device identity with the built CLI', { timeout: 120_000 }, () => {
     // 3. tether login in a real terminal; the person approves in Chromium.
     inTerminal('login', machine, `login --issuer ${issuer}`);
     const shown = await waitForScreen('login', /Press Enter to open/);
-    const userCode = /one-time code: ([A-Z]{4}-[A-Z]{4})/.exec(shown)?.[1];
+    const userCode = /one-time code: ([A-Z]{4}-[A-Z]{4}-[A-Z]{4})/.exec(shown)?.[1];
     assert.ok(userCode, shown);
     const context = await browser!.newContext();
     try {

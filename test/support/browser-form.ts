@@ -108,16 +108,16 @@ interface ApprovalPage {
 
 /**
  * A person approving in a real browser (Chromium through playwright): opens the link with the code filled in,
- * confirms the code, signs in and presses Approve, then waits for "Device approved". The one place that knows the
- * verification pages' order, so a change to it (sign-in first...) is adapted here for every Chromium test.
+ * signs in (sign-in comes first; the code from the link rides along), confirms the code and presses Approve, then
+ * waits for "Device approved". The one place that knows the verification pages' order for these tests.
  */
 export async function approveInBrowser(page: ApprovalPage, completeUrl: string, credentials: { username: string; password: string }): Promise<void> {
   await page.goto(completeUrl);
-  await page.getByRole('heading', { name: 'Check the code' }).waitFor();
-  await page.getByRole('button', { name: 'Yes, the codes match' }).click();
   await page.getByLabel('Username').fill(credentials.username);
   await page.getByLabel('Password').fill(credentials.password);
   await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Check the code' }).waitFor();
+  await page.getByRole('button', { name: 'Yes, the codes match' }).click();
   await page.getByRole('button', { name: 'Approve' }).click();
   await page.getByRole('heading', { name: 'Device approved' }).waitFor();
 }
