@@ -4,7 +4,6 @@ import type { Logger } from 'pino';
 import { ClientRegistry } from './clients/client-registry.js';
 import { registeredClients } from './config/registered-clients.js';
 import type { Config } from './config/schema.js';
-import { MAX_DEVICE_CODE_TTL } from './oauth/grant-types.js';
 import { DeviceDecisions } from './device-flow/decision.js';
 import { PollPacer } from './device-flow/poll-pacer.js';
 import { DpopVerifier } from './dpop/proof.js';
@@ -44,7 +43,7 @@ import { openSqliteHandle } from './storage/sqlite.js';
 import { KeyRing } from './tokens/signing-keys.js';
 import type { UserDirectory } from './users/user.js';
 import { BrowserSessions } from './verification/browser-session.js';
-import { CodeEntryLimiter } from './verification/code-entry-limiter.js';
+import { composeVerification } from './compose-verification.js';
 import { CachedDeviceStore } from './devices/cached-device-store.js';
 import { PolicyGate } from './policy-gate/policy-gate.js';
 import { DEFAULT_PACK_NAME, DEFAULT_POLICY_PACK } from './policy/default-pack.js';
@@ -191,20 +190,8 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
       logger.warn({ client: client.id }, 'RISK: this client may get plain Bearer tokens, usable by anyone who copies them');
     }
   }
-  const longestCodeTtl = Math.min(
-    MAX_DEVICE_CODE_TTL,
-    Math.max(config.device_flow.code_ttl, ...config.clients.map((c) => c.device_code_ttl ?? 0)),
-  );
-  const limiter = new CodeEntryLimiter(
-    {
-      perIpFailures: config.brute_force.per_ip_failures,
-      perSessionFailures: config.brute_force.per_session_failures,
-      window: config.brute_force.window,
-      codeLifetime: longestCodeTtl,
-      maxGuessProbability: config.brute_force.max_guess_probability,
-    },
-    () => clock.now(),
-  );
+  const decisions = new DeviceDecisions(deviceStore, clients, clock, lifetimes, gate);
+  const guessing = composeVerification({ config, audit, metrics, logger, clock, users: options.users, decisions, store: deviceStore });
   const deviceRequest = {
     issuer: config.issuer,
     clients,
@@ -212,6 +199,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     clock,
     defaults: { codeTtl: config.device_flow.code_ttl, interval: config.device_flow.interval },
     policy: gate,
+    limits: guessing.deviceLimits,
   };
   const issuing = { issuer: config.issuer, clients, grants: grantStore, proofs, keys, clock, lifetimes, policy: gate };
   const grants = [
@@ -263,10 +251,10 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     verification: {
       issuer: config.issuer,
       metrics,
-      audit,
       sessions: new BrowserSessions(sessionStore, clock, csrfKey),
-      decisions: new DeviceDecisions(deviceStore, clients, clock, lifetimes, gate),
-      limiter,
+      decisions,
+      codeEntry: guessing.codeEntry,
+      signIn: guessing.signIn,
       users: options.users,
       clock,
     },
@@ -281,7 +269,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   const cleanup = async () => {
     const now = clock.now();
     pacer.sweep();
-    limiter.sweep();
+    guessing.sweep();
     // A rotation made by another process on the same database reaches this one here.
     await keys.reload();
     const codes = await deviceStore.deleteExpired(now);

@@ -131,6 +131,8 @@ export async function devTenant(opts: { host: string; port: number; dataDir: str
       ...(kekFile ? { keys: { kek_file: kekFile } } : {}),
       // Scrapers on this machine need no token in dev; anything else needs metrics.bearer_token_hashes.
       metrics: { allow_loopback: true },
+      // A dev tenant's clients are this machine: a cap per client address would be a cap on the whole server.
+      brute_force: { device_authorization: { per_ip_requests: 10_000, live_codes_per_ip: 10_000 } },
       users: [{ username: 'alice', name: 'Alice (demo)', password_hash: passwordHash, groups: ['engineering'] }],
     },
     'the dev tenant',

@@ -48,7 +48,8 @@ export interface DeviceAuthorizationStore {
    * for it, in one transaction; false when another poll redeemed it first.
    */
   redeem(id: string, tokens: IssuedTokens, dpopJkt: string | null, events: AuditEventInput[]): Promise<boolean>;
-  countLive(now: number): Promise<number>;
+  /** Undecided, unexpired authorizations, all or those of one client or one requesting address. */
+  countLive(now: number, of?: { clientId?: string; requesterIp?: string }): Promise<number>;
   /** Deletes authorizations that expired before `before`; returns how many. */
   deleteExpired(before: number): Promise<number>;
 }

@@ -185,13 +185,15 @@ export class SqlDeviceAuthorizationStore implements DeviceAuthorizationStore {
     });
   }
 
-  async countLive(now: number): Promise<number> {
-    const row = await this.db
+  async countLive(now: number, of: { clientId?: string; requesterIp?: string } = {}): Promise<number> {
+    let query = this.db
       .selectFrom('device_authorizations')
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .where('status', '=', 'pending')
-      .where('expires_at', '>', now)
-      .executeTakeFirstOrThrow();
+      .where('expires_at', '>', now);
+    if (of.clientId !== undefined) query = query.where('client_id', '=', of.clientId);
+    if (of.requesterIp !== undefined) query = query.where('requester_ip', '=', of.requesterIp);
+    const row = await query.executeTakeFirstOrThrow();
     return Number(row.n);
   }
 

@@ -130,7 +130,7 @@ describe('tether in a real terminal', { timeout: 90_000 }, () => {
     tmux('-f', '/dev/null', 'new-session', '-d', '-s', 'login', '-x', '120', '-y', '50',
       `${process.execPath} ${BIN} login --issuer ${issuer}; echo "EXIT:$?"; sleep 120`);
     const shown = await waitForScreen(/Press Enter to open/);
-    const userCode = /one-time code: ([A-Z]{4}-[A-Z]{4})/.exec(shown)?.[1];
+    const userCode = /one-time code: ([A-Z]{4}-[A-Z]{4}-[A-Z]{4})/.exec(shown)?.[1];
     assert.ok(userCode, shown);
     assert.match(shown, new RegExp(`open ${issuer}/device in a browser`));
     const completeUrl = `${issuer}/device?user_code=${userCode}`;
@@ -152,12 +152,13 @@ describe('tether in a real terminal', { timeout: 90_000 }, () => {
       const page = await context.newPage();
       page.setDefaultTimeout(15_000);
       await page.goto(completeUrl);
-      await page.getByRole('heading', { name: 'Check the code' }).waitFor();
-      assert.equal((await page.locator('.code').innerText()).trim(), userCode, 'the page shows the code the terminal shows');
-      await page.getByRole('button', { name: 'Yes, the codes match' }).click();
+      // Sign-in comes first; the code from the link rides along to be confirmed after it.
       await page.getByLabel('Username').fill('alice');
       await page.getByLabel('Password').fill(PASSWORD);
       await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { name: 'Check the code' }).waitFor();
+      assert.equal((await page.locator('.code').innerText()).trim(), userCode, 'the page shows the code the terminal shows');
+      await page.getByRole('button', { name: 'Yes, the codes match' }).click();
       await page.getByRole('button', { name: 'Approve' }).click();
       await page.getByRole('heading', { name: 'Device approved' }).waitFor();
     } finally {

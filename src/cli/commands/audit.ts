@@ -16,6 +16,7 @@ import { SqlAuditCheckpoints, SqlAuditLog } from '../../storage/audit-log.js';
 import type { Database } from '../../storage/schema.js';
 import { SqlSigningKeyStore } from '../../storage/signing-keys.js';
 import { openSqlite } from '../../storage/sqlite.js';
+import { canonicalUserId } from '../../users/canonical-id.js';
 import { ExitCode, type CliIO } from '../io.js';
 
 const USAGE = `Usage:
@@ -88,7 +89,7 @@ export async function auditCommand(args: string[], io: CliIO, deps: AuditCommand
       }
       return await trace(log, target, io, now());
     }
-    const query: AuditQuery = { userId: values.user, clientId: values.client, since };
+    const query: AuditQuery = { userId: values.user === undefined ? undefined : canonicalUserId(values.user), clientId: values.client, since };
     if (values.type) query.type = values.type as AuditEvent['type'];
     if (sub === 'list') {
       for (const e of await log.query(query)) io.stdout.write(`${describe(e)}\n`);
