@@ -42,6 +42,14 @@ import { SqlSigningKeyStore } from './storage/signing-keys.js';
 import { openSqliteHandle } from './storage/sqlite.js';
 import { KeyRing } from './tokens/signing-keys.js';
 import type { UserDirectory } from './users/user.js';
+import { CombinedDirectory } from './users/upstream-users.js';
+import { upstreamProviders } from './config/upstream-providers.js';
+import { SqlPasskeyStore } from './storage/passkeys.js';
+import { SqlSignInCeremonyStore } from './storage/sign-in-ceremonies.js';
+import { SqlUpstreamUserStore } from './storage/upstream-users.js';
+import { Passkeys } from './verification/passkeys.js';
+import { SignInCeremonies } from './verification/sign-in-ceremony.js';
+import { UpstreamSignIn } from './verification/upstream-sign-in.js';
 import { BrowserSessions } from './verification/browser-session.js';
 import { composeVerification } from './compose-verification.js';
 import { CachedDeviceStore } from './devices/cached-device-store.js';
@@ -86,6 +94,8 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   const clock = options.clock ?? systemClock;
   // The KEK first: without one nothing is opened (a ConfigError says what to set).
   const kek = resolveKek(config, options.env ?? process.env);
+  // Upstream providers' client secrets too: a missing one stops the start before anything is opened.
+  const providers = upstreamProviders(config, options.env ?? process.env);
   if (kek.insideDataDir) {
     logger.warn(
       { kek: kek.origin },
@@ -97,6 +107,9 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   const settings = new SqlSettings(db);
   const deviceStore = new SqliteDeviceAuthorizationStore(sqlite);
   const sessionStore = new SqlBrowserSessionStore(db);
+  // Local accounts and the people upstream providers brought in, looked up by id alike (grants, policy, tokens).
+  const users = new CombinedDirectory(options.users, new SqlUpstreamUserStore(db));
+  const ceremonies = new SignInCeremonies(new SqlSignInCeremonyStore(db), clock);
   const keys = await KeyRing.open(new SqlSigningKeyStore(db), kek.kek, clock).catch(async (error: unknown) => {
     await db.destroy();
     // The wrong KEK (or a damaged key row) is a configuration problem: say so, as for a missing KEK.
@@ -157,7 +170,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     throw error;
   }
   const devices = new CachedDeviceStore(new SqlDeviceStore(db));
-  const gate = new PolicyGate({ engine: policy, devices, audit, users: options.users, logger });
+  const gate = new PolicyGate({ engine: policy, devices, audit, users, logger });
   const lifetimes = {
     accessTokenTtl: config.tokens.access_token_ttl,
     grantIdleTtl: config.tokens.grant_idle_ttl,
@@ -191,7 +204,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     }
   }
   const decisions = new DeviceDecisions(deviceStore, clients, clock, lifetimes, gate);
-  const guessing = composeVerification({ config, audit, metrics, logger, clock, users: options.users, decisions, store: deviceStore });
+  const guessing = composeVerification({ config, audit, metrics, logger, clock, users, decisions, store: deviceStore });
   const deviceRequest = {
     issuer: config.issuer,
     clients,
@@ -255,8 +268,31 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
       decisions,
       codeEntry: guessing.codeEntry,
       signIn: guessing.signIn,
-      users: options.users,
+      users,
       clock,
+      localAccounts: config.users.length > 0,
+      ...(providers.length > 0
+        ? {
+            upstream: new UpstreamSignIn({
+              providers,
+              ceremonies,
+              users,
+              audit,
+              clock,
+              redirectUri: (name) => new URL(`/device/callback/${name}`, config.issuer).href,
+            }),
+          }
+        : {}),
+      passkeys: new Passkeys({
+        store: new SqlPasskeyStore(db),
+        ceremonies,
+        users,
+        audit,
+        clock,
+        rpId: new URL(config.issuer).hostname,
+        origin: new URL(config.issuer).origin,
+        rpName: 'Tether',
+      }),
     },
   });
 
@@ -274,6 +310,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     await keys.reload();
     const codes = await deviceStore.deleteExpired(now);
     const sessions = await sessionStore.deleteExpiredSessions(now);
+    await ceremonies.sweep();
     if (codes + sessions > 0) logger.debug({ codes, sessions }, 'expired state cleaned up');
   };
   const timer = setInterval(() => {

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { PASSWORD_SIGN_IN, type Authentication } from '../users/user.js';
 import type { BrowserSession, BrowserSessionStore } from '../verification/browser-session.js';
 import type { Database } from './schema.js';
 
@@ -12,7 +13,8 @@ export class SqlBrowserSessionStore implements BrowserSessionStore {
         id_hash: s.idHash,
         user_id: s.userId,
         auth_time: s.authTime,
-        auth_method: s.authMethod,
+        auth_method: s.authentication?.method ?? null,
+        auth_context: s.authentication ? JSON.stringify(s.authentication) : null,
         created_at: s.createdAt,
         expires_at: s.expiresAt,
       })
@@ -26,7 +28,7 @@ export class SqlBrowserSessionStore implements BrowserSessionStore {
       idHash: r.id_hash,
       userId: r.user_id,
       authTime: r.auth_time === null ? null : Number(r.auth_time),
-      authMethod: r.auth_method === 'pwd' ? 'pwd' : null,
+      authentication: r.user_id === null ? null : authenticationOf(r.auth_context),
       createdAt: Number(r.created_at),
       expiresAt: Number(r.expires_at),
     };
@@ -39,5 +41,23 @@ export class SqlBrowserSessionStore implements BrowserSessionStore {
   async deleteExpiredSessions(before: number): Promise<number> {
     const r = await this.db.deleteFrom('browser_sessions').where('expires_at', '<', before).executeTakeFirst();
     return Number(r.numDeletedRows);
+  }
+}
+
+/** A stored sign-in as policy reads it; a row from before 0004-sso, or one that does not parse, was a password. */
+function authenticationOf(stored: string | null): Authentication {
+  if (stored === null) return PASSWORD_SIGN_IN;
+  try {
+    const v = JSON.parse(stored) as Partial<Authentication>;
+    const method = typeof v.method === 'string' && (v.method === 'pwd' || v.method === 'passkey' || v.method.startsWith('upstream:')) ? v.method : 'pwd';
+    return {
+      method,
+      mfa: v.mfa === true,
+      phishingResistant: v.phishingResistant === true,
+      acr: typeof v.acr === 'string' ? v.acr : '',
+      amr: Array.isArray(v.amr) ? v.amr.filter((x): x is string => typeof x === 'string') : [],
+    };
+  } catch {
+    return PASSWORD_SIGN_IN;
   }
 }

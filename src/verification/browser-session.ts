@@ -1,14 +1,15 @@
 import { createHmac } from 'node:crypto';
 import { constantTimeEqual, hashSecret, randomToken } from '../shared/crypto.js';
 import type { Clock } from '../shared/clock.js';
-import type { AuthenticationMethod } from '../users/user.js';
+import type { Authentication } from '../users/user.js';
 
 /** A browser's session on the verification page, signed in or not. Stored by the hash of its cookie value. */
 export interface BrowserSession {
   idHash: string;
   userId: string | null;
   authTime: number | null;
-  authMethod: AuthenticationMethod | null;
+  /** How the person signed in; null before sign-in. */
+  authentication: Authentication | null;
   createdAt: number;
   expiresAt: number;
 }
@@ -55,9 +56,9 @@ export class BrowserSessions {
   }
 
   /** Signing in replaces the session id, so an id planted before sign-in is worthless after it. */
-  async signIn(previousId: string | undefined, userId: string, method: AuthenticationMethod) {
+  async signIn(previousId: string | undefined, userId: string, authentication: Authentication) {
     if (previousId) await this.store.deleteSession(hashSecret(previousId));
-    return this.insert(userId, method);
+    return this.insert(userId, authentication);
   }
 
   async signOut(id: string): Promise<void> {
@@ -105,14 +106,14 @@ export class BrowserSessions {
     return token !== undefined && constantTimeEqual(token, this.csrfToken(sessionId));
   }
 
-  private async insert(userId: string | null, method: AuthenticationMethod | null) {
+  private async insert(userId: string | null, authentication: Authentication | null) {
     const id = randomToken(32);
     const now = this.clock.now();
     const session: BrowserSession = {
       idHash: hashSecret(id),
       userId,
       authTime: userId ? now : null,
-      authMethod: method,
+      authentication,
       createdAt: now,
       expiresAt: now + SESSION_TTL,
     };
