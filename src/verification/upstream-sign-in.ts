@@ -193,11 +193,12 @@ export class UpstreamSignIn {
     if (!found) {
       const metadata: Partial<oidc.ClientMetadata> = provider.clientSecret !== undefined ? { client_secret: provider.clientSecret } : {};
       const auth = provider.clientSecret !== undefined ? oidc.ClientSecretBasic(provider.clientSecret) : oidc.None();
-      found = oidc.discovery(provider.issuer, provider.clientId, metadata, auth, {
-        timeout: provider.timeout,
-        // Plain http only for a provider on this machine (tests, a local Keycloak); the config refuses it elsewhere.
-        ...(provider.issuer.protocol === 'http:' ? { execute: [oidc.allowInsecureRequests] } : {}),
-      });
+      // The ID token's signature is checked against the provider's JWKS too, not only trusted for arriving over
+      // TLS from the token endpoint (OpenID Connect Core §3.1.3.7 allows that; a misrouted proxy would not).
+      const execute = [oidc.enableNonRepudiationChecks];
+      // Plain http only for a provider on this machine (tests, a local Keycloak); the config refuses it elsewhere.
+      if (provider.issuer.protocol === 'http:') execute.push(oidc.allowInsecureRequests);
+      found = oidc.discovery(provider.issuer, provider.clientId, metadata, auth, { timeout: provider.timeout, execute });
       found.catch(() => this.discovered.delete(provider.name));
       this.discovered.set(provider.name, found);
     }
