@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { freePort } from '../support/ports.js';
 
 /** What the next ID token says, and how the provider misbehaves, for one test. */
@@ -96,7 +96,8 @@ export class FakeProvider {
       }
       this.lastRedirect = back.href;
       res.writeHead(302, { location: back.href });
-      return res.end();
+      res.end();
+      return;
     }
     if (url.pathname === '/token' && req.method === 'POST') {
       if (this.script.tokenDown) {
