@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
@@ -283,16 +284,21 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
             }),
           }
         : {}),
-      passkeys: new Passkeys({
-        store: new SqlPasskeyStore(db),
-        ceremonies,
-        users,
-        audit,
-        clock,
-        rpId: new URL(config.issuer).hostname,
-        origin: new URL(config.issuer).origin,
-        rpName: 'Tether',
-      }),
+      // WebAuthn's relying party is a domain: with an issuer at an IP address there are no passkeys.
+      ...(isIP(new URL(config.issuer).hostname.replace(/^\[|\]$/g, '')) === 0
+        ? {
+            passkeys: new Passkeys({
+              store: new SqlPasskeyStore(db),
+              ceremonies,
+              users,
+              audit,
+              clock,
+              rpId: new URL(config.issuer).hostname,
+              origin: new URL(config.issuer).origin,
+              rpName: 'Tether',
+            }),
+          }
+        : {}),
     },
   });
 
