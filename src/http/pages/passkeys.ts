@@ -58,7 +58,7 @@ ${view.canAdd
     ${csrfField(csrf)}
     <input type="hidden" name="credential" id="passkey_credential">
     <label for="passkey_name">Name for the new passkey</label>
-    <input id="passkey_name" name="name" maxlength="60" placeholder="Work laptop" autocomplete="off">
+    <input id="passkey_name" name="name" maxlength="60" placeholder="for example: Work laptop" autocomplete="off">
     <button type="button" class="primary" id="passkey_create" data-options="/device/passkeys/options" data-csrf="${csrf}">Add a passkey</button>
   </form>
   <p class="error" role="alert" id="passkey_error" hidden></p>

@@ -41,7 +41,8 @@ button.link { background: none; border: 0; padding: 0; margin: 0; color: var(--a
 .letters { overflow-wrap: anywhere; }
 .withheld { text-decoration: line-through; }
 .withheld-note { margin: 6px 0 0; }
-a.button { display: block; text-align: center; text-decoration: none; font-weight: 700; padding: 12px 20px; border-radius: 8px; margin-top: 12px; }
+a.button { display: block; text-align: center; text-decoration: none; font-weight: 700; padding: 12px 20px; border: 2px solid transparent; border-radius: 8px; margin-top: 12px; }
+input::placeholder { color: #9aa3ae; }
 a.button.upstream { background: var(--accent); color: #fff; }
 a.button.upstream:hover { filter: brightness(.92); }
 .sign-in-choices { margin-top: 16px; }

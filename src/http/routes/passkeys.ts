@@ -49,7 +49,8 @@ export function registerPasskeyRoutes(
     return flow.send(
       reply,
       renderPasskeys({
-        account: await flow.account(s),
+        // No link to this very page in the account bar.
+        account: { ...(await flow.account(s)), passkeys: false },
         passkeys: passkeys.map((p) => ({ id: p.id, name: p.name, createdAt: p.createdAt, lastUsedAt: p.lastUsedAt, synced: p.backedUp })),
         canAdd: local,
         ...(method.startsWith('upstream:') ? { provider: method.slice('upstream:'.length) } : {}),
