@@ -54,7 +54,7 @@ describe('code entry limits', () => {
     const clock = new FakeClock(Math.floor(Date.now() / 1000));
     // Default limits, but the real per-address caps on device requests (startServer relaxes them for other tests),
     // and a low alarm so the test sees it sound.
-    const server = await startServer({ brute_force: { code_entry: { alarm_failures: 20 } } }, clock);
+    const server = await startServer({ brute_force: { code_entry: { alarm_failures: 20 } }, metrics: { allow_loopback: true } }, clock);
     try {
       // 1. Device requests from twenty addresses until each is refused: 429, Retry-After, RFC JSON.
       let refused = 0;
