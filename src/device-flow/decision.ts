@@ -137,6 +137,7 @@ export class DeviceDecisions {
       dpopJkt: authorization.dpopJkt,
       environment: authorization.environment,
       authTime,
+      authentication: { method: signIn.method, mfa: signIn.mfa, phishingResistant: signIn.phishingResistant, acr: signIn.acr, amr: signIn.amr },
       createdAt: now,
       expiresAt: now + grantMaxTtl,
       idleTtl: grantIdleTtl,

@@ -104,6 +104,10 @@ function token(input: IssueInput | RefreshInput, env: RequestEnvironment): Cedar
     environment: input.environment ?? '',
     authMethod: input.signIn.method,
     authAgeSeconds: age(input.now, input.signIn.at, 'signIn.at'),
+    mfa: input.signIn.mfa === true,
+    phishingResistant: input.signIn.phishingResistant === true,
+    acr: input.signIn.acr ?? '',
+    amr: [...new Set(input.signIn.amr ?? [])],
     grantAgeSeconds: age(input.now, input.grantCreatedAt, 'grantCreatedAt'),
     ...b.origin('requester', input.requester),
   });

@@ -121,6 +121,11 @@ namespace Tether {
     scopes: Set<String>,
     authMethod: String,
     authAgeSeconds: Long,
+    // how the approver signed in, as at Approve
+    mfa: Bool,
+    phishingResistant: Bool,
+    acr: String,
+    amr: Set<String>,
     // seconds since the approval created the grant
     grantAgeSeconds: Long,
     // the device at the token endpoint

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { PASSWORD_SIGN_IN, type Authentication } from '../users/user.js';
+import { authenticationJson, authenticationOf } from './authentication-json.js';
 import type { BrowserSession, BrowserSessionStore } from '../verification/browser-session.js';
 import type { Database } from './schema.js';
 
@@ -14,7 +14,7 @@ export class SqlBrowserSessionStore implements BrowserSessionStore {
         user_id: s.userId,
         auth_time: s.authTime,
         auth_method: s.authentication?.method ?? null,
-        auth_context: s.authentication ? JSON.stringify(s.authentication) : null,
+        auth_context: s.authentication ? authenticationJson(s.authentication) : null,
         created_at: s.createdAt,
         expires_at: s.expiresAt,
       })
@@ -44,20 +44,3 @@ export class SqlBrowserSessionStore implements BrowserSessionStore {
   }
 }
 
-/** A stored sign-in as policy reads it; a row from before 0004-sso, or one that does not parse, was a password. */
-function authenticationOf(stored: string | null): Authentication {
-  if (stored === null) return PASSWORD_SIGN_IN;
-  try {
-    const v = JSON.parse(stored) as Partial<Authentication>;
-    const method = typeof v.method === 'string' && (v.method === 'pwd' || v.method === 'passkey' || v.method.startsWith('upstream:')) ? v.method : 'pwd';
-    return {
-      method,
-      mfa: v.mfa === true,
-      phishingResistant: v.phishingResistant === true,
-      acr: typeof v.acr === 'string' ? v.acr : '',
-      amr: Array.isArray(v.amr) ? v.amr.filter((x): x is string => typeof x === 'string') : [],
-    };
-  } catch {
-    return PASSWORD_SIGN_IN;
-  }
-}

@@ -41,6 +41,8 @@ export interface GrantTable {
   dpop_jkt: string | null;
   environment: string | null;
   auth_time: number;
+  /** JSON of the approver's Authentication (0004-sso); null for older grants. */
+  auth_context: string | null;
   created_at: number;
   expires_at: number;
   idle_ttl: number;

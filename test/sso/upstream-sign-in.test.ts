@@ -278,3 +278,35 @@ describe('configuration', () => {
     );
   });
 });
+
+describe('the grant keeps how its approver signed in, for policy at issuance', () => {
+  test('a policy on Issue sees the approval\'s sign-in: phishing-resistant passes, a password does not', async () => {
+    const policies = join(dir, 'policies');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(policies, { recursive: true });
+    writeFileSync(
+      join(policies, 'issue.cedar'),
+      '@id("baseline")\npermit (principal, action, resource);\n' +
+        '@id("issue-needs-phishing-resistant")\n@reason("Tokens only for a phishing-resistant sign-in.")\n' +
+        'forbid (principal, action == Tether::Action::"Issue", resource)\nwhen { !context.phishingResistant || context.authMethod == "pwd" };\n',
+    );
+    const strict = await startServer({ policy: { path: policies }, upstream_providers: [providerConfig(provider, join(dir, 'corp-secret'))] });
+    try {
+      const viaProvider = await authorize(strict);
+      const browser = new FormBrowser(strict.issuer);
+      await browser.signInUpstream('corp');
+      await browser.post('/device', { user_code: viaProvider.user_code });
+      assert.match(await browser.post('/device/decision', { decision: 'approve' }), /Device approved/);
+      assert.equal((await redeem(strict, viaProvider.device_code)).status, 200);
+
+      const viaPassword = await authorize(strict);
+      const local = new FormBrowser(strict.issuer);
+      assert.match(await local.decide(viaPassword.user_code, 'approve'), /Device approved/);
+      const refused = await redeem(strict, viaPassword.device_code);
+      assert.equal(refused.status, 400);
+      assert.equal(refused.body['error'], 'access_denied');
+    } finally {
+      await strict.close();
+    }
+  });
+});

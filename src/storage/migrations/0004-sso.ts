@@ -8,6 +8,8 @@ import type { Kysely } from 'kysely';
 export async function up(db: Kysely<unknown>): Promise<void> {
   // JSON: method, mfa, phishingResistant, acr, amr. Null for sessions from before (read as a password sign-in).
   await db.schema.alterTable('browser_sessions').addColumn('auth_context', 'text').execute();
+  // The same, kept with the grant its approval created: policy reads it again at issuance and refresh.
+  await db.schema.alterTable('grants').addColumn('auth_context', 'text').execute();
 
   // Keyed by the hash of the `state` (or challenge id), bound to the hash of the browser session id; consumed once.
   await db.schema
