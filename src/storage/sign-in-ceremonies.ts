@@ -8,11 +8,11 @@ export class SqlSignInCeremonyStore implements SignInCeremonyStore {
   async insertCeremony(c: StoredCeremony): Promise<void> {
     await this.db
       .insertInto('sign_in_ceremonies')
-      .values({ id_hash: c.idHash, session_hash: c.sessionHash, kind: c.kind, data: JSON.stringify(c.data), expires_at: c.expiresAt })
+      .values({ id_hash: c.idHash, session_hash: c.sessionHash, kind: c.kind, data: c.sealed, expires_at: c.expiresAt })
       .execute();
   }
 
-  async takeCeremony(idHash: string, sessionHash: string, kind: CeremonyKind, now: number): Promise<Record<string, string> | undefined> {
+  async takeCeremony(idHash: string, sessionHash: string, kind: CeremonyKind, now: number): Promise<string | undefined> {
     // One statement: two requests with the same handle cannot both get it back.
     const row = await this.db
       .deleteFrom('sign_in_ceremonies')
@@ -22,10 +22,7 @@ export class SqlSignInCeremonyStore implements SignInCeremonyStore {
       .where('expires_at', '>', now)
       .returning('data')
       .executeTakeFirst();
-    if (!row) return undefined;
-    const parsed: unknown = JSON.parse(row.data);
-    if (typeof parsed !== 'object' || parsed === null) return undefined;
-    return Object.fromEntries(Object.entries(parsed).filter((e): e is [string, string] => typeof e[1] === 'string'));
+    return row?.data;
   }
 
   async deleteExpiredCeremonies(before: number): Promise<number> {

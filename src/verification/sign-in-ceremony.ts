@@ -1,3 +1,4 @@
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { hashSecret, randomToken } from '../shared/crypto.js';
 import type { Clock } from '../shared/clock.js';
 
@@ -9,8 +10,11 @@ export interface StoredCeremony {
   idHash: string;
   sessionHash: string;
   kind: CeremonyKind;
-  /** What the step needs back (a nonce, a PKCE verifier, a challenge, the carried code's seal). */
-  data: Record<string, string>;
+  /**
+   * What the step needs back (a nonce, a PKCE verifier, the carried code's seal), sealed with AES-256-GCM under a
+   * key derived from the handle, which is stored only as a hash: a copy of the database cannot read it.
+   */
+  sealed: string;
   expiresAt: number;
 }
 
@@ -20,7 +24,7 @@ export interface SignInCeremonyStore {
    * Deletes and returns the ceremony only if it is this session's, of this kind and live: one atomic step, so a
    * handle is used at most once even by two requests at the same moment.
    */
-  takeCeremony(idHash: string, sessionHash: string, kind: CeremonyKind, now: number): Promise<Record<string, string> | undefined>;
+  takeCeremony(idHash: string, sessionHash: string, kind: CeremonyKind, now: number): Promise<string | undefined>;
   deleteExpiredCeremonies(before: number): Promise<number>;
 }
 
@@ -44,19 +48,44 @@ export class SignInCeremonies {
       idHash: hashSecret(handle),
       sessionHash: hashSecret(sessionId),
       kind,
-      data,
+      sealed: seal(handle, kind, data),
       expiresAt: this.clock.now() + CEREMONY_TTL,
     });
     return handle;
   }
 
   /** Ends the ceremony the handle names, if this session started it and it is live; undefined otherwise. */
-  take(sessionId: string | undefined, kind: CeremonyKind, handle: string | undefined): Promise<Record<string, string> | undefined> {
-    if (!sessionId || !handle || handle.length > 200) return Promise.resolve(undefined);
-    return this.store.takeCeremony(hashSecret(handle), hashSecret(sessionId), kind, this.clock.now());
+  async take(sessionId: string | undefined, kind: CeremonyKind, handle: string | undefined): Promise<Record<string, string> | undefined> {
+    if (!sessionId || !handle || handle.length > 200) return undefined;
+    const sealed = await this.store.takeCeremony(hashSecret(handle), hashSecret(sessionId), kind, this.clock.now());
+    return sealed === undefined ? undefined : open(handle, kind, sealed);
   }
 
   sweep(): Promise<number> {
     return this.store.deleteExpiredCeremonies(this.clock.now());
+  }
+}
+
+function keyOf(handle: string): Buffer {
+  return createHash('sha256').update(`tether sign-in ceremony:${handle}`).digest();
+}
+
+function seal(handle: string, kind: CeremonyKind, data: Record<string, string>): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', keyOf(handle), iv).setAAD(Buffer.from(kind));
+  const body = Buffer.concat([cipher.update(JSON.stringify(data), 'utf8'), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
+}
+
+function open(handle: string, kind: CeremonyKind, sealed: string): Record<string, string> | undefined {
+  try {
+    const raw = Buffer.from(sealed, 'base64url');
+    const decipher = createDecipheriv('aes-256-gcm', keyOf(handle), raw.subarray(0, 12)).setAAD(Buffer.from(kind));
+    decipher.setAuthTag(raw.subarray(12, 28));
+    const parsed: unknown = JSON.parse(Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8'));
+    if (typeof parsed !== 'object' || parsed === null) return undefined;
+    return Object.fromEntries(Object.entries(parsed).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  } catch {
+    return undefined;
   }
 }

@@ -11,7 +11,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   // The same, kept with the grant its approval created: policy reads it again at issuance and refresh.
   await db.schema.alterTable('grants').addColumn('auth_context', 'text').execute();
 
-  // Keyed by the hash of the `state` (or challenge id), bound to the hash of the browser session id; consumed once.
+  // Keyed by the hash of the `state` (or WebAuthn challenge), bound to the hash of the browser session id, consumed
+  // once; `data` is sealed under a key derived from the state itself.
   await db.schema
     .createTable('sign_in_ceremonies')
     .addColumn('id_hash', 'text', (c) => c.primaryKey())
