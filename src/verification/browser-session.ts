@@ -55,10 +55,13 @@ export class BrowserSessions {
     return this.insert(null, null);
   }
 
-  /** Signing in replaces the session id, so an id planted before sign-in is worthless after it. */
-  async signIn(previousId: string | undefined, userId: string, authentication: Authentication) {
+  /**
+   * Signing in replaces the session id, so an id planted before sign-in is worthless after it. `authTime` is when
+   * the person authenticated, if earlier than now (an upstream provider's `auth_time`: its session may be old).
+   */
+  async signIn(previousId: string | undefined, userId: string, authentication: Authentication, authTime?: number) {
     if (previousId) await this.store.deleteSession(hashSecret(previousId));
-    return this.insert(userId, authentication);
+    return this.insert(userId, authentication, authTime);
   }
 
   async signOut(id: string): Promise<void> {
@@ -106,13 +109,13 @@ export class BrowserSessions {
     return token !== undefined && constantTimeEqual(token, this.csrfToken(sessionId));
   }
 
-  private async insert(userId: string | null, authentication: Authentication | null) {
+  private async insert(userId: string | null, authentication: Authentication | null, authTime?: number) {
     const id = randomToken(32);
     const now = this.clock.now();
     const session: BrowserSession = {
       idHash: hashSecret(id),
       userId,
-      authTime: userId ? now : null,
+      authTime: userId ? Math.min(now, authTime ?? now) : null,
       authentication,
       createdAt: now,
       expiresAt: now + SESSION_TTL,

@@ -48,7 +48,7 @@ export type UpstreamFailure =
   | 'provider_down';
 
 export type UpstreamFinish =
-  | { status: 'signed_in'; user: User; authentication: Authentication; carry: string | undefined }
+  | { status: 'signed_in'; user: User; authentication: Authentication; carry: string | undefined; authTime: number | undefined }
   | { status: 'unknown_provider' }
   | { status: UpstreamFailure; provider: UpstreamProvider; carry?: string | undefined };
 
@@ -184,7 +184,9 @@ export class UpstreamSignIn {
         },
       },
     ]);
-    return { status: 'signed_in', user, authentication, carry };
+    // The provider's auth_time: a sign-in there hours ago is not a recent sign-in here, whatever its SSO session says.
+    const authTime = typeof claims.auth_time === 'number' && Number.isFinite(claims.auth_time) ? Math.floor(claims.auth_time) : undefined;
+    return { status: 'signed_in', user, authentication, carry, authTime };
   }
 
   /** Discovery once per provider; a failure is forgotten, so the next sign-in tries again. */

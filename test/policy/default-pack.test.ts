@@ -333,6 +333,19 @@ describe('the default policy pack, through the HTTP endpoints', () => {
       assert.deepEqual(denial?.data['policies'], ['high-tier-needs-recent-sign-in']);
     });
 
+    test('refused: a fresh sign-in here on a provider session that is hours old (the provider\'s auth_time counts)', async () => {
+      const key = await trusted();
+      provider.script = { claims: { ...ALICE_WITH_KEY, auth_time: clock.now() - 2 * 3600 } };
+      try {
+        const codes = await codesFor(key, { client: 'ops-cli' });
+        const browser = browserAt();
+        assertRefusedPage(browser, await approve(codes.user_code, browser), REASONS.recentSignIn);
+        assert.deepEqual((await policyDenials('approval')).at(-1)?.data['policies'], ['high-tier-needs-recent-sign-in']);
+      } finally {
+        provider.script = { claims: ALICE_WITH_KEY };
+      }
+    });
+
     test('allowed: a sign-in from the last 15 minutes', async () => {
       const key = await trusted();
       const browser = browserAt();

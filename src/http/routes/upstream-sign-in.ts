@@ -59,7 +59,7 @@ export function registerUpstreamSignInRoutes(app: FastifyInstance, flow: Verific
     const carried = opened === 'invalid' ? undefined : opened;
     if (outcome.status === 'signed_in') {
       request.log.info({ provider: name, user: outcome.user.id }, 'signed in through upstream provider');
-      return flow.signedIn(request, reply, s, outcome.user, outcome.authentication, carried);
+      return flow.signedIn(request, reply, s, outcome.user, outcome.authentication, carried, outcome.authTime);
     }
     request.log.warn({ provider: name, reason: outcome.status }, 'upstream sign-in refused');
     const failure = FAILURES[outcome.status];

@@ -35,6 +35,8 @@ export interface VerificationFlow {
     user: User,
     authentication: Authentication,
     carried: CarriedCode | undefined,
+    /** When the person authenticated, if before now (an upstream provider's auth_time). */
+    authTime?: number,
   ): Promise<unknown>;
   account(s: Live & { session: { userId: string } }): Promise<AccountView>;
 }

@@ -114,8 +114,8 @@ export function registerVerificationRoutes(app: FastifyInstance, deps: Verificat
   }
 
   /** Every sign-in method ends here: a new session id (a planted one is worthless), then the code in hand. */
-  async function signedIn(request: FastifyRequest, reply: FastifyReply, previous: Live, user: User, authentication: Authentication, carried: CarriedCode | undefined) {
-    const next = await deps.sessions.signIn(previous.id, user.id, authentication);
+  async function signedIn(request: FastifyRequest, reply: FastifyReply, previous: Live, user: User, authentication: Authentication, carried: CarriedCode | undefined, authTime?: number) {
+    const next = await deps.sessions.signIn(previous.id, user.id, authentication, authTime);
     setSessionCookie(reply, cookie, next.id, SESSION_MAX_AGE);
     const live = { ...next, session: { ...next.session, userId: user.id } };
     if (!carried) return entryPage(reply, live);
