@@ -270,6 +270,16 @@ describe('configuration', () => {
     );
   });
 
+  test('two providers with one name, or a secret from both a variable and a file, are refused by name', async () => {
+    const one = { name: 'corp', issuer: provider.issuer, client_id: 'tether' };
+    await assert.rejects(startServer({ upstream_providers: [one, one] }), /duplicate provider name corp/);
+    await assert.rejects(
+      startServer({ upstream_providers: [{ ...one, client_secret_env: 'A', client_secret_file: '/x' }] }),
+      /upstream_providers\.0\.client_secret_env: give client_secret_env or client_secret_file, not both/,
+    );
+    await assert.rejects(startServer({ upstream_providers: [{ ...one, name: 'Corp SSO' }] }), /upstream_providers\.0\.name/);
+  });
+
   test('an inline client secret is not accepted, and plain http is refused for a provider off this machine', async () => {
     await assert.rejects(startServer({ upstream_providers: [{ name: 'corp', issuer: provider.issuer, client_id: 'tether', client_secret: 'inline' }] }), /client_secret/);
     await assert.rejects(
