@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { UserDirectory } from '../../users/user.js';
 import type { BrowserSessions } from '../../verification/browser-session.js';
 import type { Passkeys } from '../../verification/passkeys.js';
@@ -27,7 +27,7 @@ export function registerPasskeyRoutes(
   }
 
   /** A CSRF-checked POST from the script: the session, or a JSON 403 (never a page: nobody reads it). */
-  async function scriptSession(request: Parameters<VerificationFlow['existingSession']>[0]) {
+  async function scriptSession(request: FastifyRequest) {
     const s = await flow.existingSession(request);
     return s && deps.sessions.checkCsrf(s.id, formOf(request.body).get('csrf')) ? s : undefined;
   }
