@@ -2,6 +2,7 @@ import type { Client, Resource } from '../clients/client.js';
 import type { RequestOrigin } from '../oauth/request-origin.js';
 import { resourceFacts, type PolicyGate } from '../policy-gate/policy-gate.js';
 import type { Grant } from '../grants/grant.js';
+import { PASSWORD_SIGN_IN } from '../users/user.js';
 import { InvalidGrant } from '../oauth/errors.js';
 import type { DeviceFacts, PolicyAllow, UserFacts } from '../policy/types.js';
 
@@ -43,7 +44,7 @@ export async function decideTokenStep(
     device,
     scopes: s.scopes,
     user,
-    signIn: { method: 'pwd', at: grant.authTime },
+    signIn: { ...(grant.authentication ?? PASSWORD_SIGN_IN), at: grant.authTime },
     requester: s.context,
     grantCreatedAt: grant.createdAt,
     ...(grant.environment !== null ? { environment: grant.environment } : {}),

@@ -2,6 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { DeviceAuthorization, DeviceAuthorizationStore } from '../device-flow/device-authorization.js';
 import type { RequestOrigin } from '../oauth/request-origin.js';
 import type { Grant } from '../grants/grant.js';
+import { authenticationJson } from './authentication-json.js';
 import type { IssuedTokens } from '../tokens/token-store.js';
 import type { Database, DeviceAuthorizationTable } from './schema.js';
 import { insertIssuedTokens } from './tokens.js';
@@ -134,6 +135,7 @@ export class SqlDeviceAuthorizationStore implements DeviceAuthorizationStore {
           device_jkt: grant.deviceJkt,
           environment: grant.environment,
           auth_time: grant.authTime,
+          auth_context: grant.authentication ? authenticationJson(grant.authentication) : null,
           created_at: grant.createdAt,
           expires_at: grant.expiresAt,
           idle_ttl: grant.idleTtl,

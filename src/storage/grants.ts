@@ -3,6 +3,7 @@ import type { GrantRecord, GrantStore } from '../grants/grant.js';
 import type { RevocationStatement, RevocationStore, RevokedGrant } from '../revocation/statement.js';
 import type { AuditEventInput } from '../audit/event.js';
 import { appendAuditEvents, lockAuditHead } from './audit-log.js';
+import { authenticationOf } from './authentication-json.js';
 import type { Database, GrantTable, RevocationTable } from './schema.js';
 
 export function grantFromRow(r: Selectable<GrantTable>): GrantRecord {
@@ -17,6 +18,7 @@ export function grantFromRow(r: Selectable<GrantTable>): GrantRecord {
     deviceJkt: r.device_jkt ?? null,
     environment: r.environment,
     authTime: Number(r.auth_time),
+    authentication: authenticationOf(r.auth_context),
     createdAt: Number(r.created_at),
     expiresAt: Number(r.expires_at),
     idleTtl: Number(r.idle_ttl),

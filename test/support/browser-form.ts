@@ -63,6 +63,38 @@ export class FormBrowser {
     return this.post('/device/sign-in', { username, password });
   }
 
+  /**
+   * Signs in with the "Sign in with ..." link of upstream provider `name` (one that signs the person in at once,
+   * such as test/sso/fake-provider.ts), following the redirects there and back. Returns the page it ends on.
+   */
+  async signInUpstream(name: string): Promise<string> {
+    const page = await this.get('/device');
+    const link = new RegExp(`href="(/device/upstream/${name}[^"]*)"`).exec(page)?.[1];
+    if (!link) return page;
+    return this.navigate(`${this.issuer}${link.replace(/&amp;/g, '&')}`);
+  }
+
+  /** A top-level navigation that follows redirects, sending the session cookie to this issuer only. */
+  async navigate(url: string): Promise<string> {
+    let next = url;
+    for (let hop = 0; hop < 10; hop++) {
+      const ours = new URL(next).origin === new URL(this.issuer).origin;
+      const response = await fetch(next, { headers: ours ? { ...this.headers, cookie: this.cookie } : {}, redirect: 'manual' });
+      const location = response.headers.get('location');
+      if (response.status >= 300 && response.status < 400 && location) {
+        const set = ours ? response.headers.get('set-cookie') : null;
+        if (set) this.cookie = set.split(';')[0] ?? '';
+        next = new URL(location, next).href;
+        continue;
+      }
+      if (ours) return this.keep(response);
+      this.lastStatus = response.status;
+      this.lastPage = await response.text();
+      return this.lastPage;
+    }
+    throw new Error(`too many redirects from ${url}`);
+  }
+
   csrf(): string {
     return /name="csrf" value="([^"]+)"/.exec(this.lastPage)?.[1] ?? '';
   }
