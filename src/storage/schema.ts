@@ -158,12 +158,23 @@ export interface PollPacingTable {
   expires_at: number;
 }
 
-/** One wrong user code entered on any instance. */
+/** One wrong user code entered on any instance: the old shared limiter's table, unused since 0005 (failure_counts). */
 export interface CodeEntryFailureTable {
   id: string;
   at: number;
   ip: string;
   session_key: string;
+}
+
+/** One failed attempt against a verification-page limit, on any instance (migration 0005). */
+export interface FailureCountTable {
+  id: string;
+  /** Which limit: FailureScope, e.g. `code_entry.session`. */
+  scope: string;
+  /** SHA-256 (base64url) of the account, session or address the failure is charged to. */
+  key: string;
+  /** Seconds since the epoch. */
+  at: number;
 }
 
 export interface Database {
@@ -182,5 +193,6 @@ export interface Database {
   dpop_jti: DpopJtiTable;
   poll_pacing: PollPacingTable;
   code_entry_failures: CodeEntryFailureTable;
+  failure_counts: FailureCountTable;
 }
 

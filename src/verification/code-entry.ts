@@ -5,7 +5,9 @@ import { normalizeUserCode } from '../device-flow/user-code.js';
 import { hashSecret } from '../shared/crypto.js';
 import type { Clock } from '../shared/clock.js';
 import { FailureAlarm } from './failure-alarm.js';
-import { FailureBackoff, type BackoffLimits } from './failure-backoff.js';
+import { CountedBackoff } from './counted-backoff.js';
+import type { BackoffLimits } from './failure-backoff.js';
+import { memoryFailureCounts, type FailureCountsFor } from './failure-counts.js';
 import type { VerificationObserver } from './observer.js';
 
 export interface CodeEntryLimits {
@@ -23,6 +25,8 @@ export interface CodeEntryDeps {
   clock: Clock;
   limits: CodeEntryLimits;
   observer: VerificationObserver;
+  /** Where failures are counted; in this process's memory unless given (several instances share a table). */
+  counts?: FailureCountsFor;
 }
 
 /** Who is guessing: the signed-in account, the browser session (by its id's hash) and the client address. */
@@ -49,16 +53,17 @@ export type CodeEntryOutcome =
  * fail is ever refused. The bound this puts on an attacker is worked out in docs/configuration.md.
  */
 export class CodeEntry {
-  private readonly account: FailureBackoff;
-  private readonly session: FailureBackoff;
-  private readonly ip: FailureBackoff;
+  private readonly account: CountedBackoff;
+  private readonly session: CountedBackoff;
+  private readonly ip: CountedBackoff;
   private readonly alarm: FailureAlarm;
 
   constructor(private readonly deps: CodeEntryDeps) {
     const now = () => deps.clock.now();
-    this.account = new FailureBackoff(deps.limits.perAccount, now);
-    this.session = new FailureBackoff(deps.limits.perSession, now);
-    this.ip = new FailureBackoff(deps.limits.perIp, now);
+    const counts = deps.counts ?? memoryFailureCounts;
+    this.account = new CountedBackoff(deps.limits.perAccount, counts('code_entry.account'), now);
+    this.session = new CountedBackoff(deps.limits.perSession, counts('code_entry.session'), now);
+    this.ip = new CountedBackoff(deps.limits.perIp, counts('code_entry.ip'), now);
     this.alarm = new FailureAlarm(deps.limits.alarmFailures, deps.limits.alarmWindow, now, (report) => {
       deps.observer.alarm('user_code', report);
       void deps.audit
@@ -77,7 +82,7 @@ export class CodeEntry {
       data: { ip: context.ip, user_agent: context.userAgent, user_code_hash: hashSecret(code) },
     } satisfies Partial<AuditEventInput>;
     const keys = { account: userId, session: attempt.sessionKey, ip: context.ip };
-    const limited = this.limitedBy(keys);
+    const limited = await this.limitedBy(keys);
     if (limited) {
       // A refused guess is still guessing: it counts towards the alarm, though it cost no lookup.
       this.alarm.fail();
@@ -86,10 +91,8 @@ export class CodeEntry {
     }
     const pending = await this.deps.decisions.findPending(code);
     if (!pending) {
-      this.account.fail(keys.account);
-      this.session.fail(keys.session);
-      this.ip.fail(keys.ip);
       this.alarm.fail();
+      await Promise.all([this.account.fail(keys.account), this.session.fail(keys.session), this.ip.fail(keys.ip)]);
       await this.reject(entered, 'no_such_code');
       return { status: 'unknown', code };
     }
@@ -106,16 +109,18 @@ export class CodeEntry {
   }
 
   /** Forgets keys whose failures have aged out. */
-  sweep(): void {
-    for (const backoff of [this.account, this.session, this.ip]) backoff.sweep();
+  async sweep(): Promise<void> {
+    await Promise.all([this.account.sweep(), this.session.sweep(), this.ip.sweep()]);
   }
 
   /** The first limit that holds this guess back, longest wait first named by the narrowest key. */
-  private limitedBy(keys: Record<CodeLimitedBy, string>): { limitedBy: CodeLimitedBy; retryAfter: number } | undefined {
+  private async limitedBy(keys: Record<CodeLimitedBy, string>): Promise<{ limitedBy: CodeLimitedBy; retryAfter: number } | undefined> {
+    // Asked together: on PostgreSQL these are three queries, and a guess should not wait for them one by one.
+    const [account, session, ip] = await Promise.all([this.account.wait(keys.account), this.session.wait(keys.session), this.ip.wait(keys.ip)]);
     const waits: Array<[CodeLimitedBy, number]> = [
-      ['account', this.account.wait(keys.account)],
-      ['session', this.session.wait(keys.session)],
-      ['ip', this.ip.wait(keys.ip)],
+      ['account', account],
+      ['session', session],
+      ['ip', ip],
     ];
     const [limitedBy, retryAfter] = waits.reduce((a, b) => (b[1] > a[1] ? b : a));
     return retryAfter > 0 ? { limitedBy, retryAfter } : undefined;

@@ -5,7 +5,9 @@ import { canonicalUserId } from '../users/canonical-id.js';
 import { PasswordQueueFull, type PasswordQueue } from '../users/password-queue.js';
 import type { User, UserDirectory } from '../users/user.js';
 import { FailureAlarm } from './failure-alarm.js';
-import { FailureBackoff, type BackoffLimits } from './failure-backoff.js';
+import { CountedBackoff } from './counted-backoff.js';
+import type { BackoffLimits } from './failure-backoff.js';
+import { memoryFailureCounts, type FailureCountsFor } from './failure-counts.js';
 import type { VerificationObserver } from './observer.js';
 
 export interface SignInLimits {
@@ -24,6 +26,8 @@ export interface SignInDeps {
   queue: PasswordQueue;
   limits: SignInLimits;
   observer: VerificationObserver;
+  /** Where failures are counted; in this process's memory unless given (several instances share a table). */
+  counts?: FailureCountsFor;
 }
 
 export type SignInOutcome =
@@ -44,14 +48,15 @@ const MAX_PASSWORD = 1024;
  * checks CSRF and the request seal first: nothing here runs for a forged form.
  */
 export class SignIn {
-  private readonly account: FailureBackoff;
-  private readonly ip: FailureBackoff;
+  private readonly account: CountedBackoff;
+  private readonly ip: CountedBackoff;
   private readonly alarm: FailureAlarm;
 
   constructor(private readonly deps: SignInDeps) {
     const now = () => deps.clock.now();
-    this.account = new FailureBackoff(deps.limits.perAccount, now);
-    this.ip = new FailureBackoff(deps.limits.perIp, now);
+    const counts = deps.counts ?? memoryFailureCounts;
+    this.account = new CountedBackoff(deps.limits.perAccount, counts('sign_in.account'), now);
+    this.ip = new CountedBackoff(deps.limits.perIp, counts('sign_in.ip'), now);
     this.alarm = new FailureAlarm(deps.limits.alarmFailures, deps.limits.alarmWindow, now, (report) => {
       deps.observer.alarm('sign_in', report);
       void deps.audit
@@ -66,8 +71,8 @@ export class SignIn {
     const { context } = attempt;
     const base = { at: this.deps.clock.now(), data: { ip: context.ip, user_agent: context.userAgent, username: accountKey } };
     // The source first: a blocked address learns nothing about the account, and costs no argon2 work.
-    const ipWait = this.ip.wait(context.ip);
-    const accountWait = ipWait > 0 ? 0 : this.account.wait(accountKey);
+    const ipWait = await this.ip.wait(context.ip);
+    const accountWait = ipWait > 0 ? 0 : await this.account.wait(accountKey);
     if (ipWait > 0 || accountWait > 0) {
       const limitedBy = ipWait > 0 ? 'ip' : 'account';
       this.alarm.fail();
@@ -84,24 +89,22 @@ export class SignIn {
       return { status: 'busy', retryAfter: 1 };
     }
     if (!user) {
-      this.account.fail(accountKey);
-      this.ip.fail(context.ip);
       this.alarm.fail();
+      await Promise.all([this.account.fail(accountKey), this.ip.fail(context.ip)]);
       this.deps.observer.signInFailure('wrong_password');
       await this.deps.audit.record([{ ...base, type: 'user.sign_in_failed', data: { ...base.data, reason: 'wrong_password' } }]);
       return { status: 'wrong' };
     }
     // The right password ends the account's slow-down (only its owner knows it); the address keeps its count, or
     // an attacker could clear it by signing in to an account of their own between guesses.
-    this.account.clear(accountKey);
+    await this.account.clear(accountKey);
     await this.deps.audit.record([
       { type: 'user.signed_in', at: this.deps.clock.now(), userId: user.id, data: { ip: context.ip, user_agent: context.userAgent, method: 'pwd' } },
     ]);
     return { status: 'signed_in', user };
   }
 
-  sweep(): void {
-    this.account.sweep();
-    this.ip.sweep();
+  async sweep(): Promise<void> {
+    await Promise.all([this.account.sweep(), this.ip.sweep()]);
   }
 }

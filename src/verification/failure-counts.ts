@@ -1,0 +1,51 @@
+/**
+ * Where the failed attempts of one kind of key (an account, a browser session, an address) are counted. One
+ * process keeps them in memory; several instances on one database count in a table, or an attacker would spread
+ * their guesses over the instances and get each one's allowance. Times are in the clock's seconds.
+ */
+export interface FailureCounts {
+  /** The times of this key's failures later than `since`, oldest first. */
+  recent(key: string, since: number): Promise<number[]>;
+  add(key: string, at: number): Promise<void>;
+  /** Forgets every failure of this key. */
+  clear(key: string): Promise<void>;
+  /** Forgets every failure at or before `before`, of all keys. */
+  sweep(before: number): Promise<void>;
+}
+
+/** Which limit a count belongs to: the keys of different limits never mix. */
+export type FailureScope = 'code_entry.account' | 'code_entry.session' | 'code_entry.ip' | 'sign_in.account' | 'sign_in.ip';
+
+/** Hands out the counts of each limit: in memory for one process, or shared by every instance on the database. */
+export type FailureCountsFor = (scope: FailureScope) => FailureCounts;
+
+/** Counts in this process's memory, a fresh set per limit. */
+export const memoryFailureCounts: FailureCountsFor = () => new MemoryFailureCounts();
+
+/** The counts of one process: what a single instance (SQLite) uses, as fast as a map lookup. */
+export class MemoryFailureCounts implements FailureCounts {
+  private readonly failures = new Map<string, number[]>();
+
+  async recent(key: string, since: number): Promise<number[]> {
+    const hits = this.failures.get(key);
+    if (!hits) return [];
+    const live = hits.filter((t) => t > since);
+    if (live.length === 0) this.failures.delete(key);
+    else if (live.length < hits.length) this.failures.set(key, live);
+    return [...live];
+  }
+
+  async add(key: string, at: number): Promise<void> {
+    const hits = this.failures.get(key);
+    if (hits) hits.push(at);
+    else this.failures.set(key, [at]);
+  }
+
+  async clear(key: string): Promise<void> {
+    this.failures.delete(key);
+  }
+
+  async sweep(before: number): Promise<void> {
+    for (const [key, hits] of this.failures) if ((hits[hits.length - 1] ?? 0) <= before) this.failures.delete(key);
+  }
+}
