@@ -46,6 +46,10 @@ export class MemoryFailureCounts implements FailureCounts {
   }
 
   async sweep(before: number): Promise<void> {
-    for (const [key, hits] of this.failures) if ((hits[hits.length - 1] ?? 0) <= before) this.failures.delete(key);
+    for (const [key, hits] of this.failures) {
+      const live = hits.filter((t) => t > before);
+      if (live.length === 0) this.failures.delete(key);
+      else if (live.length < hits.length) this.failures.set(key, live);
+    }
   }
 }
