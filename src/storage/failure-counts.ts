@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { FailureCounts, FailureScope } from '../verification/failure-counts.js';
+import type { CountedFailure, FailureCounts, FailureScope } from '../verification/failure-counts.js';
 import type { Database } from './schema.js';
 
 /**
@@ -16,21 +16,27 @@ export class SqlFailureCounts implements FailureCounts {
     private readonly scope: FailureScope,
   ) {}
 
-  async recent(key: string, since: number): Promise<number[]> {
+  async recent(key: string, since: number): Promise<CountedFailure[]> {
     const rows = await this.db
       .selectFrom('failure_counts')
-      .select('at')
+      .select(['id', 'at'])
       .where('scope', '=', this.scope)
       .where('key', '=', hashKey(key))
       .where('at', '>', since)
       .orderBy('at')
       .execute();
     // pg returns bigint as a string.
-    return rows.map((r) => Number(r.at));
+    return rows.map((r) => ({ id: r.id, at: Number(r.at) }));
   }
 
-  async add(key: string, at: number): Promise<void> {
-    await this.db.insertInto('failure_counts').values({ id: randomUUID(), scope: this.scope, key: hashKey(key), at }).execute();
+  async add(key: string, at: number): Promise<string> {
+    const id = randomUUID();
+    await this.db.insertInto('failure_counts').values({ id, scope: this.scope, key: hashKey(key), at }).execute();
+    return id;
+  }
+
+  async remove(_key: string, id: string): Promise<void> {
+    await this.db.deleteFrom('failure_counts').where('id', '=', id).execute();
   }
 
   async clear(key: string): Promise<void> {

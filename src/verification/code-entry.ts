@@ -81,21 +81,25 @@ export class CodeEntry {
       userId,
       data: { ip: context.ip, user_agent: context.userAgent, user_code_hash: hashSecret(code) },
     } satisfies Partial<AuditEventInput>;
-    const keys = { account: userId, session: attempt.sessionKey, ip: context.ip };
-    const limited = await this.limitedBy(keys);
+    // Counted before the lookup, so guesses in flight at once (on this instance or another) count against each other.
+    const counted = await Promise.all([this.account.attempt(userId), this.session.attempt(attempt.sessionKey), this.ip.attempt(context.ip)]);
+    const withdraw = () => Promise.all(counted.map((c) => c.withdraw()));
+    const limited = limitedBy(counted.map((c) => c.wait));
     if (limited) {
-      // A refused guess is still guessing: it counts towards the alarm, though it cost no lookup.
+      // A refused guess is still guessing: it counts towards the alarm, though it cost no lookup (nor a failure).
       this.alarm.fail();
+      await withdraw();
       await this.reject(entered, `rate_limited_${limited.limitedBy}`);
       return { status: 'limited', ...limited };
     }
     const pending = await this.deps.decisions.findPending(code);
     if (!pending) {
+      // The failure stays counted against the account, the session and the address.
       this.alarm.fail();
-      await Promise.all([this.account.fail(keys.account), this.session.fail(keys.session), this.ip.fail(keys.ip)]);
       await this.reject(entered, 'no_such_code');
       return { status: 'unknown', code };
     }
+    await withdraw();
     await this.deps.audit.record([
       {
         ...entered,
@@ -113,21 +117,19 @@ export class CodeEntry {
     await Promise.all([this.account.sweep(), this.session.sweep(), this.ip.sweep()]);
   }
 
-  /** The first limit that holds this guess back, longest wait first named by the narrowest key. */
-  private async limitedBy(keys: Record<CodeLimitedBy, string>): Promise<{ limitedBy: CodeLimitedBy; retryAfter: number } | undefined> {
-    // Asked together: on PostgreSQL these are three queries, and a guess should not wait for them one by one.
-    const [account, session, ip] = await Promise.all([this.account.wait(keys.account), this.session.wait(keys.session), this.ip.wait(keys.ip)]);
-    const waits: Array<[CodeLimitedBy, number]> = [
-      ['account', account],
-      ['session', session],
-      ['ip', ip],
-    ];
-    const [limitedBy, retryAfter] = waits.reduce((a, b) => (b[1] > a[1] ? b : a));
-    return retryAfter > 0 ? { limitedBy, retryAfter } : undefined;
-  }
-
   private async reject(entered: Omit<AuditEventInput, 'type'>, reason: string): Promise<void> {
     this.deps.observer.codeEntryFailure(reason);
     await this.deps.audit.record([{ ...entered, type: 'user_code.rejected', data: { ...entered.data, reason } }]);
   }
+}
+
+/** The limit that holds a guess back longest (the narrowest key first on a tie), from the waits in that order. */
+function limitedBy([account = 0, session = 0, ip = 0]: number[]): { limitedBy: CodeLimitedBy; retryAfter: number } | undefined {
+  const waits: Array<[CodeLimitedBy, number]> = [
+    ['account', account],
+    ['session', session],
+    ['ip', ip],
+  ];
+  const [which, retryAfter] = waits.reduce((a, b) => (b[1] > a[1] ? b : a));
+  return retryAfter > 0 ? { limitedBy: which, retryAfter } : undefined;
 }

@@ -23,6 +23,7 @@ import { RemoteJwks } from '../../src/guard/keys.js';
 import { RevocationStream } from '../../src/guard/revocation-stream.js';
 import { listen, memoryLogger, startUpstream, until } from '../guard/support.js';
 import { FormBrowser } from '../support/browser-form.js';
+import { hashPassword } from '../../src/users/password.js';
 
 /** A well-formed user code (twelve letters) no request holds (fixed letters, so the test is repeatable). */
 const wrongCode = (i: number) => `ZZZZ-ZZZZ-ZZZ${'BCDFGHJKLM'[i]}`;
@@ -72,6 +73,7 @@ describe('two instances on one PostgreSQL database', { skip }, () => {
     // The same configuration on both, as behind a real load balancer: the proxy's address is the issuer, and the
     // API and clients name it (the test tenant's defaults would name each instance's own port).
     const api = `${issuer}/api`;
+    const passwordHash = await hashPassword(TEST_PASSWORD);
     const shared = {
       issuer,
       storage: { engine: 'postgres', url },
@@ -83,8 +85,19 @@ describe('two instances on one PostgreSQL database', { skip }, () => {
           per_account: { free_failures: 5, base_delay: 600, max_delay: 600, max_failures: 6, window: '15m' },
           per_ip: { free_failures: 100, base_delay: 1, max_delay: 1, window: '15m' },
         },
-        sign_in: { per_account: { free_failures: 3, base_delay: 600, max_delay: 600, window: '15m' } },
+        sign_in: {
+          per_account: { free_failures: 3, base_delay: 600, max_delay: 600, window: '15m' },
+          per_ip: { free_failures: 100, base_delay: 1, max_delay: 1, window: '15m' },
+        },
+        // Every request of this file comes from 127.0.0.1: its device-code caps would get in the way.
+        device_authorization: { per_ip_requests: 100_000, live_codes_per_ip: 100_000 },
       },
+      // carol is the target of the bursts, so the accounts the tests before them slowed play no part.
+      users: [
+        { username: 'alice', name: 'Alice', password_hash: passwordHash },
+        { username: 'bob', name: 'Bob', password_hash: passwordHash },
+        { username: 'carol', name: 'Carol', password_hash: passwordHash },
+      ],
       resources: [{ uri: api, name: 'Cluster API', scopes: ['read', 'write'] }],
       clients: [
         { id: 'tether-cli', name: 'Tether CLI', grants: [DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT], scopes: ['read', 'write'], resources: [api], default_resource: api },
@@ -282,6 +295,48 @@ describe('two instances on one PostgreSQL database', { skip }, () => {
     await browser.get('/device');
     await browser.post('/device/sign-in', { username: 'bob', password: TEST_PASSWORD });
     assertHeldBack(browser, 'on the other instance too');
+  });
+
+  /** The form posted at once by each browser (its cookie and CSRF token), through the proxy. */
+  const burst = (browsers: FormBrowser[], path: string, form: (i: number) => Record<string, string>) =>
+    Promise.all(
+      browsers.map(async (browser, i) => {
+        const response = await fetch(`${cluster.issuer}${path}`, {
+          method: 'POST',
+          headers: { cookie: browser.cookieHeader, 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ csrf: browser.csrf(), ...form(i) }).toString(),
+          redirect: 'manual',
+        });
+        return { status: response.status, page: await response.text() };
+      }),
+    );
+
+  test('a burst of wrong codes from one account, in flight on both instances at once, gets no more checked than the account limit', async () => {
+    // Twelve sessions of one account, so no session's own limit (nor anything a session serializes) plays a part.
+    const browsers: FormBrowser[] = [];
+    for (let i = 0; i < 12; i++) {
+      const browser = new FormBrowser(cluster.issuer);
+      const page = await browser.signIn('carol');
+      assert.ok(page.includes('action="/device"'), `carol signed in (HTTP ${browser.lastStatus})`);
+      browsers.push(browser);
+    }
+    // Sent together: a limit that checks first and counts after would let every one through before any counted.
+    const replies = await burst(browsers, '/device', (i) => ({ user_code: `ZZZZ-ZZZZ-ZZX${'BCDFGHJKLMNP'[i]}` }));
+    // Each one either checked (and matching nothing) or held back: none refused for another reason.
+    const checked = replies.filter((r) => r.status === 400 && r.page.includes(NO_SUCH_CODE)).length;
+    const held = replies.filter((r) => r.status === 429).length;
+    assert.equal(checked + held, 12, replies.map((r) => r.status).join(' '));
+    assert.ok(checked <= 6, `${checked} of 12 codes checked; the account allows 6`);
+  });
+
+  test('a burst of wrong passwords for one account, in flight on both instances at once, gets no more checked than its free failures', async () => {
+    const browser = new FormBrowser(cluster.issuer);
+    await browser.get('/device');
+    const replies = await burst(Array.from({ length: 12 }, () => browser), '/device/sign-in', (i) => ({ username: 'carol', password: `not carol's password ${i}` }));
+    // Each one either checked (and wrong) or held back: none refused for another reason.
+    assert.ok(replies.every((r) => r.status === 401 || r.status === 429), replies.map((r) => r.status).join(' '));
+    const checked = replies.filter((r) => r.status === 401 && r.page.includes('action="/device/sign-in"')).length;
+    assert.ok(checked <= 4, `${checked} of 12 passwords checked; the account allows 3 free failures, then a 10-minute wait`);
   });
 
   test('polls alternating between the instances are paced as one: the second gets slow_down', async () => {
