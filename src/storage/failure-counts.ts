@@ -39,6 +39,10 @@ export class SqlFailureCounts implements FailureCounts {
     await this.db.deleteFrom('failure_counts').where('id', '=', id).execute();
   }
 
+  async retime(_key: string, id: string, at: number): Promise<void> {
+    await this.db.updateTable('failure_counts').set({ at }).where('id', '=', id).execute();
+  }
+
   async clear(key: string): Promise<void> {
     await this.db.deleteFrom('failure_counts').where('scope', '=', this.scope).where('key', '=', hashKey(key)).execute();
   }

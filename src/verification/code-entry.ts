@@ -96,6 +96,7 @@ export class CodeEntry {
     if (!pending) {
       // The failure stays counted against the account, the session and the address.
       this.alarm.fail();
+      await Promise.all(counted.map((c) => c.fail()));
       await this.reject(entered, 'no_such_code');
       return { status: 'unknown', code };
     }

@@ -47,3 +47,12 @@ test('clear ends the slow-down; sweep forgets what aged out', async () => {
   await backoff.sweep();
   assert.deepEqual(await counts.recent('k', 0), []);
 });
+
+test('a failure counts from the end of its check, however long the check took', async () => {
+  const clock = new FakeClock();
+  const backoff = new CountedBackoff({ ...limits, freeFailures: 0 }, new MemoryFailureCounts(), () => clock.now());
+  const slow = await backoff.attempt('k');
+  clock.advance(1); // a password check that waited in a busy queue
+  await slow.fail();
+  assert.equal((await backoff.attempt('k')).wait, 2, 'the full 2 s from when the failure was known');
+});

@@ -7,6 +7,8 @@ export interface CountedAttempt {
   readonly wait: number;
   /** Takes the attempt back: it was refused, or it succeeded, so it was no failure. */
   withdraw(): Promise<void>;
+  /** The attempt was checked and failed: it stays counted, and the key's delay runs from now. */
+  fail(): Promise<void>;
 }
 
 /**
@@ -32,7 +34,15 @@ export class CountedBackoff {
     const now = this.now();
     const id = await this.counts.add(key, now);
     const others = (await this.counts.recent(key, now - this.limits.window)).filter((h) => h.id !== id).map((h) => h.at);
-    return { wait: backoffWait(this.limits, others, now), withdraw: () => this.counts.remove(key, id) };
+    return {
+      wait: backoffWait(this.limits, others, now),
+      withdraw: () => this.counts.remove(key, id),
+      // A slow check (a busy password queue) that ran into the next second would otherwise shorten the delay.
+      fail: async () => {
+        const end = this.now();
+        if (end !== now) await this.counts.retime(key, id, end);
+      },
+    };
   }
 
   /** A success ends the key's slow-down: the person got it right. */

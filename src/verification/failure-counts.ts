@@ -10,6 +10,8 @@ export interface FailureCounts {
   add(key: string, at: number): Promise<string>;
   /** Takes back one failure (an attempt counted before it was checked, that turned out not to be one). */
   remove(key: string, id: string): Promise<void>;
+  /** Moves one failure to a later time: when its check ended, which the delay runs from. */
+  retime(key: string, id: string, at: number): Promise<void>;
   /** Forgets every failure of this key. */
   clear(key: string): Promise<void>;
   /** Forgets every failure at or before `before`, of all keys. */
@@ -54,6 +56,11 @@ export class MemoryFailureCounts implements FailureCounts {
     const left = hits.filter((h) => h.id !== id);
     if (left.length === 0) this.failures.delete(key);
     else this.failures.set(key, left);
+  }
+
+  async retime(key: string, id: string, at: number): Promise<void> {
+    const failure = this.failures.get(key)?.find((h) => h.id === id);
+    if (failure) failure.at = at;
   }
 
   async clear(key: string): Promise<void> {

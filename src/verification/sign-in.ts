@@ -98,6 +98,7 @@ export class SignIn {
     if (!user) {
       // The failure stays counted against the account and the address.
       this.alarm.fail();
+      await Promise.all([ip.fail(), account.fail()]);
       this.deps.observer.signInFailure('wrong_password');
       await this.deps.audit.record([{ ...base, type: 'user.sign_in_failed', data: { ...base.data, reason: 'wrong_password' } }]);
       return { status: 'wrong' };

@@ -391,7 +391,7 @@ for (const [name, makeEngine, skip] of engines) {
       await engine.release(otherDb);
     });
 
-    test('failure counts of the verification limits: counted once across instances, per limit and key, taken back, cleared and swept', async () => {
+    test('failure counts of the verification limits: counted once across instances, per limit and key, taken back, retimed, cleared and swept', async () => {
       const otherDb = await engine.openAnother();
       // On SQLite there is one instance, so "the other" is the same counts; on PostgreSQL a second pool's.
       const here = storage.failureCounts('code_entry.session');
@@ -410,6 +410,9 @@ for (const [name, makeEngine, skip] of engines) {
       const left = await here.recent(key, NOW - 60);
       assert.equal(left.length, 11);
       assert.ok(!left.some((f) => f.id === ids[0]));
+      // One moved to a later time (its check ended then), on the other instance: read back at its new time.
+      await there.retime(key, ids[1]!, NOW + 1);
+      assert.equal((await here.recent(key, NOW)).find((f) => f.id === ids[1])?.at, NOW + 1);
       // Another key, and the same key under another limit, count nothing of these.
       assert.deepEqual(await here.recent('session-hash-2', NOW - 60), []);
       assert.deepEqual(await storage.failureCounts('code_entry.ip').recent(key, NOW - 60), []);
