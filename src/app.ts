@@ -246,7 +246,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     }
   }
   const decisions = new DeviceDecisions(deviceStore, clients, clock, lifetimes, gate);
-  const guessing = composeVerification({ config, audit, metrics, logger, clock, users, decisions, store: deviceStore });
+  const guessing = composeVerification({ config, audit, metrics, logger, clock, users, decisions, store: deviceStore, counts: storage.failureCounts });
   const deviceRequest = {
     issuer: config.issuer,
     clients,
@@ -359,7 +359,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   const cleanup = async () => {
     const now = clock.now();
     await pacer.sweep();
-    guessing.sweep();
+    await guessing.sweep();
     // A rotation made by another process on the same database reaches this one here.
     await keys.reload();
     const codes = await deviceStore.deleteExpired(now);

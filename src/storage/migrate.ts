@@ -7,6 +7,7 @@ import * as verif from './migrations/0002-verif.js';
 import * as scim from './migrations/0003-scim.js';
 import * as device from './migrations/0003-device.js';
 import * as sso from './migrations/0004-sso.js';
+import * as failureCounts from './migrations/0005-failure-counts.js';
 
 // Migrations are imported statically (not read from a folder) so the compiled package carries them. They use
 // Kysely's schema builder, which writes each engine's SQL; what differs between engines is asked of dialect.ts.
@@ -18,6 +19,7 @@ const migrations: Record<string, Migration> = {
   '0003-scim': scim,
   '0003-device': device,
   '0004-sso': sso,
+  '0005-failure-counts': failureCounts,
 };
 
 /**

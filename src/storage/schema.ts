@@ -202,7 +202,7 @@ export interface PollPacingTable {
   expires_at: number;
 }
 
-/** One wrong user code entered on any instance. */
+/** One wrong user code entered on any instance: the old shared limiter's table, unused since 0005 (failure_counts). */
 export interface CodeEntryFailureTable {
   id: string;
   at: number;
@@ -243,6 +243,17 @@ export interface DirectoryGroupMemberTable {
   user_id: string;
 }
 
+/** One failed attempt against a verification-page limit, on any instance (migration 0005). */
+export interface FailureCountTable {
+  id: string;
+  /** Which limit: FailureScope, e.g. `code_entry.session`. */
+  scope: string;
+  /** SHA-256 (base64url) of the account, session or address the failure is charged to. */
+  key: string;
+  /** Seconds since the epoch. */
+  at: number;
+}
+
 export interface Database {
   signing_keys: SigningKeyTable;
   device_authorizations: DeviceAuthorizationTable;
@@ -265,5 +276,6 @@ export interface Database {
   sign_in_ceremonies: SignInCeremonyTable;
   upstream_users: UpstreamUserTable;
   passkeys: PasskeyTable;
+  failure_counts: FailureCountTable;
 }
 

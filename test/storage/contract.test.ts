@@ -22,6 +22,7 @@ import { openStorage, type Storage, type StorageOptions } from '../../src/storag
 import { openPostgres } from '../../src/storage/postgres.js';
 import { SqlReplayStore } from '../../src/storage/replay-store.js';
 import { SqlPollPacer } from '../../src/storage/poll-pacing.js';
+import { SqlFailureCounts } from '../../src/storage/failure-counts.js';
 import { SlowDown } from '../../src/oauth/errors.js';
 import type { Database } from '../../src/storage/schema.js';
 import { SqlSettings } from '../../src/storage/settings.js';
@@ -390,6 +391,51 @@ for (const [name, makeEngine, skip] of engines) {
       await there.poll(id, 5, NOW + 300); // forgotten: a fresh start
       nowMs = (NOW + 301) * 1000;
       await here.sweep();
+      await engine.release(otherDb);
+    });
+
+    test('failure counts of the verification limits: counted once across instances, per limit and key, taken back, retimed, cleared and swept', async () => {
+      const otherDb = await engine.openAnother();
+      // On SQLite there is one instance, so "the other" is the same counts; on PostgreSQL a second pool's.
+      const here = storage.failureCounts('code_entry.session');
+      const there = name === 'sqlite' ? here : new SqlFailureCounts(otherDb, 'code_entry.session');
+      const times = async (counts: typeof here, key: string, since: number) => (await counts.recent(key, since)).map((f) => f.at);
+      const key = 'session-hash-1';
+      await here.add(key, NOW - 10);
+      await there.add(key, NOW - 5);
+      // Failures at one instant on both instances: each is counted, duplicates of a second included.
+      const ids = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? here : there).add(key, NOW)));
+      assert.equal(new Set(ids).size, 10, 'each failure has its own id');
+      assert.deepEqual(await times(there, key, NOW - 60), [NOW - 10, NOW - 5, ...Array.from({ length: 10 }, () => NOW)]);
+      assert.deepEqual(await times(here, key, NOW - 5), Array.from({ length: 10 }, () => NOW), 'only failures after `since`');
+      // One failure taken back on the other instance: exactly that one goes.
+      await there.remove(key, ids[0]!);
+      const left = await here.recent(key, NOW - 60);
+      assert.equal(left.length, 11);
+      assert.ok(!left.some((f) => f.id === ids[0]));
+      // One moved to a later time (its check ended then), on the other instance: read back at its new time.
+      await there.retime(key, ids[1]!, NOW + 1);
+      assert.equal((await here.recent(key, NOW)).find((f) => f.id === ids[1])?.at, NOW + 1);
+      // Another key, and the same key under another limit, count nothing of these.
+      assert.deepEqual(await here.recent('session-hash-2', NOW - 60), []);
+      assert.deepEqual(await storage.failureCounts('code_entry.ip').recent(key, NOW - 60), []);
+      await here.add('session-hash-2', NOW);
+      // A clear made on one instance is seen on the other, and touches that key only.
+      await there.clear(key);
+      assert.deepEqual(await here.recent(key, NOW - 60), []);
+      assert.deepEqual(await times(there, 'session-hash-2', NOW - 60), [NOW]);
+      // The sweep forgets failures at or before its cut.
+      await here.add('session-hash-3', NOW - 100);
+      await there.add('session-hash-3', NOW - 50);
+      await here.add('session-hash-3', NOW - 49);
+      await there.sweep(NOW - 50);
+      assert.deepEqual(await times(here, 'session-hash-3', 0), [NOW - 49]);
+      if (name === 'postgres') {
+        // Stored as hashes: the table never holds what was typed (a username field may hold a password).
+        const rows = await storage.db.selectFrom('failure_counts').select(['scope', 'key']).execute();
+        assert.ok(rows.length >= 2);
+        assert.ok(rows.every((r) => r.scope === 'code_entry.session' && !r.key.includes('session-hash')));
+      }
       await engine.release(otherDb);
     });
 
