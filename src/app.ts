@@ -40,6 +40,16 @@ import { DEFAULT_PACK_NAME, DEFAULT_POLICY_PACK } from './policy/default-pack.js
 import { PolicyEngine } from './policy/engine.js';
 import { watchPolicies, type PolicyWatcher } from './policy/watch.js';
 import { SqlDeviceStore } from './storage/devices.js';
+import { Guard } from './guard/guard.js';
+import { StaticJwks } from './guard/keys.js';
+import { silentLogger } from './guard/logger.js';
+import { JwtBearerGrant } from './grant-types/jwt-bearer-grant.js';
+import { TokenExchangeGrant } from './grant-types/token-exchange-grant.js';
+import { SqlWorkloadStore } from './storage/workloads.js';
+import { FederationVerifier } from './workloads/federation.js';
+import { effectiveStatus, workloadIdOf } from './workloads/workload.js';
+import { WorkloadService } from './workloads/workload-service.js';
+import type { WorkloadTokenDeps } from './workloads/workload-tokens.js';
 
 export interface Tether {
   http: FastifyInstance;
@@ -112,6 +122,65 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     grantIdleTtl: config.tokens.grant_idle_ttl,
     grantMaxTtl: config.tokens.grant_max_ttl,
   };
+  // Workloads (docs/workloads.md): the store, trusted external issuers, and how their tokens are issued.
+  const workloadStore = new SqlWorkloadStore(db);
+  const federation = new FederationVerifier(
+    config.federation.issuers.map((i) => ({
+      issuer: i.issuer,
+      ...(i.jwks_uri !== undefined ? { jwksUri: i.jwks_uri } : {}),
+      audience: i.audience,
+      algorithms: i.algorithms,
+      maxTokenAge: i.max_token_age,
+    })),
+  );
+  // Guards keep a statement only for the longest token lifetime, so no workload token may outlive that.
+  const workloadTokenTtl = Math.min(config.workloads.access_token_ttl, config.tokens.access_token_ttl);
+  const workloadTokens: WorkloadTokenDeps = {
+    issuer: config.issuer,
+    keys,
+    store: workloadStore,
+    audit,
+    policy: gate,
+    clock,
+    resource: (uri) => clients.resource(uri),
+    scopes: config.scopes,
+    accessTokenTtl: workloadTokenTtl,
+  };
+  const workloads = new WorkloadService({
+    store: workloadStore,
+    policy: gate,
+    revoker,
+    clock,
+    resource: (uri) => clients.resource(uri),
+    scopes: config.scopes,
+    trustsIssuer: (issuer) => federation.trusts(issuer),
+    maxTtl: config.workloads.max_ttl,
+  });
+  /**
+   * Whether a token this server issued has been revoked, asked where the server checks its own tokens: a person's
+   * (or delegated) token by its grant; a workload's by its workload (suspended, re-keyed, deleted or expired after
+   * the token was issued).
+   */
+  const isRevokedHere = async (claims: Readonly<Record<string, unknown>>): Promise<boolean> => {
+    const workloadId = workloadIdOf(String(claims['sub'] ?? ''));
+    if (workloadId !== undefined) {
+      const workload = await workloadStore.find(workloadId);
+      const iat = typeof claims['iat'] === 'number' ? claims['iat'] : 0;
+      return !workload || effectiveStatus(workload, clock.now()) !== 'active' || iat < workload.statusChangedAt;
+    }
+    const grant = await grantStore.findGrant(String(claims['sid'] ?? ''));
+    return !grant || grant.status !== 'active' || grant.expiresAt <= clock.now();
+  };
+  // The workload API takes a person's DPoP-bound token for any of the tenant's APIs: the proof, bound to this URL,
+  // is what keeps an API that received the token from replaying it here.
+  const workloadApiGuard = new Guard({
+    issuer: config.issuer,
+    audience: config.resources.map((r) => r.uri),
+    keys: new StaticJwks(keys.jwks()),
+    revocations: { health: () => ({ fresh: true }), isRevoked: (token) => isRevokedHere(token.claims) },
+    logger: silentLogger,
+    now: () => clock.now(),
+  });
   // The dev/demo API at {issuer}/api, guarded like any API; it asks storage directly whether a grant still stands.
   const demoAudience = `${config.issuer}/api`;
   const demoApi = clients.resource(demoAudience)
@@ -121,10 +190,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
         keys: createLocalJWKSet(keys.jwks()),
         dpop,
         now: () => clock.now(),
-        isRevoked: async (claims) => {
-          const grant = await grantStore.findGrant(String(claims['sid'] ?? ''));
-          return !grant || grant.status !== 'active' || grant.expiresAt <= clock.now();
-        },
+        isRevoked: (claims) => isRevokedHere(claims),
       })
     : undefined;
   for (const client of clients.all()) {
@@ -158,6 +224,22 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   const grants = [
     new DeviceCodeGrant({ ...issuing, store: deviceStore, pacer }),
     new RefreshTokenGrant({ ...issuing, tokens: tokenStore, revoker }),
+    new TokenExchangeGrant({
+      issuer: config.issuer,
+      proofs,
+      clock,
+      keys,
+      workloads: workloadStore,
+      federation,
+      issuing: workloadTokens,
+      verifier,
+      grants: grantStore,
+      clients,
+      policy: gate,
+      audit,
+      delegationTtl: workloadTokenTtl,
+    }),
+    new JwtBearerGrant({ issuer: config.issuer, proofs, clock, workloads: workloadStore, issuing: workloadTokens }),
   ];
   const http = buildHttpServer({
     issuer: config.issuer,
@@ -173,7 +255,15 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     revocation: { grants: grantStore, tokens: tokenStore, verifier, revoker, clock },
     introspection: { issuer: config.issuer, audit, grants: grantStore, tokens: tokenStore, verifier, clock },
     demoApi,
-    admin: { keys: new AdminKeys(config.admin.api_key_hashes), revoker, revocations: grantStore, devices, clock },
+    admin: {
+      keys: new AdminKeys(config.admin.api_key_hashes),
+      revoker,
+      revocations: grantStore,
+      devices,
+      clock,
+      offboard: async (userId, actor, reason) => (await workloads.offboard(userId, actor, reason)).length,
+    },
+    workloads: { issuer: config.issuer, service: workloads, guard: workloadApiGuard, staleAfter: config.workloads.stale_after, now: () => clock.now() },
     devices,
     metrics,
     events: { issuer: config.issuer, clients, feed, keys, clock, heartbeatMs: EVENT_HEARTBEAT_MS },

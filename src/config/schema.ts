@@ -6,6 +6,10 @@ import { parseDuration } from './duration.js';
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 export const REFRESH_TOKEN_GRANT = 'refresh_token';
 export const SUPPORTED_GRANTS = [DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT] as const;
+/** RFC 8693 token exchange: workload federation and delegation (not a client's grant: anyone may try, proof decides). */
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+/** RFC 7523 §2.1 JWT bearer assertion: key-bound workloads. */
+export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 
 /** RFC 8628 §3.2 leaves the lifetime to us; the product caps it at 15 minutes whatever a client asks. */
 export const MAX_DEVICE_CODE_TTL = 15 * 60;
@@ -133,6 +137,30 @@ const policySchema = z
     }
   });
 
+const federationIssuerSchema = z
+  .object({
+    issuer: absoluteUri.describe('The `iss` its tokens carry, exactly (e.g. https://token.actions.githubusercontent.com).'),
+    jwks_uri: absoluteUri
+      .optional()
+      .describe('Where its signing keys are; absent: read from {issuer}/.well-known/openid-configuration.'),
+    audience: z.string().min(1).describe('The `aud` its tokens must carry for Tether (configured on the CI side).'),
+    algorithms: z
+      .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']))
+      .min(1)
+      .default(['RS256', 'ES256'])
+      .describe('Signature algorithms accepted from this issuer.'),
+    max_token_age: duration('refuse its tokens issued longer ago than this, whatever their exp').default(900),
+  })
+  .strict();
+
+const workloadsSchema = z
+  .object({
+    max_ttl: duration('the longest a workload may live before its owner must renew it').default(90 * 86400),
+    access_token_ttl: duration('lifetime of a workload access token (at most tokens.access_token_ttl)').default(300),
+    stale_after: duration('a workload unused this long is flagged stale in listings').default(30 * 86400),
+  })
+  .strict();
+
 const userSchema = z
   .object({
     username: z.string().min(1).max(64).regex(/^[A-Za-z0-9._@-]+$/, 'letters, digits and . _ @ - only'),
@@ -211,6 +239,16 @@ export const configSchema = z
     policy: policySchema
       .default({ networks: {}, time_zone: 'UTC' })
       .describe('Cedar policies deciding each step of the flow (docs/policy.md).'),
+    workloads: workloadsSchema
+      .default({ max_ttl: 90 * 86400, access_token_ttl: 300, stale_after: 30 * 86400 })
+      .describe('Workload identities (docs/workloads.md).'),
+    federation: z
+      .object({
+        issuers: z.array(federationIssuerSchema).default([]).describe('External issuers whose JWTs a federated workload may present.'),
+      })
+      .strict()
+      .default({ issuers: [] })
+      .describe('Trusted CI / cluster token issuers for workload federation (RFC 8693).'),
     scopes: z.array(scopeToken).min(1),
     resources: z.array(resourceSchema).default([]),
     clients: z.array(clientSchema).min(1),
@@ -242,6 +280,8 @@ export const configSchema = z
     const duplicate = (values: string[]) => values.find((v, i) => values.indexOf(v) !== i);
     const dupClient = duplicate(config.clients.map((c) => c.id));
     if (dupClient) ctx.addIssue({ code: 'custom', path: ['clients'], message: `duplicate client id ${dupClient}` });
+    const dupIssuer = duplicate(config.federation.issuers.map((i) => i.issuer));
+    if (dupIssuer) ctx.addIssue({ code: 'custom', path: ['federation', 'issuers'], message: `duplicate issuer ${dupIssuer}` });
     const dupUser = duplicate(config.users.map((u) => u.username));
     if (dupUser) ctx.addIssue({ code: 'custom', path: ['users'], message: `duplicate username ${dupUser}` });
   });
@@ -250,3 +290,4 @@ export type Config = z.output<typeof configSchema>;
 export type ClientConfig = Config['clients'][number];
 export type ResourceConfig = Config['resources'][number];
 export type UserConfig = Config['users'][number];
+export type FederationIssuerConfig = Config['federation']['issuers'][number];

@@ -7,7 +7,12 @@ export interface RevocableToken {
   jkt: string | null;
   clientId: string;
   iat: number;
+  /** The token's claims, for the workload kinds (`sub` = `workload:<id>`, `owner`). */
+  claims?: Readonly<Record<string, unknown>>;
 }
+
+/** What a workload token's `sub` starts with (src/workloads/workload.ts; the guard imports nothing of the server). */
+const WORKLOAD_PREFIX = 'workload:';
 
 interface Cutoff {
   /** Tokens issued at or before this are revoked. */
@@ -31,6 +36,8 @@ export class RevocationList {
     user: new Map(),
     jkt: new Map(),
     client: new Map(),
+    workload: new Map(),
+    owner: new Map(),
   };
   private all: Cutoff | undefined;
   private nextSweep = -Infinity;
@@ -62,7 +69,18 @@ export class RevocationList {
       (token.grantId !== null && hit(this.byTarget.grant.get(token.grantId), iat, now)) ||
       hit(this.byTarget.user.get(token.sub), iat, now) ||
       (token.jkt !== null && hit(this.byTarget.jkt.get(token.jkt), iat, now)) ||
-      hit(this.byTarget.client.get(token.clientId), iat, now)
+      hit(this.byTarget.client.get(token.clientId), iat, now) ||
+      this.coversWorkload(token, now)
+    );
+  }
+
+  /** A workload token is dead once its workload, or every workload of its owner, was revoked after it was issued. */
+  private coversWorkload(token: RevocableToken, now: number): boolean {
+    if (!token.sub.startsWith(WORKLOAD_PREFIX)) return false;
+    const owner = token.claims?.['owner'];
+    return (
+      hit(this.byTarget.workload.get(token.sub.slice(WORKLOAD_PREFIX.length)), token.iat, now) ||
+      (typeof owner === 'string' && hit(this.byTarget.owner.get(owner), token.iat, now))
     );
   }
 

@@ -22,6 +22,7 @@ import type { DeviceStore } from '../devices/device-store.js';
 import { registerMetadataRoutes } from './routes/metadata.js';
 import { registerTokenRoute } from './routes/token.js';
 import { registerVerificationRoutes, type VerificationDeps } from './routes/verification.js';
+import { registerWorkloadRoutes, type WorkloadRoutesDeps } from './routes/workloads.js';
 
 export interface HttpDeps {
   issuer: string;
@@ -44,6 +45,8 @@ export interface HttpDeps {
   events: EventStreamDeps;
   /** Enrolled device keys, for `/devices/enroll`. */
   devices: DeviceStore;
+  /** The workload API (`/workloads`). */
+  workloads?: WorkloadRoutesDeps;
 }
 
 /** OAuth requests are small; anything bigger is a mistake or an attack. */
@@ -86,6 +89,7 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   registerDeviceEnrollmentRoute(app, { issuer: deps.issuer, dpop: deps.dpop, devices: deps.devices, clock: deps.deviceRequest.clock });
   registerAdminRoutes(app, deps.admin);
   registerEventStream(app, deps.events);
+  if (deps.workloads) registerWorkloadRoutes(app, deps.workloads);
   if (deps.demoApi) registerDemoApi(app, { issuer: deps.issuer, guard: deps.demoApi });
   registerVerificationRoutes(app, deps.verification);
   app.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));

@@ -138,7 +138,7 @@ test('high-tier-short-tokens: high-tier tokens live 5 minutes and their grant an
 
 test('every step\'s request conforms to the schema (Cedar checks it), with the same decisions', () => {
   const checked = PolicyEngine.withDefaultPack({ checkRequests: true });
-  const inputs = [deviceRequest(), approval(), issuance(), refresh(), apiCall(), apiCall({ subject: { kind: 'workload', id: 'batch' } })];
+  const inputs = [deviceRequest(), approval(), issuance(), refresh(), apiCall(), apiCall({ subject: { kind: 'workload', id: 'batch', owner: 'alice' } })];
   for (const input of inputs) {
     const d = checked.decide(input);
     assert.ok(d.decision === 'allow' || d.cause !== 'error', `${input.step}: ${d.decision === 'deny' ? d.errors?.join('; ') : ''}`);

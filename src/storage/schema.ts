@@ -69,7 +69,7 @@ export interface RefreshTokenTable {
 export interface RevocationTable {
   id: string;
   seq: number;
-  kind: 'grant' | 'user' | 'jkt' | 'client' | 'all';
+  kind: 'grant' | 'user' | 'jkt' | 'client' | 'all' | 'workload' | 'owner';
   value: string | null;
   issued_before: number;
   created_at: number;
@@ -135,6 +135,36 @@ export interface SettingTable {
   value: string;
 }
 
+export interface WorkloadTable {
+  id: string;
+  name: string;
+  owner_id: string;
+  purpose: string;
+  resources: string;
+  scope: string;
+  auth_method: 'federated' | 'key';
+  federated_issuer: string | null;
+  federated_subject: string | null;
+  /** JSON object of claim name to required value. */
+  federated_claims: string | null;
+  public_jwk: string | null;
+  jkt: string | null;
+  created_at: number;
+  expires_at: number;
+  last_used_at: number | null;
+  status: 'active' | 'suspended' | 'expired' | 'deleted';
+  status_changed_at: number;
+  created_grant_id: string;
+  created_jkt: string | null;
+  created_device_class: string;
+  created_client_id: string;
+}
+
+export interface WorkloadJtiTable {
+  hash: string;
+  expires_at: number;
+}
+
 export interface Database {
   signing_keys: SigningKeyTable;
   device_authorizations: DeviceAuthorizationTable;
@@ -148,5 +178,7 @@ export interface Database {
   browser_sessions: BrowserSessionTable;
   devices: DeviceTable;
   settings: SettingTable;
+  workloads: WorkloadTable;
+  workload_jtis: WorkloadJtiTable;
 }
 

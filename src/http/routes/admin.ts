@@ -48,6 +48,8 @@ export interface AdminDeps {
   revocations: RevocationStore;
   devices: DeviceStore;
   clock: Clock;
+  /** Offboarding (docs/workloads.md): suspends a person's workloads and revokes their tokens; returns how many. */
+  offboard?: (userId: string, actor: string, reason: string) => Promise<number>;
 }
 
 function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
@@ -108,7 +110,12 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
         reason: parsed.data.reason,
         via: 'admin_api',
       });
-      return noStore(reply).code(201).send({ revocation: statement, grants_revoked: grants.length, grants });
+      // Revoking all of a person's grants offboards them: their workloads stop too (OWASP NHI1).
+      const workloads =
+        parsed.data.kind === 'user' && deps.offboard ? await deps.offboard(statement.value ?? '', actor, parsed.data.reason) : undefined;
+      return noStore(reply)
+        .code(201)
+        .send({ revocation: statement, grants_revoked: grants.length, grants, ...(workloads !== undefined ? { workloads_suspended: workloads } : {}) });
     });
 
     admin.get('/admin/revocations', async (request, reply) => {
