@@ -47,7 +47,7 @@ import { JwtBearerGrant } from './grant-types/jwt-bearer-grant.js';
 import { TokenExchangeGrant } from './grant-types/token-exchange-grant.js';
 import { SqlWorkloadStore } from './storage/workloads.js';
 import { FederationVerifier } from './workloads/federation.js';
-import { effectiveStatus, workloadIdOf } from './workloads/workload.js';
+import { workloadIdOf, workloadTokenStands } from './workloads/workload.js';
 import { WorkloadService } from './workloads/workload-service.js';
 import type { WorkloadTokenDeps } from './workloads/workload-tokens.js';
 
@@ -166,7 +166,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     if (workloadId !== undefined) {
       const workload = await workloadStore.find(workloadId);
       const iat = typeof claims['iat'] === 'number' ? claims['iat'] : 0;
-      return !workload || effectiveStatus(workload, clock.now()) !== 'active' || iat < workload.statusChangedAt;
+      return !workload || !workloadTokenStands(workload, iat, clock.now());
     }
     const grant = await grantStore.findGrant(String(claims['sid'] ?? ''));
     return !grant || grant.status !== 'active' || grant.expiresAt <= clock.now();

@@ -154,6 +154,7 @@ export interface WorkloadTable {
   last_used_at: number | null;
   status: 'active' | 'suspended' | 'expired' | 'deleted';
   status_changed_at: number;
+  tokens_revoked_before: number | null;
   created_grant_id: string;
   created_jkt: string | null;
   created_device_class: string;

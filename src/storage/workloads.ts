@@ -27,6 +27,7 @@ function workloadFromRow(r: Selectable<WorkloadTable>): Workload {
     lastUsedAt: r.last_used_at === null ? null : Number(r.last_used_at),
     status: r.status,
     statusChangedAt: Number(r.status_changed_at),
+    tokensRevokedBefore: r.tokens_revoked_before === null ? null : Number(r.tokens_revoked_before),
     provenance: {
       grantId: r.created_grant_id,
       jkt: r.created_jkt,
@@ -77,6 +78,7 @@ export class SqlWorkloadStore implements WorkloadStore {
           last_used_at: w.lastUsedAt,
           status: w.status,
           status_changed_at: w.statusChangedAt,
+          tokens_revoked_before: w.tokensRevokedBefore,
           created_grant_id: w.provenance.grantId,
           created_jkt: w.provenance.jkt,
           created_device_class: w.provenance.deviceClass,
@@ -122,13 +124,18 @@ export class SqlWorkloadStore implements WorkloadStore {
 
   async update(
     id: string,
-    change: { from: readonly WorkloadStatus[]; status: WorkloadStatus; proof?: WorkloadProof; at: number },
+    change: { from: readonly WorkloadStatus[]; status: WorkloadStatus; proof?: WorkloadProof; at: number; revokeTokens: boolean },
     events: AuditEventInput[],
   ): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
       const result = await tx
         .updateTable('workloads')
-        .set({ status: change.status, status_changed_at: change.at, ...(change.proof ? proofColumns(change.proof) : {}) })
+        .set({
+          status: change.status,
+          status_changed_at: change.at,
+          ...(change.revokeTokens ? { tokens_revoked_before: change.at } : {}),
+          ...(change.proof ? proofColumns(change.proof) : {}),
+        })
         .where('id', '=', id)
         .where('status', 'in', [...change.from])
         .executeTakeFirst();
@@ -145,7 +152,7 @@ export class SqlWorkloadStore implements WorkloadStore {
       if (workloads.length === 0) return [];
       await tx
         .updateTable('workloads')
-        .set({ status: 'suspended', status_changed_at: at })
+        .set({ status: 'suspended', status_changed_at: at, tokens_revoked_before: at })
         .where('id', 'in', workloads.map((w) => w.id))
         .where('status', '=', 'active')
         .execute();

@@ -141,6 +141,7 @@ export class WorkloadService {
       lastUsedAt: null,
       status: 'active',
       statusChangedAt: now,
+      tokensRevokedBefore: null,
       provenance: { grantId: owner.grantId, jkt: owner.device.jkt, deviceClass: owner.device.class, clientId: owner.clientId },
     };
     await deps.store.create(workload, [
@@ -213,7 +214,7 @@ export class WorkloadService {
       user_agent: context.userAgent,
       ...(proof?.method === 'key' ? { key_thumbprint: proof.jkt, previous_key_thumbprint: workload.proof.method === 'key' ? workload.proof.jkt : null } : {}),
     };
-    const changed = await deps.store.update(id, { from, status: to, at: now, ...(proof ? { proof } : {}) }, [
+    const changed = await deps.store.update(id, { from, status: to, at: now, revokeTokens: change !== 'resume', ...(proof ? { proof } : {}) }, [
       { type: event, at: now, userId: workload.ownerId, clientId: owner.clientId, grantId: workload.provenance.grantId, data },
     ]);
     if (!changed) throw new WorkloadConflict(`This workload is ${workload.status}; it cannot ${change === 'rotate-key' ? 'be re-keyed' : change}.`);

@@ -23,6 +23,8 @@ export interface Workload {
   lastUsedAt: number | null;
   status: WorkloadStatus;
   statusChangedAt: number;
+  /** Its tokens issued at or before this are dead: the last suspend, rotate-key, delete or offboarding. */
+  tokensRevokedBefore: number | null;
   /** Where it came from: the grant (`sid`) of the login that created it, and that grant's device key. */
   provenance: WorkloadProvenance;
 }
@@ -63,6 +65,11 @@ export function effectiveStatus(w: Pick<Workload, 'status' | 'expiresAt'>, now: 
   return w.status === 'active' && w.expiresAt <= now ? 'expired' : w.status;
 }
 
+/** Whether a token of this workload issued at `iat` still stands at `now` (what the server's own checks ask). */
+export function workloadTokenStands(w: Workload, iat: number, now: number): boolean {
+  return effectiveStatus(w, now) === 'active' && (w.tokensRevokedBefore === null || iat > w.tokensRevokedBefore);
+}
+
 /** The lifecycle transitions a person (or offboarding) may make. */
 export type WorkloadChange = 'suspend' | 'resume' | 'delete' | 'rotate-key';
 
@@ -84,7 +91,7 @@ export interface WorkloadStore {
    */
   update(
     id: string,
-    change: { from: readonly WorkloadStatus[]; status: WorkloadStatus; proof?: WorkloadProof; at: number },
+    change: { from: readonly WorkloadStatus[]; status: WorkloadStatus; proof?: WorkloadProof; at: number; revokeTokens: boolean },
     events: AuditEventInput[],
   ): Promise<boolean>;
   /** Suspends every active workload of `ownerId`; returns them (as they were). */

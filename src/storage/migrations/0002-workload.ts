@@ -22,6 +22,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('last_used_at', 'bigint')
     .addColumn('status', 'text', (c) => c.notNull())
     .addColumn('status_changed_at', 'bigint', (c) => c.notNull())
+    // Tokens issued at or before this are dead (set by suspend, rotate-key, delete, offboarding; not by resume).
+    .addColumn('tokens_revoked_before', 'bigint')
     .addColumn('created_grant_id', 'text', (c) => c.notNull())
     .addColumn('created_jkt', 'text')
     .addColumn('created_device_class', 'text', (c) => c.notNull())
