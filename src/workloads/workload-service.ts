@@ -2,7 +2,7 @@ import type { AuditEventInput } from '../audit/event.js';
 import type { Resource } from '../clients/client.js';
 import type { RequestContext } from '../device-flow/device-authorization.js';
 import { resourceFacts, type PolicyGate } from '../device-flow/policy-gate.js';
-import { AccessDenied, InvalidRequest, InvalidScope, InvalidTarget, OAuthError } from '../oauth/errors.js';
+import { InvalidRequest, InvalidScope, InvalidTarget, OAuthError } from '../oauth/errors.js';
 import type { Revoker } from '../revocation/revoker.js';
 import type { Clock } from '../shared/clock.js';
 import { uuidv7 } from '../shared/ids.js';
@@ -37,6 +37,12 @@ export interface WorkloadRequest {
 export class WorkloadNotFound extends OAuthError {
   readonly code = 'invalid_request';
   override readonly status = 404;
+}
+
+/** Policy (or the directory) refuses: 403 access_denied, since this API is not an OAuth grant. */
+export class WorkloadForbidden extends OAuthError {
+  readonly code = 'access_denied';
+  override readonly status = 403;
 }
 
 /** A lifecycle change the workload's state does not allow (409). */
@@ -92,7 +98,7 @@ export class WorkloadService {
     const proof = await this.proofOf(request.proof);
     if (await deps.store.findByName(owner.userId, request.name)) throw new WorkloadConflict(`A workload named ${request.name} already exists.`);
     const user = await deps.policy.user(owner.userId);
-    if (!user) throw new AccessDenied('The person this login is for is no longer known.');
+    if (!user) throw new WorkloadForbidden('The person this login is for is no longer known.');
 
     // Policy decides per API; the workload keeps only what every decision left (never more than asked).
     let granted = scopes;
@@ -113,7 +119,7 @@ export class WorkloadService {
         requester: context,
       });
       if (decision.decision === 'deny') {
-        throw await deps.policy.refuse('workload_creation', decision, {
+        const refusal = await deps.policy.refuse('workload_creation', decision, {
           at: now,
           userId: owner.userId,
           clientId: owner.clientId,
@@ -121,6 +127,7 @@ export class WorkloadService {
           jkt: owner.device.jkt,
           data: { workload_name: request.name, resource: api.uri, scopes, lifetime: request.expiresIn, device_class: owner.device.class, ip: context.ip },
         });
+        throw refusal.code === 'invalid_scope' ? refusal : new WorkloadForbidden(refusal.description);
       }
       granted = granted.filter((s) => decision.scopes.includes(s));
       lifetime = Math.min(lifetime, decision.ttl ?? Infinity);

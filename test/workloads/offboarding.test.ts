@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import type { Server } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import { connectGuard, type ConnectedGuard } from '../../src/guard/connect.js';
+import { createGateway } from '../../src/guard/gateway.js';
+import { SqlAuditLog } from '../../src/storage/audit-log.js';
+import { dpopKey, type DpopKey } from '../support/dpop.js';
+import { GATEWAY_SECRET, startServer, type TestServer } from '../support/in-process.js';
+import { adminRevoke, ath, login } from '../support/tokens.js';
+import { listen, memoryLogger, startUpstream, until } from '../guard/support.js';
+import { CI_AUDIENCE, exchange, federatedWorkload, startCiIssuer, workloadApi, type CiIssuer } from './support.js';
+
+/**
+ * Offboarding (OWASP NHI1): revoking all of a person's grants suspends their workloads and pushes an `owner`
+ * revocation to every guard. A workload running behind `tether gateway` is cut off within a second; another
+ * person's workload is untouched.
+ */
+describe('offboarding a workload\'s owner', () => {
+  let ci: CiIssuer;
+  let server: TestServer;
+  let upstream: Awaited<ReturnType<typeof startUpstream>>;
+  let connected: ConnectedGuard;
+  let gateway: Server & { closeUpstream(): void };
+  let base: string;
+  const logger = memoryLogger();
+
+  const viaGateway = async (token: string, key: DpopKey) => {
+    const url = `${base}/orders/7`;
+    const response = await fetch(url, { headers: { authorization: `DPoP ${token}`, dpop: await key.proof('GET', url, { ath: await ath(token) }) } });
+    await response.arrayBuffer();
+    return response.status;
+  };
+
+  before(async () => {
+    ci = await startCiIssuer();
+    server = await startServer({ federation: { issuers: [{ issuer: ci.issuer, audience: CI_AUDIENCE }] } });
+    upstream = await startUpstream();
+    connected = await connectGuard({ issuer: server.issuer, audience: server.api, clientId: 'api-gateway', clientSecret: GATEWAY_SECRET, logger });
+    gateway = createGateway({ guard: connected.guard, upstream: upstream.url, scopes: ['read'], logger });
+    base = `http://127.0.0.1:${await listen(gateway)}`;
+    await connected.stream.ready(5_000);
+  });
+
+  after(async () => {
+    await connected.close();
+    gateway.closeAllConnections();
+    await new Promise<void>((resolve) => gateway.close(() => resolve()));
+    gateway.closeUpstream();
+    await upstream.close();
+    await server.close();
+    await ci.close();
+  });
+
+  test('revoking alice by user suspends her workload; the gateway refuses its running token within 1 s', async () => {
+    const alice = await login(server);
+    const bob = await login(server, { user: 'bob' });
+    const mine = await workloadApi(server, 'POST', '/workloads', { token: alice.accessToken, key: alice.key }, federatedWorkload(server, ci.issuer));
+    assert.equal(mine.status, 201, JSON.stringify(mine.body));
+    const bobs = await workloadApi(
+      server,
+      'POST',
+      '/workloads',
+      { token: bob.accessToken, key: bob.key },
+      federatedWorkload(server, ci.issuer, { name: 'bob-job', federated: { issuer: ci.issuer, subject: 'repo:acme/other:ref:refs/heads/main', claims: {} } }),
+    );
+    assert.equal(bobs.status, 201, JSON.stringify(bobs.body));
+
+    const runner = await dpopKey();
+    const running = String((await exchange(server, await ci.token(), runner)).body['access_token']);
+    const bobRunner = await dpopKey();
+    const bobToken = String((await exchange(server, await ci.token({ sub: 'repo:acme/other:ref:refs/heads/main' }), bobRunner)).body['access_token']);
+    assert.equal(await viaGateway(running, runner), 200);
+    assert.equal(upstream.seen.at(-1)?.headers['x-tether-sub'], `workload:${String(mine.body['id'])}`);
+    assert.equal(await viaGateway(bobToken, bobRunner), 200);
+
+    const start = performance.now();
+    const revoked = await adminRevoke(server, { kind: 'user', value: 'alice', reason: 'left the company' });
+    assert.equal(revoked.status, 201, JSON.stringify(revoked.body));
+    assert.equal(revoked.body['workloads_suspended'], 1);
+    await until(async () => (await viaGateway(running, runner)) === 401, 1_000, 'the workload to be cut off at the gateway');
+    const elapsed = performance.now() - start;
+    assert.ok(elapsed < 1_000, `took ${elapsed} ms`);
+
+    // It cannot get a new token either, and bob's workload goes on.
+    const again = await exchange(server, await ci.token(), runner);
+    assert.equal(again.body['error'], 'invalid_request');
+    assert.match(String(again.body['error_description']), /no active workload|suspended/);
+    assert.equal(await viaGateway(bobToken, bobRunner), 200);
+
+    const audit = new SqlAuditLog(server.tether.db);
+    const suspended = await audit.query({ type: 'workload.suspended' });
+    assert.equal(suspended.length, 1);
+    assert.equal(suspended[0]?.userId, 'alice');
+    assert.match(String(suspended[0]?.data['reason']), /left the company/);
+    const logs = server.logs.join('');
+    for (const secret of [running, bobToken, alice.accessToken, bob.accessToken]) assert.ok(!logs.includes(secret));
+    assert.ok(!logger.lines.join('').includes(running));
+  });
+});
