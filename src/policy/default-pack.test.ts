@@ -163,8 +163,8 @@ test('every Cedar example in docs/policy.md validates, alone and added to the de
   const blocks = [...doc.matchAll(/```cedar\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
   assert.ok(blocks.length >= 10);
   for (const [i, text] of blocks.entries()) new PolicyEngine().load(text, `docs/policy.md block ${i + 1}`);
-  const examples = blocks.slice(6).map((text, i) => ({ name: `example-${i + 1}.cedar`, text }));
+  const examples = blocks.slice(7).map((text, i) => ({ name: `example-${i + 1}.cedar`, text }));
   assert.ok(new PolicyEngine().load([...DEFAULT_SOURCES, ...examples]).policies.length >= 11);
   // The pack as documented is the pack as shipped.
-  assert.equal(blocks.slice(0, 6).join('\n'), DEFAULT_SOURCES[0]?.text);
+  assert.equal(blocks.slice(0, 7).join('\n'), DEFAULT_SOURCES[0]?.text);
 });
