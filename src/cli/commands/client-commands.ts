@@ -6,6 +6,7 @@ import { loginCommand } from './login.js';
 import { logoutCommand } from './logout.js';
 import { requestCommand } from './request.js';
 import { statusCommand } from './status.js';
+import { workloadCommand } from './workload.js';
 
 /** The engineer-facing client commands, registered in main.ts beside the server's. */
 export const CLIENT_COMMANDS: Record<string, (args: string[], io: CliIO) => Promise<number>> = {
@@ -15,6 +16,7 @@ export const CLIENT_COMMANDS: Record<string, (args: string[], io: CliIO) => Prom
   request: (args, io) => requestCommand(args, systemClientDeps(io)),
   logout: (args, io) => logoutCommand(args, systemClientDeps(io)),
   agent: agentCommand,
+  workload: (args, io) => workloadCommand(args, systemClientDeps(io)),
 };
 
 export const CLIENT_USAGE = `  login           sign in with the device flow (code, link, QR); secrets go to the keychain or the agent
@@ -22,4 +24,5 @@ export const CLIENT_USAGE = `  login           sign in with the device flow (cod
   exec            run a command whose requests to the API get a token and DPoP proof through a local proxy
   request         make one authenticated call to the API (like curl), for scripts
   logout          revoke the session at the server and wipe it here
-  agent           run, start or stop the in-memory secret agent`;
+  agent           run, start or stop the in-memory secret agent
+  workload        create, list, suspend, resume, delete and re-key your workload identities (docs/workloads.md)`;
