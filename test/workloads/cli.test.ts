@@ -49,6 +49,49 @@ describe('tether workload', () => {
     assert.doesNotMatch(listed.out, /STALE/);
   });
 
+  test('tether exec --workload in GitHub Actions, GitLab and Kubernetes: CMD reaches the API as the workload; nothing on disk', async () => {
+    const { createServer } = await import('node:http');
+    const { execCommand } = await import('../../src/cli/commands/exec.js');
+    const { filesUnder } = await import('../cli/harness.js');
+    const requestToken = 'gh-request-token-0123456789';
+    const asked: string[] = [];
+    const actions = createServer((request, response) => {
+      asked.push(request.url ?? '');
+      if (request.headers.authorization !== `bearer ${requestToken}`) return void response.writeHead(401).end();
+      void ci.token().then((value) => response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ value })));
+    });
+    await new Promise<void>((resolve) => actions.listen(0, '127.0.0.1', () => resolve()));
+    const port = (actions.address() as { port: number }).port;
+    const before = filesUnder(box.root).length;
+    const script = 'fetch(process.env.TETHER_API_URL + "/whoami").then((r) => r.json()).then((b) => console.log("SUB=" + b.sub))';
+    const common = ['--workload', 'deploy', '--issuer', server.issuer, '--resource', server.api];
+    try {
+      const github = box.deps({ env: { ACTIONS_ID_TOKEN_REQUEST_URL: `http://127.0.0.1:${port}/token?x=1`, ACTIONS_ID_TOKEN_REQUEST_TOKEN: requestToken } });
+      const code = await execCommand([...common, '--audience', CI_AUDIENCE, '--', process.execPath, '-e', script], github.deps);
+      assert.equal(code, 0, github.stderr.text);
+      assert.match(github.stdout.text, /SUB=workload:/);
+      assert.match(asked[0] ?? '', /audience=https%3A%2F%2Ftether\.test/);
+
+      const gitlab = box.deps({ env: { TETHER_ID_TOKEN: await ci.token() } });
+      assert.equal(await execCommand([...common, '--', process.execPath, '-e', script], gitlab.deps), 0, gitlab.stderr.text);
+      assert.match(gitlab.stdout.text, /SUB=workload:/);
+
+      const file = join(box.root, 'k8s-token');
+      writeFileSync(file, await ci.token());
+      const k8s = box.deps();
+      assert.equal(await execCommand([...common, '--token-file', file, '--', process.execPath, '-e', script], k8s.deps), 0, k8s.stderr.text);
+      assert.match(k8s.stdout.text, /SUB=workload:/);
+
+      // Another branch's job token is refused before CMD runs.
+      const feature = box.deps({ env: { TETHER_ID_TOKEN: await ci.token({ ref: 'refs/heads/feature' }) } });
+      assert.equal(await execCommand([...common, '--', process.execPath, '-e', script], feature.deps), ExitCode.unauthorized);
+      assert.doesNotMatch(feature.stdout.text, /SUB=/);
+      assert.equal(filesUnder(box.root).length, before + 1, 'only the test\'s own token file: tether wrote nothing');
+    } finally {
+      actions.close();
+    }
+  });
+
   test('a key-bound workload from a PEM public key; a private key file is refused before anything is sent', async () => {
     const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const pub = join(box.root, 'workload.pub.pem');

@@ -5,6 +5,7 @@ import { AuthorizedSender } from '../proxy/authorized-sender.js';
 import { startResourceProxy } from '../proxy/resource-proxy.js';
 import type { ClientDeps } from './client-deps.js';
 import { openSession, reportFailure } from './session.js';
+import { workloadExecCommand } from '../workload/workload-exec.js';
 
 const USAGE = `Usage: tether exec [--issuer URL] [--resource URL] -- CMD [ARGS...]
 
@@ -15,7 +16,8 @@ to the session's resource, so CMD never holds a token. CMD finds, in its environ
   TETHER_RESOURCE  the resource itself (for display; calling it directly carries no credentials)
   HTTP_PROXY, http_proxy  (only for an http:// resource) the same proxy for tools that honour them
 
-Exit code: CMD's own; ${ExitCode.commandNotFound} if it cannot be started; ${ExitCode.notSignedIn} if there is no usable session.`;
+Exit code: CMD's own; ${ExitCode.commandNotFound} if it cannot be started; ${ExitCode.notSignedIn} if there is no usable session.
+In CI: tether exec --workload NAME --issuer URL --resource URL -- CMD (docs/workloads.md).`;
 
 /** Options that take a value; the first other word starts the command. */
 const VALUE_OPTIONS = new Set(['--issuer', '--resource']);
@@ -23,6 +25,9 @@ const VALUE_OPTIONS = new Set(['--issuer', '--resource']);
 /** `tether exec`: credentials by proxy, never by environment variable. */
 export async function execCommand(args: string[], deps: ClientDeps): Promise<number> {
   const { io } = deps;
+  // In CI, a workload's identity instead of a person's session (docs/workloads.md).
+  const head = args.includes('--') ? args.slice(0, args.indexOf('--')) : args;
+  if (head.some((a) => a === '--workload' || a.startsWith('--workload='))) return workloadExecCommand(args, deps);
   const parsed = splitArgs(args);
   if (typeof parsed === 'string') {
     io.stderr.write(`tether exec: ${parsed}\n\n${USAGE}\n`);
@@ -93,7 +98,7 @@ export function childEnvironment(
   return child;
 }
 
-async function runChild(deps: ClientDeps, command: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+export async function runChild(deps: ClientDeps, command: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { io } = deps;
   // Real process streams are handed over directly (so CMD sees the terminal); injected ones are piped.
   const direct = io.stdout === process.stdout && io.stderr === process.stderr;
