@@ -22,6 +22,7 @@ import { SqlGrantStore } from './storage/grants.js';
 import { SqlTokenStore } from './storage/tokens.js';
 import { AccessTokenVerifier } from './tokens/access-token-verifier.js';
 import { buildHttpServer } from './http/server.js';
+import { workloadView } from './http/routes/workloads.js';
 import { randomToken } from './shared/crypto.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import { SqlBrowserSessionStore } from './storage/browser-sessions.js';
@@ -262,6 +263,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
       devices,
       clock,
       offboard: async (userId, actor, reason) => (await workloads.offboard(userId, actor, reason)).length,
+      workloads: async () => (await workloads.all()).map((w) => workloadView(w, clock.now(), config.workloads.stale_after)),
     },
     workloads: { issuer: config.issuer, service: workloads, guard: workloadApiGuard, staleAfter: config.workloads.stale_after, now: () => clock.now() },
     devices,

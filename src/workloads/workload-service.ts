@@ -181,6 +181,12 @@ export class WorkloadService {
     return (await this.deps.store.list(ownerId)).map((w) => ({ ...w, status: effectiveStatus(w, now) }));
   }
 
+  /** Every workload (not deleted), for administrators and security teams. */
+  async all(): Promise<Workload[]> {
+    const now = this.deps.clock.now();
+    return (await this.deps.store.list()).map((w) => ({ ...w, status: effectiveStatus(w, now) }));
+  }
+
   /** One of the owner's workloads; a 404 for anyone else's, so ids cannot be probed. */
   async get(ownerId: string, id: string): Promise<Workload> {
     const workload = await this.deps.store.find(id);
@@ -204,7 +210,9 @@ export class WorkloadService {
       'rotate-key': { from: ['active', 'suspended'], to: workload.status, event: 'workload.key_rotated' },
     };
     const { from, to, event } = rule[change];
-    if (change === 'resume' && workload.status === 'expired') throw new WorkloadConflict('This workload has expired; create a new one.');
+    if ((change === 'resume' || change === 'rotate-key') && workload.status === 'expired') {
+      throw new WorkloadConflict('This workload has expired; create a new one.');
+    }
     let proof: WorkloadProof | undefined;
     if (change === 'rotate-key') {
       if (workload.proof.method !== 'key') throw new WorkloadConflict('Only a key-bound workload has a key to rotate.');
@@ -217,6 +225,9 @@ export class WorkloadService {
       from: workload.status,
       to,
       actor: `user:${owner.userId}`,
+      // The login that made the change, as for the creation.
+      token_jti: owner.jti,
+      device_jkt: owner.device.jkt,
       ip: context.ip,
       user_agent: context.userAgent,
       ...(proof?.method === 'key' ? { key_thumbprint: proof.jkt, previous_key_thumbprint: workload.proof.method === 'key' ? workload.proof.jkt : null } : {}),

@@ -50,6 +50,8 @@ export interface AdminDeps {
   clock: Clock;
   /** Offboarding (docs/workloads.md): suspends a person's workloads and revokes their tokens; returns how many. */
   offboard?: (userId: string, actor: string, reason: string) => Promise<number>;
+  /** Every workload, as the workload API describes them (docs/workloads.md). */
+  workloads?: () => Promise<unknown[]>;
 }
 
 function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
@@ -122,6 +124,11 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
       const since = Number((request.query as Record<string, unknown>)['since'] ?? 0);
       if (!Number.isFinite(since) || since < 0) throw new InvalidRequest('since must be a time in seconds.');
       return noStore(reply).send({ revocations: await deps.revocations.listRevocations(since) });
+    });
+
+    admin.get('/admin/workloads', async (_request, reply) => {
+      if (!deps.workloads) throw new InvalidRequest('Workloads are not available on this server.');
+      return noStore(reply).send({ workloads: await deps.workloads() });
     });
 
     admin.get('/admin/devices', async (_request, reply) => {

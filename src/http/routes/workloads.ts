@@ -58,6 +58,20 @@ function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   return parsed.data;
 }
 
+/** What the API says about a workload: everything but secrets (it has none), with the stale flag. */
+export function workloadView(w: Workload, now: number, staleAfter: number) {
+  const lastActive = w.lastUsedAt ?? w.createdAt;
+  return {
+    id: w.id,
+    ...describeWorkload(w),
+    status: w.status,
+    created_at: w.createdAt,
+    last_used_at: w.lastUsedAt,
+    stale: w.status === 'active' && now - lastActive >= staleAfter,
+    created_under: { grant: w.provenance.grantId, client_id: w.provenance.clientId, device_jkt: w.provenance.jkt, device_class: w.provenance.deviceClass },
+  };
+}
+
 /**
  * The workload API (docs/workloads.md): a person creates, lists and governs their workloads with their own
  * DPoP-bound access token (token + proof, checked by the guard like any API call). JSON in and out. A workload's
@@ -100,19 +114,7 @@ export function registerWorkloadRoutes(app: FastifyInstance, deps: WorkloadRoute
       };
     };
 
-    const view = (w: Workload) => {
-      const now = deps.now();
-      const lastActive = w.lastUsedAt ?? w.createdAt;
-      return {
-        id: w.id,
-        ...describeWorkload(w),
-        status: w.status,
-        created_at: w.createdAt,
-        last_used_at: w.lastUsedAt,
-        stale: w.status === 'active' && now - lastActive >= deps.staleAfter,
-        created_under: { grant: w.provenance.grantId, client_id: w.provenance.clientId, device_jkt: w.provenance.jkt, device_class: w.provenance.deviceClass },
-      };
-    };
+    const view = (w: Workload) => workloadView(w, deps.now(), deps.staleAfter);
 
     api.post('/workloads', async (request, reply) => {
       const login = await owner(request, reply);
