@@ -182,8 +182,17 @@ describe('a federated workload', () => {
     assert.equal((await exchange(server, await ci.token(), runner)).status, 200, 'still active');
   });
 
-  test('no token, assertion or secret appears in any log line', () => {
+  test('no token, assertion or secret appears in any log line or any file the server wrote', async () => {
     const logs = server.logs.join('');
     for (const secret of secrets) assert.ok(!logs.includes(secret), 'a token reached the log');
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const files = readdirSync(server.config.data_dir).map((f) => readFileSync(join(server.config.data_dir, f)).toString('latin1'));
+    assert.ok(files.length > 0);
+    for (const secret of secrets) {
+      // A JWT's signature part is unique to it: if any file held the token, it would hold that.
+      const signature = secret.split('.')[2] ?? secret;
+      for (const content of files) assert.ok(!content.includes(signature), 'a token was written to disk');
+    }
   });
 });
