@@ -293,7 +293,8 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     limiter.sweep();
     const codes = await deviceStore.deleteExpired(now);
     const sessions = await sessionStore.deleteExpiredSessions(now);
-    if (codes + sessions > 0) logger.debug({ codes, sessions }, 'expired state cleaned up');
+    const jtis = await workloadStore.deleteExpiredJtis(now);
+    if (codes + sessions + jtis > 0) logger.debug({ codes, sessions, jtis }, 'expired state cleaned up');
   };
   const timer = setInterval(() => {
     cleanup().catch((error: unknown) => logger.error({ err: error }, 'cleanup failed'));

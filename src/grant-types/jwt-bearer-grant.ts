@@ -81,7 +81,7 @@ export class JwtBearerGrant implements GrantType {
       context: request.context,
       authentication: { method: 'key', subject: String(sub), jtiHash },
       refused: (description) => new InvalidGrant(description),
-      claim: () => deps.workloads.claimJti(jtiHash, exp, now),
+      jtiExpiresAt: exp,
     });
   }
 }

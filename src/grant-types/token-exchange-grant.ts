@@ -116,7 +116,7 @@ export class TokenExchangeGrant implements GrantType {
       context: request.context,
       authentication: { method: 'federated', issuer: verified.issuer, subject: claims.sub, jtiHash },
       refused: (description) => new InvalidRequest(description),
-      claim: () => deps.workloads.claimJti(jtiHash, claims.exp, now),
+      jtiExpiresAt: claims.exp,
     });
   }
 

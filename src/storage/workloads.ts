@@ -161,19 +161,28 @@ export class SqlWorkloadStore implements WorkloadStore {
     });
   }
 
-  async touch(id: string, at: number): Promise<void> {
-    await this.db.updateTable('workloads').set({ last_used_at: at }).where('id', '=', id).execute();
+  async recordExchange(
+    exchange: { jtiHash: string; expiresAt: number; workloadId: string; at: number },
+    events: AuditEventInput[],
+  ): Promise<boolean> {
+    return this.db.transaction().execute(async (tx) => {
+      // An expired claim of the same jti no longer counts (the token it came from is refused before this).
+      await tx.deleteFrom('workload_jtis').where('hash', '=', exchange.jtiHash).where('expires_at', '<=', exchange.at).execute();
+      // One atomic insert decides the race between two presentations of the same token, on SQLite and PostgreSQL.
+      const result = await tx
+        .insertInto('workload_jtis')
+        .values({ hash: exchange.jtiHash, expires_at: exchange.expiresAt })
+        .onConflict((oc) => oc.column('hash').doNothing())
+        .executeTakeFirst();
+      if (Number(result.numInsertedOrUpdatedRows ?? 0n) === 0) return false;
+      await tx.updateTable('workloads').set({ last_used_at: exchange.at }).where('id', '=', exchange.workloadId).execute();
+      await appendAuditEvents(tx, events);
+      return true;
+    });
   }
 
-  async claimJti(hash: string, expiresAt: number, now: number): Promise<boolean> {
-    // Expired entries can go: a token past its exp is refused before its jti is looked at.
-    await this.db.deleteFrom('workload_jtis').where('expires_at', '<=', now).execute();
-    // One atomic insert decides the race between two presentations of the same token, on SQLite and PostgreSQL.
-    const result = await this.db
-      .insertInto('workload_jtis')
-      .values({ hash, expires_at: expiresAt })
-      .onConflict((oc) => oc.column('hash').doNothing())
-      .executeTakeFirst();
-    return Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
+  async deleteExpiredJtis(now: number): Promise<number> {
+    const result = await this.db.deleteFrom('workload_jtis').where('expires_at', '<=', now).executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 }

@@ -47,8 +47,9 @@ export interface WorkloadAuthentication {
  * still known, the API one of its own (`resource` or `audience`, RFC 8693 §2.1) and the scopes within its
  * allowance; policy (`Tether::Action::"ExchangeToken"`, the workload as principal) may narrow and shorten. The token
  * is short-lived and bound to the DPoP key of the request: `sub` and `client_id` are `workload:<id>`, `owner` names
- * the person, so an `owner` revocation (offboarding) reaches it at every guard. `claim` (the replay check) runs
- * after every check that can fail and before anything is minted.
+ * the person, so an `owner` revocation (offboarding) reaches it at every guard. The replay check (the presented
+ * token's jti, claimed once) commits in one transaction with the audit event, after every other check: a replayed
+ * token gets nothing, and no token is returned that is not on record.
  *
  * @see https://www.rfc-editor.org/rfc/rfc8693#section-2.2.1
  * @see https://www.rfc-editor.org/rfc/rfc9068#section-2.2
@@ -63,7 +64,8 @@ export async function issueWorkloadToken(
     authentication: WorkloadAuthentication;
     /** The grant's error for a refused proof: invalid_request (RFC 8693) or invalid_grant (RFC 7523). */
     refused: (description: string) => OAuthError;
-    claim: () => Promise<boolean>;
+    /** Until when the presented token's jti stays claimed (its `exp`). */
+    jtiExpiresAt: number;
   },
 ): Promise<ExchangeResponse> {
   const { workload, context, authentication } = request;
@@ -97,7 +99,6 @@ export async function issueWorkloadToken(
     const error = await deps.policy.refuse('workload_exchange', decision, refusalEvent(workload, now, context, authentication, decision.message, {}));
     throw error.code === 'invalid_scope' ? error : request.refused(error.description ?? decision.message);
   }
-  if (!(await request.claim())) return refuse('This token was already used (jti replay).');
 
   const ttl = Math.max(
     1,
@@ -121,7 +122,7 @@ export async function issueWorkloadToken(
     now,
   );
   // On record before it is returned: a trace on this jti leads to the workload and the login that created it.
-  await deps.audit.record([
+  const recorded = await deps.store.recordExchange({ jtiHash: authentication.jtiHash, expiresAt: request.jtiExpiresAt, workloadId: workload.id, at: now }, [
     {
       type: 'workload.token_issued',
       at: now,
@@ -149,7 +150,8 @@ export async function issueWorkloadToken(
       },
     },
   ]);
-  await deps.store.touch(workload.id, now);
+  // The token just minted is dropped unseen.
+  if (!recorded) return refuse('This token was already used (jti replay).');
   return {
     access_token: minted.token,
     issued_token_type: ACCESS_TOKEN_TYPE,

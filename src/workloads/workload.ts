@@ -96,10 +96,12 @@ export interface WorkloadStore {
   ): Promise<boolean>;
   /** Suspends every active workload of `ownerId`; returns them (as they were). */
   suspendOwned(ownerId: string, at: number, describe: (w: Workload) => AuditEventInput[]): Promise<Workload[]>;
-  touch(id: string, at: number): Promise<void>;
   /**
-   * Records that an external token or assertion (by the hash of its issuer and jti) was used, until `expiresAt`.
-   * False when it was already recorded and has not expired: a replay.
+   * Records one exchange in one transaction: claims the presented token's `jti` (by hash, kept until `expiresAt`),
+   * appends the audit events and sets the last use. False, with nothing written, when the jti was already claimed
+   * and has not expired: a replay.
    */
-  claimJti(hash: string, expiresAt: number, now: number): Promise<boolean>;
+  recordExchange(exchange: { jtiHash: string; expiresAt: number; workloadId: string; at: number }, events: AuditEventInput[]): Promise<boolean>;
+  /** Forgets the jti hashes of tokens that have expired (they are refused before their jti is looked at). */
+  deleteExpiredJtis(now: number): Promise<number>;
 }

@@ -108,6 +108,12 @@ describe('a federated workload', () => {
     assertOAuthError(replay, 'invalid_request');
     assert.match(String(replay.body['error_description']), /already used/);
 
+    // Ten runners racing with one stolen token: exactly one gets a token.
+    const raced = await ci.token();
+    const replies = await Promise.all(Array.from({ length: 10 }, async () => exchange(server, raced, await dpopKey())));
+    assert.equal(replies.filter((r) => r.status === 200).length, 1);
+    for (const r of replies.filter((x) => x.status !== 200)) assertOAuthError(r, 'invalid_request');
+
     const future = await ci.token({}, { iat: Math.floor(Date.now() / 1000) + 120 });
     const early = await exchange(server, future, runner);
     assertOAuthError(early, 'invalid_request');
