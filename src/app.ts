@@ -287,6 +287,12 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   }, CHECKPOINT_INTERVAL_MS);
   checkpointTimer.unref();
 
+  // A person gone from the user directory is offboarded: their workloads stop (docs/workloads.md).
+  const offboardDeparted = async () => {
+    const departed = await workloads.offboardDeparted(async (id) => (await options.users.find(id)) !== undefined);
+    if (departed.length > 0) logger.info({ owners: departed.length }, 'offboarded workload owners no longer in the user directory');
+  };
+  await offboardDeparted().catch((error: unknown) => logger.error({ err: error }, 'workload offboarding failed'));
   const cleanup = async () => {
     const now = clock.now();
     pacer.sweep();
@@ -294,6 +300,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     const codes = await deviceStore.deleteExpired(now);
     const sessions = await sessionStore.deleteExpiredSessions(now);
     const jtis = await workloadStore.deleteExpiredJtis(now);
+    await offboardDeparted();
     if (codes + sessions + jtis > 0) logger.debug({ codes, sessions, jtis }, 'expired state cleaned up');
   };
   const timer = setInterval(() => {

@@ -262,6 +262,22 @@ export class WorkloadService {
     return suspended;
   }
 
+  /**
+   * Offboarding by the directory (OWASP NHI1): every person who owns an active workload but is no longer in the
+   * user directory is offboarded as if revoked by user. Run at start and with the periodic cleanup, so a person
+   * removed from the directory stops their workloads within a cleanup interval. Returns who was offboarded.
+   */
+  async offboardDeparted(isKnown: (userId: string) => Promise<boolean>): Promise<string[]> {
+    const owners = new Set((await this.deps.store.list()).filter((w) => w.status === 'active').map((w) => w.ownerId));
+    const departed: string[] = [];
+    for (const owner of owners) {
+      if (await isKnown(owner)) continue;
+      await this.offboard(owner, 'tether', 'no longer in the user directory');
+      departed.push(owner);
+    }
+    return departed;
+  }
+
   private async proofOf(proof: WorkloadRequest['proof']): Promise<WorkloadProof> {
     if (proof.method === 'key') return { method: 'key', ...(await registeredPublicKey(proof.publicKey)) };
     if (!this.deps.trustsIssuer(proof.issuer)) throw new InvalidRequest(`federated.issuer: ${proof.issuer} is not a trusted issuer (federation.issuers).`);

@@ -101,3 +101,44 @@ describe('offboarding a workload\'s owner', () => {
     assert.ok(!logger.lines.join('').includes(running));
   });
 });
+
+describe('a workload owner removed from the user directory', () => {
+  test('is offboarded at the next start: workloads suspended, an owner statement issued, no more exchange', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { hashPassword } = await import('../../src/users/password.js');
+    const { TEST_PASSWORD } = await import('../support/in-process.js');
+    const dir = mkdtempSync(join(tmpdir(), 'tether-departed-'));
+    const ci = await startCiIssuer();
+    const federation = { issuers: [{ issuer: ci.issuer, audience: CI_AUDIENCE }] };
+    try {
+      const first = await startServer({ data_dir: dir, federation });
+      const bob = await login(first, { user: 'bob' });
+      const made = await workloadApi(first, 'POST', '/workloads', { token: bob.accessToken, key: bob.key }, federatedWorkload(first, ci.issuer));
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      assert.equal((await exchange(first, await ci.token(), await dpopKey())).status, 200);
+      await first.close();
+
+      // The directory no longer has bob.
+      const hash = await hashPassword(TEST_PASSWORD);
+      const second = await startServer({ data_dir: dir, federation, users: [{ username: 'alice', password_hash: hash }] });
+      try {
+        const listed = await fetch(`${second.issuer}/admin/workloads`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+        const [w] = ((await listed.json()) as { workloads: Record<string, unknown>[] }).workloads;
+        assert.deepEqual([w?.['owner'], w?.['status']], ['bob', 'suspended']);
+        const revocations = await fetch(`${second.issuer}/admin/revocations`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+        const kinds = ((await revocations.json()) as { revocations: Record<string, unknown>[] }).revocations.map((r) => [r['kind'], r['value']]);
+        assert.deepEqual(kinds, [['owner', 'bob']]);
+        const refused = await exchange(second, await ci.token(), await dpopKey());
+        assert.equal(refused.body['error'], 'invalid_request');
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await ci.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
