@@ -2,48 +2,55 @@ import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { ClientRegistry } from './clients/client-registry.js';
-import { MAX_DEVICE_CODE_TTL, type Config } from './config/schema.js';
+import { registeredClients } from './config/registered-clients.js';
+import type { Config } from './config/schema.js';
+import { MAX_DEVICE_CODE_TTL } from './oauth/grant-types.js';
 import { DeviceDecisions } from './device-flow/decision.js';
-import { PollPacer } from './device-flow/poll-pacer.js';
 import { DpopVerifier } from './dpop/proof.js';
 import { ReplayCache } from './dpop/replay-cache.js';
-import { createLocalJWKSet } from 'jose';
+import { ReplayMark } from './dpop/replay-mark.js';
 import { AdminKeys } from './admin/admin-keys.js';
-import { RequestGuard } from './guard/request-guard.js';
+import { Guard } from './guard/guard.js';
+import { StaticJwks, type KeySource } from './guard/keys.js';
+import { silentLogger } from './guard/logger.js';
+import { ApiPolicy } from './guard/api-policy.js';
 import { DpopNonces } from './dpop/nonce.js';
 import { DeviceCodeGrant } from './grant-types/device-code-grant.js';
 import { RefreshTokenGrant } from './grant-types/refresh-token-grant.js';
 import { Metrics } from './observability/metrics.js';
 import { Revoker } from './revocation/revoker.js';
 import { RevocationFeed } from './events/revocation-feed.js';
+import { RevocationSetSigner } from './events/revocation-set-signer.js';
+import { StreamSlots } from './events/stream-slots.js';
+import { MetricsAccess } from './observability/metrics-access.js';
+import { resolveKek } from './config/kek.js';
+import { ConfigError } from './config/load.js';
+import { KeyEncryptionError } from './tokens/key-encryption.js';
 import { Checkpointer } from './audit/checkpoint.js';
+import { databaseAnswers } from './storage/readiness.js';
 import { SqlAuditCheckpoints, SqlAuditLog } from './storage/audit-log.js';
 import { SqlGrantStore } from './storage/grants.js';
 import { SqlTokenStore } from './storage/tokens.js';
-import { AccessTokenVerifier } from './tokens/access-token-verifier.js';
+import { IssuedTokenVerifier } from './tokens/issued-token-verifier.js';
 import { buildHttpServer } from './http/server.js';
 import { workloadView } from './http/routes/workloads.js';
 import { randomToken } from './shared/crypto.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import { SqlBrowserSessionStore } from './storage/browser-sessions.js';
-import { SqliteDeviceAuthorizationStore } from './storage/sqlite-device-authorizations.js';
 import type { Database } from './storage/schema.js';
 import { SqlSettings } from './storage/settings.js';
 import { SqlSigningKeyStore } from './storage/signing-keys.js';
-import { openSqliteHandle } from './storage/sqlite.js';
+import { openStorage } from './storage/open.js';
 import { KeyRing } from './tokens/signing-keys.js';
 import type { UserDirectory } from './users/user.js';
 import { BrowserSessions } from './verification/browser-session.js';
-import { CodeEntryLimiter } from './verification/code-entry-limiter.js';
-import { CachedDeviceStore } from './devices/cached-device-store.js';
-import { PolicyGate } from './device-flow/policy-gate.js';
+import { composeVerification } from './compose-verification.js';
+import { CachedDeviceStore, DEVICE_CACHE_TTL_MS } from './devices/cached-device-store.js';
+import { PolicyGate } from './policy-gate/policy-gate.js';
 import { DEFAULT_PACK_NAME, DEFAULT_POLICY_PACK } from './policy/default-pack.js';
 import { PolicyEngine } from './policy/engine.js';
 import { watchPolicies, type PolicyWatcher } from './policy/watch.js';
 import { SqlDeviceStore } from './storage/devices.js';
-import { Guard } from './guard/guard.js';
-import { StaticJwks } from './guard/keys.js';
-import { silentLogger } from './guard/logger.js';
 import { JwtBearerGrant } from './grant-types/jwt-bearer-grant.js';
 import { TokenExchangeGrant } from './grant-types/token-exchange-grant.js';
 import { SqlWorkloadStore } from './storage/workloads.js';
@@ -66,12 +73,18 @@ export interface TetherOptions {
   logger: Logger;
   clock?: Clock;
   trustProxy?: boolean;
+  /** Where TETHER_KEK is read (the key-encryption key of the signing keys); default process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** How often expired codes, sessions and in-memory pacing state are cleaned up. */
 const CLEANUP_INTERVAL_MS = 60_000;
 /** How often the event stream tells guards it is alive. */
 const EVENT_HEARTBEAT_MS = 2_000;
+/** How long past the longest token lifetime a retiring signing key stays published. */
+const KEY_RETIRE_LEEWAY = 60;
+/** The settings key of the DPoP replay mark (src/dpop/replay-mark.ts). */
+const DPOP_REPLAY_MARK = 'dpop_replay_mark';
 /** How often the audit chain's head is signed. */
 const CHECKPOINT_INTERVAL_MS = 30_000;
 
@@ -79,32 +92,73 @@ const CHECKPOINT_INTERVAL_MS = 30_000;
 export async function createTether(options: TetherOptions): Promise<Tether> {
   const { config, logger } = options;
   const clock = options.clock ?? systemClock;
-  const sqlite = await openSqliteHandle({ dataDir: config.data_dir, synchronous: config.storage.synchronous });
-  const { db } = sqlite;
+  // The KEK first: without one nothing is opened (a ConfigError says what to set).
+  const kek = resolveKek(config, options.env ?? process.env);
+  if (kek.insideDataDir) {
+    logger.warn(
+      { kek: kek.origin },
+      'RISK: the key-encryption key is inside the data dir, so a copy of the data dir holds the signing keys too; keep it elsewhere (TETHER_KEK or keys.kek_file) outside dev',
+    );
+  }
+  const storage = await openStorage(config.storage, config.data_dir, {
+    onError: (error) => logger.warn({ err: error }, 'database notification channel interrupted; reconnecting'),
+    env: options.env ?? process.env,
+  });
+  const { db } = storage;
   const settings = new SqlSettings(db);
-  const deviceStore = new SqliteDeviceAuthorizationStore(sqlite);
+  const deviceStore = storage.deviceAuthorizations;
   const sessionStore = new SqlBrowserSessionStore(db);
-  const keys = await KeyRing.open(new SqlSigningKeyStore(db), clock.now());
+  const keys = await storage
+    .startup(() => KeyRing.open(new SqlSigningKeyStore(db), kek.kek, clock))
+    .catch(async (error: unknown) => {
+      await storage.close();
+      // The wrong KEK (or a damaged key row) is a configuration problem: say so, as for a missing KEK.
+      throw error instanceof KeyEncryptionError ? new ConfigError(error.message) : error;
+    });
+  if (keys.sealedOnOpen > 0) {
+    // The plaintext rows' old bytes would linger in free pages and the WAL: rebuild what the engine can.
+    await storage.compact?.();
+    logger.warn({ keys: keys.sealedOnOpen }, 'plaintext signing keys found in the data dir were sealed with the KEK');
+  }
   const csrfKey = await settings.getOrCreate('csrf_key', () => randomToken(32));
 
-  const replay = new ReplayCache();
-  const clients = new ClientRegistry(config, { replay, clock });
-  const pacer = new PollPacer();
-  const dpop = new DpopVerifier(replay);
+  // One instance: the in-process window. Several on one database: the shared one, so a proof replayed to another
+  // instance is refused too.
+  const replay = storage.replay ?? new ReplayCache(clock);
+  const clients = new ClientRegistry(registeredClients(config), { replay, clock });
+  const pacer = storage.pollPacer(clock);
+  // The replay window is in memory (or shared in the database); the mark keeps proofs accepted before a crash from
+  // passing after it.
+  const replayMark = await ReplayMark.open({
+    load: async () => {
+      const stored = await settings.get(DPOP_REPLAY_MARK);
+      return stored === undefined ? undefined : Number(stored);
+    },
+    save: (mark) => settings.set(DPOP_REPLAY_MARK, String(mark)),
+  });
+  const dpop = new DpopVerifier(replay, replayMark);
   const nonces = config.dpop.require_nonce ? new DpopNonces(() => clock.now()) : undefined;
   const proofs = { dpop, nonces };
   const grantStore = new SqlGrantStore(db);
   const audit = new SqlAuditLog(db);
   const tokenStore = new SqlTokenStore(db);
   const metrics = new Metrics();
-  const feed = new RevocationFeed(grantStore, config.tokens.access_token_ttl);
+  // The longest an access token can live: statements matter that long, and a retiring key stays published that long.
+  const maxTokenTtl = Math.max(
+    config.tokens.access_token_ttl,
+    ...config.clients.map((c) => c.access_token_ttl ?? 0),
+    ...config.resources.map((r) => r.access_token_ttl ?? 0),
+  );
+  const feed = new RevocationFeed(grantStore, maxTokenTtl, storage.notifications?.revocations);
+  const stopFollowing = storage.notifications ? feed.follow(await grantStore.lastRevocationSeq()) : () => undefined;
+  const signer = new RevocationSetSigner({ issuer: config.issuer, keys, clock, maxTokenTtl });
   const revoker = new Revoker(grantStore, clock, logger, (statement, revoked) => {
     feed.publish(statement);
     metrics.revocations.inc({ via: statement.via, kind: statement.kind });
     metrics.grantsRevoked.inc({ via: statement.via }, revoked.length);
     if (statement.via === 'refresh_token_reuse') metrics.refreshReuse.inc();
   });
-  const verifier = new AccessTokenVerifier(keys, config.issuer);
+  const verifier = new IssuedTokenVerifier(keys, config.issuer);
   // Policy: the configured set (watched, reloaded on change) or the default pack. A set that does not load stops
   // the start here, before anything listens.
   const policy = new PolicyEngine({ networks: config.policy.networks, timeZone: config.policy.time_zone });
@@ -113,16 +167,19 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     if (config.policy.path !== undefined) policyWatcher = await watchPolicies(policy, config.policy.path, { logger });
     else policy.load(DEFAULT_POLICY_PACK, DEFAULT_PACK_NAME);
   } catch (error) {
-    await db.destroy();
+    stopFollowing();
+    await storage.close();
     throw error;
   }
-  const devices = new CachedDeviceStore(new SqlDeviceStore(db));
+  const devices = new CachedDeviceStore(new SqlDeviceStore(db), DEVICE_CACHE_TTL_MS, undefined, storage.notifications?.devices);
   const gate = new PolicyGate({ engine: policy, devices, audit, users: options.users, logger });
   const lifetimes = {
     accessTokenTtl: config.tokens.access_token_ttl,
     grantIdleTtl: config.tokens.grant_idle_ttl,
     grantMaxTtl: config.tokens.grant_max_ttl,
   };
+  // The server's own keys, read at each lookup so a rotated key is trusted at once.
+  const ownKeys: KeySource = { getKey: (kid, alg) => new StaticJwks(keys.jwks()).getKey(kid, alg) };
   // Workloads (docs/workloads.md): the store, trusted external issuers, and how their tokens are issued.
   const workloadStore = new SqlWorkloadStore(db);
   const federation = new FederationVerifier(
@@ -177,21 +234,24 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   const workloadApiGuard = new Guard({
     issuer: config.issuer,
     audience: config.resources.map((r) => r.uri),
-    keys: new StaticJwks(keys.jwks()),
+    keys: ownKeys,
     revocations: { health: () => ({ fresh: true }), isRevoked: (token) => isRevokedHere(token.claims) },
     logger: silentLogger,
     now: () => clock.now(),
   });
-  // The dev/demo API at {issuer}/api, guarded like any API; it asks storage directly whether a grant still stands.
+  // The dev/demo API at {issuer}/api, behind the same Guard a resource server uses.
   const demoAudience = `${config.issuer}/api`;
   const demoApi = clients.resource(demoAudience)
-    ? new RequestGuard({
+    ? new Guard({
         issuer: config.issuer,
         audience: demoAudience,
-        keys: createLocalJWKSet(keys.jwks()),
-        dpop,
+        keys: ownKeys,
         now: () => clock.now(),
-        isRevoked: (claims) => isRevokedHere(claims),
+        // The server's own policies decide its own API too (CallResource), reloads included.
+        policy: ApiPolicy.over(policy, { audience: demoAudience, tier: clients.resource(demoAudience)?.tier ?? 'low' }),
+        // Revocation is asked of storage (grants, and workloads for a workload's token), so it is never stale.
+        revocations: { health: () => ({ fresh: true }), isRevoked: (token) => isRevokedHere(token.claims) },
+        logger: silentLogger,
       })
     : undefined;
   for (const client of clients.all()) {
@@ -199,20 +259,8 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
       logger.warn({ client: client.id }, 'RISK: this client may get plain Bearer tokens, usable by anyone who copies them');
     }
   }
-  const longestCodeTtl = Math.min(
-    MAX_DEVICE_CODE_TTL,
-    Math.max(config.device_flow.code_ttl, ...config.clients.map((c) => c.device_code_ttl ?? 0)),
-  );
-  const limiter = new CodeEntryLimiter(
-    {
-      perIpFailures: config.brute_force.per_ip_failures,
-      perSessionFailures: config.brute_force.per_session_failures,
-      window: config.brute_force.window,
-      codeLifetime: longestCodeTtl,
-      maxGuessProbability: config.brute_force.max_guess_probability,
-    },
-    () => clock.now(),
-  );
+  const decisions = new DeviceDecisions(deviceStore, clients, clock, lifetimes, gate);
+  const guessing = composeVerification({ config, audit, metrics, logger, clock, users: options.users, decisions, store: deviceStore });
   const deviceRequest = {
     issuer: config.issuer,
     clients,
@@ -220,6 +268,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     clock,
     defaults: { codeTtl: config.device_flow.code_ttl, interval: config.device_flow.interval },
     policy: gate,
+    limits: guessing.deviceLimits,
   };
   const issuing = { issuer: config.issuer, clients, grants: grantStore, proofs, keys, clock, lifetimes, policy: gate };
   const grants = [
@@ -247,6 +296,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     scopes: config.scopes,
     logger,
     trustProxy: options.trustProxy ?? false,
+    trustedProxies: config.listen.trusted_proxies,
     keys,
     dpop,
     deviceRequest,
@@ -262,20 +312,38 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
       revocations: grantStore,
       devices,
       clock,
+      signingKeys: {
+        keys,
+        publishAhead: config.keys.publish_ahead,
+        // Leeway for verifiers that accept a token a little past its exp (the guard's clock tolerance).
+        retireAfter: maxTokenTtl + KEY_RETIRE_LEEWAY,
+        audit: (events) => audit.record(events),
+        now: () => clock.now(),
+      },
       offboard: async (userId, actor, reason) => (await workloads.offboard(userId, actor, reason)).length,
       workloads: async () => (await workloads.all()).map((w) => workloadView(w, clock.now(), config.workloads.stale_after)),
     },
     workloads: { issuer: config.issuer, service: workloads, guard: workloadApiGuard, staleAfter: config.workloads.stale_after, now: () => clock.now() },
     devices,
+    ready: () => databaseAnswers(db),
     metrics,
-    events: { issuer: config.issuer, clients, feed, keys, clock, heartbeatMs: EVENT_HEARTBEAT_MS },
+    metricsAccess: new MetricsAccess(config.metrics.bearer_token_hashes, config.metrics.allow_loopback),
+    events: {
+      issuer: config.issuer,
+      clients,
+      feed,
+      signer,
+      slots: new StreamSlots(config.events.max_streams_per_client),
+      clock,
+      heartbeatMs: EVENT_HEARTBEAT_MS,
+    },
     verification: {
       issuer: config.issuer,
       metrics,
-      audit,
       sessions: new BrowserSessions(sessionStore, clock, csrfKey),
-      decisions: new DeviceDecisions(deviceStore, clients, clock, lifetimes, gate),
-      limiter,
+      decisions,
+      codeEntry: guessing.codeEntry,
+      signIn: guessing.signIn,
       users: options.users,
       clock,
     },
@@ -295,8 +363,10 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   await offboardDeparted().catch((error: unknown) => logger.error({ err: error }, 'workload offboarding failed'));
   const cleanup = async () => {
     const now = clock.now();
-    pacer.sweep();
-    limiter.sweep();
+    await pacer.sweep();
+    guessing.sweep();
+    // A rotation made by another process on the same database reaches this one here.
+    await keys.reload();
     const codes = await deviceStore.deleteExpired(now);
     const sessions = await sessionStore.deleteExpiredSessions(now);
     const jtis = await workloadStore.deleteExpiredJtis(now);
@@ -317,8 +387,9 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
       clearInterval(timer);
       clearInterval(checkpointTimer);
       await http.close();
+      stopFollowing();
       await checkpointer.checkpoint();
-      await db.destroy();
+      await storage.close();
     },
   };
 }

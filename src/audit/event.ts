@@ -8,8 +8,11 @@ export type AuditEventType =
   | 'user_code.rejected'
   | 'user.signed_in'
   | 'user.sign_in_failed'
+  /** Many failed codes or passwords across the server: an alarm for operators, never a refusal. */
+  | 'verification.failure_alarm'
   | 'device.approved'
   | 'device.denied'
+  | 'device_code.abandoned'
   | 'token.issued'
   | 'token.refreshed'
   | 'refresh_token.reuse_detected'

@@ -5,6 +5,8 @@ export interface Client {
   type: 'public' | 'confidential';
   /** Present only for confidential clients. */
   secret?: string;
+  /** SHA-256 (base64url) of the secret, when the configuration holds only that. */
+  secretHash?: string;
   grants: readonly string[];
   scopes: readonly string[];
   resources: readonly string[];

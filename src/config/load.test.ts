@@ -60,3 +60,12 @@ test('resource tiers and the policy section have defaults and are checked', () =
   assert.match(messageOf({ ...valid, policy: { networks: { public: ['10.0.0.0/8'] } } }), /built-in names/);
   assert.match(messageOf({ ...valid, policy: { time_zone: 'Mars/Olympus' } }), /policy\.time_zone: expected an IANA time zone/);
 });
+
+test('a confidential client may give its secret as a SHA-256 hash only, never both, never on a public client', () => {
+  const hash = 'x'.repeat(43);
+  const gateway = { id: 'gw', name: 'GW', type: 'confidential', secret_hash: hash, introspection: true };
+  assert.equal(parseConfig({ ...valid, clients: [...valid.clients, gateway] }, 't').clients[1]?.secret_hash, hash);
+  assert.match(messageOf({ ...valid, clients: [{ ...gateway, secret: 's'.repeat(32) }] }), /clients\.0\.secret_hash: give secret or secret_hash, not both/);
+  assert.match(messageOf({ ...valid, clients: [{ ...gateway, secret_hash: 'short' }] }), /clients\.0\.secret_hash: the SHA-256 of the secret/);
+  assert.match(messageOf({ ...valid, clients: [{ ...gateway, type: 'public', introspection: false }] }), /clients\.0\.secret:/);
+});

@@ -1,18 +1,17 @@
 import { z } from 'zod';
 import { parseRange } from '../policy/ip-range.js';
-import { parseDuration } from './duration.js';
+import { DEVICE_CODE_GRANT, MAX_DEVICE_CODE_TTL, SUPPORTED_GRANTS } from '../oauth/grant-types.js';
+import { parseDuration } from '../shared/duration.js';
 
-/** The only grant this issue's server issues; later grants are added to the list in one place. */
-export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
-export const REFRESH_TOKEN_GRANT = 'refresh_token';
-export const SUPPORTED_GRANTS = [DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT] as const;
-/** RFC 8693 token exchange: workload federation and delegation (not a client's grant: anyone may try, proof decides). */
-export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
-/** RFC 7523 §2.1 JWT bearer assertion: key-bound workloads. */
-export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
-
-/** RFC 8628 §3.2 leaves the lifetime to us; the product caps it at 15 minutes whatever a client asks. */
-export const MAX_DEVICE_CODE_TTL = 15 * 60;
+// The protocol's own nouns live in src/oauth; re-exported so configuration code can name them from one place.
+export {
+  DEVICE_CODE_GRANT,
+  JWT_BEARER_GRANT,
+  MAX_DEVICE_CODE_TTL,
+  REFRESH_TOKEN_GRANT,
+  SUPPORTED_GRANTS,
+  TOKEN_EXCHANGE_GRANT,
+} from '../oauth/grant-types.js';
 
 const duration = (description: string) =>
   z
@@ -51,6 +50,11 @@ const clientSchema = z
     name: z.string().min(1).describe('What a person sees on the review screen.'),
     type: z.enum(['public', 'confidential']).default('public'),
     secret: z.string().min(32, 'a client secret needs at least 32 characters').optional(),
+    secret_hash: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{43}$/, 'the SHA-256 of the secret, base64url (43 characters)')
+      .optional()
+      .describe('SHA-256 (base64url) of the client secret, instead of `secret`, so the configuration holds no secret'),
     grants: z.array(z.enum(SUPPORTED_GRANTS)).min(1).default([DEVICE_CODE_GRANT]),
     scopes: z.array(scopeToken).default([]),
     resources: z.array(absoluteUri).default([]),
@@ -80,10 +84,13 @@ const clientSchema = z
   })
   .strict()
   .superRefine((client, ctx) => {
-    if (client.type === 'confidential' && !client.secret && !client.jwks) {
+    if (client.secret && client.secret_hash) {
+      ctx.addIssue({ code: 'custom', path: ['secret_hash'], message: 'give secret or secret_hash, not both' });
+    }
+    if (client.type === 'confidential' && !client.secret && !client.secret_hash && !client.jwks) {
       ctx.addIssue({ code: 'custom', path: ['secret'], message: 'a confidential client needs a secret or jwks' });
     }
-    if (client.type === 'public' && (client.secret || client.jwks)) {
+    if (client.type === 'public' && (client.secret || client.secret_hash || client.jwks)) {
       ctx.addIssue({ code: 'custom', path: ['secret'], message: 'a public client must not have a secret or jwks' });
     }
     if (client.type === 'public' && client.introspection) {
@@ -161,6 +168,47 @@ const workloadsSchema = z
   })
   .strict();
 
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Where the data lives: the embedded SQLite file under data_dir, or a PostgreSQL database shared by instances. */
+const storageSchema = z
+  .object({
+    engine: z.enum(['sqlite', 'postgres']).default('sqlite').describe('sqlite: embedded, one instance; postgres: shared'),
+    synchronous: z
+      .enum(['normal', 'full'])
+      .default('normal')
+      .describe('SQLite only. normal: durable across a process crash; full: also across power loss, slower'),
+    // The PostgreSQL URL carries a password, so like every other secret it is never written in the file itself:
+    // the file names the variable or the file that holds it.
+    url_env: z.string().regex(ENV_NAME, 'an environment variable name').optional().describe('variable holding the URL'),
+    url_file: z.string().min(1).optional().describe('file holding the URL (e.g. a mounted secret)'),
+    url: z
+      .string()
+      .refine(isPasswordlessPostgresUrl, 'a postgres:// URL without a password (put one with a password in url_env or url_file)')
+      .optional()
+      .describe('a URL without a password, for peer or certificate authentication'),
+    pool_size: z.number().int().min(2).max(200).default(10).describe('PostgreSQL connections this instance keeps at most'),
+  })
+  .strict()
+  .superRefine((storage, ctx) => {
+    const sources = [storage.url, storage.url_env, storage.url_file].filter((v) => v !== undefined).length;
+    if (storage.engine === 'postgres' && sources !== 1) {
+      ctx.addIssue({ code: 'custom', path: ['url_env'], message: 'engine postgres needs exactly one of url_env, url_file or url' });
+    }
+    if (storage.engine === 'sqlite' && sources > 0) {
+      ctx.addIssue({ code: 'custom', path: ['engine'], message: 'a database URL is given but engine is sqlite (set engine: postgres)' });
+    }
+  });
+
+function isPasswordlessPostgresUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.password === '' && !url.searchParams.has('password');
+  } catch {
+    return false;
+  }
+}
+
 const userSchema = z
   .object({
     username: z.string().min(1).max(64).regex(/^[A-Za-z0-9._@-]+$/, 'letters, digits and . _ @ - only'),
@@ -170,25 +218,100 @@ const userSchema = z
   })
   .strict();
 
+interface BackoffDefaults {
+  free_failures: number;
+  base_delay: number;
+  max_delay: number;
+  max_failures?: number;
+  window: number;
+}
+
+/** Growing delays for one kind of key (an account, a browser session, an address); see FailureBackoff. */
+const backoffSchema = (what: string, d: BackoffDefaults) =>
+  z
+    .object({
+      free_failures: z.number().int().min(0).default(d.free_failures).describe(`${what}: failures allowed before any delay`),
+      base_delay: duration('delay after the first failure past the free ones')
+        .default(d.base_delay)
+        .describe(`${what}: wait after the first failure past the free ones; it doubles with each further failure`),
+      max_delay: duration('longest delay').default(d.max_delay).describe(`${what}: longest wait between two attempts`),
+      max_failures: (d.max_failures === undefined
+        ? z.number().int().min(1).optional()
+        : z.number().int().min(1).default(d.max_failures)
+      ).describe(`${what}: failures per window after which attempts are refused until the oldest ages out${d.max_failures === undefined ? ' (unset: never refused, only slowed)' : ''}`),
+      window: duration('window failures count over').default(d.window).describe(`${what}: how long a failure counts`),
+    })
+    .strict()
+    .prefault({})
+    .describe(`Growing delays for ${what}.`);
+
+const alarmFields = (what: string, failures: number) => ({
+  alarm_failures: z
+    .number()
+    .int()
+    .min(1)
+    .default(failures)
+    .describe(`${what} across the whole server within alarm_window that raise an alarm (metric, audit event, warning); never a refusal`),
+  alarm_window: duration('alarm window').default(300).describe('window the server-wide alarm counts over'),
+});
+
+const bruteForceSchema = z
+  .object({
+    code_entry: z
+      .object({
+        per_account: backoffSchema('wrong user codes per signed-in account', { free_failures: 3, base_delay: 2, max_delay: 300, max_failures: 10, window: 3600 }),
+        per_session: backoffSchema('wrong user codes per browser session', { free_failures: 3, base_delay: 2, max_delay: 300, max_failures: 10, window: 3600 }),
+        per_ip: backoffSchema('wrong user codes per client address', { free_failures: 5, base_delay: 2, max_delay: 300, max_failures: 30, window: 3600 }),
+        ...alarmFields('Wrong user codes', 100),
+      })
+      .strict()
+      .prefault({})
+      .describe('Guessing user codes: the person signs in first, then each limit slows only the key that failed.'),
+    sign_in: z
+      .object({
+        per_account: backoffSchema('wrong passwords per account (slowed, never locked)', { free_failures: 5, base_delay: 1, max_delay: 30, window: 3600 }),
+        per_ip: backoffSchema('wrong passwords per client address (slowed, then blocked)', { free_failures: 10, base_delay: 1, max_delay: 300, max_failures: 50, window: 3600 }),
+        concurrent_checks: z.number().int().min(1).default(2).describe('password (argon2id) checks that may run at once'),
+        queue_length: z.number().int().min(0).default(32).describe('sign-ins that may wait for a check; past it, "busy, try again" (503)'),
+        ...alarmFields('Wrong passwords', 200),
+      })
+      .strict()
+      .prefault({})
+      .describe('Guessing passwords on the verification page.'),
+    device_authorization: z
+      .object({
+        per_ip_requests: z.number().int().min(1).default(30).describe('device authorization requests per client address per window (429 slow_down past it)'),
+        window: duration('device authorization window').default(60).describe('window per_ip_requests counts over'),
+        live_codes_per_ip: z.number().int().min(1).default(20).describe('undecided, unexpired device codes one client address may hold'),
+        live_codes_per_client: z.number().int().min(1).default(10000).describe('undecided, unexpired device codes one client may hold'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Requesting device codes.'),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     issuer: absoluteUri
       .refine((u) => !u.endsWith('/') && !u.includes('?') && !u.includes('#'), 'no trailing slash, query or fragment')
       .describe('The issuer identifier (RFC 8414 §2); also the public base URL.'),
     listen: z
-      .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(8080) })
-      .strict()
-      .default({ host: '127.0.0.1', port: 8080 }),
-    data_dir: z.string().min(1).default('./tether-data'),
-    storage: z
       .object({
-        synchronous: z
-          .enum(['normal', 'full'])
-          .default('normal')
-          .describe('normal: durable across a process crash; full: also across power loss, slower'),
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8080),
+        trusted_proxies: z
+          .array(addressRange)
+          .default([])
+          .describe(
+            'Proxies (addresses or CIDR ranges) whose X-Forwarded-For is believed; the client address is the first ' +
+              'untrusted hop from the right. `tether serve --trust-proxy` adds loopback (127.0.0.0/8, ::1).',
+          ),
       })
       .strict()
-      .default({ synchronous: 'normal' }),
+      .default({ host: '127.0.0.1', port: 8080, trusted_proxies: [] }),
+    data_dir: z.string().min(1).default('./tether-data'),
+    storage: storageSchema.default({ engine: 'sqlite', synchronous: 'normal', pool_size: 10 }),
     device_flow: z
       .object({
         code_ttl: duration('default device code lifetime').default(300),
@@ -222,20 +345,45 @@ export const configSchema = z
       })
       .strict()
       .default({ api_key_hashes: [] }),
-    brute_force: z
+    keys: z
       .object({
-        per_ip_failures: z.number().int().min(1).default(10),
-        per_session_failures: z.number().int().min(1).default(5),
-        window: duration('window the per-IP and per-session limits count over').default(900),
-        max_guess_probability: z
-          .number()
-          .gt(0)
-          .lt(1)
-          .default(2 ** -32)
-          .describe('bound on an attacker\'s chance to guess any live user code within one code lifetime'),
+        kek_file: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('a file holding the key-encryption key that seals signing keys at rest; TETHER_KEK takes precedence'),
+        publish_ahead: duration('how long a rotated-in key is published before it signs (a guard\'s JWKS cache age)').default(600),
       })
       .strict()
-      .default({ per_ip_failures: 10, per_session_failures: 5, window: 900, max_guess_probability: 2 ** -32 }),
+      .default({ publish_ahead: 600 })
+      .describe('Signing keys: how they are sealed at rest and rotated (docs/configuration.md).'),
+    events: z
+      .object({
+        max_streams_per_client: z
+          .number()
+          .int()
+          .min(1)
+          .default(8)
+          .describe('open /events streams one resource server may hold; past it a new one gets 429'),
+      })
+      .strict()
+      .default({ max_streams_per_client: 8 }),
+    metrics: z
+      .object({
+        bearer_token_hashes: z
+          .array(z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'a base64url SHA-256 hash (tether admin hash-key)'))
+          .default([])
+          .describe('SHA-256 hashes of the bearer tokens a scraper may present at /metrics'),
+        allow_loopback: z
+          .boolean()
+          .default(false)
+          .describe('answer /metrics without a token to a peer on 127.0.0.0/8 or ::1 (the dev tenant turns this on)'),
+      })
+      .strict()
+      .default({ bearer_token_hashes: [], allow_loopback: false }),
+    brute_force: bruteForceSchema
+      .prefault({})
+      .describe('Limits on guessing user codes and passwords, and on requesting device codes (docs/configuration.md).'),
     policy: policySchema
       .default({ networks: {}, time_zone: 'UTC' })
       .describe('Cedar policies deciding each step of the flow (docs/policy.md).'),

@@ -3,12 +3,12 @@ import type { AuditEventInput } from '../audit/event.js';
 import { sameNetwork } from '../verification/network.js';
 import type { Client, Resource } from '../clients/client.js';
 import type { ClientRegistry } from '../clients/client-registry.js';
-import { lifetimesFor, type LifetimeDefaults } from '../grants/lifetime.js';
-import { boundLifetimes } from '../policy/refusal.js';
+import { boundLifetimes, lifetimesFor, type LifetimeDefaults } from '../grants/lifetime.js';
 import type { Clock } from '../shared/clock.js';
 import type { User } from '../users/user.js';
-import type { DeviceAuthorization, DeviceAuthorizationStore, RequestContext } from './device-authorization.js';
-import { resourceFacts, type PolicyGate } from './policy-gate.js';
+import type { RequestOrigin } from '../oauth/request-origin.js';
+import type { DeviceAuthorization, DeviceAuthorizationStore } from './device-authorization.js';
+import { resourceFacts, type PolicyGate } from '../policy-gate/policy-gate.js';
 
 /** A pending request as the review screen shows it. */
 export interface PendingRequest {
@@ -59,21 +59,31 @@ export class DeviceDecisions {
     return { authorization, client, resource };
   }
 
+  /** Whether the request with this user code or id was abandoned by its device: the page then says so. */
+  async wasAbandoned(lookup: { userCode: string } | { id: string }): Promise<boolean> {
+    const authorization = 'id' in lookup ? await this.store.findById(lookup.id) : await this.store.findByUserCode(lookup.userCode);
+    return authorization?.status === 'abandoned';
+  }
+
   countLive(): Promise<number> {
     return this.store.countLive(this.clock.now());
   }
 
   /**
-   * Asks policy, then approves (creating the grant, with the scopes and lifetimes policy allows) or, when policy
-   * refuses, denies the request so the device gets access_denied. `gone` when the request is no longer pending.
+   * What approving would grant now, for the review screen: the scopes after policy's narrowing, or the reason it
+   * would refuse. Nothing is recorded; Approve asks policy again, and that answer is the one that counts.
    */
-  async approve(request: PendingRequest, user: User, authTime: number, approver: RequestContext): Promise<ApprovalOutcome> {
-    const now = this.clock.now();
+  async preview(request: PendingRequest, user: User, authTime: number, approver: RequestOrigin): Promise<{ scopes: string[] } | { refused: string }> {
+    const { decision } = await this.ask(request, user, authTime, approver);
+    return decision.decision === 'deny' ? { refused: decision.message } : { scopes: decision.scopes };
+  }
+
+  private async ask(request: PendingRequest, user: User, authTime: number, approver: RequestOrigin) {
     const { authorization } = request;
     const device = await this.policy.device(authorization.dpopJkt, authorization.environment);
     const decision = this.policy.decide({
       step: 'approval',
-      now,
+      now: this.clock.now(),
       client: { id: request.client.id },
       resource: resourceFacts(request.resource),
       device,
@@ -85,6 +95,17 @@ export class DeviceDecisions {
       requestedAt: authorization.createdAt,
       ...(authorization.environment !== null ? { environment: authorization.environment } : {}),
     });
+    return { decision, device };
+  }
+
+  /**
+   * Asks policy, then approves (creating the grant, with the scopes and lifetimes policy allows) or, when policy
+   * refuses, denies the request so the device gets access_denied. `gone` when the request is no longer pending.
+   */
+  async approve(request: PendingRequest, user: User, authTime: number, approver: RequestOrigin): Promise<ApprovalOutcome> {
+    const now = this.clock.now();
+    const { authorization } = request;
+    const { device, decision } = await this.ask(request, user, authTime, approver);
     if (decision.decision === 'deny') {
       const base = decisionEvent('device.denied', request, user, approver, now, { auth_time: authTime, device_class: device.class });
       const event = this.policy.refusalEvent('approval', decision, base);
@@ -117,7 +138,7 @@ export class DeviceDecisions {
     return ok ? { status: 'approved', grantId } : { status: 'gone' };
   }
 
-  deny(request: PendingRequest, user: User, approver: RequestContext): Promise<boolean> {
+  deny(request: PendingRequest, user: User, approver: RequestOrigin): Promise<boolean> {
     const now = this.clock.now();
     const event = decisionEvent('device.denied', request, user, approver, now, {});
     return this.store.deny(request.authorization.id, now, user.id, approver, [event]);
@@ -129,7 +150,7 @@ function decisionEvent(
   type: 'device.approved' | 'device.denied',
   request: PendingRequest,
   user: User,
-  approver: RequestContext,
+  approver: RequestOrigin,
   now: number,
   extra: Record<string, unknown>,
 ): AuditEventInput {

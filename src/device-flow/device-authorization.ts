@@ -1,14 +1,10 @@
 import type { AuditEventInput } from '../audit/event.js';
 import type { Grant } from '../grants/grant.js';
+import type { RequestOrigin } from '../oauth/request-origin.js';
 import type { IssuedTokens } from '../tokens/token-store.js';
 
-/** The context a request arrived with: where from and with what software. */
-export interface RequestContext {
-  ip: string;
-  userAgent: string;
-}
-
-export type DeviceAuthorizationStatus = 'pending' | 'approved' | 'denied' | 'redeemed';
+/** `abandoned`: the device gave up on the request (its person cancelled the login) before tokens were issued. */
+export type DeviceAuthorizationStatus = 'pending' | 'approved' | 'denied' | 'redeemed' | 'abandoned';
 
 /** One RFC 8628 request, as stored: never the device code itself, only its hash. */
 export interface DeviceAuthorization {
@@ -19,7 +15,7 @@ export interface DeviceAuthorization {
   clientId: string;
   scopes: string[];
   resource: string;
-  requester: RequestContext;
+  requester: RequestOrigin;
   /** The DPoP key thumbprint the device code is bound to, if any (RFC 9449 §10). */
   dpopJkt: string | null;
   /** What the device declared about where it runs (`tether_environment`), for policy; null if nothing. */
@@ -30,7 +26,7 @@ export interface DeviceAuthorization {
   status: DeviceAuthorizationStatus;
   decidedAt: number | null;
   approverUserId: string | null;
-  approver: RequestContext | null;
+  approver: RequestOrigin | null;
   grantId: string | null;
 }
 
@@ -45,15 +41,21 @@ export interface DeviceAuthorizationStore {
   findByUserCode(userCode: string): Promise<DeviceAuthorization | undefined>;
   findById(id: string): Promise<DeviceAuthorization | undefined>;
   /** Approves a pending, unexpired authorization and creates its grant in one transaction. */
-  approve(id: string, now: number, approver: RequestContext, grant: Grant, events: AuditEventInput[]): Promise<boolean>;
+  approve(id: string, now: number, approver: RequestOrigin, grant: Grant, events: AuditEventInput[]): Promise<boolean>;
   /** Denies a pending, unexpired authorization. */
-  deny(id: string, now: number, approverUserId: string, approver: RequestContext, events: AuditEventInput[]): Promise<boolean>;
+  deny(id: string, now: number, approverUserId: string, approver: RequestOrigin, events: AuditEventInput[]): Promise<boolean>;
   /**
    * Marks an approved authorization redeemed, binds its grant to the proof's key and records the tokens issued
    * for it, in one transaction; false when another poll redeemed it first.
    */
   redeem(id: string, tokens: IssuedTokens, dpopJkt: string | null, events: AuditEventInput[]): Promise<boolean>;
-  countLive(now: number): Promise<number>;
+  /**
+   * Marks a pending or approved (not yet redeemed) authorization abandoned, revoking the grant an approval
+   * created, in one transaction; false when it was in neither state.
+   */
+  abandon(id: string, now: number, events: AuditEventInput[]): Promise<boolean>;
+  /** Undecided, unexpired authorizations, all or those of one client or one requesting address. */
+  countLive(now: number, of?: { clientId?: string; requesterIp?: string }): Promise<number>;
   /** Deletes authorizations that expired before `before`; returns how many. */
   deleteExpired(before: number): Promise<number>;
 }

@@ -1,9 +1,10 @@
 import { SlowDown } from '../oauth/errors.js';
+import type { Clock } from '../shared/clock.js';
 
 /** Slack for network jitter: a client that polls on its interval must never be punished for a late packet. */
-const JITTER_MS = 250;
+export const JITTER_MS = 250;
 /** RFC 8628 §3.5: each slow_down adds 5 seconds to the interval, for that and all later requests. */
-const SLOW_DOWN_STEP = 5;
+export const SLOW_DOWN_STEP = 5;
 
 interface PollState {
   lastPollMs: number;
@@ -20,11 +21,11 @@ interface PollState {
 export class PollPacer {
   private readonly polls = new Map<string, PollState>();
 
-  constructor(private readonly nowMs: () => number = Date.now) {}
+  constructor(private readonly clock: Clock) {}
 
   /** Records a poll; throws SlowDown (and lengthens the interval) when it came too soon after the last one. */
   poll(authorizationId: string, interval: number, expiresAt: number): void {
-    const now = this.nowMs();
+    const now = this.clock.nowMs();
     const state = this.polls.get(authorizationId);
     if (!state) {
       this.polls.set(authorizationId, { lastPollMs: now, interval, expiresAtMs: expiresAt * 1000 });
@@ -49,7 +50,7 @@ export class PollPacer {
 
   /** Drops state of codes that have expired. */
   sweep(): void {
-    const now = this.nowMs();
+    const now = this.clock.nowMs();
     for (const [id, state] of this.polls) if (state.expiresAtMs <= now) this.polls.delete(id);
   }
 

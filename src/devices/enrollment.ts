@@ -1,4 +1,4 @@
-import type { RequestContext } from '../device-flow/device-authorization.js';
+import type { RequestOrigin } from '../oauth/request-origin.js';
 import { InvalidRequest, OAuthError } from '../oauth/errors.js';
 import type { DeviceRecord } from '../policy/device-trust.js';
 import { DEVICE_CLASSES, type DeviceClass } from '../policy/types.js';
@@ -21,7 +21,7 @@ export interface EnrollmentRequest {
   name: string | undefined;
   /** What the device asks to be classed as; default managed. An administrator may choose otherwise. */
   requestedClass: string | undefined;
-  context: RequestContext;
+  context: RequestOrigin;
 }
 
 /**

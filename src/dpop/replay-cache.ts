@@ -1,23 +1,27 @@
+import { systemClock, type Clock } from '../shared/clock.js';
+
 /**
  * Remembers proof ids (jti) until their proofs could no longer be accepted anyway, so each proof is usable once.
  * One cache serves every request of the process. Memory is bounded by the acceptance window times the request
- * rate; expired entries are swept as new ones arrive.
+ * rate; expired entries are swept as new ones arrive. It lives in memory: what it cannot know after a restart,
+ * the server covers with a persisted mark (see `ReplayMark`).
  *
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-11.1
  */
 export class ReplayCache {
   private readonly seen = new Map<string, number>();
-  private nextSweepMs = 0;
+  private nextSweep = 0;
 
-  constructor(private readonly nowMs: () => number = Date.now) {}
+  /** `clock` in seconds, the injected clock of the server or the guard's. */
+  constructor(private readonly clock: Clock = systemClock) {}
 
-  /** Records `key` until `untilMs`; false when it was already recorded (a replay). */
-  claim(key: string, untilMs: number): boolean {
-    const now = this.nowMs();
-    if (now >= this.nextSweepMs) this.sweep(now);
+  /** Records `key` until `until` (seconds); false when it was already recorded (a replay). */
+  claim(key: string, until: number): boolean {
+    const now = this.clock.now();
+    if (now >= this.nextSweep) this.sweep(now);
     const expiry = this.seen.get(key);
     if (expiry !== undefined && expiry > now) return false;
-    this.seen.set(key, untilMs);
+    this.seen.set(key, until);
     return true;
   }
 
@@ -27,7 +31,7 @@ export class ReplayCache {
       if (expiry > now) break;
       this.seen.delete(key);
     }
-    this.nextSweepMs = now + 1000;
+    this.nextSweep = now + 1;
   }
 
   get size(): number {

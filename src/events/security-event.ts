@@ -20,17 +20,23 @@ export interface PushedRevocation {
   seq: number;
   kind: RevocationTarget;
   value: string | null;
+  /** The cut in seconds, for guards that read only this. */
   issuedBefore: number;
+  /** The exact cut in milliseconds, compared with a token's `iat_ms`: at or before it is dead, after it lives. */
+  issuedBeforeMs: number;
   /** After this time no token the statement covers can still be valid, so a guard may forget it. */
   relevantUntil: number;
 }
 
-/** Claims of the SET for a revocation. */
-export function revocationSetClaims(r: PushedRevocation & { id: string; reason: string; actor: string }, issuer: string) {
+/**
+ * Claims of the SET for a revocation; `now` (seconds, from the injected clock) is its `iat`. `tether.issued_before_ms`
+ * is the exact cut; `issued_before` and `event_timestamp` stay whole seconds (RFC 8417 §2.2 NumericDate).
+ */
+export function revocationSetClaims(r: PushedRevocation & { id: string; reason: string; actor: string }, issuer: string, now: number) {
   return {
     iss: issuer,
     jti: r.id,
-    iat: Math.floor(Date.now() / 1000),
+    iat: now,
     events: {
       [SESSION_REVOKED]: {
         subject: { format: 'opaque', id: r.value ?? '*', tether_kind: r.kind },
@@ -39,7 +45,14 @@ export function revocationSetClaims(r: PushedRevocation & { id: string; reason: 
         reason_admin: { en: r.reason },
       },
     },
-    tether: { seq: r.seq, kind: r.kind, value: r.value, issued_before: r.issuedBefore, relevant_until: r.relevantUntil },
+    tether: {
+      seq: r.seq,
+      kind: r.kind,
+      value: r.value,
+      issued_before: r.issuedBefore,
+      issued_before_ms: r.issuedBeforeMs,
+      relevant_until: r.relevantUntil,
+    },
   };
 }
 
@@ -51,8 +64,11 @@ export function revocationFromSetClaims(claims: Record<string, unknown>): Pushed
   const kinds: RevocationTarget[] = ['grant', 'user', 'jkt', 'client', 'all', 'workload', 'owner'];
   const kind = t['kind'];
   if (typeof kind !== 'string' || !kinds.includes(kind as RevocationTarget)) return undefined;
-  const { seq, value, issued_before: issuedBefore, relevant_until: relevantUntil } = t;
+  const { seq, value, issued_before: issuedBefore, issued_before_ms: exact, relevant_until: relevantUntil } = t;
   if (typeof seq !== 'number' || typeof issuedBefore !== 'number' || typeof relevantUntil !== 'number') return undefined;
   if (value !== null && typeof value !== 'string') return undefined;
-  return { seq, kind: kind as RevocationTarget, value, issuedBefore, relevantUntil };
+  if (exact !== undefined && !Number.isSafeInteger(exact)) return undefined;
+  // A server from before millisecond cuts meant "at or before second issuedBefore": the end of that second.
+  const issuedBeforeMs = typeof exact === 'number' ? exact : issuedBefore * 1000 + 999;
+  return { seq, kind: kind as RevocationTarget, value, issuedBefore, issuedBeforeMs, relevantUntil };
 }

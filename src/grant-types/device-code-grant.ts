@@ -1,20 +1,20 @@
-import { DEVICE_CODE_GRANT } from '../config/schema.js';
+import { stampMs } from '../shared/clock.js';
+import { DEVICE_CODE_GRANT } from '../oauth/grant-types.js';
 import type { DeviceAuthorizationStore } from '../device-flow/device-authorization.js';
-import type { PollPacer } from '../device-flow/poll-pacer.js';
-import { lifetimesFor } from '../grants/lifetime.js';
+import type { PollPacing } from '../device-flow/poll-pacing.js';
+import { boundLifetimes, lifetimesFor, policyBoundGrant } from '../grants/lifetime.js';
 import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant } from '../oauth/errors.js';
 import { deviceClaims } from '../policy/device-trust.js';
-import { boundLifetimes } from '../policy/refusal.js';
 import { hashSecret } from '../shared/crypto.js';
 import { subjectOf } from '../tokens/access-token.js';
 import { issuanceEvent, issueTokens } from '../tokens/issue-tokens.js';
 import type { GrantType, IssuingDeps, TokenRequest, TokenResponse } from './grant-type.js';
 import { checkTokenRequestProof } from './proof-policy.js';
-import { decideTokenStep, policyBoundGrant } from './token-policy.js';
+import { decideTokenStep } from './token-policy.js';
 
 export interface DeviceCodeGrantDeps extends IssuingDeps {
   store: DeviceAuthorizationStore;
-  pacer: PollPacer;
+  pacer: PollPacing;
 }
 
 /**
@@ -32,6 +32,9 @@ export class DeviceCodeGrant implements GrantType {
     const client = await deps.clients.authenticate(request.credentials, DEVICE_CODE_GRANT, request.htu);
     const deviceCode = request.params.require('device_code');
     const now = deps.clock.now();
+    // Stamped before the grant is read: a revocation that this read does not see is stamped later (inside its
+    // transaction), so its statement covers this token at every guard, as the revoked grant does at the server.
+    const issuedAtMs = stampMs(deps.clock);
     const proof = await checkTokenRequestProof(deps.proofs, client, request, now);
 
     const authorization = await deps.store.findByDeviceCodeHash(hashSecret(deviceCode));
@@ -45,8 +48,9 @@ export class DeviceCodeGrant implements GrantType {
     if (authorization.status === 'redeemed') throw new InvalidGrant('The device code was already used.');
     if (authorization.expiresAt <= now) throw new ExpiredToken('The device code has expired; start again.');
     if (authorization.status === 'denied') throw new AccessDenied('The request was denied.');
+    if (authorization.status === 'abandoned') throw new InvalidGrant('The device abandoned this request.');
     if (authorization.status === 'pending') {
-      deps.pacer.poll(authorization.id, authorization.interval, authorization.expiresAt);
+      await deps.pacer.poll(authorization.id, authorization.interval, authorization.expiresAt);
       throw new AuthorizationPending('The person has not yet approved the request.');
     }
 
@@ -56,7 +60,7 @@ export class DeviceCodeGrant implements GrantType {
     if (grant.status !== 'active' || grant.expiresAt <= now) throw new InvalidGrant('The grant was revoked or has ended.');
     const jkt = proof?.jkt ?? null;
     // Policy is asked only here, for an approved code: a pending poll never reaches it.
-    const { decision, device } = await decideTokenStep(deps.policy, {
+    const { decision, device, user } = await decideTokenStep(deps.policy, {
       step: 'issuance',
       now,
       client,
@@ -67,7 +71,7 @@ export class DeviceCodeGrant implements GrantType {
       context: request.context,
       deviceAuthorizationId: authorization.id,
     });
-    const subject = { ...subjectOf(grant, decision.scopes, jkt), claims: deviceClaims(device) };
+    const subject = { ...subjectOf(grant, decision.scopes, jkt), groups: user.groups, claims: deviceClaims(device) };
     const issuance = await issueTokens({
       keys: deps.keys,
       issuer: deps.issuer,
@@ -77,6 +81,7 @@ export class DeviceCodeGrant implements GrantType {
       grant: policyBoundGrant(grant, decision),
       parentRefreshHash: null,
       now,
+      issuedAtMs,
     });
     // The single-use claim comes after every check that can fail, so two concurrent polls cannot both redeem.
     const event = issuanceEvent('token.issued', subject, issuance, request.context, now, {
@@ -87,7 +92,7 @@ export class DeviceCodeGrant implements GrantType {
     if (!(await deps.store.redeem(authorization.id, issuance.issued, jkt, [event]))) {
       throw new InvalidGrant('The device code was already used.');
     }
-    deps.pacer.forget(authorization.id);
+    await deps.pacer.forget(authorization.id);
     return issuance.response;
   }
 }

@@ -4,15 +4,15 @@ import type { LifetimeDefaults } from '../grants/lifetime.js';
 import type { Clock } from '../shared/clock.js';
 import type { KeyRing } from '../tokens/signing-keys.js';
 import type { ProofPolicy } from './proof-policy.js';
-import type { PolicyGate } from '../device-flow/policy-gate.js';
-import type { RequestContext } from '../device-flow/device-authorization.js';
+import type { PolicyGate } from '../policy-gate/policy-gate.js';
+import type { RequestOrigin } from '../oauth/request-origin.js';
 import type { FormParams } from '../oauth/form-params.js';
 
 /** What a token request carries once the HTTP layer has parsed it. */
 export interface TokenRequest {
   params: FormParams;
   credentials: ClientCredentials;
-  context: RequestContext;
+  context: RequestOrigin;
   /** The DPoP header, if exactly one was sent. */
   dpopProof: string | undefined;
   /** The token endpoint's URL, for the proof's htu. */

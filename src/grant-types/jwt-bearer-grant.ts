@@ -1,5 +1,5 @@
 import { decodeJwt, errors, importJWK, jwtVerify, type JWK } from 'jose';
-import { JWT_BEARER_GRANT } from '../config/schema.js';
+import { JWT_BEARER_GRANT } from '../oauth/grant-types.js';
 import { InvalidDpopProof, InvalidGrant } from '../oauth/errors.js';
 import { hashSecret } from '../shared/crypto.js';
 import type { Clock } from '../shared/clock.js';

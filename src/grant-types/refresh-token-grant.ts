@@ -1,9 +1,9 @@
-import { REFRESH_TOKEN_GRANT } from '../config/schema.js';
-import { lifetimesFor } from '../grants/lifetime.js';
+import { stampMs } from '../shared/clock.js';
+import { REFRESH_TOKEN_GRANT } from '../oauth/grant-types.js';
+import { boundLifetimes, lifetimesFor, policyBoundGrant } from '../grants/lifetime.js';
 import { InvalidGrant, InvalidScope } from '../oauth/errors.js';
 import type { Revoker } from '../revocation/revoker.js';
 import { deviceClaims } from '../policy/device-trust.js';
-import { boundLifetimes } from '../policy/refusal.js';
 import { hashSecret } from '../shared/crypto.js';
 import { subjectOf } from '../tokens/access-token.js';
 import { issuanceEvent, issueTokens } from '../tokens/issue-tokens.js';
@@ -11,7 +11,7 @@ import { isWellFormedRefreshToken } from '../tokens/refresh-token-format.js';
 import type { TokenStore } from '../tokens/token-store.js';
 import type { GrantType, IssuingDeps, TokenRequest, TokenResponse } from './grant-type.js';
 import { checkTokenRequestProof } from './proof-policy.js';
-import { decideTokenStep, policyBoundGrant } from './token-policy.js';
+import { decideTokenStep } from './token-policy.js';
 
 export interface RefreshTokenGrantDeps extends IssuingDeps {
   tokens: TokenStore;
@@ -35,6 +35,9 @@ export class RefreshTokenGrant implements GrantType {
     const client = await deps.clients.authenticate(request.credentials, REFRESH_TOKEN_GRANT, request.htu);
     const presented = request.params.require('refresh_token');
     const now = deps.clock.now();
+    // Stamped before the grant is read: a revocation that this read does not see is stamped later (inside its
+    // transaction), so its statement covers this token at every guard, as the revoked grant does at the server.
+    const issuedAtMs = stampMs(deps.clock);
     const proof = await checkTokenRequestProof(deps.proofs, client, request, now);
     if (!isWellFormedRefreshToken(presented)) throw new InvalidGrant('The refresh token is invalid.');
 
@@ -54,7 +57,7 @@ export class RefreshTokenGrant implements GrantType {
     const resource = deps.clients.resource(grant.resource);
     if (!resource) throw new InvalidGrant('The grant is for a resource that no longer exists.');
     const scopes = this.narrowedScopes(request.params.get('scope'), grant.scopes);
-    const { decision, device } = await decideTokenStep(deps.policy, {
+    const { decision, device, user } = await decideTokenStep(deps.policy, {
       step: 'refresh',
       now,
       client,
@@ -64,7 +67,7 @@ export class RefreshTokenGrant implements GrantType {
       scopes,
       context: request.context,
     });
-    const subject = { ...subjectOf(grant, decision.scopes, grant.dpopJkt), claims: deviceClaims(device) };
+    const subject = { ...subjectOf(grant, decision.scopes, grant.dpopJkt), groups: user.groups, claims: deviceClaims(device) };
     const issuance = await issueTokens({
       keys: deps.keys,
       issuer: deps.issuer,
@@ -74,6 +77,7 @@ export class RefreshTokenGrant implements GrantType {
       grant: policyBoundGrant(grant, decision),
       parentRefreshHash: hash,
       now,
+      issuedAtMs,
     });
     const { issued } = issuance;
     if (!issued.refresh) throw new InvalidGrant('This client no longer gets refresh tokens.');

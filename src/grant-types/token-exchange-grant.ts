@@ -1,14 +1,14 @@
 import type { AuditLog } from '../audit/event.js';
 import type { ClientRegistry } from '../clients/client-registry.js';
-import { TOKEN_EXCHANGE_GRANT } from '../config/schema.js';
-import type { PolicyGate } from '../device-flow/policy-gate.js';
+import { TOKEN_EXCHANGE_GRANT } from '../oauth/grant-types.js';
+import type { PolicyGate } from '../policy-gate/policy-gate.js';
 import type { GrantStore } from '../grants/grant.js';
 import { InvalidDpopProof, InvalidRequest, InvalidScope, InvalidTarget } from '../oauth/errors.js';
 import { deviceFromClaims } from '../policy/device-trust.js';
 import { hashSecret } from '../shared/crypto.js';
-import type { Clock } from '../shared/clock.js';
+import { stampMs, type Clock } from '../shared/clock.js';
 import { mintAccessToken, subjectOf } from '../tokens/access-token.js';
-import type { AccessTokenVerifier } from '../tokens/access-token-verifier.js';
+import type { IssuedTokenVerifier } from '../tokens/issued-token-verifier.js';
 import type { KeyRing } from '../tokens/signing-keys.js';
 import { matchesWorkload, type FederationVerifier } from '../workloads/federation.js';
 import { workloadIdOf, type WorkloadStore } from '../workloads/workload.js';
@@ -32,7 +32,7 @@ export interface TokenExchangeGrantDeps {
   /** How workload tokens are issued (shared with the RFC 7523 grant). */
   issuing: WorkloadTokenDeps;
   /** For delegation: the person's token, their grant, and policy. */
-  verifier: AccessTokenVerifier;
+  verifier: IssuedTokenVerifier;
   grants: GrantStore;
   clients: ClientRegistry;
   policy: PolicyGate;
@@ -123,6 +123,9 @@ export class TokenExchangeGrant implements GrantType {
   private async delegate(request: TokenRequest, token: string, jkt: string, now: number): Promise<ExchangeResponse> {
     const { deps } = this;
     const { params } = request;
+    // Stamped before the grant is read: a revocation this read does not see is stamped later (inside its
+    // transaction), so its statement covers the delegated token at every guard, as the revoked grant does here.
+    const issuedAtMs = stampMs(deps.clock);
     const parent = await deps.verifier.verify(token, now);
     if (!parent || typeof parent.exp !== 'number') throw new InvalidRequest('subject_token: not a valid access token of this server.');
     const sub = String(parent.sub);
@@ -142,7 +145,7 @@ export class TokenExchangeGrant implements GrantType {
     const parentScopes = typeof parent['scope'] === 'string' ? parent['scope'].split(' ').filter(Boolean) : [];
     const requested = params.get('scope');
     const scopes = requested === undefined ? parentScopes : [...new Set(requested.split(' ').filter(Boolean))];
-    if (scopes.length === 0 || scopes.some((s) => !parentScopes.includes(s))) throw new InvalidScope('A delegated token can only narrow its parent\'s scope.');
+    if (scopes.length === 0 || scopes.some((s: string) => !parentScopes.includes(s))) throw new InvalidScope('A delegated token can only narrow its parent\'s scope.');
 
     const user = await deps.policy.user(grant.userId);
     if (!user) throw new InvalidRequest('subject_token: the person it is for is no longer known.');
@@ -178,10 +181,13 @@ export class TokenExchangeGrant implements GrantType {
       deps.issuer,
       {
         ...subjectOf(grant, decision.scopes, jkt),
+        // The person's groups as the directory has them now, as at a refresh (policy at the API reads them).
+        groups: user.groups,
         claims: { act, device_class: device.class, device_enrolled: device.enrolled },
       },
       ttl,
       now,
+      issuedAtMs,
     );
     await deps.audit.record([
       {

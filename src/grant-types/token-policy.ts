@@ -1,9 +1,9 @@
 import type { Client, Resource } from '../clients/client.js';
-import type { RequestContext } from '../device-flow/device-authorization.js';
-import { resourceFacts, type PolicyGate } from '../device-flow/policy-gate.js';
+import type { RequestOrigin } from '../oauth/request-origin.js';
+import { resourceFacts, type PolicyGate } from '../policy-gate/policy-gate.js';
 import type { Grant } from '../grants/grant.js';
 import { InvalidGrant } from '../oauth/errors.js';
-import type { DeviceFacts, PolicyAllow } from '../policy/types.js';
+import type { DeviceFacts, PolicyAllow, UserFacts } from '../policy/types.js';
 
 /** What a token step (issuance or refresh) is decided on. */
 export interface TokenStep {
@@ -16,7 +16,7 @@ export interface TokenStep {
   jkt: string | null;
   /** The scopes the tokens would carry. */
   scopes: readonly string[];
-  context: RequestContext;
+  context: RequestOrigin;
   deviceAuthorizationId?: string;
 }
 
@@ -24,7 +24,10 @@ export interface TokenStep {
  * Asks policy whether tokens may be issued or refreshed; a refusal is recorded and thrown as the step's OAuth error
  * (`access_denied` at issuance, `invalid_grant` at refresh, `invalid_scope` if policy left no scope).
  */
-export async function decideTokenStep(policy: PolicyGate, s: TokenStep): Promise<{ decision: PolicyAllow; device: DeviceFacts }> {
+export async function decideTokenStep(
+  policy: PolicyGate,
+  s: TokenStep,
+): Promise<{ decision: PolicyAllow; device: DeviceFacts; user: UserFacts }> {
   const { grant } = s;
   const user = await policy.user(grant.userId);
   if (!user) throw new InvalidGrant('The person this grant is for is no longer known.');
@@ -60,16 +63,6 @@ export async function decideTokenStep(policy: PolicyGate, s: TokenStep): Promise
       },
     });
   }
-  return { decision, device };
-}
-
-/**
- * The grant as far as these tokens go: it ends at its own end or when policy's `@refresh_ttl` after approval runs
- * out, whichever is first; the refresh token and the access token end no later.
- */
-export function policyBoundGrant(grant: Grant, decision: PolicyAllow): { expiresAt: number; idleTtl: number } {
-  return {
-    expiresAt: Math.min(grant.expiresAt, grant.createdAt + (decision.refreshTtl ?? Infinity)),
-    idleTtl: grant.idleTtl,
-  };
+  // The person as the directory knows them now: their groups go into the token (the `groups` claim).
+  return { decision, device, user };
 }

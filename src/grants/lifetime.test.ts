@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Client, Resource } from '../clients/client.js';
-import { lifetimesFor } from './lifetime.js';
+import type { PolicyAllow } from '../policy/types.js';
+import { boundLifetimes, lifetimesFor } from './lifetime.js';
 
 const client: Client = {
   id: 'c', name: 'C', type: 'public', grants: [], scopes: [], resources: [],
@@ -25,4 +26,12 @@ test('the shortest of server, client and resource wins, per lifetime', () => {
 
 test('a client or resource can never lengthen a lifetime beyond the server default', () => {
   assert.equal(lifetimesFor(defaults, { ...client, accessTokenTtl: 99999 }, resource).accessTokenTtl, 600);
+});
+
+test('lifetimes are the shortest of the configured limits and the policy', () => {
+  const configured = { accessTokenTtl: 3600, grantIdleTtl: 86400, grantMaxTtl: 7 * 86400 };
+  const allow: PolicyAllow = { decision: 'allow', reasons: [], scopes: [] };
+  assert.deepEqual(boundLifetimes(configured, allow), configured);
+  assert.deepEqual(boundLifetimes(configured, { ...allow, ttl: 300, refreshTtl: 3600 }), { accessTokenTtl: 300, grantIdleTtl: 3600, grantMaxTtl: 3600 });
+  assert.deepEqual(boundLifetimes({ ...configured, accessTokenTtl: 60 }, { ...allow, ttl: 300 }).accessTokenTtl, 60, 'policy never lengthens');
 });

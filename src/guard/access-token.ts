@@ -1,5 +1,5 @@
 import { ExpiringCache } from './expiring-cache.js';
-import { accessTokenHash, decodeSegment, isGuardAlgorithm, splitCompactJws, verifyJws, type JwsAlgorithm } from './jws.js';
+import { accessTokenHash, decodeSegment, isJwsAlgorithm, splitCompactJws, verifyJws, type JwsAlgorithm } from '../dpop/jws.js';
 import type { KeySource } from './keys.js';
 
 /** Why an access token was refused; stable, for tests and logs. */
@@ -128,7 +128,7 @@ export class AccessTokenVerifier {
       throw new TokenRejected('token_header', 'The token is not a JWT access token (typ at+jwt).');
     }
     const alg = header['alg'];
-    if (!isGuardAlgorithm(alg) || !this.algorithms.includes(alg)) throw new TokenRejected('token_header', 'The token algorithm is not allowed.');
+    if (!isJwsAlgorithm(alg) || !this.algorithms.includes(alg)) throw new TokenRejected('token_header', 'The token algorithm is not allowed.');
     if ('crit' in header) throw new TokenRejected('token_header', 'The token header has critical extensions.');
     const kid = header['kid'];
     if (kid !== undefined && typeof kid !== 'string') throw new TokenRejected('token_header', 'The token kid is malformed.');

@@ -1,3 +1,4 @@
+import { ApiPolicy, type ApiPolicyOptions } from './api-policy.js';
 import { discoverIssuer } from './discovery.js';
 import { Guard, type GuardOptions } from './guard.js';
 import { RemoteJwks } from './keys.js';
@@ -12,28 +13,47 @@ export interface ConnectGuardOptions extends Omit<GuardOptions, 'keys' | 'revoca
   /** Fail closed after this long without hearing from the issuer (default 10 s). */
   staleAfterMs?: number;
   logger?: GuardLogger;
+  /**
+   * Request-time Cedar policy (`CallResource`) for every request: a `.cedar` file or directory, validated against
+   * the server's schema and reloaded on change. Absent: the default pack. Ignored when `policy` (a hook of your
+   * own) is given; `false` turns request-time policy off.
+   */
+  policies?: string | false;
+  /** This API's tier, networks and time zone for policy, as the server's configuration has them. */
+  policyOptions?: Pick<ApiPolicyOptions, 'tier' | 'networks' | 'timeZone' | 'debounceMs' | 'onReload' | 'cacheSize'>;
 }
 
 export interface ConnectedGuard {
   guard: Guard;
   stream: RevocationStream;
   keys: RemoteJwks;
-  /** Stops the revocation stream. */
+  /** The Cedar policy the guard asks, unless a `policy` hook was given or policy was turned off. */
+  policy: ApiPolicy | undefined;
+  /** Stops the revocation stream and the policy watcher. */
   close(): Promise<void>;
 }
 
 /**
  * Everything a resource server needs, wired: the issuer's keys (from its metadata), the revocation stream
- * (started; the guard answers 503 until it has caught up) and the guard. Token-claims-change events clear the
- * policy decision cache, since the facts a decision rested on may have changed.
+ * (started; the guard answers 503 until it has caught up), request-time Cedar policy (`policies`, else the
+ * default pack) and the guard. Token-claims-change events clear the policy decision cache, since the facts a
+ * decision rested on may have changed.
  *
  * @example
  * const { guard } = await connectGuard({ issuer, audience, clientId, clientSecret: process.env.SECRET! });
  */
 export async function connectGuard(options: ConnectGuardOptions): Promise<ConnectedGuard> {
   const logger = options.logger ?? consoleLogger;
-  const { clientId, clientSecret, staleAfterMs, ...guardOptions } = options;
-  const endpoints = await discoverIssuer(options.issuer, logger);
+  const { clientId, clientSecret, staleAfterMs, policies, policyOptions, ...guardOptions } = options;
+  // Policies first: a set that cannot be used stops start-up before anything connects.
+  const policy =
+    guardOptions.policy || policies === false
+      ? undefined
+      : await ApiPolicy.load({ ...policyOptions, policies: policies, audience: options.audience, logger });
+  const endpoints = await discoverIssuer(options.issuer, logger).catch((error: unknown) => {
+    policy?.close();
+    throw error;
+  });
   const keys = new RemoteJwks({ url: endpoints.jwksUri, logger });
   const stream = new RevocationStream({
     issuer: options.issuer,
@@ -45,10 +65,19 @@ export async function connectGuard(options: ConnectGuardOptions): Promise<Connec
     logger,
     now: options.now,
   });
-  const guard = new Guard({ ...guardOptions, keys, revocations: stream, logger });
+  const guard = new Guard({ ...guardOptions, keys, revocations: stream, logger, ...(policy ? { policy } : {}) });
   stream.subscribe((notice) => {
     if (notice.type === 'claims-change') guard.clearDecisions();
   });
   stream.start();
-  return { guard, stream, keys, close: () => stream.close() };
+  return {
+    guard,
+    stream,
+    keys,
+    policy,
+    close: () => {
+      policy?.close();
+      return stream.close();
+    },
+  };
 }

@@ -18,7 +18,11 @@ export interface GatewayOptions {
   guard: Guard;
   /** The API behind the gateway, e.g. `http://127.0.0.1:3000` (a path prefix is kept). */
   upstream: string;
-  /** The origin clients use to reach the gateway, for the proofs' `htu` (default: from the Host header). */
+  /**
+   * The origin clients use to reach the gateway, for the proofs' `htu` and `X-Forwarded-Host`. Default: the
+   * address the gateway listens on ({@link listeningOrigin}). Never the request's Host header, which the client
+   * writes.
+   */
   publicUrl?: string;
   /** Scopes every request needs (in addition to the guard's). */
   scopes?: readonly string[];
@@ -50,6 +54,12 @@ const NOT_FORWARDED = new Set([
   'host',
   'authorization',
   'dpop',
+  // What a client says about its own route is not evidence: the gateway writes these itself, or nobody does.
+  'forwarded',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-forwarded-port',
+  'x-real-ip',
 ]);
 const NOT_RETURNED = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
@@ -70,7 +80,8 @@ export function createGateway(options: GatewayOptions): Server & { closeUpstream
   const agent = tls ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
   const send = tls ? httpsRequest : httpRequest;
   const timeoutMs = options.upstreamTimeoutMs ?? 30_000;
-  const checkOptions = { publicUrl: options.publicUrl, scopes: options.scopes };
+  let publicUrl = options.publicUrl?.replace(/\/+$/, '');
+  const origin = () => (publicUrl ??= listeningOrigin(server));
 
   const forward = (request: IncomingMessage, response: ServerResponse, identity: Readonly<VerifiedIdentity>) => {
     const outgoing = send({
@@ -78,8 +89,9 @@ export function createGateway(options: GatewayOptions): Server & { closeUpstream
       hostname: upstream.hostname,
       port: upstream.port,
       method: request.method,
+      // The very path the proof was checked against: safe (see unsafePathReason), so nothing rewrites it.
       path: basePath + (request.url ?? '/'),
-      headers: upstreamHeaders(request, identity, options.publicUrl),
+      headers: upstreamHeaders(request, identity, origin()),
       agent,
       timeout: timeoutMs,
     });
@@ -107,6 +119,16 @@ export function createGateway(options: GatewayOptions): Server & { closeUpstream
   };
 
   const server = createServer((request, response) => {
+    const refusedPath = unsafePathReason(request.url ?? '');
+    if (refusedPath) {
+      logger.debug({ method: request.method, reason: refusedPath }, 'gateway: refused an unsafe path');
+      request.resume();
+      const body = JSON.stringify({ error: 'invalid_request', error_description: `The request path is refused: ${refusedPath}.` });
+      response.writeHead(400, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
+      response.end(body);
+      return;
+    }
+    const checkOptions = { publicUrl: origin(), scopes: options.scopes };
     options.guard
       .check(guardRequestOf(request, checkOptions), checkOptions)
       .then((result) => {
@@ -127,8 +149,41 @@ export function createGateway(options: GatewayOptions): Server & { closeUpstream
   return Object.assign(server, { closeUpstream: () => agent.destroy() });
 }
 
+/** `http://HOST:PORT` of where `server` listens: the gateway's public URL unless one is configured. */
+export function listeningOrigin(server: Server): string {
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('the gateway is not listening on a TCP port');
+  const host = address.family === 'IPv6' || address.address.includes(':') ? `[${address.address}]` : address.address;
+  return `http://${host}:${address.port}`;
+}
+
+/**
+ * Why a request-target is refused, or undefined when it is a plain origin-form path that every server reads the
+ * same way. The guard checks the proof's `htu` against the path as sent and the upstream receives it as sent, so
+ * a path that some server would rewrite (dot-segments, encoded or backslash separators, an empty first segment
+ * read as a host) could be authorized as one resource and served as another. Such paths are refused, not
+ * normalized: no client of an API needs them.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc3986#section-5.2.4
+ * @see https://www.rfc-editor.org/rfc/rfc9112#section-3.2.1
+ */
+export function unsafePathReason(target: string): string | undefined {
+  const query = target.indexOf('?');
+  const path = query === -1 ? target : target.slice(0, query);
+  if (!path.startsWith('/')) return 'only origin-form paths (starting with /) are forwarded';
+  if (path.startsWith('//')) return 'a path starting with // reads as a host';
+  if (path.includes('\\') || path.includes('#')) return 'backslashes and fragments are not allowed in a path';
+  if (/%(2f|5c|00)/i.test(path)) return 'encoded separators (%2F, %5C) and NUL are not allowed';
+  for (const segment of path.split('/')) {
+    // `..;x` is `..` to servers that drop path parameters (Tomcat, Spring); %2e is a dot once decoded.
+    const name = (segment.split(';')[0] ?? '').replace(/%2e/gi, '.');
+    if (name === '.' || name === '..') return 'dot-segments (. and ..) are not allowed';
+  }
+  return undefined;
+}
+
 /** What the upstream receives: the request's end-to-end headers, minus credentials, plus the verified identity. */
-export function upstreamHeaders(request: IncomingMessage, identity: Readonly<VerifiedIdentity>, publicUrl?: string): OutgoingHttpHeaders {
+export function upstreamHeaders(request: IncomingMessage, identity: Readonly<VerifiedIdentity>, publicUrl: string): OutgoingHttpHeaders {
   const incoming: IncomingHttpHeaders = request.headers;
   // Connection may name more hop-by-hop headers (RFC 9110 §7.6.1).
   const named = new Set(
@@ -145,8 +200,10 @@ export function upstreamHeaders(request: IncomingMessage, identity: Readonly<Ver
   const peer = request.socket.remoteAddress ?? '';
   const forwardedFor = incoming['x-forwarded-for'];
   out['x-forwarded-for'] = forwardedFor ? `${String(forwardedFor)}, ${peer}` : peer;
-  out['x-forwarded-proto'] = publicUrl ? new URL(publicUrl).protocol.replace(':', '') : 'http';
-  if (incoming.host) out['x-forwarded-host'] = incoming.host;
+  // From the configured public URL, never the client's Host header, so the upstream cannot be told another origin.
+  const origin = new URL(publicUrl);
+  out['x-forwarded-proto'] = origin.protocol.replace(':', '');
+  out['x-forwarded-host'] = origin.host;
   out[IDENTITY_HEADERS.sub] = headerSafe(identity.sub);
   out[IDENTITY_HEADERS.client] = headerSafe(identity.clientId);
   out[IDENTITY_HEADERS.scope] = headerSafe(identity.scopes.join(' '));

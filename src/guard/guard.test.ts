@@ -14,6 +14,7 @@ import {
   type IssuerKey,
 } from '../../test/guard/fixtures.js';
 import type { GuardRefusal, GuardResult } from './guard.js';
+import { JWS_ALGORITHMS as GUARD_ALGORITHMS } from '../dpop/jws.js';
 import type { AuthorizationDecision } from './policy.js';
 import type { RevocationHealth } from './revocation-source.js';
 
@@ -224,8 +225,8 @@ describe('Guard', () => {
   });
 
   describe('request-time policy', () => {
-    test('deny is 403 access_denied with the reason; a throwing policy refuses', async () => {
-      let decision: AuthorizationDecision = { decision: 'deny', reason: 'Not on weekends.' };
+    test('deny is 403 insufficient_scope with the reason, in the body and the challenge; a throwing policy refuses', async () => {
+      let decision: AuthorizationDecision = { decision: 'deny', reason: 'Not on \u201Cweekends\u201D.', policies: ['no-weekends'] };
       let fail = false;
       const guard = testGuard(key, clock.now, {
         policy: {
@@ -238,8 +239,9 @@ describe('Guard', () => {
       const token = await accessToken(key, { now: clock.now(), jkt: client.jkt });
       const r = refused(await guard.check(await dpopRequest(client, token)));
       assert.equal(r.status, 403);
-      assert.equal(r.error, 'access_denied');
-      assert.equal(r.description, 'Not on weekends.');
+      assert.equal(r.error, 'insufficient_scope');
+      assert.equal(r.description, "Not on 'weekends'.", 'typographic quotes are spelled plainly (RFC 6750 §3)');
+      assert.equal(r.wwwAuthenticate, `DPoP error="insufficient_scope", error_description="Not on 'weekends'.", algs="${GUARD_ALGORITHMS.join(' ')}"`);
       decision = { decision: 'allow', reason: 'ok' };
       assert.equal((await guard.check(await dpopRequest(client, token))).ok, true);
       fail = true;
@@ -264,7 +266,7 @@ describe('Guard', () => {
       ]);
     });
 
-    test('decisions are reused only until their own end and never past the token, per grant, route and context', async () => {
+    test('decisions are reused only until their own end and never past the token, per token, route and context', async () => {
       const local = fakeClock();
       const holder = await dpopKey('ES256', local.now);
       let calls = 0;
@@ -291,9 +293,9 @@ describe('Guard', () => {
       await check();
       assert.equal(calls, 4, 'decided anew when the decision ends');
       // The decision made at +30 s would last to +60 s, but the token ends at +45 s.
-      const other = await accessToken(key, { now: local.now(), jkt: holder.jkt, claims: { sid: 'grant-2' } });
+      const other = await accessToken(key, { now: local.now(), jkt: holder.jkt });
       await guard.check(await dpopRequest(holder, other));
-      assert.equal(calls, 5, 'another grant is decided anew');
+      assert.equal(calls, 5, 'another token of the same grant is decided anew (its claims may differ)');
     });
 
     test('a decision without cacheableUntil is not kept', async () => {

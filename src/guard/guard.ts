@@ -1,8 +1,8 @@
 import { ReplayCache } from '../dpop/replay-cache.js';
 import { AccessTokenVerifier, TokenRejected, type VerifiedIdentity, type VerifiedToken } from './access-token.js';
 import { formatChallenge, type GuardErrorCode } from './challenge.js';
-import { ProofChecker, ProofRejected, type NonceSource } from './dpop-proof.js';
-import { GUARD_ALGORITHMS, type JwsAlgorithm } from './jws.js';
+import { ProofRejected, ProofVerifier, type NonceSource } from '../dpop/proof-verifier.js';
+import { JWS_ALGORITHMS, type JwsAlgorithm } from '../dpop/jws.js';
 import { KeysUnavailable, type KeySource } from './keys.js';
 import { consoleLogger, type GuardLogger } from './logger.js';
 import { DecisionCache, type AuthorizationDecision, type PolicyOptions, type RequestContext } from './policy.js';
@@ -46,7 +46,7 @@ export type RefusalCode =
   | 'keys_unavailable';
 
 /** The OAuth `error` values a refusal carries in its body. */
-export type RefusalError = GuardErrorCode | 'access_denied' | 'temporarily_unavailable';
+export type RefusalError = GuardErrorCode | 'temporarily_unavailable';
 
 export interface GuardRefusal {
   ok: false;
@@ -129,7 +129,7 @@ const NO_STORE = 'no-store';
  */
 export class Guard {
   private readonly tokens: AccessTokenVerifier;
-  private readonly proofs: ProofChecker;
+  private readonly proofs: ProofVerifier;
   private readonly replay: ReplayCache;
   private readonly decisions: DecisionCache | undefined;
   private readonly now: () => number;
@@ -151,13 +151,12 @@ export class Guard {
       cacheSize: options.tokenCacheSize,
       clockTolerance,
     });
-    this.replay = new ReplayCache(() => this.now() * 1000);
-    this.proofs = new ProofChecker({
+    this.replay = new ReplayCache({ now: () => this.now(), nowMs: () => this.now() * 1000 });
+    this.proofs = new ProofVerifier({
       replay: this.replay,
-      algorithms: options.proofAlgorithms ?? GUARD_ALGORITHMS,
+      algorithms: options.proofAlgorithms ?? JWS_ALGORITHMS,
       maxAge: options.proofMaxAge,
       maxFuture: options.proofMaxFuture,
-      nonces: options.nonces,
     });
     this.decisions = options.policy ? new DecisionCache(options.policy) : undefined;
     this.requiredScopes = options.requiredScopes ?? [];
@@ -208,7 +207,8 @@ export class Guard {
       }
       try {
         const htu = withoutQuery(request.url);
-        this.proofs.check(proof, { htm: request.method.toUpperCase(), htu, ath: token.ath, jkt: token.jkt, now });
+        const expected = { htm: request.method.toUpperCase(), htu, ath: token.ath, jkt: token.jkt, now, nonces: this.options.nonces };
+        this.proofs.verify(proof, expected);
       } catch (error) {
         if (!(error instanceof ProofRejected)) throw error;
         if (error.code === 'nonce_required') {
@@ -250,7 +250,7 @@ export class Guard {
     }
 
     if (this.decisions) {
-      let refusal = this.authorize(token, request, now);
+      let refusal = this.authorize(token, request, now, scheme);
       if (refusal instanceof Promise) refusal = await refusal;
       if (refusal) return refusal;
     }
@@ -258,7 +258,12 @@ export class Guard {
   }
 
   /** Policy for an otherwise accepted request; undefined when it allows. Synchronous when the decision is cached. */
-  private authorize(token: VerifiedToken, request: GuardRequest, now: number): GuardRefusal | undefined | Promise<GuardRefusal | undefined> {
+  private authorize(
+    token: VerifiedToken,
+    request: GuardRequest,
+    now: number,
+    scheme: 'DPoP' | 'Bearer',
+  ): GuardRefusal | undefined | Promise<GuardRefusal | undefined> {
     const path = pathOf(withoutQuery(request.url));
     const context: RequestContext = {
       method: request.method.toUpperCase(),
@@ -272,31 +277,56 @@ export class Guard {
     try {
       decision = (this.decisions as DecisionCache).decide(token.identity, context);
     } catch (error) {
-      return this.policyFailed(error, context);
+      return this.policyFailed(error, token, context, scheme);
     }
     if (decision instanceof Promise) {
       return decision.then(
-        (d) => this.judge(d, token, context),
-        (error: unknown) => this.policyFailed(error, context),
+        (d) => this.judge(d, token, context, scheme),
+        (error: unknown) => this.policyFailed(error, token, context, scheme),
       );
     }
-    return this.judge(decision, token, context);
+    return this.judge(decision, token, context, scheme);
   }
 
-  private judge(decision: AuthorizationDecision, token: VerifiedToken, context: RequestContext): GuardRefusal | undefined {
+  /**
+   * A refusal by policy is 403 `insufficient_scope` (RFC 6750 §3.1: "the request requires higher privileges than
+   * provided by the access token"), with the policy's reason as `error_description` in the body and the challenge.
+   * The token itself is fine, so `invalid_token` (401) would wrongly tell the client to throw it away; `access_denied`
+   * is not an RFC 6750 resource-server code; RFC 9470's `insufficient_user_authentication` means "authenticate
+   * again, more strongly", which a forbid on a group, a path or a network cannot be cured by.
+   */
+  private judge(decision: AuthorizationDecision, token: VerifiedToken, context: RequestContext, scheme: 'DPoP' | 'Bearer'): GuardRefusal | undefined {
     if (decision.decision === 'allow') return undefined;
+    // Who and what, and the policies that decided; never the token or the proof.
     this.logger.info(
-      { sub: token.sub, client: token.clientId, grant: token.grantId, method: context.method, route: context.route, reason: decision.reason },
+      {
+        sub: token.sub,
+        client: token.clientId,
+        grant: token.grantId,
+        jti: token.jti,
+        method: context.method,
+        path: context.path,
+        ip: context.ip,
+        policies: decision.policies ?? [],
+        cause: decision.cause,
+        reason: decision.reason,
+      },
       'guard: refused by policy',
     );
-    return this.refusal(403, 'policy_denied', 'access_denied', decision.reason || 'Refused by policy.', undefined);
+    return this.policyRefusal('policy_denied', decision.reason || 'Refused by policy.', scheme);
   }
 
-  private policyFailed(error: unknown, context: RequestContext): GuardRefusal {
+  private policyFailed(error: unknown, token: VerifiedToken, context: RequestContext, scheme: 'DPoP' | 'Bearer'): GuardRefusal {
     // A policy that cannot be evaluated refuses: failing open here would bypass every rule at once.
-    const fields = { err: (error as Error).message, method: context.method, route: context.route };
+    const fields = { err: (error as Error).message, sub: token.sub, jti: token.jti, method: context.method, path: context.path };
     this.logger.error(fields, 'guard: policy evaluation failed; refusing');
-    return this.refusal(403, 'policy_error', 'access_denied', 'This request could not be checked against policy.', undefined);
+    return this.policyRefusal('policy_error', 'This request could not be checked against policy.', scheme);
+  }
+
+  private policyRefusal(code: 'policy_denied' | 'policy_error', description: string, scheme: 'DPoP' | 'Bearer'): GuardRefusal {
+    const text = oauthText(description);
+    const header = formatChallenge(scheme, { realm: this.options.realm, error: 'insufficient_scope', description: text, algs: this.algs });
+    return this.refusal(403, code, 'insufficient_scope', text, header);
   }
 
   /** How much the guard holds: every count is bounded (by a size limit or by time). For metrics and tests. */
@@ -347,6 +377,19 @@ export class Guard {
 /** The JSON body of a refusal (RFC 6750 §3 / RFC 6749 §5.2 shape). */
 export function refusalBody(refusal: GuardRefusal): string {
   return JSON.stringify({ error: refusal.error, error_description: refusal.description });
+}
+
+/**
+ * A policy's reason as an `error_description`: RFC 6750 §3 allows printable ASCII without `"` and `\\` only, and a
+ * reason is free text in a policy file (typographic quotes and dashes are common), so those are spelled plainly.
+ */
+function oauthText(message: string): string {
+  return message
+    .replace(/["\u201C\u201D\u2018\u2019]/g, "'")
+    .replace(/[\u2013\u2014]/g, '-')
+    .replace(/\u2026/g, '...')
+    .replace(/\\/g, '/')
+    .replace(/[^\x20-\x7E]/g, '?');
 }
 
 function missingScopes(have: readonly string[], ...needed: (readonly string[] | undefined)[]): string[] {

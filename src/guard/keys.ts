@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { importPublicJwk, type JwsAlgorithm } from './jws.js';
+import { importPublicJwk, type JwsAlgorithm } from '../dpop/jws.js';
 import { silentLogger, type GuardLogger } from './logger.js';
 
 /**

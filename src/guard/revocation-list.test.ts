@@ -11,11 +11,13 @@ const token = (extra: Partial<RevocableToken> = {}): RevocableToken => ({
   iat: 1000,
   ...extra,
 });
+// Without an explicit millisecond cut, a statement cuts at the end of its second (what an older server meant).
 const statement = (extra: Partial<PushedRevocation>): PushedRevocation => ({
   seq: 1,
   kind: 'grant',
   value: 'g1',
   issuedBefore: 1000,
+  issuedBeforeMs: (extra.issuedBefore ?? 1000) * 1000 + 999,
   relevantUntil: 1600,
   ...extra,
 });
@@ -56,4 +58,17 @@ test('a statement is forgotten once every token it covers has expired (plus the 
   assert.equal(list.size, 499, 'statements 0..500 have ended');
   list.sweep(10_000);
   assert.equal(list.size, 0);
+});
+
+test('a millisecond cut splits tokens of the same second: before it dead, after it alive', () => {
+  const list = new RevocationList(0);
+  list.apply(statement({ kind: 'user', value: 'alice', issuedBefore: 1000, issuedBeforeMs: 1_000_500 }));
+  const at = (ms: number) => token({ iat: Math.floor(ms / 1000), claims: { iat_ms: ms } });
+  assert.equal(list.covers(at(1_000_499), 1001), true);
+  assert.equal(list.covers(at(1_000_500), 1001), true);
+  assert.equal(list.covers(at(1_000_501), 1001), false);
+  // A token without the claim counts from the start of its second: a cut in that second catches it (fail closed).
+  assert.equal(list.covers(token({ iat: 1000 }), 1001), true);
+  // A stamp far from iat is not believed: the token counts from the start of its second again.
+  assert.equal(list.covers(token({ iat: 1000, claims: { iat_ms: 1_120_000 } }), 1001), true);
 });

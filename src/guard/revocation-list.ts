@@ -7,7 +7,7 @@ export interface RevocableToken {
   jkt: string | null;
   clientId: string;
   iat: number;
-  /** The token's claims, for the workload kinds (`sub` = `workload:<id>`, `owner`). */
+  /** The token's claims: its millisecond issue stamp (`iat_ms`) when it carries one, and for the workload kinds (`sub` = `workload:<id>`, `owner`). */
   claims?: Readonly<Record<string, unknown>>;
 }
 
@@ -15,15 +15,17 @@ export interface RevocableToken {
 const WORKLOAD_PREFIX = 'workload:';
 
 interface Cutoff {
-  /** Tokens issued at or before this are revoked. */
-  issuedBefore: number;
+  /** Tokens issued at or before this millisecond are revoked. */
+  issuedBeforeMs: number;
   /** After this no token the statements cover can still be valid: the entry can go. */
   relevantUntil: number;
 }
 
 /**
  * The revocation statements a guard has been sent, kept only while they can matter. A statement says "every token
- * of this grant / user / key / client (or every token) issued at or before T is dead"; several about the same
+ * of this grant / user / key / client / workload / owner's workloads (or every token) issued at or before T is dead", T to the millisecond and
+ * compared with the token's `iat_ms` (a token without one counts as issued at the start of its `iat` second, so
+ * it is never let through by a cut in that same second); several about the same
  * target merge into the latest T and the latest end, which never lets through a token any one of them covers.
  * Memory is bounded by the statements of the last token lifetime: each goes at its `relevantUntil`, when every
  * token it covers has expired anyway.
@@ -50,7 +52,7 @@ export class RevocationList {
 
   /** Records a statement (idempotent: applying one twice changes nothing). */
   apply(statement: PushedRevocation): void {
-    const cutoff = { issuedBefore: statement.issuedBefore, relevantUntil: statement.relevantUntil + this.graceSeconds };
+    const cutoff = { issuedBeforeMs: statement.issuedBeforeMs, relevantUntil: statement.relevantUntil + this.graceSeconds };
     if (statement.kind === 'all') {
       this.all = merge(this.all, cutoff);
       return;
@@ -63,24 +65,24 @@ export class RevocationList {
   /** Whether a statement covers `token`; `now` in seconds (also sweeps what no longer matters, once a second). */
   covers(token: RevocableToken, now: number): boolean {
     if (now >= this.nextSweep) this.sweep(now);
-    const { iat } = token;
+    const iat = issuedAtMs(token);
     return (
       hit(this.all, iat, now) ||
       (token.grantId !== null && hit(this.byTarget.grant.get(token.grantId), iat, now)) ||
       hit(this.byTarget.user.get(token.sub), iat, now) ||
       (token.jkt !== null && hit(this.byTarget.jkt.get(token.jkt), iat, now)) ||
       hit(this.byTarget.client.get(token.clientId), iat, now) ||
-      this.coversWorkload(token, now)
+      this.coversWorkload(token, iat, now)
     );
   }
 
   /** A workload token is dead once its workload, or every workload of its owner, was revoked after it was issued. */
-  private coversWorkload(token: RevocableToken, now: number): boolean {
+  private coversWorkload(token: RevocableToken, iatMs: number, now: number): boolean {
     if (!token.sub.startsWith(WORKLOAD_PREFIX)) return false;
     const owner = token.claims?.['owner'];
     return (
-      hit(this.byTarget.workload.get(token.sub.slice(WORKLOAD_PREFIX.length)), token.iat, now) ||
-      (typeof owner === 'string' && hit(this.byTarget.owner.get(owner), token.iat, now))
+      hit(this.byTarget.workload.get(token.sub.slice(WORKLOAD_PREFIX.length)), iatMs, now) ||
+      (typeof owner === 'string' && hit(this.byTarget.owner.get(owner), iatMs, now))
     );
   }
 
@@ -113,9 +115,20 @@ export class RevocationList {
 
 function merge(a: Cutoff | undefined, b: Cutoff): Cutoff {
   if (!a) return b;
-  return { issuedBefore: Math.max(a.issuedBefore, b.issuedBefore), relevantUntil: Math.max(a.relevantUntil, b.relevantUntil) };
+  return { issuedBeforeMs: Math.max(a.issuedBeforeMs, b.issuedBeforeMs), relevantUntil: Math.max(a.relevantUntil, b.relevantUntil) };
 }
 
-function hit(cutoff: Cutoff | undefined, iat: number, now: number): boolean {
-  return cutoff !== undefined && cutoff.relevantUntil > now && iat <= cutoff.issuedBefore;
+/**
+ * The token's issue time in milliseconds: `iat_ms` when the (signed) token carries one within its `iat` second
+ * or just after (stamps are unique, so under load they may run slightly ahead), else the start of `iat`'s second.
+ */
+function issuedAtMs(token: RevocableToken): number {
+  const stamp = token.claims?.['iat_ms'];
+  const floor = token.iat * 1000;
+  if (typeof stamp === 'number' && Number.isSafeInteger(stamp) && stamp >= floor && stamp < floor + 60_000) return stamp;
+  return floor;
+}
+
+function hit(cutoff: Cutoff | undefined, iatMs: number, now: number): boolean {
+  return cutoff !== undefined && cutoff.relevantUntil > now && iatMs <= cutoff.issuedBeforeMs;
 }

@@ -25,6 +25,8 @@ async function until(condition: () => boolean, timeoutMs = 3_000): Promise<void>
 class FakeEventServer {
   readonly events: { seq: number; set: string }[] = [];
   readonly resumes: string[] = [];
+  /** How many connection attempts were turned away (wrong credentials or a non-200 status). */
+  refusals = 0;
   private readonly streams = new Set<ServerResponse>();
   private server: Server | undefined;
   silent = false;
@@ -38,6 +40,7 @@ class FakeEventServer {
     this.server = createServer((request, response) => {
       const expected = `Basic ${Buffer.from(`api-gateway:${encodeURIComponent(SECRET).replace(/%20/g, '+')}`).toString('base64')}`;
       if (request.headers.authorization !== expected || this.status !== 200) {
+        this.refusals++;
         response.writeHead(this.status === 200 ? 401 : this.status, { 'content-type': 'application/json' });
         response.end('{"error":"invalid_client"}');
         return;
@@ -64,7 +67,7 @@ class FakeEventServer {
   async revoke(kind: RevocationTarget, value: string | null, opts: { live?: boolean; forged?: boolean; claims?: Record<string, unknown> } = {}) {
     const seq = this.events.length + 1;
     const now = Math.floor(Date.now() / 1000);
-    const claims = opts.claims ?? revocationSetClaims({ id: `r${seq}`, seq, kind, value, issuedBefore: now, relevantUntil: now + 600, reason: 'test', actor: 'admin:test' }, ISSUER);
+    const claims = opts.claims ?? revocationSetClaims({ id: `r${seq}`, seq, kind, value, issuedBefore: now, issuedBeforeMs: now * 1000 + 999, relevantUntil: now + 600, reason: 'test', actor: 'admin:test' }, ISSUER, now);
     let set = await new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: this.key.kid, typ: SET_TYPE }).sign(this.key.privateKey);
     if (opts.forged) set = `${set.slice(0, -6)}AAAAAA`;
     this.events.push({ seq, set });
@@ -86,6 +89,12 @@ function recordingLogger(): GuardLogger & { lines: string[] } {
   const lines: string[] = [];
   const log = (level: string) => (fields: Record<string, unknown>, message: string) => lines.push(`${level} ${message} ${JSON.stringify(fields)}`);
   return { lines, debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+}
+
+/** A monotonic clock that runs with real time but can be moved ahead, so a window of silence passes at once. */
+function leapingClock() {
+  let ahead = 0;
+  return { monotonicMs: () => performance.now() + ahead, leap: (ms: number) => void (ahead += ms) };
 }
 
 const token = (extra: Record<string, unknown> = {}) => ({
@@ -155,7 +164,9 @@ describe('RevocationStream', () => {
     server.status = 503;
     server.dropAll();
     await server.revoke('jkt', 'k-lost', { live: false });
-    await sleep(100);
+    // Wait for the guard to redial and be turned away, rather than for a while: it has then tried and missed the event.
+    const refused = server.refusals;
+    await until(() => server.refusals > refused);
     assert.equal(stream.isRevoked(token({ grantId: 'gx', jkt: 'k-lost' })), false);
     server.status = 200;
     await until(() => stream.isRevoked(token({ grantId: 'gx', jkt: 'k-lost' })));
@@ -163,10 +174,12 @@ describe('RevocationStream', () => {
   });
 
   test('goes stale after the bound of silence, logs that it fails closed, and recovers', async () => {
-    const { stream, logger } = open({ idleTimeoutMs: 10_000 });
+    const clock = leapingClock();
+    const { stream, logger } = open({ idleTimeoutMs: 10_000, monotonicMs: clock.monotonicMs });
     await stream.ready(3_000);
     server.silent = true;
     try {
+      clock.leap(600);
       await until(() => !stream.health().fresh, 2_000);
       const health = stream.health();
       assert.equal(health.fresh, false);
@@ -180,10 +193,12 @@ describe('RevocationStream', () => {
   });
 
   test('a silent connection is dropped and redialled', async () => {
-    const { stream, logger } = open({ idleTimeoutMs: 200, staleAfterMs: 5_000 });
+    const clock = leapingClock();
+    const { stream, logger } = open({ idleTimeoutMs: 200, staleAfterMs: 5_000, monotonicMs: clock.monotonicMs });
     await stream.ready(3_000);
     server.silent = true;
     try {
+      clock.leap(200);
       await until(() => logger.lines.some((l) => l.includes('no heartbeat')), 2_000);
     } finally {
       server.silent = false;
@@ -202,8 +217,9 @@ describe('RevocationStream', () => {
     const fixed = server.events.find((e) => e.seq === seq);
     assert.ok(fixed);
     const claims = revocationSetClaims(
-      { id: 'fixed', seq, kind: 'client', value: 'evil', issuedBefore: Math.floor(Date.now() / 1000), relevantUntil: Math.floor(Date.now() / 1000) + 600, reason: 'x', actor: 'admin:x' },
+      { id: 'fixed', seq, kind: 'client', value: 'evil', issuedBefore: Math.floor(Date.now() / 1000), issuedBeforeMs: Date.now(), relevantUntil: Math.floor(Date.now() / 1000) + 600, reason: 'x', actor: 'admin:x' },
       ISSUER,
+      Math.floor(Date.now() / 1000),
     );
     fixed.set = await new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: SET_TYPE }).sign(key.privateKey);
     await until(() => stream.isRevoked(token({ grantId: 'gy', clientId: 'evil' })));

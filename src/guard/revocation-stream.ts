@@ -1,7 +1,7 @@
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { PushedRevocation } from '../events/security-event.js';
-import type { JwsAlgorithm } from './jws.js';
+import type { JwsAlgorithm } from '../dpop/jws.js';
 import type { KeySource } from './keys.js';
 import { consoleLogger, type GuardLogger } from './logger.js';
 import { RevocationList, type RevocableToken } from './revocation-list.js';

@@ -1,5 +1,5 @@
 import { SET_TYPE } from '../events/security-event.js';
-import { decodeSegment, isGuardAlgorithm, splitCompactJws, verifyJws, type JwsAlgorithm } from './jws.js';
+import { decodeSegment, isJwsAlgorithm, splitCompactJws, verifyJws, type JwsAlgorithm } from '../dpop/jws.js';
 import type { KeySource } from './keys.js';
 
 /**
@@ -19,7 +19,7 @@ export async function verifySecurityEventToken(
   const typ = header['typ'];
   if (typeof typ !== 'string' || typ.replace(/^application\//i, '').toLowerCase() !== SET_TYPE) throw new Error('typ is not secevent+jwt');
   const alg = header['alg'];
-  if (!isGuardAlgorithm(alg) || !expected.algorithms.includes(alg)) throw new Error('alg not allowed');
+  if (!isJwsAlgorithm(alg) || !expected.algorithms.includes(alg)) throw new Error('alg not allowed');
   if ('crit' in header) throw new Error('critical header extensions');
   const kid = header['kid'];
   const key = await expected.keys.getKey(typeof kid === 'string' ? kid : undefined, alg);

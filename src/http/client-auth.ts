@@ -23,17 +23,17 @@ export function clientCredentials(request: FastifyRequest, params: FormParams): 
   }
   if (header !== undefined) {
     const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header);
-    if (!match?.[1]) throw new InvalidClient('Malformed Authorization header.', true);
+    if (!match?.[1]) throw new InvalidClient('Malformed Authorization header.');
     const decoded = Buffer.from(match[1], 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    if (colon < 0) throw new InvalidClient('Malformed Basic credentials.', true);
+    if (colon < 0) throw new InvalidClient('Malformed Basic credentials.');
     let clientId: string;
     let secret: string;
     try {
       clientId = decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '));
       secret = decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' '));
     } catch {
-      throw new InvalidClient('Malformed Basic credentials.', true);
+      throw new InvalidClient('Malformed Basic credentials.');
     }
     if (bodySecret !== undefined) throw new InvalidRequest('Use one client authentication method, not two.');
     if (bodyId !== undefined && bodyId !== clientId) throw new InvalidRequest('client_id does not match the credentials.');

@@ -8,14 +8,19 @@ import type { ClientRegistry } from '../clients/client-registry.js';
 import type { DpopNonces } from '../dpop/nonce.js';
 import type { IntrospectionDeps } from '../introspection/introspect.js';
 import type { TokenRevocationDeps } from '../revocation/token-revocation.js';
-import type { RequestGuard } from '../guard/request-guard.js';
+import type { Guard } from '../guard/guard.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { MetricsAccess } from '../observability/metrics-access.js';
+import { registerMetricsRoute } from './routes/metrics.js';
 import { registerEventStream, type EventStreamDeps } from './routes/events.js';
 import { registerAdminRoutes, type AdminDeps } from './routes/admin.js';
 import { registerDemoApi } from './routes/demo-api.js';
 import { registerTokenManagementRoutes } from './routes/token-management.js';
 import { registerErrorHandler } from './error-handler.js';
 import { registerFormBody } from './form-body.js';
+import { proxyTrust } from './request-context.js';
+import { registerDeviceAbandonRoute } from './routes/device-abandon.js';
+import { registerOwnSessionRoute } from './routes/own-session.js';
 import { registerDeviceAuthorizationRoute } from './routes/device-authorization.js';
 import { registerDeviceEnrollmentRoute } from './routes/device-enrollment.js';
 import type { DeviceStore } from '../devices/device-store.js';
@@ -28,7 +33,10 @@ export interface HttpDeps {
   issuer: string;
   scopes: string[];
   logger: Logger;
+  /** `--trust-proxy`: believe X-Forwarded-For from a proxy on loopback. */
   trustProxy: boolean;
+  /** `listen.trusted_proxies`: further proxies (addresses or CIDR ranges) whose X-Forwarded-For is believed. */
+  trustedProxies?: readonly string[];
   keys: KeyRing;
   dpop: DpopVerifier;
   deviceRequest: DeviceRequestDeps;
@@ -39,14 +47,18 @@ export interface HttpDeps {
   introspection: IntrospectionDeps;
   admin: AdminDeps;
   /** The guarded demo API at /api, when the tenant has that resource. */
-  demoApi?: RequestGuard;
+  demoApi?: Guard;
   verification: VerificationDeps;
   metrics: Metrics;
+  /** Who may read /metrics. */
+  metricsAccess: MetricsAccess;
   events: EventStreamDeps;
   /** Enrolled device keys, for `/devices/enroll`. */
   devices: DeviceStore;
   /** The workload API (`/workloads`). */
   workloads?: WorkloadRoutesDeps;
+  /** Whether the server can do its work (the database answers), for `/readyz`. */
+  ready: () => Promise<boolean>;
 }
 
 /** OAuth requests are small; anything bigger is a mistake or an attack. */
@@ -60,7 +72,7 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     // Our own onResponse hook logs requests, path only: the query string may carry a user code.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
-    trustProxy: deps.trustProxy,
+    trustProxy: proxyTrust(deps.trustProxy, deps.trustedProxies ?? []),
     return503OnClosing: true,
   });
   const debug = deps.logger.isLevelEnabled('debug');
@@ -79,6 +91,8 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   registerErrorHandler(app);
   registerMetadataRoutes(app, { issuer: deps.issuer, scopes: deps.scopes, keys: deps.keys });
   registerDeviceAuthorizationRoute(app, { ...deps.deviceRequest, dpop: deps.dpop, metrics: deps.metrics });
+  registerDeviceAbandonRoute(app, { ...deps.deviceRequest, dpop: deps.dpop });
+  registerOwnSessionRoute(app, { ...deps.introspection, dpop: deps.dpop });
   registerTokenRoute(app, { issuer: deps.issuer, grants: deps.grants, nonces: deps.nonces, metrics: deps.metrics });
   registerTokenManagementRoutes(app, {
     issuer: deps.issuer,
@@ -92,9 +106,12 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   if (deps.workloads) registerWorkloadRoutes(app, deps.workloads);
   if (deps.demoApi) registerDemoApi(app, { issuer: deps.issuer, guard: deps.demoApi });
   registerVerificationRoutes(app, deps.verification);
-  app.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
-  app.get('/metrics', async (_request, reply) => {
-    reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  // Liveness: the process serves HTTP. Readiness: it can also reach its database (take it out of rotation if not).
+  app.get('/healthz', (_request, reply) => reply.header('cache-control', 'no-store').send({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const ready = await deps.ready();
+    return reply.header('cache-control', 'no-store').code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready' });
   });
+  registerMetricsRoute(app, { metrics: deps.metrics, access: deps.metricsAccess });
   return app;
 }

@@ -3,7 +3,7 @@ import type { Client } from '../clients/client.js';
 import type { GrantRecord, GrantStore } from '../grants/grant.js';
 import { hashSecret } from '../shared/crypto.js';
 import type { Clock } from '../shared/clock.js';
-import type { AccessTokenVerifier } from '../tokens/access-token-verifier.js';
+import type { IssuedTokenVerifier } from '../tokens/issued-token-verifier.js';
 import { REFRESH_TOKEN_PREFIX } from '../tokens/refresh-token-format.js';
 import type { TokenStore } from '../tokens/token-store.js';
 
@@ -14,7 +14,7 @@ export interface IntrospectionDeps {
   audit: AuditLog;
   grants: GrantStore;
   tokens: TokenStore;
-  verifier: AccessTokenVerifier;
+  verifier: IssuedTokenVerifier;
   clock: Clock;
 }
 

@@ -57,9 +57,6 @@ export class InvalidClient extends OAuthError {
   readonly code = 'invalid_client';
   override readonly status = 401;
   override readonly headers: Readonly<Record<string, string>> = { 'www-authenticate': 'Basic realm="tether"' };
-  constructor(description?: string, _usedBasic = false) {
-    super(description);
-  }
 }
 
 export class InvalidGrant extends OAuthError {

@@ -1,4 +1,4 @@
-import { parseDuration } from '../config/duration.js';
+import { parseDuration } from '../shared/duration.js';
 
 /**
  * The annotations Tether reads from a policy. Cedar itself ignores annotations; these give a determining policy a

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from '../config/duration.js';
+import { parseDuration } from '../shared/duration.js';
 import { PolicyInputError } from './errors.js';
 import type { NamedNetworks } from './network.js';
 import { DEVICE_CLASSES, RESOURCE_TIERS, type PolicyInput, type PolicyDecision } from './types.js';

@@ -95,6 +95,20 @@ test('no-device-flow-for-automation: an interactive device is allowed; automatio
   assertRefusedBy(engine.decide(refresh({ resource: low, device: registered })), 'no-device-flow-for-automation');
 });
 
+test('sensitive-apis-need-bound-request: an unbound request for a medium- or high-tier API is refused when asked and approved', () => {
+  const medium: ResourceFacts = { uri: 'https://staging.example.com', tier: 'medium' };
+  const unbound = describeDevice(null, undefined);
+  assertAllowed(engine.decide(deviceRequest({ resource: low, device: unbound })));
+  assertAllowed(engine.decide(deviceRequest({ resource: medium, device: unmanaged })));
+  assertAllowed(engine.decide(approval({ resource: medium, device: unmanaged })));
+  assertRefusedBy(engine.decide(deviceRequest({ resource: medium, device: unbound })), 'sensitive-apis-need-bound-request');
+  assertRefusedBy(engine.decide(approval({ resource: medium, device: unbound })), 'sensitive-apis-need-bound-request');
+  assertRefusedBy(engine.decide(deviceRequest({ resource: high, device: unbound })), 'sensitive-apis-need-bound-request');
+  assertRefusedBy(engine.decide(approval({ resource: high, device: unbound })), 'sensitive-apis-need-bound-request');
+  // Issuance and refresh carry the redeeming proof's key: the binding that mattered was at the request.
+  assertAllowed(engine.decide(issuance({ resource: medium, device: unmanaged })));
+});
+
 test('high-tier-needs-managed-device: a managed device is allowed; an unmanaged or unbound one is refused at every step', () => {
   assertAllowed(engine.decide(deviceRequest({ resource: high, device: managed })));
   assertAllowed(engine.decide(approval()));
@@ -161,10 +175,10 @@ test('every example context in docs/policy-examples meets its expectation agains
 test('every Cedar example in docs/policy.md validates, alone and added to the default pack', () => {
   const doc = readFileSync(join(import.meta.dirname, '../../docs/policy.md'), 'utf8');
   const blocks = [...doc.matchAll(/```cedar\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
-  assert.ok(blocks.length >= 10);
+  assert.ok(blocks.length >= 12);
   for (const [i, text] of blocks.entries()) new PolicyEngine().load(text, `docs/policy.md block ${i + 1}`);
-  const examples = blocks.slice(7).map((text, i) => ({ name: `example-${i + 1}.cedar`, text }));
-  assert.ok(new PolicyEngine().load([...DEFAULT_SOURCES, ...examples]).policies.length >= 11);
+  const examples = blocks.slice(8).map((text, i) => ({ name: `example-${i + 1}.cedar`, text }));
+  assert.ok(new PolicyEngine().load([...DEFAULT_SOURCES, ...examples]).policies.length >= 13);
   // The pack as documented is the pack as shipped.
-  assert.equal(blocks.slice(0, 7).join('\n'), DEFAULT_SOURCES[0]?.text);
+  assert.equal(blocks.slice(0, 8).join('\n'), DEFAULT_SOURCES[0]?.text);
 });

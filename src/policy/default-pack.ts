@@ -4,7 +4,7 @@ export const DEFAULT_PACK_NAME = 'default-pack';
 /**
  * The policies Tether runs with when none are configured. They encode what makes the device flow acceptable for an
  * organisation (see docs/policy.md, which explains every line): no device flow for unattended automation; for
- * high-tier APIs, a managed device, a recent sign-in, approval from the device's own network, and tokens that
+ * medium- and high-tier APIs, a device bound to its key from the first request; for high-tier APIs, a managed device, a recent sign-in, approval from the device's own network, and tokens that
  * live minutes. Everything else is allowed within the configured client and API limits.
  *
  * `tether policy default` prints it, as a starting point for a policy directory.
@@ -30,6 +30,18 @@ forbid (
   resource
 )
 when { context.device.class == "automation" || context.environment == "automation" };
+
+// Medium- and high-tier APIs: the device proves its key (DPoP) from its first request. A device code
+// asked for without a proof is bound to nobody, so whoever holds it first (read off a screen, phished,
+// logged) redeems it with a key of their own.
+@id("sensitive-apis-need-bound-request")
+@reason("This API needs a device that proves its key from the first request: send a DPoP proof to /device_authorization (the Tether CLI does).")
+forbid (
+  principal,
+  action in [Tether::Action::"RequestDeviceCode", Tether::Action::"Approve"],
+  resource
+)
+when { (resource.tier == "medium" || resource.tier == "high") && !context.device.bound };
 
 // High-tier APIs only for managed devices, at every step and at the API itself.
 @id("high-tier-needs-managed-device")

@@ -34,10 +34,6 @@ export interface TrustedClass {
   trust: DeviceTrustSource;
 }
 
-/**
- * Where enrolled device keys live: a port the storage layer implements (an in-memory one is below, for tests and
- * the dev tenant).
- */
 /** A key's enrollment as it starts: pending, trusted by nobody yet. Every registry records it this way. */
 export function pendingDeviceRecord(request: { jkt: string; name: string; requestedClass: DeviceClass; now: number }): DeviceRecord {
   return {
@@ -53,6 +49,10 @@ export function pendingDeviceRecord(request: { jkt: string; name: string; reques
   };
 }
 
+/**
+ * Where enrolled device keys live: a port the storage layer implements (an in-memory one is below, for tests and
+ * the dev tenant).
+ */
 export interface DeviceRegistry {
   /** The class of an approved key; undefined for unknown, pending or revoked keys (all of which are unmanaged). */
   classOf(jkt: string): Promise<TrustedClass | undefined>;

@@ -113,6 +113,14 @@ export class PolicyEngine {
     return this.summary;
   }
 
+  /**
+   * The context attributes the set in force reads at a step ('all' when some policy uses the context whole), or
+   * undefined before the first load. A caller that caches decisions keys them by exactly these (the guard does).
+   */
+  contextReads(step: PolicyInput['step']): ReadonlySet<string> | 'all' | undefined {
+    return this.compiled?.contextReads.get(STEP_ACTIONS[step]);
+  }
+
   /** A policy of the set in force, by id (for explaining a decision). */
   policy(id: string): CompiledPolicy | undefined {
     return this.compiled?.policies.get(id);

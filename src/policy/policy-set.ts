@@ -166,7 +166,6 @@ function stripPolicyPrefix(message: string): string {
 
 /** Cedar reports UTF-8 byte offsets; JavaScript strings index UTF-16 units. */
 function charIndex(text: string, byteOffset: number): number {
-  // eslint-disable-next-line no-control-regex
   if (/^[\x00-\x7F]*$/.test(text)) return byteOffset;
   return Buffer.from(text, 'utf8').subarray(0, byteOffset).toString('utf8').length;
 }

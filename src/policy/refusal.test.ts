@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AccessDenied, InvalidGrant, InvalidScope, UnauthorizedClient } from '../oauth/errors.js';
-import { apiRefusal, boundLifetimes, policyRefusal } from './refusal.js';
+import { apiRefusal, policyRefusal } from './refusal.js';
 import type { PolicyDeny } from './types.js';
 
 const forbidden: PolicyDeny = { decision: 'deny', reasons: ['x'], cause: 'forbidden', message: 'Use a managed device.' };
@@ -18,12 +18,4 @@ test('each step ends with its RFC error and the person-readable reason', () => {
   assert.ok(policyRefusal('refresh', noScope) instanceof InvalidScope);
   assert.ok(policyRefusal('approval', noScope) instanceof AccessDenied);
   assert.deepEqual(apiRefusal(forbidden), { status: 403, error: 'insufficient_scope', description: 'Use a managed device.' });
-});
-
-test('lifetimes are the shortest of the configured limits and the policy', () => {
-  const configured = { accessTokenTtl: 3600, grantIdleTtl: 86400, grantMaxTtl: 7 * 86400 };
-  const allow = { decision: 'allow' as const, reasons: [], scopes: [] };
-  assert.deepEqual(boundLifetimes(configured, allow), configured);
-  assert.deepEqual(boundLifetimes(configured, { ...allow, ttl: 300, refreshTtl: 3600 }), { accessTokenTtl: 300, grantIdleTtl: 3600, grantMaxTtl: 3600 });
-  assert.deepEqual(boundLifetimes({ ...configured, accessTokenTtl: 60 }, { ...allow, ttl: 300 }).accessTokenTtl, 60, 'policy never lengthens');
 });

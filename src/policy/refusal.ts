@@ -1,5 +1,5 @@
 import { AccessDenied, InvalidGrant, InvalidRequest, InvalidScope, UnauthorizedClient, type OAuthError } from '../oauth/errors.js';
-import type { PolicyAllow, PolicyDeny, PolicyStep } from './types.js';
+import type { PolicyDeny, PolicyStep } from './types.js';
 
 /**
  * The OAuth error that ends a step policy refused, with the person-readable reason as `error_description`.
@@ -53,20 +53,4 @@ export interface ApiRefusal {
  */
 export function apiRefusal(decision: PolicyDeny): ApiRefusal {
   return { status: 403, error: 'insufficient_scope', description: decision.message };
-}
-
-/** The lifetimes a step yields: each the shortest of the configured limit and what the policies allow. */
-export function boundLifetimes<T extends { accessTokenTtl: number; grantMaxTtl: number; grantIdleTtl?: number }>(
-  configured: T,
-  decision: PolicyAllow,
-): T {
-  const accessTokenTtl = Math.min(configured.accessTokenTtl, decision.ttl ?? Infinity);
-  const grantMaxTtl = Math.min(configured.grantMaxTtl, decision.refreshTtl ?? Infinity);
-  return {
-    ...configured,
-    accessTokenTtl,
-    grantMaxTtl,
-    // A grant idle longer than it may live makes no sense; keep the idle limit inside the absolute one.
-    ...(configured.grantIdleTtl !== undefined ? { grantIdleTtl: Math.min(configured.grantIdleTtl, grantMaxTtl) } : {}),
-  };
 }

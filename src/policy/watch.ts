@@ -2,15 +2,12 @@ import { watch, type FSWatcher } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { digestOf, type LoadedPolicies, type PolicyEngine } from './engine.js';
+import type { Logger } from '../shared/logger.js';
 import { PolicyError, PolicyLoadError } from './errors.js';
 import { POLICY_FILE_EXTENSION, readPolicySources } from './sources.js';
 
-/** The part of a pino logger the watcher uses (pino's own Logger fits). */
-export interface PolicyLogger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
+/** The part of the logger port the watcher uses. */
+export type PolicyLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
 
 /** What one reload did. */
 export type ReloadOutcome =

@@ -1,7 +1,7 @@
 import { uuidv7 } from '../shared/ids.js';
-import type { Logger } from 'pino';
+import type { Logger } from '../shared/logger.js';
 import type { AuditEventInput, AuditEventType } from '../audit/event.js';
-import type { Clock } from '../shared/clock.js';
+import { stampMs, type Clock } from '../shared/clock.js';
 import type { RevocationKind, RevocationPath, RevocationStatement, RevocationStore, RevokedGrant } from './statement.js';
 
 export interface RevocationRequest {
@@ -33,7 +33,8 @@ export class Revoker {
 
   async revoke(request: RevocationRequest, cause?: Cause): Promise<{ statement: RevocationStatement; grants: string[] }> {
     const now = this.clock.now();
-    const statement: RevocationStatement = { id: uuidv7(), issuedBefore: now, createdAt: now, ...request };
+    // The cut below is provisional: the store replaces it with one taken inside its transaction (see `cut`).
+    const statement: RevocationStatement = { id: uuidv7(), issuedBefore: now, issuedBeforeMs: now * 1000 + 999, createdAt: now, ...request };
     const describe = (grants: RevokedGrant[]): AuditEventInput[] => {
       const subject = (g: RevokedGrant) => ({ at: now, userId: g.userId, clientId: g.clientId, grantId: g.id, jkt: g.jkt });
       const events: AuditEventInput[] = [];
@@ -55,7 +56,7 @@ export class Revoker {
       }
       return events;
     };
-    const grants = await this.store.applyRevocation(statement, describe);
+    const grants = await this.store.applyRevocation(statement, describe, () => stampMs(this.clock));
     this.onRevoked(statement, grants);
     const level = request.via === 'refresh_token_reuse' ? 'warn' : 'info';
     this.logger[level](

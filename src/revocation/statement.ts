@@ -3,7 +3,7 @@ import type { AuditEventInput } from '../audit/event.js';
 /**
  * A revocation is a small statement, not a list of token ids: "every token of this grant / user / device key /
  * client (or every device-flow token) issued at or before `issuedBefore` is dead". One statement ends any number
- * of tokens; the audit records it and (later) the event stream carries it to every guard.
+ * of tokens; the audit records it and the event stream carries it to every guard.
  */
 export type RevocationKind = 'grant' | 'user' | 'jkt' | 'client' | 'all' | WorkloadRevocationKind;
 
@@ -23,7 +23,14 @@ export interface RevocationStatement {
   kind: RevocationKind;
   /** The grant id, user id, key thumbprint, client id, workload id or owner's user id; null for `all`. */
   value: string | null;
+  /** The cut in seconds (what the grant query and older guards read); `issuedBeforeMs` is the exact one. */
   issuedBefore: number;
+  /**
+   * The cut to the millisecond: tokens with an issue stamp (`iat_ms`) at or before it are dead, those after it
+   * live. Stamps are unique (`stampMs`), so no token is both. Set by the store inside the revocation's
+   * transaction; statements from before this field cut at the end of their second.
+   */
+  issuedBeforeMs: number;
   createdAt: number;
   /** Who revoked: a client id, an admin key's label, or `tether` for automatic revocation. */
   actor: string;
@@ -44,7 +51,16 @@ export interface RevocationStore {
    * Ends every active grant the statement covers, revokes their refresh tokens and records the statement, in one
    * transaction with the audit events `describe` makes of them. Returns the ids of the grants it ended.
    */
-  applyRevocation(statement: RevocationStatement, describe: (grants: RevokedGrant[]) => AuditEventInput[]): Promise<string[]>;
+  applyRevocation(
+    statement: RevocationStatement,
+    describe: (grants: RevokedGrant[]) => AuditEventInput[],
+    /**
+     * Called first inside the transaction for the statement's cut (milliseconds). Taking it there, not before,
+     * means a token whose grant check ran before the transaction was stamped earlier, and one stamped later sees
+     * the grant revoked: the cut splits tokens exactly as the grant status does.
+     */
+    cut?: () => number,
+  ): Promise<string[]>;
   listRevocations(since: number): Promise<(RevocationStatement & { grantsRevoked: number })[]>;
   /** Statements after stream position `seq`, oldest first. */
   revocationsAfter(seq: number, limit: number): Promise<RevocationStatement[]>;

@@ -2,7 +2,7 @@ import type { Client } from '../clients/client.js';
 import type { GrantStore } from '../grants/grant.js';
 import { hashSecret } from '../shared/crypto.js';
 import type { Clock } from '../shared/clock.js';
-import type { AccessTokenVerifier } from '../tokens/access-token-verifier.js';
+import type { IssuedTokenVerifier } from '../tokens/issued-token-verifier.js';
 import { REFRESH_TOKEN_PREFIX } from '../tokens/refresh-token-format.js';
 import type { TokenStore } from '../tokens/token-store.js';
 import type { Revoker } from './revoker.js';
@@ -10,7 +10,7 @@ import type { Revoker } from './revoker.js';
 export interface TokenRevocationDeps {
   grants: GrantStore;
   tokens: TokenStore;
-  verifier: AccessTokenVerifier;
+  verifier: IssuedTokenVerifier;
   revoker: Revoker;
   clock: Clock;
 }

@@ -13,21 +13,71 @@ type Tx = Transaction<Database> | Kysely<Database>;
  */
 export async function appendAuditEvents(tx: Tx, inputs: readonly AuditEventInput[]): Promise<AuditEvent[]> {
   if (inputs.length === 0) return [];
-  const head = await tx.selectFrom('audit_head').selectAll().where('id', '=', 1).executeTakeFirst();
-  let seq = head ? Number(head.seq) : 0;
-  let prevHash = head?.hash ?? GENESIS_HASH;
+  const head = await lockAuditHead(tx);
+  const chain = new ChainCursor(head);
   const written: AuditEvent[] = [];
   for (const input of inputs) {
+    // Looked up one by one, after the earlier events of this append are written: a parent may be among them.
     const parentId = input.parent ? await findParent(tx, input.parent) : null;
-    const event = chainEvent(input, seq, prevHash, parentId);
+    const event = chain.link(input, parentId);
     await tx.insertInto('audit_events').values(auditEventRow(event)).execute();
     written.push(event);
-    seq = event.seq;
-    prevHash = event.hash;
   }
-  if (head) await tx.updateTable('audit_head').set({ seq, hash: prevHash }).where('id', '=', 1).execute();
-  else await tx.insertInto('audit_head').values({ id: 1, seq, hash: prevHash }).execute();
+  await tx.updateTable('audit_head').set(chain.head).where('id', '=', 1).execute();
   return written;
+}
+
+/** The chain's end as `audit_head` stores it: the last event's position and hash. */
+export interface ChainHead {
+  seq: number;
+  hash: string;
+}
+
+/**
+ * Walks the chain forward from its stored head: the one place that numbers and links appended events. Both
+ * appends use it, {@link appendAuditEvents} on Kysely and the synchronous SQLite fast path
+ * (`sqlite-device-authorizations.ts`); they differ only in how they read and write rows.
+ */
+export class ChainCursor {
+  private seq: number;
+  private hash: string;
+
+  /** `head` as read inside the appending transaction; absent before the first event. */
+  constructor(head: { seq: number | string | bigint; hash: string } | undefined) {
+    this.seq = head ? Number(head.seq) : 0;
+    this.hash = head?.hash ?? GENESIS_HASH;
+  }
+
+  /** The next event, linked to the one before; the cursor moves past it. */
+  link(input: AuditEventInput, parentId: string | null): AuditEvent {
+    const event = chainEvent(input, this.seq, this.hash, parentId);
+    this.seq = event.seq;
+    this.hash = event.hash;
+    return event;
+  }
+
+  /** The head to store once the linked events are written. */
+  get head(): ChainHead {
+    return { seq: this.seq, hash: this.hash };
+  }
+}
+
+/**
+ * Takes the chain's head row for the rest of the caller's transaction and returns the head as committed. One
+ * statement on both engines: an upsert that "updates" the row to itself. On PostgreSQL that row lock makes a
+ * second instance's append wait for this transaction to end, and then (READ COMMITTED: each statement sees what
+ * committed before it) read the head this one wrote, so the chain never forks. The first append ever inserts the
+ * row; two racing first appends meet in the same conflict clause instead of failing. On SQLite the write takes
+ * the database's single write lock.
+ */
+export async function lockAuditHead(tx: Tx): Promise<{ seq: number; hash: string }> {
+  const head = await tx
+    .insertInto('audit_head')
+    .values({ id: 1, seq: 0, hash: GENESIS_HASH })
+    .onConflict((oc) => oc.column('id').doUpdateSet((eb) => ({ seq: eb.ref('audit_head.seq') })))
+    .returning(['seq', 'hash'])
+    .executeTakeFirstOrThrow();
+  return { seq: Number(head.seq), hash: head.hash };
 }
 
 /** The next link of the chain: the event with its position, its predecessor's hash and its own hash. */
@@ -132,7 +182,8 @@ export class SqlAuditCheckpoints {
 
   async auditHead(): Promise<{ seq: number; hash: string } | undefined> {
     const row = await this.db.selectFrom('audit_head').selectAll().where('id', '=', 1).executeTakeFirst();
-    return row && { seq: Number(row.seq), hash: row.hash };
+    // seq 0 is the genesis row an append inserts before its first event; there is nothing to sign yet.
+    return row && Number(row.seq) > 0 ? { seq: Number(row.seq), hash: row.hash } : undefined;
   }
 
   async lastCheckpoint(): Promise<Checkpoint | undefined> {
@@ -141,7 +192,12 @@ export class SqlAuditCheckpoints {
   }
 
   async insertCheckpoint(c: Checkpoint): Promise<void> {
-    await this.db.insertInto('audit_checkpoints').values(c).execute();
+    // Several instances sign the same head now and then; the first signature stands, the others add nothing.
+    await this.db
+      .insertInto('audit_checkpoints')
+      .values(c)
+      .onConflict((oc) => oc.column('seq').doNothing())
+      .execute();
   }
 
   async checkpoints(): Promise<Checkpoint[]> {

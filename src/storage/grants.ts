@@ -2,7 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { GrantRecord, GrantStore } from '../grants/grant.js';
 import type { RevocationStatement, RevocationStore, RevokedGrant } from '../revocation/statement.js';
 import type { AuditEventInput } from '../audit/event.js';
-import { appendAuditEvents } from './audit-log.js';
+import { appendAuditEvents, lockAuditHead } from './audit-log.js';
 import type { Database, GrantTable, RevocationTable } from './schema.js';
 
 export function grantFromRow(r: Selectable<GrantTable>): GrantRecord {
@@ -36,8 +36,12 @@ export class SqlGrantStore implements GrantStore, RevocationStore {
     return row && grantFromRow(row);
   }
 
-  async applyRevocation(s: RevocationStatement, describe: (grants: RevokedGrant[]) => AuditEventInput[]): Promise<string[]> {
+  async applyRevocation(s: RevocationStatement, describe: (grants: RevokedGrant[]) => AuditEventInput[], cut?: () => number): Promise<string[]> {
     return this.db.transaction().execute(async (tx) => {
+      if (cut) {
+        s.issuedBeforeMs = cut();
+        s.issuedBefore = Math.floor(s.issuedBeforeMs / 1000);
+      }
       let query = tx
         .selectFrom('grants')
         .select(['id', 'user_id', 'client_id', 'dpop_jkt'])
@@ -48,19 +52,23 @@ export class SqlGrantStore implements GrantStore, RevocationStore {
       const rows = s.kind === 'workload' || s.kind === 'owner' ? [] : await query.execute();
       const ids = rows.map((r) => r.id);
       if (ids.length > 0) {
-        await tx
-          .updateTable('grants')
-          .set({ status: 'revoked', revoked_at: s.createdAt, revoked_by: s.actor, revoked_reason: s.reason })
-          .where('id', 'in', ids)
-          .execute();
+        // Refresh tokens before grants: the order a rotation takes the same rows in, so a revocation and a
+        // refresh of one grant on two PostgreSQL connections wait for each other instead of deadlocking.
         await tx
           .updateTable('refresh_tokens')
           .set({ status: 'revoked' })
           .where('grant_id', 'in', ids)
           .where('status', '=', 'active')
           .execute();
+        await tx
+          .updateTable('grants')
+          .set({ status: 'revoked', revoked_at: s.createdAt, revoked_by: s.actor, revoked_reason: s.reason })
+          .where('id', 'in', ids)
+          .execute();
       }
-      // The next stream position; the surrounding transaction serializes writers.
+      // The next stream position, taken under the audit chain's lock (held to commit): revocations from every
+      // instance get distinct positions, and commit in position order, so a reader resuming after N misses none.
+      await lockAuditHead(tx);
       const last = await tx.selectFrom('revocations').select((eb) => eb.fn.max<number>('seq').as('seq')).executeTakeFirst();
       s.seq = Number(last?.seq ?? 0) + 1;
       await tx
@@ -71,6 +79,7 @@ export class SqlGrantStore implements GrantStore, RevocationStore {
           kind: s.kind,
           value: s.value,
           issued_before: s.issuedBefore,
+          issued_before_ms: s.issuedBeforeMs,
           created_at: s.createdAt,
           actor: s.actor,
           reason: s.reason,
@@ -96,6 +105,12 @@ export class SqlGrantStore implements GrantStore, RevocationStore {
     }));
   }
 
+  /** The stream position of the latest revocation (0 when none). */
+  async lastRevocationSeq(): Promise<number> {
+    const row = await this.db.selectFrom('revocations').select((eb) => eb.fn.max<number>('seq').as('seq')).executeTakeFirst();
+    return Number(row?.seq ?? 0);
+  }
+
   async revocationsAfter(seq: number, limit: number): Promise<RevocationStatement[]> {
     const rows = await this.db.selectFrom('revocations').selectAll().where('seq', '>', seq).orderBy('seq').limit(limit).execute();
     return rows.map(statementFromRow);
@@ -109,6 +124,7 @@ function statementFromRow(r: Selectable<RevocationTable>): RevocationStatement {
     kind: r.kind,
     value: r.value,
     issuedBefore: Number(r.issued_before),
+    issuedBeforeMs: r.issued_before_ms === null ? Number(r.issued_before) * 1000 + 999 : Number(r.issued_before_ms),
     createdAt: Number(r.created_at),
     actor: r.actor,
     reason: r.reason,

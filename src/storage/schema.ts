@@ -5,6 +5,7 @@ export interface SigningKeyTable {
   private_jwk: string;
   public_jwk: string;
   created_at: number;
+  activates_at: number | null;
   retired_at: number | null;
 }
 
@@ -22,7 +23,7 @@ export interface DeviceAuthorizationTable {
   interval: number;
   created_at: number;
   expires_at: number;
-  status: 'pending' | 'approved' | 'denied' | 'redeemed';
+  status: 'pending' | 'approved' | 'denied' | 'redeemed' | 'abandoned';
   decided_at: number | null;
   approver_user_id: string | null;
   approver_ip: string | null;
@@ -72,6 +73,8 @@ export interface RevocationTable {
   kind: 'grant' | 'user' | 'jkt' | 'client' | 'all' | 'workload' | 'owner';
   value: string | null;
   issued_before: number;
+  /** Milliseconds; null for statements from before migration 0002. */
+  issued_before_ms: number | null;
   created_at: number;
   actor: string;
   reason: string;
@@ -166,6 +169,34 @@ export interface WorkloadJtiTable {
   expires_at: number;
 }
 
+/** A claimed DPoP proof (or client assertion) id, shared by every instance on the database. */
+export interface DpopJtiTable {
+  /** SHA-256 (base64url) of the replay key: bounded length whatever the proof carries. */
+  key: string;
+  /** Milliseconds since the epoch after which the proof could no longer be accepted anyway. */
+  expires_at: number;
+}
+
+/** The pacing of one device code's polls, shared by every instance. */
+export interface PollPacingTable {
+  authorization_id: string;
+  last_poll_ms: number;
+  /** Seconds between polls now in force, with every slow_down's increase. */
+  interval: number;
+  /** 1 when the last poll came too soon (the one statement that records a poll also says so). */
+  slowed: number;
+  /** Milliseconds since the epoch when the code expires and the row may go. */
+  expires_at: number;
+}
+
+/** One wrong user code entered on any instance. */
+export interface CodeEntryFailureTable {
+  id: string;
+  at: number;
+  ip: string;
+  session_key: string;
+}
+
 export interface Database {
   signing_keys: SigningKeyTable;
   device_authorizations: DeviceAuthorizationTable;
@@ -181,5 +212,8 @@ export interface Database {
   settings: SettingTable;
   workloads: WorkloadTable;
   workload_jtis: WorkloadJtiTable;
+  dpop_jti: DpopJtiTable;
+  poll_pacing: PollPacingTable;
+  code_entry_failures: CodeEntryFailureTable;
 }
 

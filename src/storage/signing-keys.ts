@@ -13,6 +13,7 @@ export class SqlSigningKeyStore implements SigningKeyStore {
       privateJwk: r.private_jwk,
       publicJwk: r.public_jwk,
       createdAt: Number(r.created_at),
+      activatesAt: r.activates_at === null ? null : Number(r.activates_at),
       retiredAt: r.retired_at === null ? null : Number(r.retired_at),
     }));
   }
@@ -26,8 +27,17 @@ export class SqlSigningKeyStore implements SigningKeyStore {
         private_jwk: key.privateJwk,
         public_jwk: key.publicJwk,
         created_at: key.createdAt,
+        activates_at: key.activatesAt,
         retired_at: key.retiredAt,
       })
       .execute();
+  }
+
+  async updatePrivateKey(kid: string, privateJwk: string): Promise<void> {
+    await this.db.updateTable('signing_keys').set({ private_jwk: privateJwk }).where('kid', '=', kid).execute();
+  }
+
+  async retireSigningKey(kid: string, at: number): Promise<void> {
+    await this.db.updateTable('signing_keys').set({ retired_at: at }).where('kid', '=', kid).execute();
   }
 }

@@ -2,7 +2,7 @@ import type { Statement } from 'better-sqlite3';
 import type { AuditEventInput } from '../audit/event.js';
 import { GENESIS_HASH } from '../audit/hash-chain.js';
 import type { DeviceAuthorization } from '../device-flow/device-authorization.js';
-import { auditEventRow, chainEvent } from './audit-log.js';
+import { auditEventRow, ChainCursor, chainEvent, type ChainHead } from './audit-log.js';
 import {
   deviceAuthorizationFromRow,
   deviceAuthorizationRow,
@@ -90,19 +90,15 @@ export class SqliteDeviceAuthorizationStore extends SqlDeviceAuthorizationStore 
     return super.findByDeviceCodeHash(hash);
   }
 
-  /** The synchronous twin of appendAuditEvents, for events without a parent (as a new request's are). */
+  /** appendAuditEvents on prepared statements, for events without a parent (as a new request's are). */
   private appendEvents(events: AuditEventInput[]): void {
-    const head = this.selectHead.get() as { seq: number; hash: string } | undefined;
-    let seq = head ? Number(head.seq) : 0;
-    let prevHash = head?.hash ?? GENESIS_HASH;
+    if (events.length === 0) return;
+    const chain = new ChainCursor(this.selectHead.get() as ChainHead | undefined);
     for (const input of events) {
       if (input.parent) throw new Error('the SQLite fast path records only events without a parent');
-      const event = chainEvent(input, seq, prevHash, null);
-      this.insertEvent.run(auditEventRow(event));
-      seq = event.seq;
-      prevHash = event.hash;
+      this.insertEvent.run(auditEventRow(chain.link(input, null)));
     }
-    if (events.length > 0) this.upsertHead.run({ seq, hash: prevHash });
+    this.upsertHead.run(chain.head);
   }
 }
 

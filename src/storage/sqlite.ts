@@ -1,7 +1,7 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
+import { secureDataDir } from './data-dir.js';
 import { migrateToLatest } from './migrate.js';
 import type { Database } from './schema.js';
 
@@ -28,9 +28,12 @@ export async function openSqlite(options: SqliteOptions): Promise<Kysely<Databas
 }
 
 export async function openSqliteHandle(options: SqliteOptions): Promise<SqliteHandle> {
-  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  secureDataDir(options.dataDir);
   const sqlite = new SqliteDatabase(join(options.dataDir, 'tether.sqlite'));
   sqlite.pragma('journal_mode = WAL');
+  // The database, its -wal and its -shm now exist: none may be readable by anyone else (they hold sealed keys,
+  // hashes and the audit log). SQLite creates the -wal and -shm with the database file's mode from here on.
+  secureDataDir(options.dataDir);
   sqlite.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
   sqlite.pragma('busy_timeout = 5000');
   // Checkpoints (WAL → database file) are where NORMAL mode fsyncs; fewer, larger ones cost far less per write.

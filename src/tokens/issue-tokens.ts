@@ -1,7 +1,7 @@
 import type { AuditEventInput } from '../audit/event.js';
 import type { Client } from '../clients/client.js';
-import type { RequestContext } from '../device-flow/device-authorization.js';
-import { REFRESH_TOKEN_GRANT } from '../config/schema.js';
+import type { RequestOrigin } from '../oauth/request-origin.js';
+import { REFRESH_TOKEN_GRANT } from '../oauth/grant-types.js';
 import type { TokenResponse } from '../grant-types/grant-type.js';
 import { hashSecret } from '../shared/crypto.js';
 import { mintAccessToken, type AccessTokenSubject } from './access-token.js';
@@ -30,11 +30,13 @@ export async function issueTokens(opts: {
   grant: { expiresAt: number; idleTtl: number };
   parentRefreshHash: string | null;
   now: number;
+  /** The issuance stamp in milliseconds (`stampMs`), taken before the grant was checked; default `now * 1000`. */
+  issuedAtMs?: number;
 }): Promise<Issuance> {
   const { now, subject, grant } = opts;
   // The access token never outlives its grant.
   const ttl = Math.max(1, Math.min(opts.accessTokenTtl, grant.expiresAt - now));
-  const access = await mintAccessToken(opts.keys, opts.issuer, subject, ttl, now);
+  const access = await mintAccessToken(opts.keys, opts.issuer, subject, ttl, now, opts.issuedAtMs);
   const response: TokenResponse = {
     access_token: access.token,
     token_type: subject.dpopJkt ? 'DPoP' : 'Bearer',
@@ -63,7 +65,7 @@ export function issuanceEvent(
   type: 'token.issued' | 'token.refreshed',
   subject: AccessTokenSubject,
   issuance: Issuance,
-  context: RequestContext,
+  context: RequestOrigin,
   now: number,
   extra: Record<string, unknown> = {},
 ): AuditEventInput {

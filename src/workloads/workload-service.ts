@@ -1,7 +1,7 @@
 import type { AuditEventInput } from '../audit/event.js';
 import type { Resource } from '../clients/client.js';
-import type { RequestContext } from '../device-flow/device-authorization.js';
-import { resourceFacts, type PolicyGate } from '../device-flow/policy-gate.js';
+import type { RequestOrigin } from '../oauth/request-origin.js';
+import { resourceFacts, type PolicyGate } from '../policy-gate/policy-gate.js';
 import { InvalidRequest, InvalidScope, InvalidTarget, OAuthError } from '../oauth/errors.js';
 import type { Revoker } from '../revocation/revoker.js';
 import type { Clock } from '../shared/clock.js';
@@ -76,7 +76,7 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 export class WorkloadService {
   constructor(private readonly deps: WorkloadServiceDeps) {}
 
-  async create(owner: OwnerLogin, request: WorkloadRequest, context: RequestContext): Promise<Workload> {
+  async create(owner: OwnerLogin, request: WorkloadRequest, context: RequestOrigin): Promise<Workload> {
     const { deps } = this;
     const now = deps.clock.now();
     if (!NAME.test(request.name)) throw new InvalidRequest('name: letters, digits, . _ - (up to 63), starting with a letter or digit.');
@@ -199,7 +199,7 @@ export class WorkloadService {
    * every token it holds (a `workload` statement, pushed to guards): a suspended or re-keyed workload's tokens
    * die now, not at their expiry.
    */
-  async change(owner: OwnerLogin, id: string, change: WorkloadChange, context: RequestContext, newKey?: unknown): Promise<Workload> {
+  async change(owner: OwnerLogin, id: string, change: WorkloadChange, context: RequestOrigin, newKey?: unknown): Promise<Workload> {
     const { deps } = this;
     const workload = await this.get(owner.userId, id);
     const now = deps.clock.now();

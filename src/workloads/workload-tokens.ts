@@ -1,7 +1,7 @@
 import type { AuditEventInput, AuditLog } from '../audit/event.js';
 import type { Resource } from '../clients/client.js';
-import type { RequestContext } from '../device-flow/device-authorization.js';
-import { resourceFacts, type PolicyGate } from '../device-flow/policy-gate.js';
+import type { RequestOrigin } from '../oauth/request-origin.js';
+import { resourceFacts, type PolicyGate } from '../policy-gate/policy-gate.js';
 import type { TokenResponse } from '../grant-types/grant-type.js';
 import type { FormParams } from '../oauth/form-params.js';
 import { InvalidScope, InvalidTarget, type OAuthError } from '../oauth/errors.js';
@@ -60,7 +60,7 @@ export async function issueWorkloadToken(
     workload: Workload;
     jkt: string;
     params: FormParams;
-    context: RequestContext;
+    context: RequestOrigin;
     authentication: WorkloadAuthentication;
     /** The grant's error for a refused proof: invalid_request (RFC 8693) or invalid_grant (RFC 7523). */
     refused: (description: string) => OAuthError;
@@ -164,7 +164,7 @@ export async function issueWorkloadToken(
 function refusalEvent(
   workload: Workload,
   now: number,
-  context: RequestContext,
+  context: RequestOrigin,
   authentication: WorkloadAuthentication,
   reason: string,
   data: Record<string, unknown>,

@@ -4,10 +4,11 @@ import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import type { AuditEvent } from '../../src/audit/event.js';
 import { auditCommand } from '../../src/cli/commands/audit.js';
+import { hashSecret } from '../../src/shared/crypto.js';
 import { SqlAuditLog } from '../../src/storage/audit-log.js';
 import { FormBrowser } from '../support/browser-form.js';
 import { authorize, decide } from '../support/device-flow.js';
-import { startServer, type TestServer } from '../support/in-process.js';
+import { startServer, TEST_PASSWORD, type TestServer } from '../support/in-process.js';
 import { adminRevoke, introspect, login, refresh } from '../support/tokens.js';
 
 function capture() {
@@ -27,12 +28,12 @@ describe('audit events', () => {
     // A flow that makes every kind of event.
     const browser = new FormBrowser(server.issuer);
     await browser.get('/device');
-    await browser.post('/device', { user_code: 'BCDF-GHJK' }); // wrong code
+    await browser.post('/device/sign-in', { username: 'alice', password: 'wrong password' });
+    await browser.post('/device/sign-in', { username: 'alice', password: TEST_PASSWORD });
+    await browser.post('/device', { user_code: 'BCDF-GHJK-LMNP' }); // wrong code
     const codes = await authorize(server);
-    secrets.push(codes.device_code, codes.user_code, codes.user_code.replace('-', ''));
-    await browser.get('/device');
+    secrets.push(codes.device_code, codes.user_code, codes.user_code.replaceAll('-', ''));
     await browser.post('/device', { user_code: codes.user_code });
-    await browser.post('/device/sign-in', { user_code: codes.user_code, username: 'alice', password: 'wrong password' });
     const denied = await authorize(server);
     await decide(server, denied.user_code, 'deny');
     session = await login(server);
@@ -142,15 +143,27 @@ describe('audit events', () => {
   test('follow mode streams new events as they are written', async () => {
     const io = capture();
     const env = { stdout: io.stream, stderr: io.stream, stdin: process.stdin, env: {} };
+    const streamed = () => io.out.join('').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditEvent);
+    const requested = (code: string) => () =>
+      streamed().some((e) => e.type === 'device_code.requested' && e.data['device_code_hash'] === hashSecret(code));
     const controller = new AbortController();
-    const following = auditCommand(['export', '--follow', '--since', '1s', '--data-dir', server.config.data_dir], env, { signal: controller.signal });
-    await new Promise((r) => setTimeout(r, 300));
+    // An event in the backlog first: once it is printed, the backlog has been read and what follows is streamed.
+    const before = await authorize(server);
+    const following = auditCommand(['export', '--follow', '--since', '1m', '--data-dir', server.config.data_dir], env, { signal: controller.signal });
+    await until(requested(before.device_code));
     const codes = await authorize(server);
-    await new Promise((r) => setTimeout(r, 1200));
+    await until(requested(codes.device_code));
     controller.abort();
     assert.equal(await following, 0);
-    const streamed = io.out.join('').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditEvent);
-    assert.ok(streamed.some((e) => e.type === 'device_code.requested' && e.data['device_code_hash'] !== undefined));
     assert.ok(!io.out.join('').includes(codes.device_code));
   });
 });
+
+/** Resolves when the condition holds, checking at each turn of a short timer; fails after ten seconds. */
+async function until(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for the condition');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

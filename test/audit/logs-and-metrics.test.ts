@@ -4,15 +4,18 @@ import { basic, authorize, decide, redeem } from '../support/device-flow.js';
 import { FormBrowser } from '../support/browser-form.js';
 import { dpopKey } from '../support/dpop.js';
 import { postForm } from '../support/http.js';
+import { hashSecret } from '../../src/shared/crypto.js';
 import { ADMIN_KEY, GATEWAY_SECRET, startServer, TEST_PASSWORD, type TestServer } from '../support/in-process.js';
+
+const METRICS_TOKEN = 'tether_metrics_scraper_token_0123456789abcdef';
 import { adminRevoke, callApi, introspect, login, refresh } from '../support/tokens.js';
 
 describe('operational logs and metrics', () => {
   let server: TestServer;
-  const secrets = new Set<string>([TEST_PASSWORD, ADMIN_KEY, GATEWAY_SECRET, 'a-very-long-client-secret-for-tests-0123456789']);
+  const secrets = new Set<string>([TEST_PASSWORD, ADMIN_KEY, GATEWAY_SECRET, METRICS_TOKEN, 'a-very-long-client-secret-for-tests-0123456789']);
 
   before(async () => {
-    server = await startServer();
+    server = await startServer({ metrics: { bearer_token_hashes: [hashSecret(METRICS_TOKEN)] } });
     // Every flow of the end-to-end suites, at debug level, remembering every secret that passes.
     const session = await login(server);
     secrets.add(session.accessToken).add(session.refreshToken);
@@ -24,11 +27,12 @@ describe('operational logs and metrics', () => {
     await introspect(server, String(rotated.body['access_token']));
     await refresh(server, session.refreshToken, session.key); // reuse
     const codes = await authorize(server);
-    secrets.add(codes.device_code).add(codes.user_code).add(codes.user_code.replace('-', ''));
+    secrets.add(codes.device_code).add(codes.user_code).add(codes.user_code.replaceAll('-', ''));
     const browser = new FormBrowser(server.issuer);
     await browser.get('/device');
     secrets.add(browser.csrf());
-    await browser.post('/device', { user_code: 'BCDF-GHJK' });
+    await browser.post('/device/sign-in', { username: 'alice', password: TEST_PASSWORD });
+    await browser.post('/device', { user_code: 'BCDF-GHJK-LMNP' });
     await browser.get(`/device?user_code=${codes.user_code}`);
     await decide(server, codes.user_code, 'deny');
     await redeem(server, codes.device_code);
@@ -61,7 +65,7 @@ describe('operational logs and metrics', () => {
   });
 
   test('/metrics reports device codes, decisions, tokens, polls, reuse, revocations and latencies', async () => {
-    const text = await (await fetch(`${server.issuer}/metrics`)).text();
+    const text = await (await fetch(`${server.issuer}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
     const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? NaN);
     assert.ok(value(/tether_device_codes_requested_total\{client="tether-cli"\} (\d+)/) >= 3);
     assert.equal(value(/tether_device_decisions_total\{decision="deny"\} (\d+)/), 1);

@@ -88,7 +88,8 @@ describe('adapters: Express, Fastify and Node http', () => {
     assert.equal(decided.at(-1)?.route, '/v1/items/:id', 'policy sees the route template');
 
     const denied = await refusalOf(get(session, `${base}/admin/panel`));
-    assert.deepEqual([denied.status, denied.body['error'], denied.body['error_description']], [403, 'access_denied', 'Admins only.']);
+    assert.deepEqual([denied.status, denied.body['error'], denied.body['error_description']], [403, 'insufficient_scope', 'Admins only.']);
+    assert.deepEqual([denied.params['error'], denied.params['error_description']], ['insufficient_scope', 'Admins only.'], 'and in the challenge');
     const scope = await refusalOf(get(session, `${base}/orders`, 'POST'));
     assert.deepEqual([scope.status, scope.params['error'], scope.params['scope']], [403, 'insufficient_scope', 'admin']);
     const bearer = await refusalOf(client.fetchProtectedResource(config, session.accessToken, new URL(`${base}/me`), 'GET'));
@@ -111,7 +112,7 @@ describe('adapters: Express, Fastify and Node http', () => {
     assert.equal((await get(session, `${base}/orders/9?x=1`)).status, 200);
     assert.equal(decided.at(-1)?.route, '/orders/:id');
     const denied = await refusalOf(get(session, `${base}/admin`));
-    assert.deepEqual([denied.status, denied.body['error']], [403, 'access_denied']);
+    assert.deepEqual([denied.status, denied.body['error']], [403, 'insufficient_scope']);
     const stranger = client.getDPoPHandle(config, await client.randomDPoPKeyPair());
     const wrongKey = await refusalOf(get({ ...session, dpop: stranger }, `${base}/me`));
     assert.deepEqual([wrongKey.status, wrongKey.params['error']], [401, 'invalid_dpop_proof']);

@@ -112,12 +112,17 @@ export interface OidcSession {
   jkt: string;
 }
 
-/** A device login by openid-client with its own DPoP key, approved as alice through the verification page. */
-export async function oidcLogin(server: TestServer, config: client.Configuration, params: Record<string, string> = {}): Promise<OidcSession> {
+/** A device login by openid-client with its own DPoP key, approved as `user` (alice) through the verification page. */
+export async function oidcLogin(
+  server: TestServer,
+  config: client.Configuration,
+  params: Record<string, string> = {},
+  user = 'alice',
+): Promise<OidcSession> {
   const pair = await client.randomDPoPKeyPair();
   const dpop = client.getDPoPHandle(config, pair);
   const device = await client.initiateDeviceAuthorization(config, params);
-  const approval = new FormBrowser(server.issuer).decide(device.user_code, 'approve');
+  const approval = new FormBrowser(server.issuer).decide(device.user_code, 'approve', user);
   const tokens = await client.pollDeviceAuthorizationGrant(config, device, undefined, { DPoP: dpop });
   await approval;
   const jwk = await crypto.subtle.exportKey('jwk', pair.publicKey);

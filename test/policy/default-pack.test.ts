@@ -11,7 +11,7 @@ import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import { adminCommand } from '../../src/cli/commands/admin.js';
-import { DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT } from '../../src/config/schema.js';
+import { DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT } from '../../src/oauth/grant-types.js';
 import { FakeClock } from '../../src/shared/clock.js';
 import { SqlAuditLog } from '../../src/storage/audit-log.js';
 import { FormBrowser } from '../support/browser-form.js';

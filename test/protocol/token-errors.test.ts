@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { FakeClock } from '../../src/shared/clock.js';
 import { FormBrowser } from '../support/browser-form.js';
-import { assertOAuthError, authorize, basic, CI_BOT_SECRET, decide, defaultDpopKey, redeem, sleep } from '../support/device-flow.js';
+import { assertOAuthError, authorize, basic, CI_BOT_SECRET, decide, defaultDpopKey, redeem } from '../support/device-flow.js';
 import { DEVICE_GRANT, postForm } from '../support/http.js';
 import { startServer, type TestServer } from '../support/in-process.js';
 
@@ -98,29 +98,43 @@ describe('token endpoint: device_code grant errors', () => {
   });
 });
 
-describe('token endpoint: polling pace (RFC 8628 §3.5)', { concurrency: true }, () => {
-  // A 2-second interval: short enough to wait out, long enough that a slow machine's immediate re-poll is still early.
+describe('token endpoint: polling pace (RFC 8628 §3.5)', () => {
+  // The pacer reads the server's injected clock, so the windows are crossed by moving it, not by waiting.
   let server: TestServer;
+  let clock: FakeClock;
   before(async () => {
-    server = await startServer({ device_flow: { interval: 2 } });
+    clock = new FakeClock(Math.floor(Date.now() / 1000));
+    server = await startServer({ device_flow: { interval: 2 } }, clock);
   });
   after(() => server.close());
+
+  /** A poll whose DPoP proof is dated by the server's (fake) clock. */
+  async function poll(deviceCode: string) {
+    const key = await defaultDpopKey();
+    const proof = await key.proof('POST', `${server.issuer}/token`, { iat: clock.now() });
+    return redeem(server, deviceCode, { client_id: 'tether-cli' }, { DPoP: proof });
+  }
 
   it('answers slow_down to a poll that comes too quickly, and adds 5 seconds to the interval', async () => {
     const codes = await authorize(server);
     assert.equal(codes.interval, 2);
-    assertOAuthError(await redeem(server, codes.device_code), 'authorization_pending');
-    assertOAuthError(await redeem(server, codes.device_code), 'slow_down');
+    assertOAuthError(await poll(codes.device_code), 'authorization_pending');
+    assertOAuthError(await poll(codes.device_code), 'slow_down');
     // The original interval has passed, but the interval is now 2 + 5 seconds: still too soon.
-    await sleep(2300);
-    assertOAuthError(await redeem(server, codes.device_code), 'slow_down');
+    clock.advance(2.3);
+    assertOAuthError(await poll(codes.device_code), 'slow_down');
+    // Waiting out the lengthened interval (now 12 s after the last poll's slow_down) is fine again.
+    clock.advance(12);
+    assertOAuthError(await poll(codes.device_code), 'authorization_pending');
   });
 
-  it('does not punish a client that polls on its interval', async () => {
+  it('does not punish a client that polls on its interval, even a little early from network jitter', async () => {
     const codes = await authorize(server);
-    assertOAuthError(await redeem(server, codes.device_code), 'authorization_pending');
-    await sleep(2300);
-    assertOAuthError(await redeem(server, codes.device_code), 'authorization_pending');
+    assertOAuthError(await poll(codes.device_code), 'authorization_pending');
+    clock.advance(2);
+    assertOAuthError(await poll(codes.device_code), 'authorization_pending');
+    clock.advance(1.8);
+    assertOAuthError(await poll(codes.device_code), 'authorization_pending');
   });
 });
 

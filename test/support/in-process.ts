@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createTether, type Tether } from '../../src/app.js';
 import { parseConfig } from '../../src/config/load.js';
-import { DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT, type Config } from '../../src/config/schema.js';
+import type { Config } from '../../src/config/schema.js';
+import { DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT } from '../../src/oauth/grant-types.js';
 import { hashSecret } from '../../src/shared/crypto.js';
 import { createLogger } from '../../src/logging/logger.js';
 import type { Clock } from '../../src/shared/clock.js';
@@ -15,6 +16,8 @@ import { freePort } from './ports.js';
 export const TEST_PASSWORD = 'correct horse battery staple';
 export const ADMIN_KEY = 'tether_admin_test_key_0123456789abcdefghijklmnop';
 export const GATEWAY_SECRET = 'gateway-secret-for-introspection-0123456789';
+/** The key-encryption key of every test server's signing keys (32 bytes, base64url). */
+export const TEST_KEK = 'dGV0aGVyLXRlc3Qta2VrLTMyLWJ5dGVzLWxvbmctISE';
 let passwordHash: Promise<string> | undefined;
 
 export interface TestServer {
@@ -90,9 +93,13 @@ export async function startServer(overrides: Record<string, unknown> = {}, clock
         ...extraClients,
       ],
       admin: { api_key_hashes: [hashSecret(ADMIN_KEY)] },
+      // Every test's requests come from 127.0.0.1, so the per-address caps on device codes would make one address of
+      // a whole test file. Tests of those limits pass their own `brute_force`.
+      brute_force: { device_authorization: { per_ip_requests: 100_000, live_codes_per_ip: 100_000 } },
       users: [
-        { username: 'alice', name: 'Alice', password_hash: hash },
-        { username: 'bob', name: 'Bob', password_hash: hash },
+        // Groups reach tokens as the `groups` claim, which API policies read.
+        { username: 'alice', name: 'Alice', password_hash: hash, groups: ['engineering'] },
+        { username: 'bob', name: 'Bob', password_hash: hash, groups: ['contractors'] },
       ],
       ...rest,
     },
@@ -106,7 +113,8 @@ export async function startServer(overrides: Record<string, unknown> = {}, clock
     },
   });
   const logger = createLogger({ level: 'debug', destination });
-  const tether = await createTether({ config, users: await LocalUserDirectory.create(config.users), logger, clock, trustProxy }).catch(
+  const env = { TETHER_KEK: TEST_KEK };
+  const tether = await createTether({ config, users: await LocalUserDirectory.create(config.users), logger, clock, trustProxy, env }).catch(
     (error: unknown) => {
       rmSync(dataDir, { recursive: true, force: true });
       throw error;

@@ -11,12 +11,22 @@ export interface RawReply {
 
 /**
  * Sends one HTTP/1.1 request exactly as given, bytes and all, for what fetch refuses to send: two headers of one
- * name, a body without a content type, bytes that are not UTF-8. `headerLines` need no Host or Connection header.
+ * name, a body without a content type, bytes that are not UTF-8. `headerLines` need no Host or Connection header (a Host line given replaces the default).
  */
-export function rawRequest(issuer: string, method: string, path: string, headerLines: string[], body?: Buffer | string) {
+export function rawRequest(
+  issuer: string,
+  method: string,
+  path: string,
+  headerLines: string[],
+  body?: Buffer | string,
+  /** Keep the sending side open until the answer (Node's http server drops a half-closed request it has not answered yet). */
+  opts: { keepOpen?: boolean } = {},
+) {
   const url = new URL(issuer);
   const payload = body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8');
-  const lines = [`${method} ${path} HTTP/1.1`, `Host: ${url.host}`, 'Connection: close', ...headerLines];
+  // A Host line in `headerLines` replaces the default one (to send a Host that is not the server's).
+  const host = headerLines.some((h) => /^host:/i.test(h)) ? [] : [`Host: ${url.host}`];
+  const lines = [`${method} ${path} HTTP/1.1`, ...host, 'Connection: close', ...headerLines];
   const chunked = headerLines.some((h) => /^transfer-encoding:/i.test(h));
   // With Transfer-Encoding the body is sent as given, already chunk-encoded.
   if (body !== undefined && !chunked) lines.push(`Content-Length: ${payload.length}`);
@@ -24,7 +34,11 @@ export function rawRequest(issuer: string, method: string, path: string, headerL
   return new Promise<RawReply>((resolve, reject) => {
     const socket = connect(Number(url.port), url.hostname);
     const chunks: Buffer[] = [];
-    socket.on('connect', () => socket.end(Buffer.concat([head, payload])));
+    socket.on('connect', () => {
+      const bytes = Buffer.concat([head, payload]);
+      if (opts.keepOpen) socket.write(bytes);
+      else socket.end(bytes);
+    });
     socket.on('data', (chunk) => chunks.push(chunk));
     socket.on('error', reject);
     socket.on('close', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
-import { DEVICE_CODE_GRANT } from '../../src/config/schema.js';
+import { DEVICE_CODE_GRANT } from '../../src/oauth/grant-types.js';
 import { assertOAuthError, authorize, decide, redeem } from '../support/device-flow.js';
 import { dpopKey } from '../support/dpop.js';
 import { postForm } from '../support/http.js';

@@ -106,10 +106,16 @@ export function federatedWorkload(server: TestServer, issuer: string, extra: Rec
   };
 }
 
-/** RFC 8693 exchange of an external JWT, with a proof by `key`. */
-export async function exchange(server: TestServer, subjectToken: string, key: DpopKey | null, extra: Record<string, string> = {}) {
+/** RFC 8693 exchange of an external JWT, with a proof by `key` (dated `proofIat` when given). */
+export async function exchange(
+  server: TestServer,
+  subjectToken: string,
+  key: DpopKey | null,
+  extra: Record<string, string> = {},
+  proofIat?: number,
+) {
   const url = `${server.issuer}/token`;
-  const headers: Record<string, string> = key ? { DPoP: await key.proof('POST', url) } : {};
+  const headers: Record<string, string> = key ? { DPoP: await key.proof('POST', url, proofIat !== undefined ? { iat: proofIat } : {}) } : {};
   return postForm(url, { grant_type: TOKEN_EXCHANGE, subject_token: subjectToken, subject_token_type: JWT_TYPE, ...extra }, headers);
 }
 

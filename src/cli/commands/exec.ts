@@ -1,11 +1,14 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
+import { defineCommand, UsageError } from '../command.js';
+import { askServer } from '../auth/own-session.js';
+import { sessionExpired, sessionRevoked } from '../auth/token-source.js';
 import { ExitCode } from '../io.js';
 import { AuthorizedSender } from '../proxy/authorized-sender.js';
 import { startResourceProxy } from '../proxy/resource-proxy.js';
 import type { ClientDeps } from './client-deps.js';
 import { openSession, reportFailure } from './session.js';
-import { workloadExecCommand } from '../workload/workload-exec.js';
+import { openWorkloadSession, WORKLOAD_EXEC_USAGE, type WorkloadExecOptions } from '../workload/workload-exec.js';
 
 const USAGE = `Usage: tether exec [--issuer URL] [--resource URL] -- CMD [ARGS...]
 
@@ -17,53 +20,76 @@ to the session's resource, so CMD never holds a token. CMD finds, in its environ
   HTTP_PROXY, http_proxy  (only for an http:// resource) the same proxy for tools that honour them
 
 Exit code: CMD's own; ${ExitCode.commandNotFound} if it cannot be started; ${ExitCode.notSignedIn} if there is no usable session.
-In CI: tether exec --workload NAME --issuer URL --resource URL -- CMD (docs/workloads.md).`;
 
-/** Options that take a value; the first other word starts the command. */
-const VALUE_OPTIONS = new Set(['--issuer', '--resource']);
+${WORKLOAD_EXEC_USAGE}`;
 
 /** `tether exec`: credentials by proxy, never by environment variable. */
-export async function execCommand(args: string[], deps: ClientDeps): Promise<number> {
+export const execCommand = defineCommand({
+  name: 'exec',
+  summary: 'run a command whose requests to the API get a token and DPoP proof through a local proxy',
+  usage: USAGE,
+  options: {
+    issuer: { type: 'string' },
+    resource: { type: 'string' },
+    // In CI, a workload's identity instead of a person's session (docs/workloads.md, src/cli/workload/).
+    workload: { type: 'string' },
+    audience: { type: 'string' },
+    'token-file': { type: 'string' },
+    'token-env': { type: 'string' },
+    scope: { type: 'string' },
+  },
+  passThrough: true,
+  run: async ({ values, positionals }, deps: ClientDeps) => {
+    const { io } = deps;
+    const [command, ...commandArgs] = positionals;
+    if (command === undefined) throw new UsageError('name the command to run after --');
+    const workloadOnly = (['audience', 'token-file', 'token-env', 'scope'] as const).find((k) => values[k] !== undefined);
+    if (workloadOnly && values.workload === undefined) throw new UsageError(`--${workloadOnly} goes with --workload NAME`);
+    if (values.workload !== undefined) return workloadExec({ ...values, workload: values.workload }, command, commandArgs, deps);
+    let proxy;
+    try {
+      const session = await openSession(deps, { issuer: values.issuer, resource: values.resource });
+      // Fail before CMD starts, not on its first request, when the session cannot produce a token or the server
+      // has revoked it (a still-fresh token says nothing of that; the server's session endpoint does).
+      const view = await askServer({ ...deps, key: session.key, tokens: session.tokens, endpoint: session.profile.session_endpoint });
+      if (view.state === 'revoked') throw sessionRevoked();
+      if (view.state === 'ended') throw sessionExpired();
+      if (view.state === 'unknown' || view.state === 'unreachable') await session.tokens.accessToken();
+      let warned = false;
+      const warnOnce = (message: string) => {
+        if (warned) return;
+        warned = true;
+        io.stderr.write(`tether exec: ${message}\n`);
+      };
+      const sender = new AuthorizedSender({
+        fetch: deps.fetch,
+        tokens: session.tokens,
+        key: session.key,
+        nonces: deps.nonces,
+        onSessionEnded: (error) => warnOnce(error.message),
+      });
+      proxy = await startResourceProxy({ resource: session.profile.resource, sender, fetch: deps.fetch, onProblem: warnOnce });
+      const env = childEnvironment(io.env, session.profile.resource, proxy);
+      return await runChild(deps, command, commandArgs, env);
+    } catch (error) {
+      return reportFailure(io, 'exec', error);
+    } finally {
+      await proxy?.close();
+    }
+  },
+});
+
+/** `tether exec --workload NAME`: a workload's credentials by proxy, from the CI platform's identity. */
+async function workloadExec(options: WorkloadExecOptions, command: string, commandArgs: string[], deps: ClientDeps): Promise<number> {
   const { io } = deps;
-  // In CI, a workload's identity instead of a person's session (docs/workloads.md).
-  const head = args.includes('--') ? args.slice(0, args.indexOf('--')) : args;
-  if (head.some((a) => a === '--workload' || a.startsWith('--workload='))) return workloadExecCommand(args, deps);
-  const parsed = splitArgs(args);
-  if (typeof parsed === 'string') {
-    io.stderr.write(`tether exec: ${parsed}\n\n${USAGE}\n`);
-    return ExitCode.usage;
-  }
-  if (parsed.help) {
-    io.stdout.write(`${USAGE}\n`);
-    return ExitCode.ok;
-  }
-  const [command, ...commandArgs] = parsed.command;
-  if (command === undefined) {
-    io.stderr.write(`tether exec: name the command to run after --\n\n${USAGE}\n`);
-    return ExitCode.usage;
-  }
   let proxy;
   try {
-    const session = await openSession(deps, { issuer: parsed.issuer, resource: parsed.resource });
-    // Fail before CMD starts, not on its first request, when the session cannot produce a token.
-    await session.tokens.accessToken();
-    let warned = false;
-    const warnOnce = (message: string) => {
-      if (warned) return;
-      warned = true;
-      io.stderr.write(`tether exec: ${message}\n`);
-    };
-    const sender = new AuthorizedSender({
-      fetch: deps.fetch,
-      tokens: session.tokens,
-      key: session.key,
-      nonces: deps.nonces,
-      onSessionEnded: warnOnce,
-    });
-    proxy = await startResourceProxy({ resource: session.profile.resource, sender, fetch: deps.fetch, onProblem: warnOnce });
-    const env = childEnvironment(io.env, session.profile.resource, proxy);
-    return await runChild(deps, command, commandArgs, env);
+    const session = await openWorkloadSession(options, deps);
+    const sender = new AuthorizedSender({ fetch: deps.fetch, tokens: session.tokens, key: session.key, nonces: deps.nonces });
+    proxy = await startResourceProxy({ resource: session.resource, sender, fetch: deps.fetch, onProblem: (m) => io.stderr.write(`tether exec: ${m}\n`) });
+    return await runChild(deps, command, commandArgs, childEnvironment(io.env, session.resource, proxy));
   } catch (error) {
+    if (error instanceof UsageError) throw error;
     return reportFailure(io, 'exec', error);
   } finally {
     await proxy?.close();
@@ -129,39 +155,4 @@ export async function runChild(deps: ClientDeps, command: string, args: string[]
   } finally {
     untrap();
   }
-}
-
-interface ExecArgs {
-  issuer?: string;
-  resource?: string;
-  help: boolean;
-  command: string[];
-}
-
-/** Splits `[options] [--] CMD ARGS…`: CMD's own flags must never be read as ours. */
-function splitArgs(args: string[]): ExecArgs | string {
-  const result: ExecArgs = { help: false, command: [] };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    if (arg === '--') {
-      result.command = args.slice(i + 1);
-      return result;
-    }
-    if (arg === '--help' || arg === '-h') {
-      result.help = true;
-      continue;
-    }
-    const [name, inline] = arg.startsWith('--') ? (arg.split(/=(.*)/s) as [string, string | undefined]) : [arg, undefined];
-    if (VALUE_OPTIONS.has(name)) {
-      const value = inline ?? args[++i];
-      if (value === undefined) return `${name} needs a value`;
-      if (name === '--issuer') result.issuer = value;
-      else result.resource = value;
-      continue;
-    }
-    if (arg.startsWith('-')) return `unknown option ${arg} (put CMD after --)`;
-    result.command = args.slice(i);
-    return result;
-  }
-  return result;
 }

@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { defineCommand, defineGroup, UsageError } from '../command.js';
 import { ExitCode } from '../io.js';
 import { AuthorizedSender } from '../proxy/authorized-sender.js';
 import type { ClientDeps } from './client-deps.js';
@@ -17,79 +17,127 @@ governs workloads. PUBLIC_KEY_FILE is a public JWK (JSON) or PEM; a private key 
 
 const DURATION = /^(\d+)\s*(s|m|h|d)?$/;
 
-/** `tether workload`: create, list, suspend, resume, delete and re-key workloads over the server's workload API. */
-export async function workloadCommand(args: string[], deps: ClientDeps): Promise<number> {
-  const { io } = deps;
-  const sub = args[0];
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: args.slice(1),
-      allowPositionals: true,
-      options: {
-        issuer: { type: 'string' },
-        purpose: { type: 'string' },
-        resource: { type: 'string', multiple: true },
-        scope: { type: 'string', multiple: true },
-        expires: { type: 'string' },
-        federated: { type: 'string' },
-        subject: { type: 'string' },
-        claim: { type: 'string', multiple: true },
-        key: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (error) {
-    io.stderr.write(`tether workload: ${(error as Error).message}\n\n${USAGE}\n`);
-    return ExitCode.usage;
-  }
-  const { values, positionals } = parsed;
-  if (values.help || sub === '--help' || sub === '-h') {
-    io.stdout.write(`${USAGE}\n`);
-    return ExitCode.ok;
-  }
-  const usage = (message: string) => {
-    io.stderr.write(`tether workload: ${message}\n\n${USAGE}\n`);
-    return ExitCode.usage;
-  };
-  if (!sub || !['create', 'list', 'suspend', 'resume', 'delete', 'rotate-key'].includes(sub)) return usage('name a subcommand');
-  const name = positionals[0];
-  if (sub !== 'list' && (!name || positionals.length > 1)) return usage(`${sub} takes one NAME`);
+type Subcommand = 'create' | 'list' | 'suspend' | 'resume' | 'delete' | 'rotate-key';
 
-  let body: Record<string, unknown> | undefined;
-  try {
-    if (sub === 'create') {
-      if (!values.purpose) return usage('--purpose is required: say what the workload is for');
-      if (!values.resource?.length) return usage('--resource is required');
-      if (!values.scope?.length) return usage('--scope is required');
-      const expires = values.expires === undefined ? undefined : seconds(values.expires);
-      if (expires === undefined) return usage('--expires is required, e.g. 30d: a workload always ends');
-      if ((values.federated === undefined) === (values.key === undefined)) return usage('give either --federated ISSUER --subject SUB or --key PUBLIC_KEY_FILE');
-      body = { name, purpose: values.purpose, resources: values.resource, scopes: values.scope, expires_in: expires };
-      if (values.federated !== undefined) {
-        if (!values.subject) return usage('--federated needs --subject');
-        const claims: Record<string, string> = {};
-        for (const pair of values.claim ?? []) {
-          const eq = pair.indexOf('=');
-          if (eq <= 0) return usage(`--claim takes k=v, not ${JSON.stringify(pair)}`);
-          claims[pair.slice(0, eq)] = pair.slice(eq + 1);
-        }
-        body['federated'] = { issuer: values.federated, subject: values.subject, claims };
-      } else {
-        body['public_key'] = publicKeyFrom(values.key as string);
+/** What one subcommand sends: its name (none for list) and the body it was given. */
+interface Request {
+  sub: Subcommand;
+  name?: string;
+  body?: Record<string, unknown>;
+  issuer: string | undefined;
+  json: boolean;
+}
+
+const issuerOption = { issuer: { type: 'string' } } as const;
+
+const create = defineCommand({
+  name: 'workload create',
+  summary: 'create a workload from your own signed-in session',
+  usage: USAGE,
+  options: {
+    ...issuerOption,
+    purpose: { type: 'string' },
+    resource: { type: 'string', multiple: true },
+    scope: { type: 'string', multiple: true },
+    expires: { type: 'string' },
+    federated: { type: 'string' },
+    subject: { type: 'string' },
+    claim: { type: 'string', multiple: true },
+    key: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  },
+  positionals: true,
+  run: async ({ values, positionals }, deps: ClientDeps) => {
+    const name = oneName('create', positionals);
+    if (!values.purpose) throw new UsageError('--purpose is required: say what the workload is for');
+    if (!values.resource?.length) throw new UsageError('--resource is required');
+    if (!values.scope?.length) throw new UsageError('--scope is required');
+    const expires = values.expires === undefined ? undefined : seconds(values.expires);
+    if (expires === undefined) throw new UsageError('--expires is required, e.g. 30d: a workload always ends');
+    if ((values.federated === undefined) === (values.key === undefined)) throw new UsageError('give either --federated ISSUER --subject SUB or --key PUBLIC_KEY_FILE');
+    const body: Record<string, unknown> = { name, purpose: values.purpose, resources: values.resource, scopes: values.scope, expires_in: expires };
+    if (values.federated !== undefined) {
+      if (!values.subject) throw new UsageError('--federated needs --subject');
+      const claims: Record<string, string> = {};
+      for (const pair of values.claim ?? []) {
+        const eq = pair.indexOf('=');
+        if (eq <= 0) throw new UsageError(`--claim takes k=v, not ${JSON.stringify(pair)}`);
+        claims[pair.slice(0, eq)] = pair.slice(eq + 1);
       }
-    } else if (sub === 'rotate-key') {
-      if (!values.key) return usage('rotate-key needs --key PUBLIC_KEY_FILE');
-      body = { public_key: publicKeyFrom(values.key) };
+      body['federated'] = { issuer: values.federated, subject: values.subject, claims };
+    } else {
+      const key = readPublicKey(deps, values.key as string);
+      if (typeof key === 'number') return key;
+      body['public_key'] = key;
     }
+    return send(deps, { sub: 'create', name, body, issuer: values.issuer, json: values.json });
+  },
+});
+
+const list = defineCommand({
+  name: 'workload list',
+  summary: 'your workloads: owner, purpose, last use, expiry; stale ones flagged',
+  usage: USAGE,
+  options: { ...issuerOption, json: { type: 'boolean', default: false } },
+  run: async ({ values }, deps: ClientDeps) => send(deps, { sub: 'list', issuer: values.issuer, json: values.json }),
+});
+
+function changeState(sub: 'suspend' | 'resume' | 'delete') {
+  return defineCommand({
+    name: `workload ${sub}`,
+    summary: `${sub} one of your workloads`,
+    usage: USAGE,
+    options: issuerOption,
+    positionals: true,
+    run: async ({ values, positionals }, deps: ClientDeps) => send(deps, { sub, name: oneName(sub, positionals), issuer: values.issuer, json: false }),
+  });
+}
+
+const rotateKey = defineCommand({
+  name: 'workload rotate-key',
+  summary: "replace a key-bound workload's public key",
+  usage: USAGE,
+  options: { ...issuerOption, key: { type: 'string' } },
+  positionals: true,
+  run: async ({ values, positionals }, deps: ClientDeps) => {
+    const name = oneName('rotate-key', positionals);
+    if (!values.key) throw new UsageError('rotate-key needs --key PUBLIC_KEY_FILE');
+    const key = readPublicKey(deps, values.key);
+    if (typeof key === 'number') return key;
+    return send(deps, { sub: 'rotate-key', name, body: { public_key: key }, issuer: values.issuer, json: false });
+  },
+});
+
+/** `tether workload`: create, list, suspend, resume, delete and re-key workloads over the server's workload API. */
+export const workloadCommand = defineGroup({
+  name: 'workload',
+  summary: 'create, list, suspend, resume, delete and re-key your workload identities (docs/workloads.md)',
+  usage: USAGE,
+  subcommands: { create, list, suspend: changeState('suspend'), resume: changeState('resume'), delete: changeState('delete'), 'rotate-key': rotateKey },
+});
+
+function oneName(sub: Subcommand, positionals: string[]): string {
+  const [name, ...extra] = positionals;
+  if (name === undefined || extra.length > 0) throw new UsageError(`${sub} takes one NAME`);
+  return name;
+}
+
+/** The public key in a file; a file that holds none (or a private key) is said so, exit 2, before anything is sent. */
+function readPublicKey(deps: ClientDeps, path: string): Record<string, unknown> | number {
+  try {
+    return publicKeyFrom(path);
   } catch (error) {
-    io.stderr.write(`tether workload: ${(error as Error).message}\n`);
+    deps.io.stderr.write(`tether workload: ${(error as Error).message}\n`);
     return ExitCode.usage;
   }
+}
 
+/** Sends one subcommand to the workload API with the person's session (DPoP-bound token, proof per call). */
+async function send(deps: ClientDeps, request: Request): Promise<number> {
+  const { io } = deps;
+  const { sub, name, body } = request;
   try {
-    const session = await openSession(deps, { issuer: values.issuer });
+    const session = await openSession(deps, { issuer: request.issuer });
     const sender = new AuthorizedSender({ fetch: deps.fetch, tokens: session.tokens, key: session.key, nonces: deps.nonces });
     const base = `${session.profile.issuer}/workloads`;
     const call = async (method: string, url: string, payload?: unknown) => {
@@ -112,28 +160,28 @@ export async function workloadCommand(args: string[], deps: ClientDeps): Promise
     if (sub === 'create') {
       const reply = await call('POST', base, body);
       if (reply.status !== 201) return fail(reply);
-      io.stdout.write(values.json ? `${JSON.stringify(reply.json)}\n` : `Created workload ${name} (${String(reply.json['id'])}), ${describe(reply.json)}\n`);
+      io.stdout.write(request.json ? `${JSON.stringify(reply.json)}\n` : `Created workload ${String(name)} (${String(reply.json['id'])}), ${describe(reply.json)}\n`);
       return ExitCode.ok;
     }
-    const list = await call('GET', base);
-    if (list.status !== 200) return fail(list);
-    const workloads = (list.json['workloads'] ?? []) as Record<string, unknown>[];
+    const listed = await call('GET', base);
+    if (listed.status !== 200) return fail(listed);
+    const workloads = (listed.json['workloads'] ?? []) as Record<string, unknown>[];
     if (sub === 'list') {
-      if (values.json) io.stdout.write(`${JSON.stringify(workloads)}\n`);
+      if (request.json) io.stdout.write(`${JSON.stringify(workloads)}\n`);
       else if (workloads.length === 0) io.stdout.write('No workloads.\n');
       else for (const w of workloads) io.stdout.write(`${listLine(w)}\n`);
       return ExitCode.ok;
     }
     const target = workloads.find((w) => w['name'] === name || w['id'] === name);
     if (!target) {
-      io.stderr.write(`tether workload: you have no workload named ${name}\n`);
+      io.stderr.write(`tether workload: you have no workload named ${String(name)}\n`);
       return ExitCode.failure;
     }
     const url = `${base}/${encodeURIComponent(String(target['id']))}`;
     const reply = sub === 'delete' ? await call('DELETE', url) : await call('POST', `${url}/${sub}`, body);
     if (reply.status !== 200) return fail(reply);
     const verb = { suspend: 'Suspended', resume: 'Resumed', delete: 'Deleted', 'rotate-key': 'Re-keyed' }[sub];
-    io.stdout.write(`${verb} workload ${name}${sub === 'resume' ? '' : '; its tokens are revoked'}.\n`);
+    io.stdout.write(`${verb} workload ${String(name)}${sub === 'resume' ? '' : '; its tokens are revoked'}.\n`);
     return ExitCode.ok;
   } catch (error) {
     return reportFailure(io, 'workload', error);

@@ -71,22 +71,33 @@ describe('tether agent', () => {
     assert.equal(await store.loadKey('acct'), undefined);
   });
 
-  test('after the idle timeout it forgets everything and its socket is gone', async () => {
-    agent = await AgentServer.listen({ socketPath: socket, idleTimeoutMs: 300 });
+  test('after the idle timeout it forgets everything and its socket is gone', async (t) => {
+    // The idle timer is moved by hand: the test neither waits for it nor races it on a loaded machine.
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    agent = await AgentServer.listen({ socketPath: socket, idleTimeoutMs: 60_000 });
     const store = new AgentStore(new AgentClient(socket));
     await store.createKey('acct');
+    t.mock.timers.tick(60_000);
     assert.equal(await agent.stopped, 'idle');
     assert.equal(existsSync(socket), false);
     await assert.rejects(store.readTokens('acct'), /no tether agent is running/);
   });
 
-  test('each request restarts the idle clock', async () => {
-    agent = await AgentServer.listen({ socketPath: socket, idleTimeoutMs: 400 });
+  test('each request restarts the idle clock', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    agent = await AgentServer.listen({ socketPath: socket, idleTimeoutMs: 60_000 });
     const client = new AgentClient(socket);
+    let stopped: string | undefined;
+    void agent.stopped.then((reason) => (stopped = reason));
     for (let i = 0; i < 4; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      assert.ok((await client.ping()) !== undefined, `still there after ${(i + 1) * 200} ms of use`);
+      t.mock.timers.tick(45_000);
+      assert.ok((await client.ping()) !== undefined, `still there after ${(i + 1) * 45} s of use`);
     }
+    t.mock.timers.tick(59_000);
+    await client.ping();
+    assert.equal(stopped, undefined, 'a request 59 s after the last is still in time');
+    t.mock.timers.tick(60_000);
+    assert.equal(await agent.stopped, 'idle');
   });
 
   test('stop: answers, then forgets and removes its socket', async () => {

@@ -6,14 +6,6 @@ export function formatDuration(seconds: number): string {
   return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
-/** Parses "90s", "15m", "2h", "1d" or plain seconds; undefined when it is none of those. */
-export function parseDuration(value: string): number | undefined {
-  const match = /^(\d+)\s*(s|m|h|d)?$/.exec(value.trim());
-  if (!match) return undefined;
-  const unit = { s: 1, m: 60, h: 3600, d: 86400 }[(match[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
-  return Number(match[1]) * unit;
-}
-
 /** Colours and symbols only on a terminal, so logs and pipes stay plain text. */
 export function styles(enabled: boolean) {
   const wrap = (code: string) => (text: string) => (enabled ? `\x1b[${code}m${text}\x1b[0m` : text);

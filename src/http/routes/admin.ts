@@ -7,9 +7,11 @@ import type { DeviceRecord } from '../../policy/device-trust.js';
 import { DEVICE_CLASSES, type DeviceClass } from '../../policy/types.js';
 import type { Clock } from '../../shared/clock.js';
 import type { Revoker } from '../../revocation/revoker.js';
+import { canonicalUserId } from '../../users/canonical-id.js';
 import type { RevocationStore } from '../../revocation/statement.js';
 import { InvalidRequest, OAuthError } from '../../oauth/errors.js';
 import { noStore } from '../oauth-reply.js';
+import { registerKeyAdminRoutes, type KeyAdminDeps } from './admin-keys.js';
 
 /** An admin call without a valid admin key (RFC 6750 §3.1 challenge). */
 class AdminUnauthorized extends OAuthError {
@@ -52,6 +54,8 @@ export interface AdminDeps {
   offboard?: (userId: string, actor: string, reason: string) => Promise<number>;
   /** Every workload, as the workload API describes them (docs/workloads.md). */
   workloads?: () => Promise<unknown[]>;
+  /** Signing key rotation (`/admin/keys`). */
+  signingKeys?: KeyAdminDeps;
 }
 
 function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
@@ -97,6 +101,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
       if (!actor) throw new AdminUnauthorized('A valid admin key is required.');
       (request as FastifyRequest & { adminActor?: string }).adminActor = actor;
     });
+    if (deps.signingKeys) registerKeyAdminRoutes(admin, deps.signingKeys);
 
     admin.post('/admin/revocations', async (request, reply) => {
       const parsed = revocationBody.safeParse(request.body);
@@ -107,7 +112,8 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
       const actor = (request as FastifyRequest & { adminActor?: string }).adminActor ?? 'admin';
       const { statement, grants } = await deps.revoker.revoke({
         kind: parsed.data.kind,
-        value: parsed.data.value ?? null,
+        // Users are named by their canonical id (what grants and `sub` carry): ALICE revokes alice's grants.
+        value: parsed.data.value === undefined ? null : parsed.data.kind === 'user' ? canonicalUserId(parsed.data.value) : parsed.data.value,
         actor,
         reason: parsed.data.reason,
         via: 'admin_api',

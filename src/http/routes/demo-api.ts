@@ -1,17 +1,20 @@
 import type { FastifyInstance } from 'fastify';
-import type { RequestGuard } from '../../guard/request-guard.js';
+import type { Guard } from '../../guard/guard.js';
 
 /**
  * A tiny API behind the guard, served by the dev tenant so the quick start shows the whole story: log in, call,
  * revoke, refused. It answers who the caller is, never the token.
  */
-export function registerDemoApi(app: FastifyInstance, opts: { issuer: string; guard: RequestGuard }): void {
+export function registerDemoApi(app: FastifyInstance, opts: { issuer: string; guard: Guard }): void {
   app.get('/api/whoami', async (request, reply) => {
     const decision = await opts.guard.check({
       method: request.method,
       url: `${opts.issuer}${request.url.split('?')[0] ?? ''}`,
       authorization: request.headers.authorization,
       dpop: request.headers['dpop'],
+      // For request-time policy (context.ip / network / userAgent), after the server's trusted-proxy handling.
+      ip: request.ip,
+      userAgent: request.headers['user-agent'],
     });
     if (!decision.ok) {
       return reply

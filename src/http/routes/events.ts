@@ -1,13 +1,12 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
-import { SignJWT } from 'jose';
 import type { ClientRegistry } from '../../clients/client-registry.js';
-import { revocationSetClaims, SET_TYPE } from '../../events/security-event.js';
 import type { RevocationFeed } from '../../events/revocation-feed.js';
-import { InvalidClient, InvalidRequest, UnauthorizedClient } from '../../oauth/errors.js';
+import type { RevocationSetSigner } from '../../events/revocation-set-signer.js';
+import type { StreamSlots } from '../../events/stream-slots.js';
+import { InvalidClient, InvalidRequest, OAuthError, UnauthorizedClient } from '../../oauth/errors.js';
 import type { RevocationStatement } from '../../revocation/statement.js';
 import type { Clock } from '../../shared/clock.js';
-import type { KeyRing } from '../../tokens/signing-keys.js';
 import { clientCredentials } from '../client-auth.js';
 import { formOf } from '../form-body.js';
 
@@ -15,15 +14,27 @@ export interface EventStreamDeps {
   issuer: string;
   clients: ClientRegistry;
   feed: RevocationFeed;
-  keys: KeyRing;
+  signer: RevocationSetSigner;
+  slots: StreamSlots;
   clock: Clock;
   heartbeatMs: number;
+}
+
+/** How long a subscriber over its stream cap is told to wait before trying again. */
+const RETRY_AFTER_SECONDS = 30;
+
+/** A subscriber already holds its share of streams: 429 with Retry-After (RFC 6585 §4), the OAuth JSON body. */
+class TooManyStreams extends OAuthError {
+  readonly code = 'slow_down';
+  override readonly status = 429;
+  override readonly headers = { 'retry-after': String(RETRY_AFTER_SECONDS) };
 }
 
 /**
  * `GET /events`: a Server-Sent Events stream of signed revocation SETs for resource servers (guards). Each event's
  * SSE id is its stream position; a guard reconnecting with Last-Event-ID gets everything it missed first. A
- * heartbeat carries the server's time so a guard can tell silence from a dead link and fail closed.
+ * heartbeat carries the server's time so a guard can tell silence from a dead link and fail closed. Each client
+ * holds at most `slots.maxPerSubscriber` streams; every SET is signed once and shared by all streams.
  */
 export function registerEventStream(app: FastifyInstance, deps: EventStreamDeps): void {
   // Streams never end on their own; a shutdown ends them, or closing the server would wait on them forever.
@@ -34,12 +45,17 @@ export function registerEventStream(app: FastifyInstance, deps: EventStreamDeps)
   });
   app.get('/events', async (request, reply) => {
     const credentials = clientCredentials(request, formOf(undefined));
-    if (credentials.method === 'none') throw new InvalidClient('The event stream requires client authentication.', true);
+    if (credentials.method === 'none') throw new InvalidClient('The event stream requires client authentication.');
     const client = await deps.clients.authenticate(credentials, undefined, `${deps.issuer}/events`);
     if (!client.introspection) throw new UnauthorizedClient('Only resource servers may subscribe to events.');
     const header = request.headers['last-event-id'] ?? (request.query as Record<string, unknown>)['after'] ?? '0';
     const after = Number(header);
     if (!Number.isInteger(after) || after < 0) throw new InvalidRequest('Last-Event-ID must be a stream position.');
+    const release = deps.slots.acquire(client.id);
+    if (!release) {
+      request.log.warn({ client: client.id, open: deps.slots.held(client.id) }, 'event stream refused: the client holds its maximum of streams');
+      throw new TooManyStreams(`This client already holds ${deps.slots.maxPerSubscriber} event streams; close one or retry later.`);
+    }
 
     reply.hijack();
     const raw = reply.raw;
@@ -55,7 +71,7 @@ export function registerEventStream(app: FastifyInstance, deps: EventStreamDeps)
     const send = async (statement: RevocationStatement) => {
       if (statement.seq === undefined || statement.seq <= sent) return;
       sent = statement.seq;
-      const set = await sign(deps, statement);
+      const set = await deps.signer.sign(statement);
       raw.write(`id: ${statement.seq}\nevent: revocation\ndata: ${set}\n\n`);
     };
     // Subscribe before reading the backlog so nothing committed in between is missed; queue until caught up.
@@ -68,6 +84,7 @@ export function registerEventStream(app: FastifyInstance, deps: EventStreamDeps)
     }, deps.heartbeatMs);
     open.add(raw);
     request.raw.on('close', () => {
+      release();
       clearInterval(heartbeat);
       unsubscribe();
       open.delete(raw);
@@ -79,22 +96,4 @@ export function registerEventStream(app: FastifyInstance, deps: EventStreamDeps)
     // Tells a resuming guard it has caught up, so it need not wait for the next heartbeat to trust its state.
     raw.write(`event: ready\ndata: {"seq":${sent}}\n\n`);
   });
-}
-
-async function sign(deps: EventStreamDeps, s: RevocationStatement): Promise<string> {
-  const { kid, key } = deps.keys.signingKey;
-  const claims = revocationSetClaims(
-    {
-      id: s.id,
-      seq: s.seq ?? 0,
-      kind: s.kind,
-      value: s.value,
-      issuedBefore: s.issuedBefore,
-      relevantUntil: s.issuedBefore + deps.feed.maxTokenTtl,
-      reason: s.reason,
-      actor: s.actor,
-    },
-    deps.issuer,
-  );
-  return new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid, typ: SET_TYPE }).sign(key);
 }

@@ -1,0 +1,149 @@
+import { constants, createHash, createPublicKey, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
+
+/**
+ * Compact JWS (RFC 7515) parsing and signature checks with node:crypto alone: the one JWS verifier of the server's
+ * DPoP checks, the guard and the gateway. A DPoP proof is verified on every poll and every API request; doing it
+ * synchronously here instead of through jose's WebCrypto path (a worker-thread round trip per call) removes most
+ * of the per-request cost that is not the signature itself, without skipping any check a proof or token needs.
+ * It loads nothing but node:crypto, so the guard can ship with it alone.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc7515#section-7.1
+ */
+
+/** The asymmetric algorithms accepted for proofs and tokens (RFC 9449 §4.3 forbids `none` and MACs). */
+export const JWS_ALGORITHMS = ['ES256', 'ES384', 'EdDSA', 'PS256', 'RS256'] as const;
+export type JwsAlgorithm = (typeof JWS_ALGORITHMS)[number];
+
+interface AlgorithmSpec {
+  hash: string | null;
+  /** What the key must be for this algorithm. */
+  keyType: 'ec' | 'ed25519' | 'rsa';
+  curve?: string;
+  signatureLength?: number;
+  padding?: number;
+  saltLength?: number;
+}
+
+const SPECS: Readonly<Record<JwsAlgorithm, AlgorithmSpec>> = {
+  ES256: { hash: 'sha256', keyType: 'ec', curve: 'prime256v1', signatureLength: 64 },
+  ES384: { hash: 'sha384', keyType: 'ec', curve: 'secp384r1', signatureLength: 96 },
+  EdDSA: { hash: null, keyType: 'ed25519', signatureLength: 64 },
+  PS256: { hash: 'sha256', keyType: 'rsa', padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 },
+  RS256: { hash: 'sha256', keyType: 'rsa', padding: constants.RSA_PKCS1_PADDING },
+};
+
+/** RSA keys shorter than this are refused (RFC 7518 §3.3). */
+const MIN_RSA_BITS = 2048;
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+/** Members that only a private or symmetric key has: a proof carrying one is refused (RFC 9449 §4.3, check 7). */
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
+
+export function isJwsAlgorithm(value: unknown): value is JwsAlgorithm {
+  return typeof value === 'string' && (JWS_ALGORITHMS as readonly string[]).includes(value);
+}
+
+/** A compact JWS split into its parts; nothing in it is trusted until {@link verifyJws} says so. */
+export interface CompactJws {
+  /** The first segment as sent: a cache key for everything derived from the header alone. */
+  rawHeader: string;
+  /** The second segment as sent. */
+  rawPayload: string;
+  /** `header.payload`: the bytes the signature covers. */
+  signingInput: string;
+  signature: Buffer;
+}
+
+/** Splits a compact JWS; undefined unless it has exactly three base64url segments. */
+export function splitCompactJws(token: string): CompactJws | undefined {
+  const first = token.indexOf('.');
+  const second = token.indexOf('.', first + 1);
+  if (first <= 0 || second <= first + 1 || token.indexOf('.', second + 1) !== -1 || second === token.length - 1) return undefined;
+  const rawHeader = token.slice(0, first);
+  const rawPayload = token.slice(first + 1, second);
+  const rawSignature = token.slice(second + 1);
+  // Buffer's base64url decoder skips characters it does not know; a strict check keeps one token one meaning.
+  if (!BASE64URL.test(rawHeader) || !BASE64URL.test(rawPayload) || !BASE64URL.test(rawSignature)) return undefined;
+  return {
+    rawHeader,
+    rawPayload,
+    signingInput: token.slice(0, second),
+    signature: Buffer.from(rawSignature, 'base64url'),
+  };
+}
+
+/** Decodes one base64url segment as a JSON object; undefined for anything else (arrays, null, bad JSON). */
+export function decodeSegment(segment: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `key` is the kind of key `alg` signs with (curve, type, RSA size). */
+export function keyFitsAlgorithm(key: KeyObject, alg: JwsAlgorithm): boolean {
+  const spec = SPECS[alg];
+  if (key.type !== 'public') return false;
+  const type = key.asymmetricKeyType;
+  if (spec.keyType === 'ec') return type === 'ec' && key.asymmetricKeyDetails?.namedCurve === spec.curve;
+  if (spec.keyType === 'ed25519') return type === 'ed25519';
+  return (type === 'rsa' || (type === 'rsa-pss' && alg === 'PS256')) && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= MIN_RSA_BITS;
+}
+
+/**
+ * Imports a public JWK for `alg`; undefined when it is private, malformed or the wrong kind of key.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc7517#section-4
+ */
+export function importPublicJwk(jwk: unknown, alg: JwsAlgorithm): KeyObject | undefined {
+  if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) return undefined;
+  if (PRIVATE_MEMBERS.some((member) => member in jwk)) return undefined;
+  try {
+    const key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
+    return keyFitsAlgorithm(key, alg) ? key : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when `signature` over `signingInput` verifies with `key` under `alg`. */
+export function verifyJws(alg: JwsAlgorithm, key: KeyObject, signingInput: string, signature: Buffer): boolean {
+  const spec = SPECS[alg];
+  if (spec.signatureLength !== undefined && signature.length !== spec.signatureLength) return false;
+  const data = Buffer.from(signingInput, 'latin1');
+  try {
+    if (spec.keyType === 'ec') return verify(spec.hash, data, { key, dsaEncoding: 'ieee-p1363' }, signature);
+    if (spec.keyType === 'rsa') {
+      return verify(spec.hash, data, { key, padding: spec.padding, saltLength: spec.saltLength }, signature);
+    }
+    return verify(null, data, key, signature);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The RFC 7638 thumbprint (SHA-256, base64url) of a public JWK: the required members only, in lexicographic order,
+ * without whitespace. Undefined for a key type the guard does not use.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc7638#section-3
+ */
+export function jwkThumbprint(jwk: Record<string, unknown>): string | undefined {
+  const members: Record<string, string[]> = { EC: ['crv', 'kty', 'x', 'y'], OKP: ['crv', 'kty', 'x'], RSA: ['e', 'kty', 'n'] };
+  const kty = jwk['kty'];
+  const required = typeof kty === 'string' ? members[kty] : undefined;
+  if (!required) return undefined;
+  const parts: string[] = [];
+  for (const name of required) {
+    const value = jwk[name];
+    if (typeof value !== 'string') return undefined;
+    parts.push(`${JSON.stringify(name)}:${JSON.stringify(value)}`);
+  }
+  return createHash('sha256').update(`{${parts.join(',')}}`).digest('base64url');
+}
+
+/** SHA-256 of an access token as base64url: the `ath` a proof must carry (RFC 9449 §4.2). */
+export function accessTokenHash(token: string): string {
+  return createHash('sha256').update(token, 'latin1').digest('base64url');
+}
