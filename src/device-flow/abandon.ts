@@ -1,6 +1,6 @@
 import type { AuditEventInput } from '../audit/event.js';
 import type { ClientCredentials, ClientRegistry } from '../clients/client-registry.js';
-import { DEVICE_CODE_GRANT } from '../config/schema.js';
+import { DEVICE_CODE_GRANT } from '../oauth/grant-types.js';
 import { InvalidGrant } from '../oauth/errors.js';
 import type { Clock } from '../shared/clock.js';
 import { hashSecret } from '../shared/crypto.js';
