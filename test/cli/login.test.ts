@@ -207,7 +207,7 @@ describe('tether login', () => {
     try {
       const run = box.deps();
       const pending = loginAndDecide(server, run, 'none');
-      const userCode = (await waitFor(() => run.stderr.text, /one-time code: ([A-Z]{4}-[A-Z]{4})/))[1] as string;
+      const userCode = (await waitFor(() => run.stderr.text, /one-time code: ([A-Z]{4}-[A-Z]{4}-[A-Z]{4})/))[1] as string;
       const browser = new FormBrowser(server.issuer);
       await browser.get('/device');
       await browser.post('/device', { user_code: userCode });
@@ -247,7 +247,7 @@ describe('tether login', () => {
         else await new Promise((resolve) => setTimeout(resolve, 5));
       };
       const pending = loginCommand(['--issuer', server.issuer], run.deps);
-      const userCode = (await waitFor(() => run.stderr.text, /one-time code: ([A-Z]{4}-[A-Z]{4})/))[1] as string;
+      const userCode = (await waitFor(() => run.stderr.text, /one-time code: ([A-Z]{4}-[A-Z]{4}-[A-Z]{4})/))[1] as string;
       await waitFor(() => run.stderr.text, /Cannot reach http:\/\/127\.0\.0\.1:\d+ for 1\ds; still trying/);
       assert.match(await new FormBrowser(server.issuer).decide(userCode, 'approve'), /Device approved/);
       approved();
