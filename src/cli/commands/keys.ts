@@ -1,4 +1,5 @@
-import { parseArgs } from 'node:util';
+import { defineCommand, defineGroup } from '../command.js';
+import { adminAccess } from './admin-access.js';
 import { ExitCode, type CliIO } from '../io.js';
 
 const USAGE = `Usage:
@@ -10,49 +11,63 @@ Works against the running server's admin API (/admin/keys). The admin key is rea
 never from arguments. The issuer defaults to TETHER_ISSUER, then http://127.0.0.1:8080.`;
 
 export interface KeysCommandDeps {
+  io: CliIO;
   fetch: typeof fetch;
 }
 
-/** `tether keys`: signing key rotation against a running server. */
-export async function keysCommand(args: string[], io: CliIO, deps: KeysCommandDeps = { fetch }): Promise<number> {
-  const [sub, ...rest] = args;
-  if (sub !== 'rotate' && sub !== 'list') {
-    (sub === undefined || sub === '--help' || sub === '-h' ? io.stdout : io.stderr).write(`${USAGE}\n`);
-    return sub === undefined || sub === '--help' || sub === '-h' ? ExitCode.ok : ExitCode.usage;
-  }
-  let values;
-  try {
-    ({ values } = parseArgs({ args: rest, options: { issuer: { type: 'string' }, help: { type: 'boolean', default: false } } }));
-  } catch (error) {
-    io.stderr.write(`tether keys: ${(error as Error).message}\n\n${USAGE}\n`);
-    return ExitCode.usage;
-  }
-  if (values.help) {
-    io.stdout.write(`${USAGE}\n`);
-    return ExitCode.ok;
-  }
-  const key = io.env['TETHER_ADMIN_KEY'];
-  if (!key) {
-    io.stderr.write('tether keys: set TETHER_ADMIN_KEY to an admin key (tether serve --dev prints one at first start)\n');
-    return ExitCode.usage;
-  }
-  const issuer = (values.issuer ?? io.env['TETHER_ISSUER'] ?? 'http://127.0.0.1:8080').replace(/\/$/, '');
-  const init: RequestInit = { headers: { authorization: `Bearer ${key}` } };
-  const response = await call(deps, sub === 'rotate' ? `${issuer}/admin/keys/rotate` : `${issuer}/admin/keys`, sub === 'rotate' ? { ...init, method: 'POST' } : init);
-  if (!response.ok) return report(io, response);
+const when = (seconds: unknown) => new Date(Number(seconds) * 1000).toISOString();
 
-  const when = (seconds: unknown) => new Date(Number(seconds) * 1000).toISOString();
-  if (sub === 'list') {
+/** The admin key as the only header: `rotate` sends no body, so it must not claim a JSON one. */
+function access(io: CliIO, issuerFlag: string | undefined): { issuer: string; init: RequestInit } {
+  const { issuer, headers } = adminAccess(io, issuerFlag);
+  return { issuer, init: { headers: { authorization: headers['authorization'] ?? '' } } };
+}
+
+const rotate = defineCommand({
+  name: 'keys rotate',
+  summary: 'publish a new signing key now; the old one retires after the longest token it signed',
+  usage: USAGE,
+  options: { issuer: { type: 'string' } },
+  run: async ({ values }, deps: KeysCommandDeps) => {
+    const { io } = deps;
+    const { issuer, init } = access(io, values.issuer);
+    const response = await call(deps, `${issuer}/admin/keys/rotate`, { ...init, method: 'POST' });
+    if (!response.ok) return report(io, response);
+    const plan = response.body as { kid: string; activates_at: number; retiring: { kid: string; retired_at: number }[] };
+    io.stdout.write(`New signing key ${plan.kid} is published now and signs from ${when(plan.activates_at)}.\n`);
+    for (const r of plan.retiring) io.stdout.write(`Key ${r.kid} keeps verifying until ${when(r.retired_at)}, then leaves the JWKS.\n`);
+    return ExitCode.ok;
+  },
+});
+
+const list = defineCommand({
+  name: 'keys list',
+  summary: 'the signing keys and their schedule',
+  usage: USAGE,
+  options: { issuer: { type: 'string' } },
+  run: async ({ values }, deps: KeysCommandDeps) => {
+    const { io } = deps;
+    const { issuer, init } = access(io, values.issuer);
+    const response = await call(deps, `${issuer}/admin/keys`, init);
+    if (!response.ok) return report(io, response);
     for (const k of (response.body as { keys: Record<string, unknown>[] }).keys) {
       const retires = k['retiredAt'] === null ? '' : `  leaves JWKS ${when(k['retiredAt'])}`;
       io.stdout.write(`${String(k['kid'])}  ${String(k['state']).padEnd(9)}  signs from ${when(k['activatesAt'])}${retires}\n`);
     }
     return ExitCode.ok;
-  }
-  const plan = response.body as { kid: string; activates_at: number; retiring: { kid: string; retired_at: number }[] };
-  io.stdout.write(`New signing key ${plan.kid} is published now and signs from ${when(plan.activates_at)}.\n`);
-  for (const r of plan.retiring) io.stdout.write(`Key ${r.kid} keeps verifying until ${when(r.retired_at)}, then leaves the JWKS.\n`);
-  return ExitCode.ok;
+  },
+});
+
+export const keysCli = defineGroup<KeysCommandDeps>({
+  name: 'keys',
+  summary: "rotate the server's signing keys (publish ahead, retire after the longest token)",
+  usage: USAGE,
+  subcommands: { rotate, list },
+});
+
+/** `tether keys`: signing key rotation against a running server. */
+export function keysCommand(args: string[], io: CliIO, deps: Omit<KeysCommandDeps, 'io'> = { fetch }): Promise<number> {
+  return keysCli(args, { io, ...deps });
 }
 
 async function call(deps: KeysCommandDeps, url: string, init: RequestInit) {
