@@ -44,6 +44,7 @@ import { openStorage } from './storage/open.js';
 import { KeyRing } from './tokens/signing-keys.js';
 import type { UserDirectory } from './users/user.js';
 import { BrowserSessions } from './verification/browser-session.js';
+import { canonicalUserId } from './users/canonical-id.js';
 import { composeVerification } from './compose-verification.js';
 import { CachedDeviceStore, DEVICE_CACHE_TTL_MS } from './devices/cached-device-store.js';
 import { PolicyGate } from './policy-gate/policy-gate.js';
@@ -51,6 +52,12 @@ import { DEFAULT_PACK_NAME, DEFAULT_POLICY_PACK } from './policy/default-pack.js
 import { PolicyEngine } from './policy/engine.js';
 import { watchPolicies, type PolicyWatcher } from './policy/watch.js';
 import { SqlDeviceStore } from './storage/devices.js';
+import { SqlDirectoryStore } from './storage/users.js';
+import { StoredUserDirectory } from './users/stored-user-directory.js';
+import { Offboarding, type OffboardHook } from './users/offboarding.js';
+import { ScimAccess } from './scim/bearer-access.js';
+import { ScimUsers } from './scim/scim-users.js';
+import { ScimGroups } from './scim/scim-groups.js';
 import { JwtBearerGrant } from './grant-types/jwt-bearer-grant.js';
 import { TokenExchangeGrant } from './grant-types/token-exchange-grant.js';
 import { SqlWorkloadStore } from './storage/workloads.js';
@@ -62,6 +69,8 @@ import type { WorkloadTokenDeps } from './workloads/workload-tokens.js';
 export interface Tether {
   http: FastifyInstance;
   db: Kysely<Database>;
+  /** Offboarding of people the directory deactivates or deletes; services that start later add their hook here. */
+  offboarding: Offboarding;
   /** Starts listening; resolves to the bound address. */
   listen(): Promise<string>;
   close(): Promise<void>;
@@ -75,6 +84,8 @@ export interface TetherOptions {
   trustProxy?: boolean;
   /** Where TETHER_KEK is read (the key-encryption key of the signing keys); default process.env. */
   env?: Readonly<Record<string, string | undefined>>;
+  /** Told of every offboarding before the person's grants are revoked (e.g. a workload service suspending theirs). */
+  offboardHooks?: readonly OffboardHook[];
 }
 
 /** How often expired codes, sessions and in-memory pacing state are cleaned up. */
@@ -159,6 +170,23 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     if (statement.via === 'refresh_token_reuse') metrics.refreshReuse.inc();
   });
   const verifier = new IssuedTokenVerifier(keys, config.issuer);
+  // The stored directory decides who is active and in which groups; local accounts only prove a password.
+  const directory = new SqlDirectoryStore(db);
+  await directory
+    .seedLocalAccounts(
+      config.users.map((u) => ({ id: canonicalUserId(u.username), userName: u.username, displayName: u.name ?? u.username, groups: u.groups })),
+      clock.now(),
+    )
+    .catch(async (error: unknown) => {
+      stopFollowing();
+      await storage.close();
+      throw error;
+    });
+  const users = new StoredUserDirectory(options.users, directory);
+  // Offboarding ends the person's signed-in verification-page sessions first, so a reactivation revives none.
+  const endBrowserSessions: OffboardHook = async ({ userId }) => ({ browser_sessions_ended: await sessionStore.deleteSessionsOfUser(userId) });
+  const offboarding = new Offboarding({ revoker, hooks: [endBrowserSessions, ...(options.offboardHooks ?? [])], logger });
+  const scimBase = `${config.issuer}/scim/v2`;
   // Policy: the configured set (watched, reloaded on change) or the default pack. A set that does not load stops
   // the start here, before anything listens.
   const policy = new PolicyEngine({ networks: config.policy.networks, timeZone: config.policy.time_zone });
@@ -172,7 +200,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     throw error;
   }
   const devices = new CachedDeviceStore(new SqlDeviceStore(db), DEVICE_CACHE_TTL_MS, undefined, storage.notifications?.devices);
-  const gate = new PolicyGate({ engine: policy, devices, audit, users: options.users, logger });
+  const gate = new PolicyGate({ engine: policy, devices, audit, users, logger });
   const lifetimes = {
     accessTokenTtl: config.tokens.access_token_ttl,
     grantIdleTtl: config.tokens.grant_idle_ttl,
@@ -260,7 +288,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     }
   }
   const decisions = new DeviceDecisions(deviceStore, clients, clock, lifetimes, gate);
-  const guessing = composeVerification({ config, audit, metrics, logger, clock, users: options.users, decisions, store: deviceStore });
+  const guessing = composeVerification({ config, audit, metrics, logger, clock, users, decisions, store: deviceStore });
   const deviceRequest = {
     issuer: config.issuer,
     clients,
@@ -344,8 +372,14 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
       decisions,
       codeEntry: guessing.codeEntry,
       signIn: guessing.signIn,
-      users: options.users,
+      users,
       clock,
+    },
+    scim: {
+      users: new ScimUsers({ store: directory, offboarding, clock, baseUrl: scimBase }),
+      groups: new ScimGroups({ store: directory, clock, baseUrl: scimBase }),
+      access: new ScimAccess(config.scim.bearer_token_hashes),
+      baseUrl: scimBase,
     },
   });
 
@@ -357,7 +391,8 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
 
   // A person gone from the user directory is offboarded: their workloads stop (docs/workloads.md).
   const offboardDeparted = async () => {
-    const departed = await workloads.offboardDeparted(async (id) => (await options.users.find(id)) !== undefined);
+    // The stored directory: a person it deactivated or deleted, or a local account taken out of the configuration.
+    const departed = await workloads.offboardDeparted(async (id) => (await users.find(id)) !== undefined);
     if (departed.length > 0) logger.info({ owners: departed.length }, 'offboarded workload owners no longer in the user directory');
   };
   await offboardDeparted().catch((error: unknown) => logger.error({ err: error }, 'workload offboarding failed'));
@@ -381,6 +416,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   return {
     http,
     db,
+    offboarding,
     listen: () => http.listen({ host: config.listen.host, port: config.listen.port }),
     async close() {
       policyWatcher?.close();

@@ -21,6 +21,8 @@ export type AuditEventType =
   | 'policy.denied'
   | 'device.enrolled'
   | 'admin.action'
+  | 'directory.changed'
+  | 'user.offboarded'
   // Workload identity (docs/workloads.md): each carries the workload id in data.workload; userId is the owner,
   // grantId the grant of the login that created it, so a trace leads back to the person's approval.
   | 'workload.created'

@@ -46,21 +46,36 @@ const resourceSchema = z
 
 const clientSchema = z
   .object({
-    id: z.string().min(1).regex(/^[\x21-\x7E]+$/, 'client ids are printable ASCII without spaces'),
+    id: z
+      .string()
+      .min(1)
+      .regex(/^[\x21-\x7E]+$/, 'client ids are printable ASCII without spaces')
+      .describe('The `client_id` the client sends (RFC 6749 §2.2).'),
     name: z.string().min(1).describe('What a person sees on the review screen.'),
-    type: z.enum(['public', 'confidential']).default('public'),
-    secret: z.string().min(32, 'a client secret needs at least 32 characters').optional(),
+    type: z
+      .enum(['public', 'confidential'])
+      .default('public')
+      .describe('public: cannot keep a secret (a CLI); confidential: authenticates with `secret`, `secret_hash` or `jwks`.'),
+    secret: z
+      .string()
+      .min(32, 'a client secret needs at least 32 characters')
+      .optional()
+      .describe('A confidential client\'s secret, 32+ characters; prefer `secret_hash` so the file holds no secret.'),
     secret_hash: z
       .string()
       .regex(/^[A-Za-z0-9_-]{43}$/, 'the SHA-256 of the secret, base64url (43 characters)')
       .optional()
       .describe('SHA-256 (base64url) of the client secret, instead of `secret`, so the configuration holds no secret'),
-    grants: z.array(z.enum(SUPPORTED_GRANTS)).min(1).default([DEVICE_CODE_GRANT]),
-    scopes: z.array(scopeToken).default([]),
-    resources: z.array(absoluteUri).default([]),
-    default_resource: absoluteUri.optional(),
+    grants: z
+      .array(z.enum(SUPPORTED_GRANTS))
+      .min(1)
+      .default([DEVICE_CODE_GRANT])
+      .describe('Grant types the client may use at /token; list `refresh_token` where refreshing is intended.'),
+    scopes: z.array(scopeToken).default([]).describe('Scopes the client may ask for (each one of the top-level `scopes`).'),
+    resources: z.array(absoluteUri).default([]).describe('APIs (resource URIs) the client may get tokens for (RFC 8707).'),
+    default_resource: absoluteUri.optional().describe('The API a request that names none gets; one of `resources`.'),
     device_code_ttl: duration('device code lifetime for this client, at most 15 minutes').optional(),
-    polling_interval: z.number().int().min(1).max(60).optional(),
+    polling_interval: z.number().int().min(1).max(60).optional().describe('Seconds between polls for this client (RFC 8628 §3.2 `interval`).'),
     access_token_ttl: duration('upper bound on access token lifetime for this client').optional(),
     grant_idle_ttl: duration('upper bound on how long a grant of this client may sit unused').optional(),
     grant_max_ttl: duration('upper bound on how long a grant of this client may live').optional(),
@@ -77,7 +92,7 @@ const clientSchema = z
       .optional()
       .describe('how a confidential client authenticates; defaults to client_secret_basic (or private_key_jwt with jwks)'),
     jwks: z
-      .object({ keys: z.array(z.record(z.string(), z.unknown())).min(1) })
+      .object({ keys: z.array(z.record(z.string(), z.unknown())).min(1).describe('Public JWKs (RFC 7517).') })
       .optional()
       .describe('public keys for private_key_jwt client authentication'),
     introspection: z.boolean().default(false).describe('a resource server that may call the introspection endpoint'),
@@ -211,10 +226,18 @@ function isPasswordlessPostgresUrl(value: string): boolean {
 
 const userSchema = z
   .object({
-    username: z.string().min(1).max(64).regex(/^[A-Za-z0-9._@-]+$/, 'letters, digits and . _ @ - only'),
-    name: z.string().min(1).optional(),
-    password_hash: z.string().startsWith('$argon2id$', 'must be an argon2id hash (tether hash-password)'),
-    groups: z.array(z.string()).default([]),
+    username: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[A-Za-z0-9._@-]+$/, 'letters, digits and . _ @ - only')
+      .describe('The sign-in name; compared case-insensitively, and its lower case is the user id (`sub`).'),
+    name: z.string().min(1).optional().describe('The display name on the review screen.'),
+    password_hash: z
+      .string()
+      .startsWith('$argon2id$', 'must be an argon2id hash (tether hash-password)')
+      .describe('argon2id hash from `tether hash-password`; never the password.'),
+    groups: z.array(z.string()).default([]).describe('Groups policy reads (`principal.groups`) and tokens carry (`groups`).'),
   })
   .strict();
 
@@ -298,8 +321,8 @@ export const configSchema = z
       .describe('The issuer identifier (RFC 8414 §2); also the public base URL.'),
     listen: z
       .object({
-        host: z.string().default('127.0.0.1'),
-        port: z.number().int().min(0).max(65535).default(8080),
+        host: z.string().default('127.0.0.1').describe('The address to listen on.'),
+        port: z.number().int().min(0).max(65535).default(8080).describe('The port to listen on (0 picks a free one).'),
         trusted_proxies: z
           .array(addressRange)
           .default([])
@@ -309,16 +332,20 @@ export const configSchema = z
           ),
       })
       .strict()
-      .default({ host: '127.0.0.1', port: 8080, trusted_proxies: [] }),
-    data_dir: z.string().min(1).default('./tether-data'),
-    storage: storageSchema.default({ engine: 'sqlite', synchronous: 'normal', pool_size: 10 }),
+      .default({ host: '127.0.0.1', port: 8080, trusted_proxies: [] })
+      .describe('Where the server listens, and which proxies in front of it are believed.'),
+    data_dir: z.string().min(1).default('./tether-data').describe('Where the SQLite database (and the dev tenant\'s state) lives; forced to 0700.'),
+    storage: storageSchema
+      .default({ engine: 'sqlite', synchronous: 'normal', pool_size: 10 })
+      .describe('The storage engine: embedded SQLite (default) or PostgreSQL (docs/operating.md).'),
     device_flow: z
       .object({
         code_ttl: duration('default device code lifetime').default(300),
-        interval: z.number().int().min(1).max(60).default(5),
+        interval: z.number().int().min(1).max(60).default(5).describe('Seconds between polls; faster polls get slow_down and +5 s (RFC 8628 §3.5).'),
       })
       .strict()
-      .default({ code_ttl: 300, interval: 5 }),
+      .default({ code_ttl: 300, interval: 5 })
+      .describe('The device authorization grant (RFC 8628).'),
     tokens: z
       .object({
         access_token_ttl: duration('default access token lifetime').default(600),
@@ -326,7 +353,8 @@ export const configSchema = z
         grant_max_ttl: duration('a grant ends this long after its approval, however used').default(43200),
       })
       .strict()
-      .default({ access_token_ttl: 600, grant_idle_ttl: 3600, grant_max_ttl: 43200 }),
+      .default({ access_token_ttl: 600, grant_idle_ttl: 3600, grant_max_ttl: 43200 })
+      .describe('Lifetimes: clients and resources may only shorten them, policy may shorten them further.'),
     dpop: z
       .object({
         require_nonce: z
@@ -335,7 +363,8 @@ export const configSchema = z
           .describe('demand a server-issued nonce in every DPoP proof at the token endpoint (RFC 9449 §8)'),
       })
       .strict()
-      .default({ require_nonce: false }),
+      .default({ require_nonce: false })
+      .describe('DPoP (RFC 9449) at the token endpoint.'),
     admin: z
       .object({
         api_key_hashes: z
@@ -344,7 +373,8 @@ export const configSchema = z
           .describe('SHA-256 hashes of the keys that may call the admin API'),
       })
       .strict()
-      .default({ api_key_hashes: [] }),
+      .default({ api_key_hashes: [] })
+      .describe('The admin API (revocation, devices, keys).'),
     keys: z
       .object({
         kek_file: z
@@ -367,7 +397,8 @@ export const configSchema = z
           .describe('open /events streams one resource server may hold; past it a new one gets 429'),
       })
       .strict()
-      .default({ max_streams_per_client: 8 }),
+      .default({ max_streams_per_client: 8 })
+      .describe('The revocation event stream at /events.'),
     metrics: z
       .object({
         bearer_token_hashes: z
@@ -380,7 +411,18 @@ export const configSchema = z
           .describe('answer /metrics without a token to a peer on 127.0.0.0/8 or ::1 (the dev tenant turns this on)'),
       })
       .strict()
-      .default({ bearer_token_hashes: [], allow_loopback: false }),
+      .default({ bearer_token_hashes: [], allow_loopback: false })
+      .describe('Who may read /metrics.'),
+    scim: z
+      .object({
+        bearer_token_hashes: z
+          .array(z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'a base64url SHA-256 hash (tether admin hash-key)'))
+          .default([])
+          .describe('SHA-256 hashes of the bearer tokens a SCIM client (Okta, Entra ID) may present at /scim/v2; none: SCIM refuses every call'),
+      })
+      .strict()
+      .default({ bearer_token_hashes: [] })
+      .describe('SCIM 2.0 provisioning and offboarding from the company directory (docs/scim.md).'),
     brute_force: bruteForceSchema
       .prefault({})
       .describe('Limits on guessing user codes and passwords, and on requesting device codes (docs/configuration.md).'),
@@ -397,10 +439,10 @@ export const configSchema = z
       .strict()
       .default({ issuers: [] })
       .describe('Trusted CI / cluster token issuers for workload federation (RFC 8693).'),
-    scopes: z.array(scopeToken).min(1),
-    resources: z.array(resourceSchema).default([]),
-    clients: z.array(clientSchema).min(1),
-    users: z.array(userSchema).default([]),
+    scopes: z.array(scopeToken).min(1).describe('Every scope the server knows.'),
+    resources: z.array(resourceSchema).default([]).describe('The APIs tokens are issued for (RFC 8707 resource indicators).'),
+    clients: z.array(clientSchema).min(1).describe('The OAuth clients (RFC 6749 §2).'),
+    users: z.array(userSchema).default([]).describe('Local accounts (optional when another directory signs people in).'),
   })
   .strict()
   .superRefine((config, ctx) => {

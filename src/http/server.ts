@@ -28,6 +28,7 @@ import { registerMetadataRoutes } from './routes/metadata.js';
 import { registerTokenRoute } from './routes/token.js';
 import { registerVerificationRoutes, type VerificationDeps } from './routes/verification.js';
 import { registerWorkloadRoutes, type WorkloadRoutesDeps } from './routes/workloads.js';
+import { registerScimRoutes, type ScimDeps } from './routes/scim.js';
 
 export interface HttpDeps {
   issuer: string;
@@ -59,6 +60,8 @@ export interface HttpDeps {
   workloads?: WorkloadRoutesDeps;
   /** Whether the server can do its work (the database answers), for `/readyz`. */
   ready: () => Promise<boolean>;
+  /** SCIM 2.0 provisioning at /scim/v2 (docs/scim.md). */
+  scim?: ScimDeps;
 }
 
 /** OAuth requests are small; anything bigger is a mistake or an attack. */
@@ -106,6 +109,7 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   if (deps.workloads) registerWorkloadRoutes(app, deps.workloads);
   if (deps.demoApi) registerDemoApi(app, { issuer: deps.issuer, guard: deps.demoApi });
   registerVerificationRoutes(app, deps.verification);
+  if (deps.scim) registerScimRoutes(app, deps.scim);
   // Liveness: the process serves HTTP. Readiness: it can also reach its database (take it out of rotation if not).
   app.get('/healthz', (_request, reply) => reply.header('cache-control', 'no-store').send({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {

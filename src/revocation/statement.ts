@@ -14,7 +14,7 @@ export type RevocationKind = 'grant' | 'user' | 'jkt' | 'client' | 'all' | Workl
 export type WorkloadRevocationKind = 'workload' | 'owner';
 
 /** Which path asked for the revocation. */
-export type RevocationPath = 'token_revocation' | 'admin_api' | 'refresh_token_reuse' | 'workload_lifecycle';
+export type RevocationPath = 'token_revocation' | 'admin_api' | 'refresh_token_reuse' | 'offboarding' | 'workload_lifecycle';
 
 export interface RevocationStatement {
   id: string;

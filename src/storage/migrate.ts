@@ -5,6 +5,7 @@ import * as keys from './migrations/0002-keys.js';
 import * as sharedState from './migrations/0002-shared-state.js';
 import * as verif from './migrations/0002-verif.js';
 import * as workload from './migrations/0002-workload.js';
+import * as scim from './migrations/0003-scim.js';
 
 // Migrations are imported statically (not read from a folder) so the compiled package carries them. They use
 // Kysely's schema builder, which writes each engine's SQL; what differs between engines is asked of dialect.ts.
@@ -14,6 +15,7 @@ const migrations: Record<string, Migration> = {
   '0002-shared-state': sharedState,
   '0002-verif': verif,
   '0002-workload': workload,
+  '0003-scim': scim,
 };
 
 /**

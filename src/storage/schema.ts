@@ -197,6 +197,39 @@ export interface CodeEntryFailureTable {
   session_key: string;
 }
 
+/** A person in the stored directory (migration 0003). `active` is 0/1; `emails` and `source_groups` are JSON. */
+export interface DirectoryUserTable {
+  id: string;
+  user_name: string;
+  display_name: string;
+  emails: string;
+  external_id: string | null;
+  source_groups: string;
+  active: number;
+  source: string;
+  version: number;
+  created_at: number;
+  updated_at: number;
+  /** Set for a deleted person: a scrubbed marker of the name, so the configuration cannot bring them back. */
+  deleted_at: number | null;
+}
+
+export interface DirectoryGroupTable {
+  id: string;
+  display_name: string;
+  /** `display_name` lowercased by the server, unique. */
+  display_name_key: string;
+  external_id: string | null;
+  version: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface DirectoryGroupMemberTable {
+  group_id: string;
+  user_id: string;
+}
+
 export interface Database {
   signing_keys: SigningKeyTable;
   device_authorizations: DeviceAuthorizationTable;
@@ -215,5 +248,8 @@ export interface Database {
   dpop_jti: DpopJtiTable;
   poll_pacing: PollPacingTable;
   code_entry_failures: CodeEntryFailureTable;
+  directory_users: DirectoryUserTable;
+  directory_groups: DirectoryGroupTable;
+  directory_group_members: DirectoryGroupMemberTable;
 }
 

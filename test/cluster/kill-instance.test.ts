@@ -137,7 +137,7 @@ describe('kill -9 of one instance of two (PostgreSQL)', { skip: postgresSkipReas
           { id: 'tether-cli', name: 'Tether CLI', grants: [DEVICE_GRANT, 'refresh_token'], scopes: ['read'], resources: [`${issuer}/api`], default_resource: `${issuer}/api` },
         ],
         users: [{ username: 'alice', password_hash: await hashPassword(PASSWORD) }],
-        brute_force: { per_ip_failures: 10_000, per_session_failures: 10_000, window: '15m', max_guess_probability: 0.5 },
+        brute_force: { device_authorization: { per_ip_requests: 100_000, live_codes_per_ip: 100_000 } },
       }),
     );
     // Both instances share one database, so they must share the key-encryption key of its signing keys.

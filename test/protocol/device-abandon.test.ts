@@ -56,7 +56,7 @@ describe('abandoning a device code', () => {
 
     // Typing the code afresh says the same, instead of "not valid".
     const again = new FormBrowser(server.issuer);
-    await again.get('/device');
+    await again.signIn();
     assert.match(await again.post('/device', { user_code: codes.user_code }), /This request was cancelled/);
 
     const events = await new SqlAuditLog(server.tether.db).query({ type: 'device_code.abandoned' });

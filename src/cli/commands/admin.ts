@@ -1,7 +1,7 @@
 import { defineCommand, defineGroup, UsageError } from '../command.js';
 import { hashSecret } from '../../shared/crypto.js';
 import { ExitCode, type CliIO } from '../io.js';
-import { adminAccess } from './admin-access.js';
+import { adminAccess, adminRequest, reportAdminFailure } from './admin-access.js';
 
 const USAGE = `Usage:
   tether admin revoke (--grant ID | --user NAME | --jkt THUMBPRINT | --client ID | --all-device-flow)
@@ -44,8 +44,8 @@ const revoke = defineCommand({
     const { issuer, headers } = adminAccess(io, values.issuer);
     const kind = all ? 'all' : TARGETS[chosen[0] as keyof typeof TARGETS];
     const body = { kind, ...(all ? {} : { value: values[chosen[0] as keyof typeof TARGETS] }), ...(values.reason ? { reason: values.reason } : {}) };
-    const response = await call(deps, `${issuer}/admin/revocations`, { method: 'POST', headers, body: JSON.stringify(body) });
-    if (!response.ok) return report(io, response);
+    const response = await adminRequest(deps.fetch, `${issuer}/admin/revocations`, { method: 'POST', headers, body: JSON.stringify(body) });
+    if (!response.ok) return reportAdminFailure('admin', io, response);
     const result = response.body as { grants_revoked: number; revocation: { id: string }; workloads_suspended?: number };
     io.stdout.write(`Revoked ${result.grants_revoked} grant${result.grants_revoked === 1 ? '' : 's'} (revocation ${result.revocation.id}).\n`);
     // Revoking by user offboards the person: their workloads are suspended too (docs/workloads.md).
@@ -64,8 +64,8 @@ const revocations = defineCommand({
   run: async ({ values }, deps: AdminCommandDeps) => {
     const { io } = deps;
     const { issuer, headers } = adminAccess(io, values.issuer);
-    const response = await call(deps, `${issuer}/admin/revocations?since=${Number(values.since ?? 0)}`, { headers });
-    if (!response.ok) return report(io, response);
+    const response = await adminRequest(deps.fetch, `${issuer}/admin/revocations?since=${Number(values.since ?? 0)}`, { headers });
+    if (!response.ok) return reportAdminFailure('admin', io, response);
     for (const r of (response.body as { revocations: Record<string, unknown>[] }).revocations) {
       const when = new Date(Number(r['createdAt']) * 1000).toISOString();
       io.stdout.write(`${when}  ${String(r['kind'])} ${String(r['value'] ?? '*')}  grants=${String(r['grantsRevoked'])}  by ${String(r['actor'])} via ${String(r['via'])}: ${String(r['reason'])}\n`);
@@ -97,8 +97,8 @@ const devices = defineCommand({
     }
     const { issuer, headers } = adminAccess(io, values.issuer);
     if (action === 'list') {
-      const response = await call(deps, `${issuer}/admin/devices`, { headers });
-      if (!response.ok) return report(io, response);
+      const response = await adminRequest(deps.fetch, `${issuer}/admin/devices`, { headers });
+      if (!response.ok) return reportAdminFailure('admin', io, response);
       const devices = (response.body as { devices: Record<string, unknown>[] }).devices;
       if (devices.length === 0) io.stdout.write('No device has enrolled.\n');
       for (const d of devices) {
@@ -110,8 +110,8 @@ const devices = defineCommand({
     }
     const body = { ...(values.class ? { class: values.class } : {}), ...(values.reason ? { reason: values.reason } : {}) };
     const url = `${issuer}/admin/devices/${encodeURIComponent(jkt ?? '')}/${action}`;
-    const response = await call(deps, url, { method: 'POST', headers, body: JSON.stringify(body) });
-    if (!response.ok) return report(io, response);
+    const response = await adminRequest(deps.fetch, url, { method: 'POST', headers, body: JSON.stringify(body) });
+    if (!response.ok) return reportAdminFailure('admin', io, response);
     const device = (response.body as { device: Record<string, unknown> }).device;
     io.stdout.write(
       action === 'approve'
@@ -147,34 +147,4 @@ export const adminCli = defineGroup<AdminCommandDeps>({
 /** `tether admin`: revocation and key management against a running server's admin API. */
 export function adminCommand(args: string[], io: CliIO, deps: AdminCommandDeps = { io, fetch }): Promise<number> {
   return adminCli(args, deps);
-}
-
-async function call(deps: AdminCommandDeps, url: string, init: RequestInit) {
-  try {
-    const response = await deps.fetch(url, init);
-    const text = await response.text();
-    let body: unknown = {};
-    try {
-      body = text ? JSON.parse(text) : {};
-    } catch {
-      body = { error: 'invalid_response' };
-    }
-    return { ok: response.ok, status: response.status, body };
-  } catch (error) {
-    return { ok: false, status: 0, body: { error: 'network', error_description: (error as Error).message } };
-  }
-}
-
-function report(io: CliIO, response: { status: number; body: unknown }): number {
-  const { error, error_description: description } = response.body as { error?: string; error_description?: string };
-  if (response.status === 0) {
-    io.stderr.write(`tether admin: cannot reach the server (${description ?? 'network error'})\n`);
-    return ExitCode.network;
-  }
-  if (response.status === 401) {
-    io.stderr.write('tether admin: the server refused the admin key\n');
-    return ExitCode.unauthorized;
-  }
-  io.stderr.write(`tether admin: ${error ?? `HTTP ${response.status}`}${description ? `: ${description}` : ''}\n`);
-  return ExitCode.failure;
 }
