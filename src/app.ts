@@ -242,6 +242,11 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     trustsIssuer: (issuer) => federation.trusts(issuer),
     maxTtl: config.workloads.max_ttl,
   });
+  // A person the directory offboards (SCIM deactivation or deletion) has their workloads suspended in the same step,
+  // before their grants are revoked; the count goes into the user.offboarded event.
+  offboarding.addHook(async ({ userId, actor, reason }) => ({
+    workloads_suspended: (await workloads.offboard(userId, actor, `${reason} by the directory`)).length,
+  }));
   /**
    * Whether a token this server issued has been revoked, asked where the server checks its own tokens: a person's
    * (or delegated) token by its grant; a workload's by its workload (suspended, re-keyed, deleted or expired after

@@ -8,6 +8,7 @@ import { dpopKey, type DpopKey } from '../support/dpop.js';
 import { ADMIN_KEY, GATEWAY_SECRET, startServer, type TestServer } from '../support/in-process.js';
 import { adminRevoke, ath, login } from '../support/tokens.js';
 import { listen, memoryLogger, startUpstream, until } from '../guard/support.js';
+import { SCIM_TOKEN_HASH, ScimClient } from '../scim/scim-client.js';
 import { CI_AUDIENCE, exchange, federatedWorkload, startCiIssuer, workloadApi, type CiIssuer } from './support.js';
 
 /**
@@ -99,6 +100,77 @@ describe('offboarding a workload\'s owner', () => {
     const logs = server.logs.join('');
     for (const secret of [running, bobToken, alice.accessToken, bob.accessToken]) assert.ok(!logs.includes(secret));
     assert.ok(!logger.lines.join('').includes(running));
+  });
+});
+
+/**
+ * Offboarding by the company directory: a SCIM deactivation runs the workload service's offboarding hook, so the
+ * person's workloads are suspended in the same step as their grants are revoked, and a running workload is cut
+ * off at the gateway within a second (not at the next cleanup).
+ */
+describe('a workload owner deactivated by SCIM', () => {
+  let ci: CiIssuer;
+  let server: TestServer;
+  let upstream: Awaited<ReturnType<typeof startUpstream>>;
+  let connected: ConnectedGuard;
+  let gateway: Server & { closeUpstream(): void };
+  let base: string;
+  const logger = memoryLogger();
+
+  const viaGateway = async (token: string, key: DpopKey) => {
+    const url = `${base}/orders/7`;
+    const response = await fetch(url, { headers: { authorization: `DPoP ${token}`, dpop: await key.proof('GET', url, { ath: await ath(token) }) } });
+    await response.arrayBuffer();
+    return response.status;
+  };
+
+  before(async () => {
+    ci = await startCiIssuer();
+    server = await startServer({ federation: { issuers: [{ issuer: ci.issuer, audience: CI_AUDIENCE }] }, scim: { bearer_token_hashes: [SCIM_TOKEN_HASH] } });
+    upstream = await startUpstream();
+    connected = await connectGuard({ issuer: server.issuer, audience: server.api, clientId: 'api-gateway', clientSecret: GATEWAY_SECRET, logger });
+    gateway = createGateway({ guard: connected.guard, upstream: upstream.url, scopes: ['read'], logger });
+    base = `http://127.0.0.1:${await listen(gateway)}`;
+    await connected.stream.ready(5_000);
+  });
+
+  after(async () => {
+    await connected.close();
+    gateway.closeAllConnections();
+    await new Promise<void>((resolve) => gateway.close(() => resolve()));
+    gateway.closeUpstream();
+    await upstream.close();
+    await server.close();
+    await ci.close();
+  });
+
+  test('active: false suspends the owner\'s workload in the offboarding; the gateway refuses its running token within 1 s', async () => {
+    const alice = await login(server);
+    const made = await workloadApi(server, 'POST', '/workloads', { token: alice.accessToken, key: alice.key }, federatedWorkload(server, ci.issuer));
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    const runner = await dpopKey();
+    const running = String((await exchange(server, await ci.token(), runner)).body['access_token']);
+    assert.equal(await viaGateway(running, runner), 200);
+
+    const start = performance.now();
+    const patched = await new ScimClient(server.issuer).patch('/Users/alice', [{ op: 'replace', value: { active: false } }]);
+    assert.equal(patched.status, 200, patched.text);
+    await until(async () => (await viaGateway(running, runner)) === 401, 1_000, 'the workload to be cut off at the gateway');
+    const elapsed = performance.now() - start;
+    assert.ok(elapsed < 1_000, `took ${elapsed} ms`);
+
+    const again = await exchange(server, await ci.token(), runner);
+    assert.equal(again.body['error'], 'invalid_request');
+    assert.match(String(again.body['error_description']), /no active workload/);
+    const listed = await fetch(`${server.issuer}/admin/workloads`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    const [w] = ((await listed.json()) as { workloads: Record<string, unknown>[] }).workloads;
+    assert.deepEqual([w?.['owner'], w?.['status']], ['alice', 'suspended']);
+    const audit = new SqlAuditLog(server.tether.db);
+    const [offboarded] = await audit.query({ type: 'user.offboarded' });
+    assert.deepEqual((offboarded?.data['hooks'] as Record<string, unknown>[]).find((h) => 'workloads_suspended' in h), { workloads_suspended: 1 });
+    const [suspended] = await audit.query({ type: 'workload.suspended' });
+    assert.match(String(suspended?.data['reason']), /owner offboarded: deactivated by the directory/);
+    assert.ok(!server.logs.join('').includes(running), 'no token in the server log');
   });
 });
 
