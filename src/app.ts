@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
@@ -14,6 +15,7 @@ import { Guard } from './guard/guard.js';
 import { StaticJwks, type KeySource } from './guard/keys.js';
 import { silentLogger } from './guard/logger.js';
 import { ApiPolicy } from './guard/api-policy.js';
+import { RevocationList } from './guard/revocation-list.js';
 import { DpopNonces } from './dpop/nonce.js';
 import { DeviceCodeGrant } from './grant-types/device-code-grant.js';
 import { RefreshTokenGrant } from './grant-types/refresh-token-grant.js';
@@ -43,6 +45,14 @@ import { SqlSigningKeyStore } from './storage/signing-keys.js';
 import { openStorage } from './storage/open.js';
 import { KeyRing } from './tokens/signing-keys.js';
 import type { UserDirectory } from './users/user.js';
+import { CombinedDirectory } from './users/upstream-users.js';
+import { upstreamProviders } from './config/upstream-providers.js';
+import { SqlPasskeyStore } from './storage/passkeys.js';
+import { SqlSignInCeremonyStore } from './storage/sign-in-ceremonies.js';
+import { SqlUpstreamUserStore } from './storage/upstream-users.js';
+import { Passkeys } from './verification/passkeys.js';
+import { SignInCeremonies } from './verification/sign-in-ceremony.js';
+import { UpstreamSignIn } from './verification/upstream-sign-in.js';
 import { BrowserSessions } from './verification/browser-session.js';
 import { canonicalUserId } from './users/canonical-id.js';
 import { composeVerification } from './compose-verification.js';
@@ -105,6 +115,8 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   const clock = options.clock ?? systemClock;
   // The KEK first: without one nothing is opened (a ConfigError says what to set).
   const kek = resolveKek(config, options.env ?? process.env);
+  // Upstream providers' client secrets too: a missing one stops the start before anything is opened.
+  const providers = upstreamProviders(config, options.env ?? process.env);
   if (kek.insideDataDir) {
     logger.warn(
       { kek: kek.origin },
@@ -119,6 +131,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   const settings = new SqlSettings(db);
   const deviceStore = storage.deviceAuthorizations;
   const sessionStore = new SqlBrowserSessionStore(db);
+  const ceremonies = new SignInCeremonies(new SqlSignInCeremonyStore(db), clock);
   const keys = await storage
     .startup(() => KeyRing.open(new SqlSigningKeyStore(db), kek.kek, clock))
     .catch(async (error: unknown) => {
@@ -182,7 +195,9 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
       await storage.close();
       throw error;
     });
-  const users = new StoredUserDirectory(options.users, directory);
+  // Local accounts as the stored directory has them (active, groups), and the people upstream providers brought in,
+  // looked up by id alike (grants, policy, tokens).
+  const users = new CombinedDirectory(new StoredUserDirectory(options.users, directory), new SqlUpstreamUserStore(db));
   // Offboarding ends the person's signed-in verification-page sessions first, so a reactivation revives none.
   const endBrowserSessions: OffboardHook = async ({ userId }) => ({ browser_sessions_ended: await sessionStore.deleteSessionsOfUser(userId) });
   const offboarding = new Offboarding({ revoker, hooks: [endBrowserSessions, ...(options.offboardHooks ?? [])], logger });
@@ -273,6 +288,10 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     now: () => clock.now(),
   });
   // The dev/demo API at {issuer}/api, behind the same Guard a resource server uses.
+  // It also hears the statements a gateway hears, for those that end tokens but not grants (a device's trust taken
+  // away). Only those made since the start: a demo, not a guard that must survive restarts.
+  const demoStatements = new RevocationList();
+  feed.subscribe((s) => demoStatements.apply({ ...s, seq: s.seq ?? 0, relevantUntil: s.createdAt + maxTokenTtl }));
   const demoAudience = `${config.issuer}/api`;
   const demoApi = clients.resource(demoAudience)
     ? new Guard({
@@ -283,7 +302,10 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
         // The server's own policies decide its own API too (CallResource), reloads included.
         policy: ApiPolicy.over(policy, { audience: demoAudience, tier: clients.resource(demoAudience)?.tier ?? 'low' }),
         // Revocation is asked of storage (grants, and workloads for a workload's token), so it is never stale.
-        revocations: { health: () => ({ fresh: true }), isRevoked: (token) => isRevokedHere(token.claims) },
+        revocations: {
+          health: () => ({ fresh: true }),
+          isRevoked: async (token) => (await isRevokedHere(token.claims)) || demoStatements.covers(token, clock.now()),
+        },
         logger: silentLogger,
       })
     : undefined;
@@ -379,6 +401,34 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
       signIn: guessing.signIn,
       users,
       clock,
+      localAccounts: config.users.length > 0,
+      ...(providers.length > 0
+        ? {
+            upstream: new UpstreamSignIn({
+              providers,
+              ceremonies,
+              users,
+              audit,
+              clock,
+              redirectUri: (name) => new URL(`/device/callback/${name}`, config.issuer).href,
+            }),
+          }
+        : {}),
+      // WebAuthn's relying party is a domain: with an issuer at an IP address there are no passkeys.
+      ...(isIP(new URL(config.issuer).hostname.replace(/^\[|\]$/g, '')) === 0
+        ? {
+            passkeys: new Passkeys({
+              store: new SqlPasskeyStore(db),
+              ceremonies,
+              users,
+              audit,
+              clock,
+              rpId: new URL(config.issuer).hostname,
+              origin: new URL(config.issuer).origin,
+              rpName: 'Tether',
+            }),
+          }
+        : {}),
     },
     scim: {
       users: new ScimUsers({ store: directory, offboarding, clock, baseUrl: scimBase }),
@@ -409,6 +459,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     await keys.reload();
     const codes = await deviceStore.deleteExpired(now);
     const sessions = await sessionStore.deleteExpiredSessions(now);
+    await ceremonies.sweep();
     const jtis = await workloadStore.deleteExpiredJtis(now);
     await offboardDeparted();
     if (codes + sessions + jtis > 0) logger.debug({ codes, sessions, jtis }, 'expired state cleaned up');

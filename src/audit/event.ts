@@ -8,6 +8,8 @@ export type AuditEventType =
   | 'user_code.rejected'
   | 'user.signed_in'
   | 'user.sign_in_failed'
+  | 'passkey.registered'
+  | 'passkey.removed'
   /** Many failed codes or passwords across the server: an alarm for operators, never a refusal. */
   | 'verification.failure_alarm'
   | 'device.approved'

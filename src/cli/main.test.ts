@@ -29,6 +29,7 @@ test("tether --help lists each command with the summary its own definition gives
     status: async () => (await import('./commands/status.js')).statusCommand as unknown as Command<CommandContext>,
     exec: async () => (await import('./commands/exec.js')).execCommand as unknown as Command<CommandContext>,
     request: async () => (await import('./commands/request.js')).requestCommand as unknown as Command<CommandContext>,
+    device: async () => (await import('./commands/device.js')).deviceCommand as unknown as Command<CommandContext>,
     logout: async () => (await import('./commands/logout.js')).logoutCommand as unknown as Command<CommandContext>,
     workload: async () => (await import('./commands/workload.js')).workloadCommand as unknown as Command<CommandContext>,
     agent: async () => (await import('./commands/agent.js')).agentCommand as Command<CommandContext>,

@@ -224,6 +224,61 @@ function isPasswordlessPostgresUrl(value: string): boolean {
   }
 }
 
+const PROVIDER_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+const amrValue = z.string().min(1).max(64);
+
+/** An upstream OpenID Connect provider people sign in through (docs/sign-in.md). */
+const upstreamProviderSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(PROVIDER_NAME, 'a provider name is a lower-case letter, then lower-case letters, digits or -, at most 32')
+      .describe('Short name: the callback is /device/callback/<name>, policy sees authMethod "upstream:<name>".'),
+    issuer: absoluteUri.describe('The provider\'s issuer URL; its /.well-known/openid-configuration is discovered.'),
+    client_id: z.string().min(1).describe('Tether\'s client id at the provider.'),
+    client_secret_env: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')
+      .optional()
+      .describe('Environment variable holding the client secret (never written in the YAML).'),
+    client_secret_file: z.string().min(1).optional().describe('File holding the client secret (one line).'),
+    scopes: z
+      .array(scopeToken)
+      .default(['openid', 'email', 'profile'])
+      .describe('Scopes asked for at the provider; "openid" is always sent.'),
+    claims: z
+      .object({
+        username: z.string().min(1).default('preferred_username').describe('claim holding the username shown and audited'),
+        display_name: z.string().min(1).default('name').describe('claim holding the display name'),
+        groups: z.string().min(1).default('groups').describe('claim holding the groups (an array of strings, or one string)'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Which ID token claims give the username, display name and groups.'),
+    allowed_email_domains: z
+      .array(z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'a domain such as example.com'))
+      .default([])
+      .describe('When set, only people whose verified email is in one of these domains may sign in.'),
+    display_label: z.string().min(1).max(60).optional().describe('The button says "Sign in with <label>" (default: the name).'),
+    mfa_amr: z
+      .array(amrValue)
+      .default(['mfa', 'otp', 'hwk', 'sms', 'sc'])
+      .describe('amr values that mean a multi-factor sign-in (RFC 8176): any one of them sets context.mfa.'),
+    phishing_resistant_amr: z
+      .array(amrValue)
+      .default(['hwk'])
+      .describe('amr values that mean a phishing-resistant sign-in (a security key or passkey): any one sets context.phishingResistant.'),
+    mfa_acr: z.array(z.string().min(1)).default([]).describe('acr values that mean a multi-factor sign-in.'),
+    phishing_resistant_acr: z.array(z.string().min(1)).default([]).describe('acr values that mean a phishing-resistant sign-in.'),
+    timeout: duration('how long a request to the provider (discovery, token) may take').default(10),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    if (p.client_secret_env !== undefined && p.client_secret_file !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['client_secret_env'], message: 'give client_secret_env or client_secret_file, not both' });
+    }
+  });
+
 const userSchema = z
   .object({
     username: z
@@ -443,6 +498,10 @@ export const configSchema = z
     resources: z.array(resourceSchema).default([]).describe('The APIs tokens are issued for (RFC 8707 resource indicators).'),
     clients: z.array(clientSchema).min(1).describe('The OAuth clients (RFC 6749 §2).'),
     users: z.array(userSchema).default([]).describe('Local accounts (optional when another directory signs people in).'),
+    upstream_providers: z
+      .array(upstreamProviderSchema)
+      .default([])
+      .describe('OpenID Connect providers people sign in through on the verification page (docs/sign-in.md).'),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -474,6 +533,8 @@ export const configSchema = z
     if (dupIssuer) ctx.addIssue({ code: 'custom', path: ['federation', 'issuers'], message: `duplicate issuer ${dupIssuer}` });
     const dupUser = duplicate(config.users.map((u) => u.username));
     if (dupUser) ctx.addIssue({ code: 'custom', path: ['users'], message: `duplicate username ${dupUser}` });
+    const dupProvider = duplicate(config.upstream_providers.map((p) => p.name));
+    if (dupProvider) ctx.addIssue({ code: 'custom', path: ['upstream_providers'], message: `duplicate provider name ${dupProvider}` });
   });
 
 export type Config = z.output<typeof configSchema>;
@@ -481,3 +542,4 @@ export type ClientConfig = Config['clients'][number];
 export type ResourceConfig = Config['resources'][number];
 export type UserConfig = Config['users'][number];
 export type FederationIssuerConfig = Config['federation']['issuers'][number];
+export type UpstreamProviderConfig = Config['upstream_providers'][number];

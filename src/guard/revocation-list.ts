@@ -71,6 +71,8 @@ export class RevocationList {
       (token.grantId !== null && hit(this.byTarget.grant.get(token.grantId), iat, now)) ||
       hit(this.byTarget.user.get(token.sub), iat, now) ||
       (token.jkt !== null && hit(this.byTarget.jkt.get(token.jkt), iat, now)) ||
+      // A device key's statement also reaches the tokens it vouched for (their `device_jkt`), see device-trust.ts.
+      (typeof token.claims?.['device_jkt'] === 'string' && hit(this.byTarget.jkt.get(token.claims['device_jkt']), iat, now)) ||
       hit(this.byTarget.client.get(token.clientId), iat, now) ||
       this.coversWorkload(token, iat, now)
     );

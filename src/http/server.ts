@@ -24,6 +24,7 @@ import { registerOwnSessionRoute } from './routes/own-session.js';
 import { registerDeviceAuthorizationRoute } from './routes/device-authorization.js';
 import { registerDeviceEnrollmentRoute } from './routes/device-enrollment.js';
 import type { DeviceStore } from '../devices/device-store.js';
+import { DeviceStatementVerifier } from '../devices/device-attestation.js';
 import { registerMetadataRoutes } from './routes/metadata.js';
 import { registerTokenRoute } from './routes/token.js';
 import { registerVerificationRoutes, type VerificationDeps } from './routes/verification.js';
@@ -93,7 +94,8 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   registerFormBody(app);
   registerErrorHandler(app);
   registerMetadataRoutes(app, { issuer: deps.issuer, scopes: deps.scopes, keys: deps.keys });
-  registerDeviceAuthorizationRoute(app, { ...deps.deviceRequest, dpop: deps.dpop, metrics: deps.metrics });
+  const statements = new DeviceStatementVerifier(deps.issuer, deps.deviceRequest.clock);
+  registerDeviceAuthorizationRoute(app, { ...deps.deviceRequest, dpop: deps.dpop, metrics: deps.metrics, statements });
   registerDeviceAbandonRoute(app, { ...deps.deviceRequest, dpop: deps.dpop });
   registerOwnSessionRoute(app, { ...deps.introspection, dpop: deps.dpop });
   registerTokenRoute(app, { issuer: deps.issuer, grants: deps.grants, nonces: deps.nonces, metrics: deps.metrics });

@@ -79,9 +79,15 @@ namespace Tether {
       device: Device,
       environment: String,
       scopes: Set<String>,
-      // how the person signed in ("pwd", ...) and how many seconds ago
+      // how the person signed in ("pwd", "passkey", "upstream:<provider>") and how many seconds ago
       authMethod: String,
       authAgeSeconds: Long,
+      // the sign-in used more than one factor / could not be relayed by a look-alike site (docs/sign-in.md)
+      mfa: Bool,
+      phishingResistant: Bool,
+      // the upstream provider's acr ("" when none) and amr (RFC 8176), as it sent them
+      acr: String,
+      amr: Set<String>,
       // the approving browser
       ip: ipaddr,
       network: String,
@@ -117,6 +123,11 @@ namespace Tether {
     scopes: Set<String>,
     authMethod: String,
     authAgeSeconds: Long,
+    // how the approver signed in, as at Approve
+    mfa: Bool,
+    phishingResistant: Bool,
+    acr: String,
+    amr: Set<String>,
     // seconds since the approval created the grant
     grantAgeSeconds: Long,
     // the device at the token endpoint

@@ -60,12 +60,20 @@ export interface Origin {
   userAgent?: string;
 }
 
-/** How the approving person signed in. */
+/** How the approving person signed in (docs/sign-in.md). */
 export interface SignIn {
-  /** "pwd" today; later "webauthn", "otp", an upstream provider's amr... */
+  /** "pwd", "passkey" or "upstream:<provider name>". */
   method: string;
   /** When they signed in (seconds since the epoch). */
   at: number;
+  /** More than one factor (a passkey with user verification; a provider whose amr or acr the config maps to MFA). */
+  mfa?: boolean;
+  /** Bound to the origin, so a look-alike site cannot relay it (a passkey; a provider's mapped amr or acr). */
+  phishingResistant?: boolean;
+  /** The provider's `acr` claim; "" when none. */
+  acr?: string;
+  /** The provider's `amr` claim (RFC 8176 values or its own). */
+  amr?: readonly string[];
 }
 
 interface StepBase {

@@ -36,6 +36,11 @@ export interface RevocationStatement {
   actor: string;
   reason: string;
   via: RevocationPath;
+  /**
+   * Only the tokens issued so far are dead, not the grants: what taking a device's trust away means (its next
+   * refresh is decided by policy for an unmanaged device). Not stored: guards need only the cut.
+   */
+  tokensOnly?: boolean;
 }
 
 /** A grant a revocation ended, as its audit event names it. */

@@ -19,6 +19,8 @@ export interface DeviceAuthorizationTable {
   requester_ip: string;
   requester_user_agent: string;
   dpop_jkt: string | null;
+  /** The device key whose statement vouched for the DPoP key (migration 0003); null without one. */
+  device_jkt: string | null;
   environment: string | null;
   interval: number;
   created_at: number;
@@ -39,8 +41,12 @@ export interface GrantTable {
   scope: string;
   resource: string;
   dpop_jkt: string | null;
+  /** The device key whose statement vouched for the DPoP key (migration 0003); null without one. */
+  device_jkt: string | null;
   environment: string | null;
   auth_time: number;
+  /** JSON of the approver's Authentication (0004-sso); null for older grants. */
+  auth_context: string | null;
   created_at: number;
   expires_at: number;
   idle_ttl: number;
@@ -117,8 +123,46 @@ export interface BrowserSessionTable {
   user_id: string | null;
   auth_time: number | null;
   auth_method: string | null;
+  /** JSON of the session's Authentication (0004-sso); null for older rows. */
+  auth_context: string | null;
   created_at: number;
   expires_at: number;
+}
+
+export interface SignInCeremonyTable {
+  id_hash: string;
+  session_hash: string;
+  kind: string;
+  data: string;
+  expires_at: number;
+}
+
+export interface UpstreamUserTable {
+  id: string;
+  provider: string;
+  subject: string;
+  username: string;
+  display_name: string;
+  email: string | null;
+  /** JSON array of group names. */
+  groups: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface PasskeyTable {
+  credential_id: string;
+  user_id: string;
+  /** base64url of the COSE public key. */
+  public_key: string;
+  counter: number;
+  /** JSON array of transports. */
+  transports: string;
+  device_type: string;
+  backed_up: number;
+  name: string;
+  created_at: number;
+  last_used_at: number | null;
 }
 
 export interface DeviceTable {
@@ -251,5 +295,8 @@ export interface Database {
   directory_users: DirectoryUserTable;
   directory_groups: DirectoryGroupTable;
   directory_group_members: DirectoryGroupMemberTable;
+  sign_in_ceremonies: SignInCeremonyTable;
+  upstream_users: UpstreamUserTable;
+  passkeys: PasskeyTable;
 }
 

@@ -1,3 +1,4 @@
+import { PASSWORD_SIGN_IN } from '../../src/users/user.js';
 import { FakeClock } from '../../src/shared/clock.js';
 // One contract for every storage engine: the same scenarios run against SQLite (embedded) and PostgreSQL (a
 // real server, test/support/postgres.ts), so the stores the server is built on behave alike on both.
@@ -87,6 +88,7 @@ function request(overrides: Partial<DeviceAuthorization> = {}): DeviceAuthorizat
     resource: 'https://api.example',
     requester: ctx,
     dpopJkt: null,
+    deviceJkt: null,
     environment: null,
     interval: 5,
     createdAt: NOW,
@@ -109,6 +111,7 @@ function grantFor(a: DeviceAuthorization, overrides: Partial<Grant> = {}): Grant
     scopes: a.scopes,
     resource: a.resource,
     dpopJkt: null,
+    deviceJkt: null,
     environment: null,
     authTime: NOW,
     createdAt: NOW,
@@ -306,10 +309,10 @@ for (const [name, makeEngine, skip] of engines) {
 
     test('browser sessions, settings and signing keys', async () => {
       const sessions = new SqlBrowserSessionStore(storage.db);
-      await sessions.insertSession({ idHash: 'sess-1', userId: 'alice', authTime: NOW, authMethod: 'pwd', createdAt: NOW, expiresAt: NOW + 60 });
-      await sessions.insertSession({ idHash: 'sess-2', userId: null, authTime: null, authMethod: null, createdAt: NOW, expiresAt: NOW - 1 });
+      await sessions.insertSession({ idHash: 'sess-1', userId: 'alice', authTime: NOW, authentication: PASSWORD_SIGN_IN, createdAt: NOW, expiresAt: NOW + 60 });
+      await sessions.insertSession({ idHash: 'sess-2', userId: null, authTime: null, authentication: null, createdAt: NOW, expiresAt: NOW - 1 });
       assert.deepEqual(await sessions.findSession('sess-1'), {
-        idHash: 'sess-1', userId: 'alice', authTime: NOW, authMethod: 'pwd', createdAt: NOW, expiresAt: NOW + 60,
+        idHash: 'sess-1', userId: 'alice', authTime: NOW, authentication: PASSWORD_SIGN_IN, createdAt: NOW, expiresAt: NOW + 60,
       });
       assert.equal(await sessions.deleteExpiredSessions(NOW), 1);
       await sessions.deleteSession('sess-1');

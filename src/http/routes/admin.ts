@@ -157,7 +157,12 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
       return noStore(reply).send({ device: deviceJson(record) });
     });
 
-    /** Takes trust away: the key is unmanaged again from the next request (tokens already issued keep their claims). */
+    /**
+     * Takes trust away: the key is unmanaged again from the next step of policy (a refresh asks the registry), and
+     * a revocation statement by the key goes to every guard over /events, covering tokens bound to it (`cnf.jkt`)
+     * or vouched for by it (`device_jkt`) issued until now: their next API request is refused, and the client's
+     * refresh gets tokens only as far as policy allows an unmanaged device.
+     */
     admin.post('/admin/devices/:jkt/revoke', async (request, reply) => {
       const jkt = deviceParam(request);
       const body = parseBody(deviceRevocationBody, request.body);
@@ -165,6 +170,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
       const now = deps.clock.now();
       const record = await deps.devices.revoke(jkt, { by: actor, now }, (r) => [deviceAction('device.revoke', r, actor, now, body.reason)]);
       if (!record) return noDevice(reply);
+      await deps.revoker.revoke({ kind: 'jkt', value: jkt, actor, reason: body.reason ?? 'device trust revoked', via: 'admin_api', tokensOnly: true });
       request.log.info({ jkt, actor }, 'device trust revoked by an administrator');
       return noStore(reply).send({ device: deviceJson(record) });
     });
