@@ -109,7 +109,7 @@ async function finish(server, origin, cleanup = () => {}) {
  * over many codes never earn slow_down), no users, SQLite (WAL, synchronous=normal: the durable default) in a
  * fresh temp data dir.
  */
-export async function startTether({ clientId, pinned }) {
+export async function startTether({ clientId, pinned, extra = {} }) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'tether-bench-'));
   const api = 'https://api.bench.example';
@@ -123,11 +123,12 @@ export async function startTether({ clientId, pinned }) {
       { id: clientId, name: 'Bench device', type: 'public', grants: [DEVICE_CODE_GRANT], scopes: ['read'], resources: [api], polling_interval: 1 },
     ],
     users: [],
+    ...extra,
   };
   const file = join(dir, 'tether.yaml');
   writeFileSync(file, stringify(config));
   const server = launch('Tether', ['bin/tether.js', 'serve', '--config', file], { pinned });
-  return finish(server, config.issuer, () => rmSync(dir, { recursive: true, force: true }));
+  return { ...(await finish(server, config.issuer, () => rmSync(dir, { recursive: true, force: true }))), dataDir: config.data_dir, api };
 }
 
 export async function startOidcProvider({ clientId, pinned }) {

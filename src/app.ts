@@ -35,6 +35,7 @@ import { SqlGrantStore } from './storage/grants.js';
 import { SqlTokenStore } from './storage/tokens.js';
 import { IssuedTokenVerifier } from './tokens/issued-token-verifier.js';
 import { buildHttpServer } from './http/server.js';
+import { workloadView } from './http/routes/workloads.js';
 import { randomToken } from './shared/crypto.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import { SqlBrowserSessionStore } from './storage/browser-sessions.js';
@@ -67,6 +68,13 @@ import { Offboarding, type OffboardHook } from './users/offboarding.js';
 import { ScimAccess } from './scim/bearer-access.js';
 import { ScimUsers } from './scim/scim-users.js';
 import { ScimGroups } from './scim/scim-groups.js';
+import { JwtBearerGrant } from './grant-types/jwt-bearer-grant.js';
+import { TokenExchangeGrant } from './grant-types/token-exchange-grant.js';
+import { SqlWorkloadStore } from './storage/workloads.js';
+import { FederationVerifier } from './workloads/federation.js';
+import { workloadIdOf, workloadTokenStands } from './workloads/workload.js';
+import { WorkloadService } from './workloads/workload-service.js';
+import type { WorkloadTokenDeps } from './workloads/workload-tokens.js';
 
 export interface Tether {
   http: FastifyInstance;
@@ -213,14 +221,78 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     grantIdleTtl: config.tokens.grant_idle_ttl,
     grantMaxTtl: config.tokens.grant_max_ttl,
   };
-  // The dev/demo API at {issuer}/api, behind the same Guard a resource server uses. Its keys are the server's own,
-  // read at each lookup so a rotated key is trusted at once; revocation is asked of storage, so it is never stale.
-  const demoAudience = `${config.issuer}/api`;
+  // The server's own keys, read at each lookup so a rotated key is trusted at once.
   const ownKeys: KeySource = { getKey: (kid, alg) => new StaticJwks(keys.jwks()).getKey(kid, alg) };
+  // Workloads (docs/workloads.md): the store, trusted external issuers, and how their tokens are issued.
+  const workloadStore = new SqlWorkloadStore(db);
+  const federation = new FederationVerifier(
+    config.federation.issuers.map((i) => ({
+      issuer: i.issuer,
+      ...(i.jwks_uri !== undefined ? { jwksUri: i.jwks_uri } : {}),
+      audience: i.audience,
+      algorithms: i.algorithms,
+      maxTokenAge: i.max_token_age,
+    })),
+  );
+  // Guards keep a statement only for the longest token lifetime, so no workload token may outlive that.
+  const workloadTokenTtl = Math.min(config.workloads.access_token_ttl, config.tokens.access_token_ttl);
+  const workloadTokens: WorkloadTokenDeps = {
+    issuer: config.issuer,
+    keys,
+    store: workloadStore,
+    audit,
+    policy: gate,
+    clock,
+    resource: (uri) => clients.resource(uri),
+    scopes: config.scopes,
+    accessTokenTtl: workloadTokenTtl,
+  };
+  const workloads = new WorkloadService({
+    store: workloadStore,
+    policy: gate,
+    revoker,
+    clock,
+    resource: (uri) => clients.resource(uri),
+    scopes: config.scopes,
+    trustsIssuer: (issuer) => federation.trusts(issuer),
+    maxTtl: config.workloads.max_ttl,
+  });
+  // A person the directory offboards (SCIM deactivation or deletion) has their workloads suspended in the same step,
+  // before their grants are revoked; the count goes into the user.offboarded event.
+  offboarding.addHook(async ({ userId, actor, reason }) => ({
+    workloads_suspended: (await workloads.offboard(userId, actor, `${reason} by the directory`)).length,
+  }));
+  /**
+   * Whether a token this server issued has been revoked, asked where the server checks its own tokens: a person's
+   * (or delegated) token by its grant; a workload's by its workload (suspended, re-keyed, deleted or expired after
+   * the token was issued).
+   */
+  const isRevokedHere = async (claims: Readonly<Record<string, unknown>>): Promise<boolean> => {
+    const workloadId = workloadIdOf(String(claims['sub'] ?? ''));
+    if (workloadId !== undefined) {
+      const workload = await workloadStore.find(workloadId);
+      const iat = typeof claims['iat'] === 'number' ? claims['iat'] : 0;
+      return !workload || !workloadTokenStands(workload, iat, clock.now());
+    }
+    const grant = await grantStore.findGrant(String(claims['sid'] ?? ''));
+    return !grant || grant.status !== 'active' || grant.expiresAt <= clock.now();
+  };
+  // The workload API takes a person's DPoP-bound token for any of the tenant's APIs: the proof, bound to this URL,
+  // is what keeps an API that received the token from replaying it here.
+  const workloadApiGuard = new Guard({
+    issuer: config.issuer,
+    audience: config.resources.map((r) => r.uri),
+    keys: ownKeys,
+    revocations: { health: () => ({ fresh: true }), isRevoked: (token) => isRevokedHere(token.claims) },
+    logger: silentLogger,
+    now: () => clock.now(),
+  });
+  // The dev/demo API at {issuer}/api, behind the same Guard a resource server uses.
   // It also hears the statements a gateway hears, for those that end tokens but not grants (a device's trust taken
   // away). Only those made since the start: a demo, not a guard that must survive restarts.
   const demoStatements = new RevocationList();
   feed.subscribe((s) => demoStatements.apply({ ...s, seq: s.seq ?? 0, relevantUntil: s.createdAt + maxTokenTtl }));
+  const demoAudience = `${config.issuer}/api`;
   const demoApi = clients.resource(demoAudience)
     ? new Guard({
         issuer: config.issuer,
@@ -229,13 +301,10 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
         now: () => clock.now(),
         // The server's own policies decide its own API too (CallResource), reloads included.
         policy: ApiPolicy.over(policy, { audience: demoAudience, tier: clients.resource(demoAudience)?.tier ?? 'low' }),
+        // Revocation is asked of storage (grants, and workloads for a workload's token), so it is never stale.
         revocations: {
           health: () => ({ fresh: true }),
-          isRevoked: async (token) => {
-            const grant = await grantStore.findGrant(token.grantId ?? '');
-            if (!grant || grant.status !== 'active' || grant.expiresAt <= clock.now()) return true;
-            return demoStatements.covers(token, clock.now());
-          },
+          isRevoked: async (token) => (await isRevokedHere(token.claims)) || demoStatements.covers(token, clock.now()),
         },
         logger: silentLogger,
       })
@@ -260,6 +329,22 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   const grants = [
     new DeviceCodeGrant({ ...issuing, store: deviceStore, pacer }),
     new RefreshTokenGrant({ ...issuing, tokens: tokenStore, revoker }),
+    new TokenExchangeGrant({
+      issuer: config.issuer,
+      proofs,
+      clock,
+      keys,
+      workloads: workloadStore,
+      federation,
+      issuing: workloadTokens,
+      verifier,
+      grants: grantStore,
+      clients,
+      policy: gate,
+      audit,
+      delegationTtl: workloadTokenTtl,
+    }),
+    new JwtBearerGrant({ issuer: config.issuer, proofs, clock, workloads: workloadStore, issuing: workloadTokens }),
   ];
   const http = buildHttpServer({
     issuer: config.issuer,
@@ -290,7 +375,10 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
         audit: (events) => audit.record(events),
         now: () => clock.now(),
       },
+      offboard: async (userId, actor, reason) => (await workloads.offboard(userId, actor, reason)).length,
+      workloads: async () => (await workloads.all()).map((w) => workloadView(w, clock.now(), config.workloads.stale_after)),
     },
+    workloads: { issuer: config.issuer, service: workloads, guard: workloadApiGuard, staleAfter: config.workloads.stale_after, now: () => clock.now() },
     devices,
     ready: () => databaseAnswers(db),
     metrics,
@@ -356,6 +444,13 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   }, CHECKPOINT_INTERVAL_MS);
   checkpointTimer.unref();
 
+  // A person gone from the user directory is offboarded: their workloads stop (docs/workloads.md).
+  const offboardDeparted = async () => {
+    // The stored directory: a person it deactivated or deleted, or a local account taken out of the configuration.
+    const departed = await workloads.offboardDeparted(async (id) => (await users.find(id)) !== undefined);
+    if (departed.length > 0) logger.info({ owners: departed.length }, 'offboarded workload owners no longer in the user directory');
+  };
+  await offboardDeparted().catch((error: unknown) => logger.error({ err: error }, 'workload offboarding failed'));
   const cleanup = async () => {
     const now = clock.now();
     await pacer.sweep();
@@ -365,7 +460,9 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     const codes = await deviceStore.deleteExpired(now);
     const sessions = await sessionStore.deleteExpiredSessions(now);
     await ceremonies.sweep();
-    if (codes + sessions > 0) logger.debug({ codes, sessions }, 'expired state cleaned up');
+    const jtis = await workloadStore.deleteExpiredJtis(now);
+    await offboardDeparted();
+    if (codes + sessions + jtis > 0) logger.debug({ codes, sessions, jtis }, 'expired state cleaned up');
   };
   const timer = setInterval(() => {
     cleanup().catch((error: unknown) => logger.error({ err: error }, 'cleanup failed'));

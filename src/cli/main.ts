@@ -56,6 +56,10 @@ export const COMMANDS: Record<string, Entry> = {
   request: client('make one authenticated call to the API (like curl), for scripts', async () => (await import('./commands/request.js')).requestCommand),
   device: client("this machine's device key: enroll it, see its trust", async () => (await import('./commands/device.js')).deviceCommand),
   logout: client('revoke the session at the server and wipe it here', async () => (await import('./commands/logout.js')).logoutCommand),
+  workload: client(
+    'create, list, suspend, resume, delete and re-key your workload identities (docs/workloads.md)',
+    async () => (await import('./commands/workload.js')).workloadCommand,
+  ),
   agent: {
     summary: 'run, start or stop the in-memory secret agent',
     load: async () => {

@@ -4,7 +4,14 @@ import { DEVICE_CODE_GRANT, MAX_DEVICE_CODE_TTL, SUPPORTED_GRANTS } from '../oau
 import { parseDuration } from '../shared/duration.js';
 
 // The protocol's own nouns live in src/oauth; re-exported so configuration code can name them from one place.
-export { DEVICE_CODE_GRANT, MAX_DEVICE_CODE_TTL, REFRESH_TOKEN_GRANT, SUPPORTED_GRANTS } from '../oauth/grant-types.js';
+export {
+  DEVICE_CODE_GRANT,
+  JWT_BEARER_GRANT,
+  MAX_DEVICE_CODE_TTL,
+  REFRESH_TOKEN_GRANT,
+  SUPPORTED_GRANTS,
+  TOKEN_EXCHANGE_GRANT,
+} from '../oauth/grant-types.js';
 
 const duration = (description: string) =>
   z
@@ -151,6 +158,30 @@ const policySchema = z
       }
     }
   });
+
+const federationIssuerSchema = z
+  .object({
+    issuer: absoluteUri.describe('The `iss` its tokens carry, exactly (e.g. https://token.actions.githubusercontent.com).'),
+    jwks_uri: absoluteUri
+      .optional()
+      .describe('Where its signing keys are; absent: read from {issuer}/.well-known/openid-configuration.'),
+    audience: z.string().min(1).describe('The `aud` its tokens must carry for Tether (configured on the CI side).'),
+    algorithms: z
+      .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']))
+      .min(1)
+      .default(['RS256', 'ES256'])
+      .describe('Signature algorithms accepted from this issuer.'),
+    max_token_age: duration('refuse its tokens issued longer ago than this, whatever their exp').default(900),
+  })
+  .strict();
+
+const workloadsSchema = z
+  .object({
+    max_ttl: duration('the longest a workload may live before its owner must renew it').default(90 * 86400),
+    access_token_ttl: duration('lifetime of a workload access token (at most tokens.access_token_ttl)').default(300),
+    stale_after: duration('a workload unused this long is flagged stale in listings').default(30 * 86400),
+  })
+  .strict();
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -453,6 +484,16 @@ export const configSchema = z
     policy: policySchema
       .default({ networks: {}, time_zone: 'UTC' })
       .describe('Cedar policies deciding each step of the flow (docs/policy.md).'),
+    workloads: workloadsSchema
+      .default({ max_ttl: 90 * 86400, access_token_ttl: 300, stale_after: 30 * 86400 })
+      .describe('Workload identities (docs/workloads.md).'),
+    federation: z
+      .object({
+        issuers: z.array(federationIssuerSchema).default([]).describe('External issuers whose JWTs a federated workload may present.'),
+      })
+      .strict()
+      .default({ issuers: [] })
+      .describe('Trusted CI / cluster token issuers for workload federation (RFC 8693).'),
     scopes: z.array(scopeToken).min(1).describe('Every scope the server knows.'),
     resources: z.array(resourceSchema).default([]).describe('The APIs tokens are issued for (RFC 8707 resource indicators).'),
     clients: z.array(clientSchema).min(1).describe('The OAuth clients (RFC 6749 §2).'),
@@ -488,6 +529,8 @@ export const configSchema = z
     const duplicate = (values: string[]) => values.find((v, i) => values.indexOf(v) !== i);
     const dupClient = duplicate(config.clients.map((c) => c.id));
     if (dupClient) ctx.addIssue({ code: 'custom', path: ['clients'], message: `duplicate client id ${dupClient}` });
+    const dupIssuer = duplicate(config.federation.issuers.map((i) => i.issuer));
+    if (dupIssuer) ctx.addIssue({ code: 'custom', path: ['federation', 'issuers'], message: `duplicate issuer ${dupIssuer}` });
     const dupUser = duplicate(config.users.map((u) => u.username));
     if (dupUser) ctx.addIssue({ code: 'custom', path: ['users'], message: `duplicate username ${dupUser}` });
     const dupProvider = duplicate(config.upstream_providers.map((p) => p.name));
@@ -498,4 +541,5 @@ export type Config = z.output<typeof configSchema>;
 export type ClientConfig = Config['clients'][number];
 export type ResourceConfig = Config['resources'][number];
 export type UserConfig = Config['users'][number];
+export type FederationIssuerConfig = Config['federation']['issuers'][number];
 export type UpstreamProviderConfig = Config['upstream_providers'][number];

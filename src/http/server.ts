@@ -28,6 +28,7 @@ import { DeviceStatementVerifier } from '../devices/device-attestation.js';
 import { registerMetadataRoutes } from './routes/metadata.js';
 import { registerTokenRoute } from './routes/token.js';
 import { registerVerificationRoutes, type VerificationDeps } from './routes/verification.js';
+import { registerWorkloadRoutes, type WorkloadRoutesDeps } from './routes/workloads.js';
 import { registerScimRoutes, type ScimDeps } from './routes/scim.js';
 
 export interface HttpDeps {
@@ -56,6 +57,8 @@ export interface HttpDeps {
   events: EventStreamDeps;
   /** Enrolled device keys, for `/devices/enroll`. */
   devices: DeviceStore;
+  /** The workload API (`/workloads`). */
+  workloads?: WorkloadRoutesDeps;
   /** Whether the server can do its work (the database answers), for `/readyz`. */
   ready: () => Promise<boolean>;
   /** SCIM 2.0 provisioning at /scim/v2 (docs/scim.md). */
@@ -105,6 +108,7 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   registerDeviceEnrollmentRoute(app, { issuer: deps.issuer, dpop: deps.dpop, devices: deps.devices, clock: deps.deviceRequest.clock });
   registerAdminRoutes(app, deps.admin);
   registerEventStream(app, deps.events);
+  if (deps.workloads) registerWorkloadRoutes(app, deps.workloads);
   if (deps.demoApi) registerDemoApi(app, { issuer: deps.issuer, guard: deps.demoApi });
   registerVerificationRoutes(app, deps.verification);
   if (deps.scim) registerScimRoutes(app, deps.scim);

@@ -89,7 +89,7 @@ const fileSchema = z.discriminatedUnion('step', [
       ...base,
       subject: z.discriminatedUnion('kind', [
         z.object({ kind: z.literal('user'), id: z.string().min(1), groups: z.array(z.string()).default([]) }).strict(),
-        z.object({ kind: z.literal('workload'), id: z.string().min(1) }).strict(),
+        z.object({ kind: z.literal('workload'), id: z.string().min(1), owner: z.string().min(1) }).strict(),
       ]),
       method: z.string().min(1),
       path: z.string().startsWith('/'),

@@ -166,7 +166,7 @@ test('high-tier-short-tokens: high-tier tokens live 5 minutes and their grant an
 
 test('every step\'s request conforms to the schema (Cedar checks it), with the same decisions', () => {
   const checked = PolicyEngine.withDefaultPack({ checkRequests: true });
-  const inputs = [deviceRequest(), approval(), issuance(), refresh(), apiCall(), apiCall({ subject: { kind: 'workload', id: 'batch' } })];
+  const inputs = [deviceRequest(), approval(), issuance(), refresh(), apiCall(), apiCall({ subject: { kind: 'workload', id: 'batch', owner: 'alice' } })];
   for (const input of inputs) {
     const d = checked.decide(input);
     assert.ok(d.decision === 'allow' || d.cause !== 'error', `${input.step}: ${d.decision === 'deny' ? d.errors?.join('; ') : ''}`);
@@ -189,10 +189,10 @@ test('every example context in docs/policy-examples meets its expectation agains
 test('every Cedar example in docs/policy.md validates, alone and added to the default pack', () => {
   const doc = readFileSync(join(import.meta.dirname, '../../docs/policy.md'), 'utf8');
   const blocks = [...doc.matchAll(/```cedar\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
-  assert.ok(blocks.length >= 12);
+  assert.ok(blocks.length >= 13);
   for (const [i, text] of blocks.entries()) new PolicyEngine().load(text, `docs/policy.md block ${i + 1}`);
-  const examples = blocks.slice(8).map((text, i) => ({ name: `example-${i + 1}.cedar`, text }));
-  assert.ok(new PolicyEngine().load([...DEFAULT_SOURCES, ...examples]).policies.length >= 13);
+  const examples = blocks.slice(9).map((text, i) => ({ name: `example-${i + 1}.cedar`, text }));
+  assert.ok(new PolicyEngine().load([...DEFAULT_SOURCES, ...examples]).policies.length >= 14);
   // The pack as documented is the pack as shipped.
-  assert.equal(blocks.slice(0, 8).join('\n'), DEFAULT_SOURCES[0]?.text);
+  assert.equal(blocks.slice(0, 9).join('\n'), DEFAULT_SOURCES[0]?.text);
 });

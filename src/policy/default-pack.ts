@@ -79,4 +79,11 @@ permit (
   resource
 )
 when { resource.tier == "high" };
+
+// A workload is created by a person signed in at their own DPoP-bound device: never from automation's login
+// or a plain Bearer token, so every workload leads back to a person's approval on a machine that holds its key.
+@id("workloads-created-by-a-person")
+@reason("A workload is created by a person signed in on their own device, not from automation or a Bearer token.")
+forbid (principal, action == Tether::Action::"CreateWorkload", resource)
+when { context.device.class == "automation" || !context.device.bound };
 `;

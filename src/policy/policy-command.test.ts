@@ -30,7 +30,7 @@ test('validate: the default pack, a good directory, and a bad file with its loca
   dir = await mkdtemp(join(tmpdir(), 'tether-policy-cli-'));
   const ok = await run(['validate']);
   assert.equal(ok.code, 0);
-  assert.match(ok.out, /default pack: 8 policies/);
+  assert.match(ok.out, /default pack: 9 policies/);
   assert.match(ok.out, /forbid high-tier-needs-managed-device {2}\(default-pack:36\)/);
 
   await writeFile(join(dir, 'base.cedar'), 'permit (principal, action, resource);\n');

@@ -50,8 +50,9 @@ export class SqlGrantStore implements GrantStore, RevocationStore {
         .select(['id', 'user_id', 'client_id', 'dpop_jkt'])
         .where('status', '=', 'active')
         .where('created_at', '<=', s.issuedBefore);
-      if (s.kind !== 'all') query = query.where(COLUMN[s.kind], '=', s.value ?? '');
-      const rows = s.tokensOnly ? [] : await query.execute();
+      if (s.kind !== 'all' && s.kind !== 'workload' && s.kind !== 'owner') query = query.where(COLUMN[s.kind], '=', s.value ?? '');
+      // A workload statement covers workload tokens only, which belong to no grant; a tokens-only one ends none.
+      const rows = s.tokensOnly || s.kind === 'workload' || s.kind === 'owner' ? [] : await query.execute();
       const ids = rows.map((r) => r.id);
       if (ids.length > 0) {
         // Refresh tokens before grants: the order a rotation takes the same rows in, so a revocation and a

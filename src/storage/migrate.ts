@@ -4,6 +4,7 @@ import * as initial from './migrations/0001-initial.js';
 import * as keys from './migrations/0002-keys.js';
 import * as sharedState from './migrations/0002-shared-state.js';
 import * as verif from './migrations/0002-verif.js';
+import * as workload from './migrations/0002-workload.js';
 import * as scim from './migrations/0003-scim.js';
 import * as device from './migrations/0003-device.js';
 import * as sso from './migrations/0004-sso.js';
@@ -16,6 +17,7 @@ const migrations: Record<string, Migration> = {
   '0002-keys': keys,
   '0002-shared-state': sharedState,
   '0002-verif': verif,
+  '0002-workload': workload,
   '0003-scim': scim,
   '0003-device': device,
   '0004-sso': sso,

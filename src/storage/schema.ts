@@ -76,7 +76,7 @@ export interface RefreshTokenTable {
 export interface RevocationTable {
   id: string;
   seq: number;
-  kind: 'grant' | 'user' | 'jkt' | 'client' | 'all';
+  kind: 'grant' | 'user' | 'jkt' | 'client' | 'all' | 'workload' | 'owner';
   value: string | null;
   issued_before: number;
   /** Milliseconds; null for statements from before migration 0002. */
@@ -182,6 +182,37 @@ export interface SettingTable {
   value: string;
 }
 
+export interface WorkloadTable {
+  id: string;
+  name: string;
+  owner_id: string;
+  purpose: string;
+  resources: string;
+  scope: string;
+  auth_method: 'federated' | 'key';
+  federated_issuer: string | null;
+  federated_subject: string | null;
+  /** JSON object of claim name to required value. */
+  federated_claims: string | null;
+  public_jwk: string | null;
+  jkt: string | null;
+  created_at: number;
+  expires_at: number;
+  last_used_at: number | null;
+  status: 'active' | 'suspended' | 'expired' | 'deleted';
+  status_changed_at: number;
+  tokens_revoked_before: number | null;
+  created_grant_id: string;
+  created_jkt: string | null;
+  created_device_class: string;
+  created_client_id: string;
+}
+
+export interface WorkloadJtiTable {
+  hash: string;
+  expires_at: number;
+}
+
 /** A claimed DPoP proof (or client assertion) id, shared by every instance on the database. */
 export interface DpopJtiTable {
   /** SHA-256 (base64url) of the replay key: bounded length whatever the proof carries. */
@@ -267,6 +298,8 @@ export interface Database {
   browser_sessions: BrowserSessionTable;
   devices: DeviceTable;
   settings: SettingTable;
+  workloads: WorkloadTable;
+  workload_jtis: WorkloadJtiTable;
   dpop_jti: DpopJtiTable;
   poll_pacing: PollPacingTable;
   code_entry_failures: CodeEntryFailureTable;

@@ -28,6 +28,8 @@ import type { Database } from '../../src/storage/schema.js';
 import { SqlSettings } from '../../src/storage/settings.js';
 import { SqlSigningKeyStore } from '../../src/storage/signing-keys.js';
 import { SqlTokenStore } from '../../src/storage/tokens.js';
+import { SqlWorkloadStore } from '../../src/storage/workloads.js';
+import type { Workload } from '../../src/workloads/workload.js';
 import { uuidv7 } from '../../src/shared/ids.js';
 import { postgresSkipReason, startPostgres, type TestPostgres } from '../support/postgres.js';
 
@@ -462,6 +464,60 @@ for (const [name, makeEngine, skip] of engines) {
       const outcomes = await Promise.allSettled(races);
       const failed = outcomes.filter((o) => o.status === 'rejected').map((o) => String((o as PromiseRejectedResult).reason));
       assert.deepEqual(failed, []);
+      assert.equal((await chainIsIntact(storage.db)).ok, true);
+      await engine.release(otherDb);
+    });
+
+    test('workloads: create, find, lifecycle, owner suspension; one exchange per external jti across two instances', async () => {
+      const store = new SqlWorkloadStore(storage.db);
+      const otherDb = await engine.openAnother();
+      const there = new SqlWorkloadStore(otherDb);
+      const base = {
+        ownerId: 'alice',
+        purpose: 'deploys',
+        resources: ['https://api.example'],
+        scopes: ['read'],
+        createdAt: NOW,
+        expiresAt: NOW + 86400,
+        lastUsedAt: null,
+        status: 'active' as const,
+        statusChangedAt: NOW,
+        tokensRevokedBefore: null,
+        provenance: { grantId: 'g-1', jkt: null, deviceClass: 'managed', clientId: 'tether-cli' },
+      };
+      const federated: Workload = {
+        ...base,
+        id: uuidv7(),
+        name: 'deploy',
+        proof: { method: 'federated', issuer: 'https://ci.example', subject: 'repo:acme/app:ref:refs/heads/main', claims: { repository: 'acme/app' } },
+      };
+      const keyed: Workload = { ...base, id: uuidv7(), name: 'cron', proof: { method: 'key', publicJwk: { kty: 'OKP', crv: 'Ed25519', x: 'abc' }, jkt: 'jkt-cron' } };
+      await store.create(federated, [event('workload.created')]);
+      await store.create(keyed, [event('workload.created')]);
+      assert.deepEqual(await there.find(federated.id), federated);
+      assert.equal((await there.findByName('alice', 'cron'))?.id, keyed.id);
+      assert.deepEqual((await there.findFederated('https://ci.example', 'repo:acme/app:ref:refs/heads/main')).map((w) => w.id), [federated.id]);
+
+      // The same external token presented to both instances at once: exactly one exchange is recorded.
+      const jtiHash = `jti-${uuidv7()}`;
+      const exchange = { jtiHash, expiresAt: NOW + 300, workloadId: federated.id, at: NOW + 5 };
+      const raced = await Promise.all([
+        ...Array.from({ length: 3 }, () => store.recordExchange(exchange, [event('workload.token_issued')])),
+        ...Array.from({ length: 3 }, () => there.recordExchange(exchange, [event('workload.token_issued')])),
+      ]);
+      assert.equal(raced.filter(Boolean).length, 1);
+      assert.equal((await store.find(federated.id))?.lastUsedAt, NOW + 5);
+      // Expired claims go; a live one stays.
+      assert.equal(await store.deleteExpiredJtis(NOW + 301), 1);
+
+      assert.equal(await store.update(keyed.id, { from: ['active'], status: 'suspended', at: NOW + 10, revokeTokens: true }, [event('workload.suspended')]), true);
+      assert.equal(await there.update(keyed.id, { from: ['active'], status: 'suspended', at: NOW + 11, revokeTokens: true }, []), false, 'changed once');
+      const suspended = await there.find(keyed.id);
+      assert.deepEqual([suspended?.status, suspended?.tokensRevokedBefore], ['suspended', NOW + 10]);
+      const offboarded = await store.suspendOwned('alice', NOW + 20, (w) => [{ ...event('workload.suspended'), data: { workload: w.id } }]);
+      assert.deepEqual(offboarded.map((w) => w.id), [federated.id], 'only the active one');
+      assert.equal((await there.find(federated.id))?.tokensRevokedBefore, NOW + 20);
+      assert.deepEqual(await there.findFederated('https://ci.example', 'repo:acme/app:ref:refs/heads/main'), []);
       assert.equal((await chainIsIntact(storage.db)).ok, true);
       await engine.release(otherDb);
     });
