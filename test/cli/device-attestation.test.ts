@@ -5,6 +5,10 @@
  * another key, for another issuer, without a proof) is refused with `invalid_request`; an unenrolled device key
  * counts as unmanaged. Revoking the device's trust refuses its tokens at a running `tether gateway` and its next
  * refresh.
+ *
+ * The default pack also asks a phishing-resistant sign-in to approve a high-tier request, so the person approves
+ * after signing in through a provider with a security key (`amr: ['hwk']`), never with a password: what these tests
+ * decide is the device, not the sign-in.
  */
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
@@ -21,6 +25,7 @@ import { DEVICE_GRANT, postForm } from '../support/http.js';
 import { ADMIN_KEY, GATEWAY_SECRET, startServer, type TestServer } from '../support/in-process.js';
 import { ath } from '../support/tokens.js';
 import { startUpstream, until } from '../guard/support.js';
+import { startSecurityKeyProvider, type SecurityKeyProvider } from '../sso/fake-provider.js';
 
 const PROD = 'https://prod.example';
 const MANAGED = /This API needs a managed device/;
@@ -61,14 +66,20 @@ function io(env: Record<string, string>): CliIO & { err: () => string } {
 
 describe('device statements at /device_authorization', () => {
   let server: TestServer;
+  let corp: SecurityKeyProvider;
 
   before(async () => {
+    corp = await startSecurityKeyProvider();
     server = await startServer({
+      upstream_providers: [corp.config],
       extra_resources: [{ uri: PROD, name: 'Production', scopes: ['read', 'write'], tier: 'high' }],
       extra_clients: [{ id: 'ops-cli', name: 'Ops CLI', grants: [DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT], scopes: ['read', 'write'], resources: [PROD] }],
     });
   });
-  after(() => server.close());
+  after(async () => {
+    await server.close();
+    await corp.close();
+  });
 
   async function ask(key: DpopKey | undefined, attestation: string | undefined, client = 'ops-cli'): Promise<Reply> {
     const form: Record<string, string> = { client_id: client };
@@ -102,12 +113,14 @@ describe('device statements at /device_authorization', () => {
     return device;
   }
 
-  /** Asks with a statement, approves in the browser, redeems with the login key. */
+  /** Asks with a statement, approves in the browser (signed in with a security key), redeems with the login key. */
   async function login(key: DpopKey, device: Device, client = 'ops-cli'): Promise<Record<string, unknown>> {
     const reply = await ask(key, await statement(device, { aud: server.issuer, cnfJkt: key.jkt }), client);
     assert.equal(reply.status, 200, JSON.stringify(reply.body));
     const codes = reply.body as unknown as DeviceCodes;
-    assert.match(await new FormBrowser(server.issuer).decide(codes.user_code, 'approve'), /Device approved/);
+    const browser = new FormBrowser(server.issuer);
+    await browser.signInUpstream('corp');
+    assert.match(await browser.decide(codes.user_code, 'approve'), /Device approved/);
     const url = `${server.issuer}/token`;
     const tokens = await postForm(url, { grant_type: DEVICE_GRANT, client_id: client, device_code: codes.device_code }, { DPoP: await key.proof('POST', url) });
     assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
@@ -127,6 +140,7 @@ describe('device statements at /device_authorization', () => {
     assert.equal(claims['device_class'], 'managed');
     assert.equal(claims['device_enrolled'], true);
     assert.equal(claims['device_jkt'], device.jkt);
+    assert.equal(claims.sub, 'corp:alice-1', 'approved by alice signed in through the provider, with a security key');
     assert.deepEqual(claims['cnf'], { jkt: key.jkt }, 'the token stays bound to the login key, not the device key');
   });
 

@@ -10,10 +10,10 @@ import { chromium, type Browser } from 'playwright-core';
 import { DEVICE_KEY_ACCOUNT } from '../../src/cli/auth/device-key.js';
 import { AgentClient } from '../../src/cli/secrets/agent-client.js';
 import { hashSecret } from '../../src/shared/crypto.js';
-import { hashPassword } from '../../src/users/password.js';
 import { approveInBrowser } from '../support/browser-form.js';
 import { TEST_KEK } from '../support/in-process.js';
 import { freePort } from '../support/ports.js';
+import { startRealProvider, type RealProvider } from '../sso/real-provider.js';
 import { findSecrets, readAll } from './harness.js';
 
 /**
@@ -22,19 +22,22 @@ import { findSecrets, readAll } from './harness.js';
  * administrator approves it with `tether admin devices approve`, and `tether login` in a real terminal (tmux),
  * approved in headless Chromium, succeeds with `device_class: managed`. The device key is only in the agent:
  * nothing under HOME holds a private key. The same HOME copied to a second machine (its own runtime folder, so no
- * agent) has a new, unenrolled key, and its login for the high-tier API is refused.
+ * agent) has a new, unenrolled key, and its login for the high-tier API is refused, for its device.
+ *
+ * The default pack also asks a phishing-resistant sign-in to approve a high-tier request: the person signs in in
+ * Chromium through npm oidc-provider, which reports a security key (`amr: ['hwk']`), not with a password.
  */
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'bin/tether.js');
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const PASSWORD = 'e2e-password-for-alice';
 const ADMIN = 'tether_admin_e2e_key_0123456789abcdefghijklmnopqrstuv';
 const run = promisify(execFile);
 
 let scratch: string;
 let server: ChildProcess | undefined;
 let browser: Browser | undefined;
+let provider: RealProvider | undefined;
 let issuer: string;
 let tmuxSocket: string;
 /** The first machine and the machine the HOME was copied to. */
@@ -101,7 +104,16 @@ before(async () => {
   });
   const port = await freePort();
   issuer = `http://127.0.0.1:${port}`;
-  // JSON is YAML: a tenant like the dev one, but its API is high-tier, so only a managed device may log in.
+  // The company's provider, where alice signs in with a security key; its redirect URI names Tether's port.
+  provider = await startRealProvider(`${issuer}/device/callback/corp`, {
+    id: 'alice-7',
+    claims: { preferred_username: 'alice', name: 'Alice', email: 'alice@corp.example', email_verified: true, groups: ['engineering'] },
+    amr: ['hwk'],
+  });
+  const secretFile = join(scratch, 'corp-client-secret');
+  writeFileSync(secretFile, provider.clientSecret, { mode: 0o600 });
+  // JSON is YAML: a tenant like the dev one, but its API is high-tier, so only a managed device may log in, and its
+  // people sign in through the company's provider (no local accounts).
   const config = {
     issuer,
     listen: { host: '127.0.0.1', port },
@@ -119,7 +131,17 @@ before(async () => {
       },
     ],
     admin: { api_key_hashes: [hashSecret(ADMIN)] },
-    users: [{ username: 'alice', name: 'Alice', password_hash: await hashPassword(PASSWORD), groups: ['engineering'] }],
+    upstream_providers: [
+      {
+        name: 'corp',
+        display_label: 'Corp SSO',
+        issuer: provider.issuer,
+        client_id: provider.clientId,
+        client_secret_file: secretFile,
+        scopes: ['openid', 'email', 'profile', 'groups'],
+        allowed_email_domains: ['corp.example'],
+      },
+    ],
   };
   const configFile = join(scratch, 'tether.yaml');
   writeFileSync(configFile, JSON.stringify(config, null, 2));
@@ -147,6 +169,7 @@ after(async () => {
   for (const env of [machine, copied]) if (env) await agentOf(env).request({ op: 'stop' }).catch(() => undefined);
   server?.kill('SIGTERM');
   if (server && server.exitCode === null) await new Promise((r) => server?.once('exit', r));
+  await provider?.close();
   rmSync(scratch, { recursive: true, force: true });
 });
 
@@ -166,7 +189,7 @@ describe('device identity with the built CLI', { timeout: 120_000 }, () => {
     assert.match(approved.stdout, /as managed/);
     assert.match((await tether(machine, ['device', 'status', '--issuer', issuer])).stdout, /approved as managed/);
 
-    // 3. tether login in a real terminal; the person approves in Chromium.
+    // 3. tether login in a real terminal; the person approves in Chromium, signed in at the provider.
     inTerminal('login', machine, `login --issuer ${issuer}`);
     const shown = await waitForScreen('login', /Press Enter to open/);
     const userCode = /one-time code: ([A-Z]{4}-[A-Z]{4}-[A-Z]{4})/.exec(shown)?.[1];
@@ -175,7 +198,14 @@ describe('device identity with the built CLI', { timeout: 120_000 }, () => {
     try {
       const page = await context.newPage();
       page.setDefaultTimeout(15_000);
-      await approveInBrowser(page, `${issuer}/device?user_code=${userCode}`, { username: 'alice', password: PASSWORD });
+      await approveInBrowser(page, `${issuer}/device?user_code=${userCode}`, {
+        provider: 'Corp SSO',
+        atProvider: async () => {
+          await page.getByRole('heading', { name: 'Corp identity provider' }).waitFor();
+          assert.equal(new URL(page.url()).origin, provider?.issuer, 'at the provider, another origin');
+          await page.getByRole('button', { name: 'Continue as Alice' }).click();
+        },
+      });
     } finally {
       await context.close();
     }
@@ -191,7 +221,8 @@ describe('device identity with the built CLI', { timeout: 120_000 }, () => {
     assert.equal(claims['device_class'], 'managed');
     assert.equal(claims['device_jkt'], jkt);
     const whoami = await tether(machine, ['request', 'GET', `${issuer}/api/whoami`]);
-    assert.equal((JSON.parse(whoami.stdout) as { sub: string }).sub, 'alice');
+    // The person the provider signed in (provisioned just in time as corp:<their subject there>).
+    assert.equal((JSON.parse(whoami.stdout) as { sub: string }).sub, 'corp:alice-7');
 
     // 5. Nothing under HOME or the runtime folder holds a private key or a token.
     const texts = readAll([machine['HOME'] as string, machine['XDG_RUNTIME_DIR'] as string]);
@@ -206,6 +237,8 @@ describe('device identity with the built CLI', { timeout: 120_000 }, () => {
     inTerminal('copied', copied, `login --issuer ${issuer}`);
     const refused = await waitForScreen('copied', /EXIT:\d+/, 30_000);
     assert.match(refused, /EXIT:5/, refused);
+    // Refused for its device, when it asked for a code: no code was shown, so no sign-in came into it.
     assert.match(refused.replace(/\s+/g, ' '), /This API needs a managed device/);
+    assert.doesNotMatch(refused, /one-time code/, refused);
   });
 });

@@ -3,6 +3,9 @@
  * enroll`, an administrator's `tether admin devices approve`, then `tether login` for a high-tier API under the
  * default pack succeeds with `device_class: managed`. The device key never lands in a file under HOME; a HOME copied
  * to another machine (without its keychain) makes a new, unmanaged key; revoking the trust refuses the next refresh.
+ *
+ * The default pack also asks a phishing-resistant sign-in to approve a high-tier request: the person signs in
+ * through a provider with a security key (`amr: ['hwk']`), so what is refused or allowed here is the device.
  */
 import assert from 'node:assert/strict';
 import { cpSync } from 'node:fs';
@@ -17,6 +20,7 @@ import { ProfileFile } from '../../src/cli/config/profiles.js';
 import { ExitCode } from '../../src/cli/io.js';
 import { SqlAuditLog } from '../../src/storage/audit-log.js';
 import { ADMIN_KEY, startServer, type TestServer } from '../support/in-process.js';
+import { startSecurityKeyProvider, type SecurityKeyProvider } from '../sso/fake-provider.js';
 import { findSecrets, loginAndDecide, mapKeyring, readAll, Sandbox } from './harness.js';
 
 async function admin(server: TestServer, args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -31,12 +35,21 @@ async function admin(server: TestServer, args: string[]): Promise<{ code: number
 
 describe('tether device: one key per machine, enrolled, vouching for every login', () => {
   let server: TestServer;
+  let corp: SecurityKeyProvider;
 
-  // The test API is high-tier: under the default pack only a managed device may log in for it.
+  // The test API is high-tier: under the default pack only a managed device may log in for it, approved after a
+  // phishing-resistant sign-in.
   before(async () => {
-    server = await startServer({ api_tier: 'high' });
+    corp = await startSecurityKeyProvider();
+    server = await startServer({ api_tier: 'high', upstream_providers: [corp.config] });
   });
-  after(() => server.close());
+  after(async () => {
+    await server.close();
+    await corp.close();
+  });
+
+  /** `tether login`, approved by alice signed in through the provider with a security key. */
+  const loginApproved = (run: Parameters<typeof loginAndDecide>[1]) => loginAndDecide(server, run, 'approve', ['--issuer', server.issuer], { upstream: 'corp' });
 
   test('enroll, approve, login: the token says managed; nothing under HOME holds the device key', async () => {
     const keyring = mapKeyring();
@@ -69,7 +82,7 @@ describe('tether device: one key per machine, enrolled, vouching for every login
       assert.match(status.stdout.text, /Trust {7}approved as managed/);
 
       const run = box.deps();
-      const { code } = await loginAndDecide(server, run);
+      const { code } = await loginApproved(run);
       assert.equal(code, 0, run.stderr.text);
       assert.match(run.stderr.text, new RegExp(`Device    managed, vouched for by this machine's device key ${jkt}`));
       const profile = new ProfileFile(run.deps.paths.configFile).select();
@@ -79,6 +92,7 @@ describe('tether device: one key per machine, enrolled, vouching for every login
       const claims = decodeJwt(tokens?.accessToken ?? '');
       assert.equal(claims['device_class'], 'managed');
       assert.equal(claims['device_jkt'], jkt);
+      assert.equal(claims.sub, 'corp:alice-1', 'approved by alice signed in through the provider, with a security key');
       assert.notEqual((claims['cnf'] as { jkt: string }).jkt, jkt, 'the login key is fresh; the device key only vouches');
 
       // The device key's private half is in the keychain only: no file under HOME has it, nor any private key.
@@ -110,7 +124,7 @@ describe('tether device: one key per machine, enrolled, vouching for every login
       const jkt = /Device key {2}([A-Za-z0-9_-]{43})/.exec(run.stdout.text)?.[1] as string;
       assert.equal((await admin(server, ['devices', 'approve', '--class', 'managed', '--', jkt])).code, 0);
       const login = box.deps();
-      assert.equal((await loginAndDecide(server, login)).code, 0, login.stderr.text);
+      assert.equal((await loginApproved(login)).code, 0, login.stderr.text);
       assert.deepEqual(findSecrets(readAll([box.home]), []), []);
     } finally {
       await box.close();
@@ -127,7 +141,7 @@ describe('tether device: one key per machine, enrolled, vouching for every login
       const jkt = /Device key {2}([A-Za-z0-9_-]{43})/.exec(enrolling.stdout.text)?.[1] as string;
       assert.equal((await admin(server, ['devices', 'approve', '--class', 'managed', '--', jkt])).code, 0);
       const run = box.deps();
-      assert.equal((await loginAndDecide(server, run)).code, 0, run.stderr.text);
+      assert.equal((await loginApproved(run)).code, 0, run.stderr.text);
 
       // Every file the CLI wrote, copied to a machine with its own (empty) keychain.
       cpSync(box.home, copy.home, { recursive: true });
@@ -137,10 +151,19 @@ describe('tether device: one key per machine, enrolled, vouching for every login
       assert.ok(copiedJkt && copiedJkt !== jkt, 'the copy has a key of its own');
       assert.match(there.stdout.text, /new: this machine had none/);
       assert.match(there.stdout.text, /not enrolled/);
+      const audit = new SqlAuditLog(server.tether.db);
+      const askedBefore = (await audit.query({ type: 'policy.denied' })).filter((e) => e.data['step'] === 'device_authorization');
       const loginThere = copy.deps();
       const code = await (await import('../../src/cli/commands/login.js')).loginCommand(['--issuer', server.issuer], loginThere.deps);
       assert.equal(code, ExitCode.unauthorized, loginThere.stderr.text);
       assert.match(loginThere.stderr.text, /This API needs a managed device/);
+      // Refused for its device alone: when it asked for a code, before anyone signed in (the original machine's
+      // approver signs in with a security key, so a sign-in would not have been the reason either).
+      assert.doesNotMatch(loginThere.stderr.text, /one-time code/, 'no code was shown, so nobody signed in to approve');
+      const asked = (await audit.query({ type: 'policy.denied' })).filter((e) => e.data['step'] === 'device_authorization');
+      assert.equal(asked.length, askedBefore.length + 1, 'one refusal, at the code request');
+      assert.deepEqual(asked.at(-1)?.data['policies'], ['high-tier-needs-managed-device']);
+      assert.equal(asked.at(-1)?.data['device_class'], 'unmanaged');
       // Nor does the copied session work there: its keys stayed in the first machine's keychain.
       const copiedRequest = copy.deps();
       assert.notEqual(await requestCommand(['GET', `${server.api}/whoami`], copiedRequest.deps), 0);
@@ -161,7 +184,7 @@ describe('tether device: one key per machine, enrolled, vouching for every login
       const refused = await requestCommand(['GET', `${server.api}/whoami`], refreshing);
       assert.equal(refused, ExitCode.notSignedIn, later.stderr.text);
       assert.match(later.stderr.text, /refused to refresh this session: This API needs a managed device/);
-      const denials = (await new SqlAuditLog(server.tether.db).query({ type: 'policy.denied' })).filter((e) => e.data['step'] === 'refresh');
+      const denials = (await audit.query({ type: 'policy.denied' })).filter((e) => e.data['step'] === 'refresh');
       assert.ok(denials.some((e) => e.data['device_class'] === 'unmanaged'), 'the refresh was refused as from an unmanaged device');
     } finally {
       await box.close();

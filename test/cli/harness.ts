@@ -137,12 +137,17 @@ export async function waitFor(read: () => string, pattern: RegExp, timeoutMs = 1
   }
 }
 
-/** Runs `tether login`, decides in the (form-driven) browser as alice once the code shows, and returns the outcome. */
+/**
+ * Runs `tether login`, decides in the (form-driven) browser as alice once the code shows, and returns the outcome.
+ * Alice signs in with her password, or through upstream provider `signIn.upstream` (a high-tier API under the
+ * default pack needs a phishing-resistant sign-in, such as a provider's security key).
+ */
 export async function loginAndDecide(
   server: TestServer,
   run: ReturnType<Sandbox['deps']>,
   decision: 'approve' | 'deny' | 'none' = 'approve',
   args: string[] = ['--issuer', server.issuer],
+  signIn: { upstream?: string } = {},
 ): Promise<{ code: number; userCode: string }> {
   const pending = loginCommand(args, run.deps);
   const match = await Promise.race([
@@ -153,7 +158,9 @@ export async function loginAndDecide(
   ]);
   const userCode = match[1] as string;
   if (decision !== 'none') {
-    await new FormBrowser(server.issuer).decide(userCode, decision);
+    const browser = new FormBrowser(server.issuer);
+    if (signIn.upstream) await browser.signInUpstream(signIn.upstream);
+    await browser.decide(userCode, decision);
     run.release();
   }
   return { code: await pending, userCode };

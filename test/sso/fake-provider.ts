@@ -1,5 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { freePort } from '../support/ports.js';
 
@@ -155,5 +158,43 @@ export function providerConfig(provider: FakeProvider, secretFile: string, over:
     allowed_email_domains: ['corp.example'],
     timeout: 3,
     ...over,
+  };
+}
+
+/** Alice at the company's provider, signing in with a security key (RFC 8176 `hwk`): a phishing-resistant sign-in. */
+export const ALICE_WITH_SECURITY_KEY = {
+  sub: 'alice-1',
+  preferred_username: 'alice',
+  name: 'Alice',
+  email: 'alice@corp.example',
+  email_verified: true,
+  groups: ['engineering'],
+  amr: ['hwk', 'pin'],
+};
+
+/** A fake provider `corp` where alice signs in with a security key, with its `upstream_providers` entry. */
+export interface SecurityKeyProvider {
+  provider: FakeProvider;
+  /** Goes into the server's `upstream_providers`; its secret is in a temporary file. */
+  config: Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+/**
+ * For tests of high-tier APIs under the default pack, which only a phishing-resistant sign-in may approve: the
+ * person signs in through this provider (`FormBrowser.signInUpstream('corp')`) instead of with a password.
+ */
+export async function startSecurityKeyProvider(): Promise<SecurityKeyProvider> {
+  const provider = await FakeProvider.start();
+  provider.script = { claims: ALICE_WITH_SECURITY_KEY };
+  const dir = mkdtempSync(join(tmpdir(), 'tether-key-provider-'));
+  writeFileSync(join(dir, 'secret'), provider.clientSecret);
+  return {
+    provider,
+    config: providerConfig(provider, join(dir, 'secret')),
+    async close() {
+      await provider.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }

@@ -134,20 +134,35 @@ export class FormBrowser {
 /** The part of a playwright Page the approval walk uses (typed here so protocol tests need no playwright). */
 interface ApprovalPage {
   goto(url: string): Promise<unknown>;
-  getByRole(role: 'heading' | 'button', options: { name: string }): { waitFor(): Promise<void>; click(): Promise<void> };
+  getByRole(role: 'heading' | 'button' | 'link', options: { name: string }): { waitFor(): Promise<void>; click(): Promise<void> };
   getByLabel(label: string): { fill(value: string): Promise<void> };
 }
 
+/** How the person signs in on the verification page. */
+export type BrowserSignIn =
+  | { username: string; password: string }
+  /**
+   * Through the "Sign in with <label>" link of an upstream provider; `atProvider` plays the person's part on the
+   * provider's own pages, if it shows any (a high-tier API under the default pack needs a phishing-resistant one).
+   */
+  | { provider: string; atProvider?: () => Promise<void> };
+
 /**
  * A person approving in a real browser (Chromium through playwright): opens the link with the code filled in,
- * signs in (sign-in comes first; the code from the link rides along), confirms the code and presses Approve, then
- * waits for "Device approved". The one place that knows the verification pages' order for these tests.
+ * signs in (sign-in comes first; the code from the link rides along, through an upstream provider too), confirms
+ * the code and presses Approve, then waits for "Device approved". The one place that knows the verification pages'
+ * order for these tests.
  */
-export async function approveInBrowser(page: ApprovalPage, completeUrl: string, credentials: { username: string; password: string }): Promise<void> {
+export async function approveInBrowser(page: ApprovalPage, completeUrl: string, signIn: BrowserSignIn): Promise<void> {
   await page.goto(completeUrl);
-  await page.getByLabel('Username').fill(credentials.username);
-  await page.getByLabel('Password').fill(credentials.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  if ('provider' in signIn) {
+    await page.getByRole('link', { name: `Sign in with ${signIn.provider}` }).click();
+    await signIn.atProvider?.();
+  } else {
+    await page.getByLabel('Username').fill(signIn.username);
+    await page.getByLabel('Password').fill(signIn.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  }
   await page.getByRole('heading', { name: 'Check the code' }).waitFor();
   await page.getByRole('button', { name: 'Yes, the codes match' }).click();
   await page.getByRole('button', { name: 'Approve' }).click();
