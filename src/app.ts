@@ -28,15 +28,13 @@ import { resolveKek } from './config/kek.js';
 import { ConfigError } from './config/load.js';
 import { KeyEncryptionError } from './tokens/key-encryption.js';
 import { Checkpointer } from './audit/checkpoint.js';
-import { SqlAuditCheckpoints, SqlAuditLog } from './storage/audit-log.js';
-import { SqlGrantStore } from './storage/grants.js';
-import { SqlTokenStore } from './storage/tokens.js';
+import { SqlAuditCheckpoints } from './storage/audit-log.js';
 import { IssuedTokenVerifier } from './tokens/issued-token-verifier.js';
 import { buildHttpServer } from './http/server.js';
 import { randomToken } from './shared/crypto.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import { SqlBrowserSessionStore } from './storage/browser-sessions.js';
-import { SqliteDeviceAuthorizationStore } from './storage/sqlite-device-authorizations.js';
+import { sqliteFastPaths } from './storage/sqlite-fast-paths.js';
 import type { Database } from './storage/schema.js';
 import { SqlSettings } from './storage/settings.js';
 import { SqlSigningKeyStore } from './storage/signing-keys.js';
@@ -96,7 +94,8 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   const sqlite = await openSqliteHandle({ dataDir: config.data_dir, synchronous: config.storage.synchronous });
   const { db } = sqlite;
   const settings = new SqlSettings(db);
-  const deviceStore = new SqliteDeviceAuthorizationStore(sqlite);
+  const fast = sqliteFastPaths(sqlite);
+  const deviceStore = fast.deviceAuthorizations;
   const sessionStore = new SqlBrowserSessionStore(db);
   const keys = await KeyRing.open(new SqlSigningKeyStore(db), kek.kek, clock).catch(async (error: unknown) => {
     await db.destroy();
@@ -127,9 +126,9 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   const dpop = new DpopVerifier(replay, replayMark);
   const nonces = config.dpop.require_nonce ? new DpopNonces(() => clock.now()) : undefined;
   const proofs = { dpop, nonces };
-  const grantStore = new SqlGrantStore(db);
-  const audit = new SqlAuditLog(db);
-  const tokenStore = new SqlTokenStore(db);
+  const grantStore = fast.grants;
+  const audit = fast.audit;
+  const tokenStore = fast.tokens;
   const metrics = new Metrics();
   // The longest an access token can live: statements matter that long, and a retiring key stays published that long.
   const maxTokenTtl = Math.max(
