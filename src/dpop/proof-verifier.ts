@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { decodeSegment, importPublicJwk, isJwsAlgorithm, JWS_ALGORITHMS, jwkThumbprint, splitCompactJws, verifyJws, type JwsAlgorithm } from './jws.js';
+import { decodeSegment, importPublicJwk, isJwsAlgorithm, JWS_ALGORITHMS, jwkThumbprint, splitCompactJws, verifyJws, type CompactJws, type JwsAlgorithm } from './jws.js';
 import type { ReplayCache } from './replay-cache.js';
 
 /** Why a proof was refused; stable, for tests and logs. */
@@ -80,10 +80,22 @@ export interface VerifiedProof {
   iat: number;
 }
 
-interface ProofHeader {
+export interface ProofHeader {
   alg: JwsAlgorithm;
   key: KeyObject;
   jkt: string;
+}
+
+/** A proof that passed {@link ProofVerifier.inspect}: its key thumbprint is known, its signature not yet checked. */
+export interface InspectedProof {
+  /** Thumbprint of the key in the header; nobody has yet shown they hold it. */
+  readonly jkt: string;
+  readonly jti: string;
+  readonly iat: number;
+  readonly header: ProofHeader;
+  readonly jws: CompactJws;
+  readonly nonce: string | undefined;
+  readonly expected: ProofExpectation;
 }
 
 /** A jti must carry enough randomness to be unique (RFC 9449 §4.2 suggests 96 bits); shorter ones are refused. */
@@ -131,6 +143,15 @@ export class ProofVerifier {
 
   /** Checks `proof` against `expected`; returns its key thumbprint, jti and iat, or throws {@link ProofRejected}. */
   verify(proof: string, expected: ProofExpectation): VerifiedProof {
+    return this.confirm(this.inspect(proof, expected));
+  }
+
+  /**
+   * Every check of {@link verify} that comes before the signature (form, header, key, jti, htm, htu, iat, exp,
+   * ath, the bound key), for a caller that must first look something up to know whether the signature matters;
+   * finish with {@link confirm}, or {@link acceptUnsigned} where nothing depends on who signed.
+   */
+  inspect(proof: string, expected: ProofExpectation): InspectedProof {
     const jws = splitCompactJws(proof);
     if (!jws) throw new ProofRejected('proof_malformed', 'The DPoP proof is not a compact JWT.');
     const header = this.header(jws.rawHeader);
@@ -160,11 +181,28 @@ export class ProofVerifier {
     if (expected.jkt !== undefined && header.jkt !== expected.jkt) {
       throw new ProofRejected('proof_key_mismatch', 'The proof is not signed by the key the token is bound to.');
     }
+    const nonce = typeof payload['nonce'] === 'string' ? payload['nonce'] : undefined;
+    return { jkt: header.jkt, jti, iat, header, jws, nonce, expected };
+  }
+
+  /** The rest of {@link verify} after {@link inspect}: the signature, the nonce, the restart mark, the jti claim. */
+  confirm(inspected: InspectedProof): VerifiedProof {
+    const { header, jws } = inspected;
     if (!verifyJws(header.alg, header.key, jws.signingInput, jws.signature)) {
       throw new ProofRejected('proof_signature', 'The proof signature is invalid.');
     }
+    return this.acceptUnsigned(inspected);
+  }
+
+  /**
+   * {@link confirm} without the signature check: only for an answer that depends on nothing the signature proves
+   * (see docs/architecture.md, "A pending poll's proof"). The nonce, the restart mark and the single-use jti are
+   * still enforced, so a replayed proof is refused here as everywhere.
+   */
+  acceptUnsigned(inspected: InspectedProof): VerifiedProof {
+    const { header, jti, iat, expected } = inspected;
     const nonces = expected.nonces;
-    if (nonces && !nonces.isValid(typeof payload['nonce'] === 'string' ? payload['nonce'] : undefined)) {
+    if (nonces && !nonces.isValid(inspected.nonce)) {
       throw new ProofRejected('nonce_required', 'This server requires a DPoP nonce.', nonces.current());
     }
     if (expected.notAfterIat !== undefined && iat <= expected.notAfterIat) {

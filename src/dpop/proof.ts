@@ -40,24 +40,56 @@ export class DpopVerifier {
   }
 
   async verify(proof: string, expected: ProofExpectations): Promise<VerifiedProof> {
-    let verified: VerifiedProof;
-    try {
-      verified = this.proofs.verify(proof, {
+    return this.inspect(proof, expected).confirm();
+  }
+
+  /**
+   * Every check but the signature now; the signature (and the rest) when the caller knows whether it matters.
+   * See {@link ProofVerifier.inspect}.
+   */
+  inspect(proof: string, expected: ProofExpectations): PendingProof {
+    const inspected = this.refusals(() =>
+      this.proofs.inspect(proof, {
         htm: expected.htm,
         htu: expected.htu,
         now: expected.now,
         ath: expected.accessToken === undefined ? undefined : accessTokenHash(expected.accessToken),
         nonces: expected.nonces,
         notAfterIat: this.mark?.previous,
-      });
+      }),
+    );
+    return {
+      jkt: inspected.jkt,
+      confirm: async () => {
+        const verified = this.refusals(() => this.proofs.confirm(inspected));
+        // Answer only once the mark covers this proof, so a crash right after cannot make it acceptable again.
+        const stored = this.mark?.record(verified.iat);
+        if (stored) await stored;
+        return verified;
+      },
+      // Not recorded in the mark: a proof accepted unsigned earns nothing that a replay after a restart could reuse.
+      acceptUnsigned: () => this.refusals(() => this.proofs.acceptUnsigned(inspected)),
+    };
+  }
+
+  /** Runs a verifier step with its refusals as OAuth errors. */
+  private refusals<T>(step: () => T): T {
+    try {
+      return step();
     } catch (error) {
       if (!(error instanceof ProofRejected)) throw error;
       if (error.code === 'nonce_required' && error.nonce !== undefined) throw new UseDpopNonce(error.nonce);
       throw new InvalidDpopProof(error.description);
     }
-    // Answer only once the mark covers this proof, so a crash right after cannot make it acceptable again.
-    const stored = this.mark?.record(verified.iat);
-    if (stored) await stored;
-    return verified;
   }
+}
+
+/** A proof whose signature is not checked yet: see {@link DpopVerifier.inspect}. */
+export interface PendingProof {
+  /** The thumbprint of the key the proof names; not yet shown to be held by the sender. */
+  readonly jkt: string;
+  /** Checks the signature and the rest: the proof is then verified in full. */
+  confirm(): Promise<VerifiedProof>;
+  /** Everything but the signature: only where the answer depends on nothing the signature proves. */
+  acceptUnsigned(): VerifiedProof;
 }
