@@ -63,8 +63,14 @@ export class ChainCursor {
   }
 }
 
+/** Each appended event's `data` in canonical JSON, serialized once for both its hash and its row. */
+const canonicalData = new WeakMap<object, string>();
+
 /** The next link of the chain: the event with its position, its predecessor's hash and its own hash. */
 export function chainEvent(input: AuditEventInput, seq: number, prevHash: string, parentId: string | null): AuditEvent {
+  const dataJson = canonicalJson(input.data);
+  const data = JSON.parse(dataJson) as Record<string, unknown>;
+  canonicalData.set(data, dataJson);
   const content: Omit<AuditEvent, 'hash'> = {
     seq: seq + 1,
     id: uuidv7(),
@@ -77,10 +83,10 @@ export function chainEvent(input: AuditEventInput, seq: number, prevHash: string
     jti: input.jti ?? null,
     jkt: input.jkt ?? null,
     parentId,
-    data: JSON.parse(canonicalJson(input.data)) as Record<string, unknown>,
+    data,
     prevHash,
   };
-  return { ...content, hash: eventHash(content) };
+  return { ...content, hash: eventHash(content, dataJson) };
 }
 
 async function findParent(tx: Tx, parent: ParentRef): Promise<string | null> {
@@ -105,7 +111,7 @@ export function auditEventRow(e: AuditEvent): AuditEventTable {
     jti: e.jti ?? null,
     jkt: e.jkt ?? null,
     parent_id: e.parentId,
-    data: canonicalJson(e.data),
+    data: canonicalData.get(e.data) ?? canonicalJson(e.data),
     prev_hash: e.prevHash,
     hash: e.hash,
   };
