@@ -86,22 +86,26 @@ export async function approveAll(server, userCodes) {
   );
 }
 
-/** Starts `count` device codes at `server` (one by one, a few at a time), each with its device's key. */
-export async function startDevices(server, { clientId, count, keys }) {
+/**
+ * Starts `count` device codes at `server` (a few at a time), each with its device's key; with `bind`, the request
+ * carries a proof by that key, which binds the code to it at Tether (RFC 9449 §10 applied to RFC 8628).
+ */
+export async function startDevices(server, { clientId, count, keys, bind = false }) {
   const out = [];
   let next = 0;
   await Promise.all(
     Array.from({ length: 8 }, async () => {
       while (next < count) {
         const i = next++;
+        const key = keys[i % keys.length];
         const response = await fetch(server.endpoints.deviceAuthorization, {
           method: 'POST',
-          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          headers: { 'content-type': 'application/x-www-form-urlencoded', ...(bind ? { dpop: freshProof(key, server.endpoints.deviceAuthorization) } : {}) },
           body: new URLSearchParams({ client_id: clientId }),
         });
         const body = await response.json();
         if (response.status !== 200 || !body.device_code) throw new Error(`${server.name} device authorization: ${response.status} ${JSON.stringify(body)}`);
-        out.push({ deviceCode: body.device_code, userCode: body.user_code, key: keys[i % keys.length] });
+        out.push({ deviceCode: body.device_code, userCode: body.user_code, key });
       }
     }),
   );

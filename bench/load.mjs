@@ -280,3 +280,28 @@ export function constantRoute(server, options) {
   };
   return drive(server, options, request, tally);
 }
+
+/**
+ * Pending polls of codes bound to their device's key, round-robin, each with a fresh proof by that key: the poll
+ * whose signature Tether checks (a bound code's answer depends on who signed).
+ */
+export function boundPolls(server, { clientId, devices, ...options }) {
+  const tally = new Tally(
+    (status, body) => status === 400 && (body.includes('"authorization_pending"') || body.includes('"slow_down"')),
+  );
+  const prefix = `grant_type=${encodeURIComponent(DEVICE_CODE_GRANT)}&client_id=${encodeURIComponent(clientId)}&device_code=`;
+  let next = 0;
+  const request = {
+    method: 'POST',
+    path: new URL(server.endpoints.token).pathname,
+    headers: { 'content-type': FORM, 'user-agent': USER_AGENT },
+    setupRequest(req) {
+      const device = devices[next++ % devices.length];
+      req.body = prefix + encodeURIComponent(device.deviceCode);
+      req.headers.DPoP = freshProof(device.key, server.endpoints.token);
+      return req;
+    },
+    onResponse: (status, body) => tally.record(status, body),
+  };
+  return drive(server, options, request, tally);
+}

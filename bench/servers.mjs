@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
+import { connectProfiler, PROFILE_DIR } from './profiler.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -40,8 +41,8 @@ function nodeFlags(name) {
   return value ? value.split(/\s+/).filter(Boolean) : [];
 }
 
-function launch(name, script, { pinned, env = {} }) {
-  const args = [...nodeFlags(name), ...script];
+function launch(name, script, { pinned, env = {}, flags = [] }) {
+  const args = [...nodeFlags(name), ...flags, ...script];
   const [command, argv] = pinned ? ['taskset', ['-c', SERVER_CORE, process.execPath, ...args]] : [process.execPath, args];
   // NODE_ENV=production for both; output is kept (not shown) so routine logs stay quiet but a crash can be explained.
   const child = spawn(command, argv, { cwd: ROOT, env: { ...process.env, NODE_ENV: 'production', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -144,8 +145,12 @@ export async function startTether({ clientId, pinned }) {
   writeFileSync(file, stringify(config));
   // A fresh key-encryption key per run, from the environment as production would (never the data dir).
   const env = { TETHER_KEK: randomBytes(32).toString('base64') };
-  const server = launch('Tether', ['bin/tether.js', 'serve', '--config', file], { pinned, env });
-  return finish(server, config.issuer, () => rmSync(dir, { recursive: true, force: true }));
+  const inspectPort = PROFILE_DIR ? await freePort() : undefined;
+  const flags = inspectPort ? [`--inspect=127.0.0.1:${inspectPort}`] : [];
+  const server = launch('Tether', ['bin/tether.js', 'serve', '--config', file], { pinned, env, flags });
+  const running = await finish(server, config.issuer, () => rmSync(dir, { recursive: true, force: true }));
+  if (inspectPort) running.profiler = await connectProfiler(inspectPort);
+  return running;
 }
 
 export async function startOidcProvider({ clientId, pinned }) {
