@@ -82,6 +82,7 @@ async function drive(server, options, request, tally) {
   return {
     seconds,
     total: tally.valid + tally.unexpected,
+    slowDown: tally.slowDown,
     valid: tally.valid,
     rate: tally.valid / seconds,
     unexpected: tally.unexpected,
@@ -289,6 +290,12 @@ export function boundPolls(server, { clientId, devices, ...options }) {
   const tally = new Tally(
     (status, body) => status === 400 && (body.includes('"authorization_pending"') || body.includes('"slow_down"')),
   );
+  tally.slowDown = 0;
+  const record = tally.record.bind(tally);
+  tally.record = (status, body) => {
+    if (body.includes('"slow_down"')) tally.slowDown++;
+    record(status, body);
+  };
   const prefix = `grant_type=${encodeURIComponent(DEVICE_CODE_GRANT)}&client_id=${encodeURIComponent(clientId)}&device_code=`;
   let next = 0;
   const request = {

@@ -1,7 +1,7 @@
 // Starts each server under test as its own child process, pinned to one core, and stops it again.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -90,12 +90,8 @@ async function finish(server, origin, cleanup = () => {}) {
     pid: server.child.pid,
     origin,
     endpoints,
-    /** CPU seconds the server has used so far (utime + stime from /proc; USER_HZ is 100 on Linux). */
-    cpuSeconds() {
-      const stat = readFileSync(`/proc/${server.child.pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return (Number(fields[11]) + Number(fields[12])) / 100;
-    },
+    /** CPU seconds the server has used so far: see {@link procCpuSeconds}. */
+    cpuSeconds: () => procCpuSeconds(server.child.pid),
     async stop() {
       server.child.kill('SIGTERM');
       const timer = setTimeout(() => server.child.kill('SIGKILL'), 5000);
@@ -149,6 +145,7 @@ export async function startTether({ clientId, pinned }) {
   const flags = inspectPort ? [`--inspect=127.0.0.1:${inspectPort}`] : [];
   const server = launch('Tether', ['bin/tether.js', 'serve', '--config', file], { pinned, env, flags });
   const running = await finish(server, config.issuer, () => rmSync(dir, { recursive: true, force: true }));
+  running.dataDir = config.data_dir;
   if (inspectPort) running.profiler = await connectProfiler(inspectPort);
   return running;
 }
@@ -199,7 +196,18 @@ export function startCrypto({ pinned }) {
   };
 }
 
+/**
+ * CPU seconds a process (all its threads) has used: nanoseconds on CPU from /proc/PID/task/ * /schedstat where the
+ * kernel keeps it (exact), else utime + stime from /proc/PID/stat (USER_HZ 100: 10 ms steps).
+ */
 function procCpuSeconds(pid) {
+  try {
+    let ns = 0;
+    for (const task of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+    if (ns > 0) return ns / 1e9;
+  } catch {
+    // a thread ended while being read, or no schedstat: fall back
+  }
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
