@@ -6,7 +6,6 @@ import { registeredClients } from './config/registered-clients.js';
 import type { Config } from './config/schema.js';
 import { MAX_DEVICE_CODE_TTL } from './oauth/grant-types.js';
 import { DeviceDecisions } from './device-flow/decision.js';
-import { PollPacer } from './device-flow/poll-pacer.js';
 import { DpopVerifier } from './dpop/proof.js';
 import { ReplayCache } from './dpop/replay-cache.js';
 import { ReplayMark } from './dpop/replay-mark.js';
@@ -28,31 +27,39 @@ import { resolveKek } from './config/kek.js';
 import { ConfigError } from './config/load.js';
 import { KeyEncryptionError } from './tokens/key-encryption.js';
 import { Checkpointer } from './audit/checkpoint.js';
+import { databaseAnswers } from './storage/readiness.js';
 import { SqlAuditCheckpoints } from './storage/audit-log.js';
 import { IssuedTokenVerifier } from './tokens/issued-token-verifier.js';
 import { buildHttpServer } from './http/server.js';
 import { randomToken } from './shared/crypto.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import { SqlBrowserSessionStore } from './storage/browser-sessions.js';
-import { sqliteFastPaths } from './storage/sqlite-fast-paths.js';
 import type { Database } from './storage/schema.js';
 import { SqlSettings } from './storage/settings.js';
 import { SqlSigningKeyStore } from './storage/signing-keys.js';
-import { openSqliteHandle } from './storage/sqlite.js';
+import { openStorage } from './storage/open.js';
 import { KeyRing } from './tokens/signing-keys.js';
 import type { UserDirectory } from './users/user.js';
 import { BrowserSessions } from './verification/browser-session.js';
-import { CodeEntryLimiter } from './verification/code-entry-limiter.js';
-import { CachedDeviceStore } from './devices/cached-device-store.js';
+import { composeVerification } from './compose-verification.js';
+import { CachedDeviceStore, DEVICE_CACHE_TTL_MS } from './devices/cached-device-store.js';
 import { PolicyGate } from './policy-gate/policy-gate.js';
 import { DEFAULT_PACK_NAME, DEFAULT_POLICY_PACK } from './policy/default-pack.js';
 import { PolicyEngine } from './policy/engine.js';
 import { watchPolicies, type PolicyWatcher } from './policy/watch.js';
 import { SqlDeviceStore } from './storage/devices.js';
+import { SqlDirectoryStore } from './storage/users.js';
+import { StoredUserDirectory } from './users/stored-user-directory.js';
+import { Offboarding, type OffboardHook } from './users/offboarding.js';
+import { ScimAccess } from './scim/bearer-access.js';
+import { ScimUsers } from './scim/scim-users.js';
+import { ScimGroups } from './scim/scim-groups.js';
 
 export interface Tether {
   http: FastifyInstance;
   db: Kysely<Database>;
+  /** Offboarding of people the directory deactivates or deletes; services that start later add their hook here. */
+  offboarding: Offboarding;
   /** Starts listening; resolves to the bound address. */
   listen(): Promise<string>;
   close(): Promise<void>;
@@ -66,6 +73,8 @@ export interface TetherOptions {
   trustProxy?: boolean;
   /** Where TETHER_KEK is read (the key-encryption key of the signing keys); default process.env. */
   env?: Readonly<Record<string, string | undefined>>;
+  /** Told of every offboarding before the person's grants are revoked (e.g. a workload service suspending theirs). */
+  offboardHooks?: readonly OffboardHook[];
 }
 
 /** How often expired codes, sessions and in-memory pacing state are cleaned up. */
@@ -91,31 +100,35 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
       'RISK: the key-encryption key is inside the data dir, so a copy of the data dir holds the signing keys too; keep it elsewhere (TETHER_KEK or keys.kek_file) outside dev',
     );
   }
-  const sqlite = await openSqliteHandle({ dataDir: config.data_dir, synchronous: config.storage.synchronous });
-  const { db } = sqlite;
-  const settings = new SqlSettings(db);
-  const fast = sqliteFastPaths(sqlite);
-  const deviceStore = fast.deviceAuthorizations;
-  const sessionStore = new SqlBrowserSessionStore(db);
-  const keys = await KeyRing.open(new SqlSigningKeyStore(db), kek.kek, clock).catch(async (error: unknown) => {
-    await db.destroy();
-    // The wrong KEK (or a damaged key row) is a configuration problem: say so, as for a missing KEK.
-    throw error instanceof KeyEncryptionError ? new ConfigError(error.message) : error;
+  const storage = await openStorage(config.storage, config.data_dir, {
+    onError: (error) => logger.warn({ err: error }, 'database notification channel interrupted; reconnecting'),
+    env: options.env ?? process.env,
   });
-  if (keys.sealedOnOpen > 0) {
-    // The plaintext rows' old bytes would linger in free pages and the WAL: rebuild the file and empty the WAL.
-    await sqlite.exclusive(() => {
-      sqlite.raw.exec('VACUUM');
-      sqlite.raw.pragma('wal_checkpoint(TRUNCATE)');
+  const { db } = storage;
+  const settings = new SqlSettings(db);
+  const deviceStore = storage.deviceAuthorizations;
+  const sessionStore = new SqlBrowserSessionStore(db);
+  const keys = await storage
+    .startup(() => KeyRing.open(new SqlSigningKeyStore(db), kek.kek, clock))
+    .catch(async (error: unknown) => {
+      await storage.close();
+      // The wrong KEK (or a damaged key row) is a configuration problem: say so, as for a missing KEK.
+      throw error instanceof KeyEncryptionError ? new ConfigError(error.message) : error;
     });
+  if (keys.sealedOnOpen > 0) {
+    // The plaintext rows' old bytes would linger in free pages and the WAL: rebuild what the engine can.
+    await storage.compact?.();
     logger.warn({ keys: keys.sealedOnOpen }, 'plaintext signing keys found in the data dir were sealed with the KEK');
   }
   const csrfKey = await settings.getOrCreate('csrf_key', () => randomToken(32));
 
-  const replay = new ReplayCache(clock);
+  // One instance: the in-process window. Several on one database: the shared one, so a proof replayed to another
+  // instance is refused too.
+  const replay = storage.replay ?? new ReplayCache(clock);
   const clients = new ClientRegistry(registeredClients(config), { replay, clock });
-  const pacer = new PollPacer(clock);
-  // The replay cache is in memory; the mark keeps proofs accepted before a crash from passing after it.
+  const pacer = storage.pollPacer(clock);
+  // The replay window is in memory (or shared in the database); the mark keeps proofs accepted before a crash from
+  // passing after it.
   const replayMark = await ReplayMark.open({
     load: async () => {
       const stored = await settings.get(DPOP_REPLAY_MARK);
@@ -126,9 +139,10 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   const dpop = new DpopVerifier(replay, replayMark);
   const nonces = config.dpop.require_nonce ? new DpopNonces(() => clock.now()) : undefined;
   const proofs = { dpop, nonces };
-  const grantStore = fast.grants;
-  const audit = fast.audit;
-  const tokenStore = fast.tokens;
+  // The engine's stores: on SQLite its fast paths (group commit, prepared statements), see storage/open.ts.
+  const grantStore = storage.grants;
+  const audit = storage.audit;
+  const tokenStore = storage.tokens;
   const metrics = new Metrics();
   // The longest an access token can live: statements matter that long, and a retiring key stays published that long.
   const maxTokenTtl = Math.max(
@@ -136,7 +150,8 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     ...config.clients.map((c) => c.access_token_ttl ?? 0),
     ...config.resources.map((r) => r.access_token_ttl ?? 0),
   );
-  const feed = new RevocationFeed(grantStore, maxTokenTtl);
+  const feed = new RevocationFeed(grantStore, maxTokenTtl, storage.notifications?.revocations);
+  const stopFollowing = storage.notifications ? feed.follow(await grantStore.lastRevocationSeq()) : () => undefined;
   const signer = new RevocationSetSigner({ issuer: config.issuer, keys, clock, maxTokenTtl });
   const revoker = new Revoker(grantStore, clock, logger, (statement, revoked) => {
     feed.publish(statement);
@@ -145,6 +160,23 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     if (statement.via === 'refresh_token_reuse') metrics.refreshReuse.inc();
   });
   const verifier = new IssuedTokenVerifier(keys, config.issuer);
+  // The stored directory decides who is active and in which groups; local accounts only prove a password.
+  const directory = new SqlDirectoryStore(db);
+  await directory
+    .seedLocalAccounts(
+      config.users.map((u) => ({ id: u.username, userName: u.username, displayName: u.name ?? u.username, groups: u.groups })),
+      clock.now(),
+    )
+    .catch(async (error: unknown) => {
+      stopFollowing();
+      await storage.close();
+      throw error;
+    });
+  const users = new StoredUserDirectory(options.users, directory);
+  // Offboarding ends the person's signed-in verification-page sessions first, so a reactivation revives none.
+  const endBrowserSessions: OffboardHook = async ({ userId }) => ({ browser_sessions_ended: await sessionStore.deleteSessionsOfUser(userId) });
+  const offboarding = new Offboarding({ revoker, hooks: [endBrowserSessions, ...(options.offboardHooks ?? [])], logger });
+  const scimBase = `${config.issuer}/scim/v2`;
   // Policy: the configured set (watched, reloaded on change) or the default pack. A set that does not load stops
   // the start here, before anything listens.
   const policy = new PolicyEngine({ networks: config.policy.networks, timeZone: config.policy.time_zone });
@@ -153,11 +185,12 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     if (config.policy.path !== undefined) policyWatcher = await watchPolicies(policy, config.policy.path, { logger });
     else policy.load(DEFAULT_POLICY_PACK, DEFAULT_PACK_NAME);
   } catch (error) {
-    await db.destroy();
+    stopFollowing();
+    await storage.close();
     throw error;
   }
-  const devices = new CachedDeviceStore(new SqlDeviceStore(db));
-  const gate = new PolicyGate({ engine: policy, devices, audit, users: options.users, logger });
+  const devices = new CachedDeviceStore(new SqlDeviceStore(db), DEVICE_CACHE_TTL_MS, undefined, storage.notifications?.devices);
+  const gate = new PolicyGate({ engine: policy, devices, audit, users, logger });
   const lifetimes = {
     accessTokenTtl: config.tokens.access_token_ttl,
     grantIdleTtl: config.tokens.grant_idle_ttl,
@@ -190,20 +223,8 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
       logger.warn({ client: client.id }, 'RISK: this client may get plain Bearer tokens, usable by anyone who copies them');
     }
   }
-  const longestCodeTtl = Math.min(
-    MAX_DEVICE_CODE_TTL,
-    Math.max(config.device_flow.code_ttl, ...config.clients.map((c) => c.device_code_ttl ?? 0)),
-  );
-  const limiter = new CodeEntryLimiter(
-    {
-      perIpFailures: config.brute_force.per_ip_failures,
-      perSessionFailures: config.brute_force.per_session_failures,
-      window: config.brute_force.window,
-      codeLifetime: longestCodeTtl,
-      maxGuessProbability: config.brute_force.max_guess_probability,
-    },
-    () => clock.now(),
-  );
+  const decisions = new DeviceDecisions(deviceStore, clients, clock, lifetimes, gate);
+  const guessing = composeVerification({ config, audit, metrics, logger, clock, users, decisions, store: deviceStore });
   const deviceRequest = {
     issuer: config.issuer,
     clients,
@@ -211,6 +232,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     clock,
     defaults: { codeTtl: config.device_flow.code_ttl, interval: config.device_flow.interval },
     policy: gate,
+    limits: guessing.deviceLimits,
   };
   const issuing = { issuer: config.issuer, clients, grants: grantStore, proofs, keys, clock, lifetimes, policy: gate };
   const grants = [
@@ -248,6 +270,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
       },
     },
     devices,
+    ready: () => databaseAnswers(db),
     metrics,
     metricsAccess: new MetricsAccess(config.metrics.bearer_token_hashes, config.metrics.allow_loopback),
     events: {
@@ -262,12 +285,18 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     verification: {
       issuer: config.issuer,
       metrics,
-      audit,
       sessions: new BrowserSessions(sessionStore, clock, csrfKey),
-      decisions: new DeviceDecisions(deviceStore, clients, clock, lifetimes, gate),
-      limiter,
-      users: options.users,
+      decisions,
+      codeEntry: guessing.codeEntry,
+      signIn: guessing.signIn,
+      users,
       clock,
+    },
+    scim: {
+      users: new ScimUsers({ store: directory, offboarding, clock, baseUrl: scimBase }),
+      groups: new ScimGroups({ store: directory, clock, baseUrl: scimBase }),
+      access: new ScimAccess(config.scim.bearer_token_hashes),
+      baseUrl: scimBase,
     },
   });
 
@@ -279,8 +308,8 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
 
   const cleanup = async () => {
     const now = clock.now();
-    pacer.sweep();
-    limiter.sweep();
+    await pacer.sweep();
+    guessing.sweep();
     // A rotation made by another process on the same database reaches this one here.
     await keys.reload();
     const codes = await deviceStore.deleteExpired(now);
@@ -295,14 +324,16 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   return {
     http,
     db,
+    offboarding,
     listen: () => http.listen({ host: config.listen.host, port: config.listen.port }),
     async close() {
       policyWatcher?.close();
       clearInterval(timer);
       clearInterval(checkpointTimer);
       await http.close();
+      stopFollowing();
       await checkpointer.checkpoint();
-      await db.destroy();
+      await storage.close();
     },
   };
 }

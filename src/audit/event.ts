@@ -8,8 +8,11 @@ export type AuditEventType =
   | 'user_code.rejected'
   | 'user.signed_in'
   | 'user.sign_in_failed'
+  /** Many failed codes or passwords across the server: an alarm for operators, never a refusal. */
+  | 'verification.failure_alarm'
   | 'device.approved'
   | 'device.denied'
+  | 'device_code.abandoned'
   | 'token.issued'
   | 'token.refreshed'
   | 'refresh_token.reuse_detected'
@@ -17,7 +20,9 @@ export type AuditEventType =
   | 'token.introspected'
   | 'policy.denied'
   | 'device.enrolled'
-  | 'admin.action';
+  | 'admin.action'
+  | 'directory.changed'
+  | 'user.offboarded';
 
 /** Which earlier event this one descends from, found inside the same transaction. */
 export interface ParentRef {

@@ -9,14 +9,32 @@ import type { AuditEvent } from './event.js';
  */
 const AUTHENTICATION = { class_uid: 3002, class_name: 'Authentication', category_uid: 3, category_name: 'Identity & Access Management' };
 const API_ACTIVITY = { class_uid: 6003, class_name: 'API Activity', category_uid: 6, category_name: 'Application Activity' };
+/** Directory writes and offboarding (SCIM). @see https://schema.ocsf.io/classes/account_change */
+const ACCOUNT_CHANGE = { class_uid: 3001, class_name: 'Account Change', category_uid: 3, category_name: 'Identity & Access Management' };
+
+/** Account Change activity ids: 1 Create, 5 Disable, 6 Delete, 99 Other. */
+function accountActivity(e: AuditEvent): number {
+  if (e.type === 'user.offboarded') return e.data['reason'] === 'deleted' ? 6 : 5;
+  const operation = e.data['operation'];
+  return operation === 'create' ? 1 : operation === 'delete' ? 6 : 99;
+}
 
 const FAILURES = new Set(['user_code.rejected', 'user.sign_in_failed', 'device.denied', 'refresh_token.reuse_detected', 'policy.denied']);
 
 export function toOcsf(e: AuditEvent): Record<string, unknown> {
   const api = e.type === 'token.introspected' || e.type === 'admin.action';
-  const klass = api ? API_ACTIVITY : AUTHENTICATION;
+  const account = e.type === 'directory.changed' || e.type === 'user.offboarded';
+  const klass = account ? ACCOUNT_CHANGE : api ? API_ACTIVITY : AUTHENTICATION;
   // Authentication activity ids: 1 Logon, 2 Logoff (we use it for revocation), 99 Other; API: 99 Other.
-  const activity = api ? 99 : e.type === 'grant.revoked' ? 2 : e.type.startsWith('token.') || e.type === 'device.approved' || e.type === 'user.signed_in' ? 1 : 99;
+  const activity = account
+    ? accountActivity(e)
+    : api
+      ? 99
+      : e.type === 'grant.revoked'
+        ? 2
+        : e.type.startsWith('token.') || e.type === 'device.approved' || e.type === 'user.signed_in'
+          ? 1
+          : 99;
   const failed = FAILURES.has(e.type);
   const ip = e.data['ip'] ?? e.data['approver_ip'];
   return {

@@ -33,8 +33,23 @@ export const ExitCode = {
   secretStore: 10,
   /** `tether request`: the API answered with an HTTP error status (4xx or 5xx). */
   httpError: 11,
+  /** The server revoked the session (an admin, a sign-out elsewhere, a reused refresh token): run `tether login`. */
+  revoked: 12,
   /** `tether exec`: the command could not be started (not found or not executable), as shells report it. */
   commandNotFound: 127,
   /** Stopped by Ctrl-C (128 + SIGINT, as shells report it). */
   interrupted: 130,
 } as const;
+
+/**
+ * A reader that went away (`tether audit | head -1`) is not an error: end quietly with the exit code so far, as
+ * `cat` and `git log` do, instead of a stack trace for EPIPE. Anything else on the stream is still thrown.
+ */
+export function endQuietlyOnClosedPipe(streams: NodeJS.WritableStream[] = [process.stdout, process.stderr]): void {
+  for (const stream of streams) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+      process.exit(typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok);
+    });
+  }
+}

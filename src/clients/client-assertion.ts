@@ -1,5 +1,5 @@
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
-import type { ReplayCache } from '../dpop/replay-cache.js';
+import type { ReplayGuard } from '../dpop/replay-guard.js';
 import { InvalidClient } from '../oauth/errors.js';
 
 export const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -16,7 +16,7 @@ const MAX_ASSERTION_LIFETIME = 300;
  */
 export async function verifyClientAssertion(
   assertion: string,
-  opts: { clientId: string; jwks: JSONWebKeySet; audiences: string[]; now: number; replay: ReplayCache },
+  opts: { clientId: string; jwks: JSONWebKeySet; audiences: string[]; now: number; replay: ReplayGuard },
 ): Promise<void> {
   let payload;
   try {
@@ -33,7 +33,7 @@ export async function verifyClientAssertion(
   }
   const exp = payload.exp as number;
   if (exp - (payload.iat ?? opts.now) > MAX_ASSERTION_LIFETIME) throw new InvalidClient('The client assertion lives too long.');
-  if (!opts.replay.claim(`assertion:${opts.clientId}:${String(payload.jti)}`, exp)) {
+  if (!(await opts.replay.claim(`assertion:${opts.clientId}:${String(payload.jti)}`, exp))) {
     throw new InvalidClient('The client assertion was already used.');
   }
 }

@@ -1,5 +1,5 @@
 import type { JSONWebKeySet } from 'jose';
-import type { ReplayCache } from '../dpop/replay-cache.js';
+import type { ReplayGuard } from '../dpop/replay-guard.js';
 import { InvalidClient, InvalidRequest, UnauthorizedClient } from '../oauth/errors.js';
 import { constantTimeEqual, hashSecret } from '../shared/crypto.js';
 import type { Clock } from '../shared/clock.js';
@@ -28,7 +28,7 @@ export class ClientRegistry {
 
   constructor(
     registered: RegisteredClients,
-    private readonly assertions: { replay: ReplayCache; clock: Clock },
+    private readonly assertions: { replay: ReplayGuard; clock: Clock },
   ) {
     this.issuer = registered.issuer;
     for (const resource of registered.resources) this.resources.set(resource.uri, resource);

@@ -28,6 +28,8 @@ export interface DevTenant {
   gatewaySecretFromEnv: boolean;
   /** The demo API a gateway is meant to front, on the port after the issuer's (its URL is its audience). */
   gatewayApi: string | undefined;
+  /** Keeps the hashes under the data directory. Called once the server listens, so a failed start keeps nothing. */
+  persist(): void;
 }
 
 /** The dev tenant's resource-server client: `tether gateway` authenticates to `/events` with it. */
@@ -87,8 +89,10 @@ export async function devTenant(opts: { host: string; port: number; dataDir: str
     gatewaySecretHash = hashSecret(generatedGatewaySecret);
   }
   const next: DevState = { alice_password_hash: passwordHash, admin_key_hash: adminKeyHash, gateway_secret_hash: gatewaySecretHash };
-  writeFileSync(statePath, JSON.stringify(next), { mode: 0o600 });
-  secureDataDir(opts.dataDir);
+  const persist = () => {
+    writeFileSync(statePath, JSON.stringify(next), { mode: 0o600 });
+    secureDataDir(opts.dataDir);
+  };
 
   const api = `${issuer}/api`;
   // An API behind `tether gateway` is its own resource: tokens for it name the gateway's URL, which is what
@@ -131,6 +135,8 @@ export async function devTenant(opts: { host: string; port: number; dataDir: str
       ...(kekFile ? { keys: { kek_file: kekFile } } : {}),
       // Scrapers on this machine need no token in dev; anything else needs metrics.bearer_token_hashes.
       metrics: { allow_loopback: true },
+      // A dev tenant's clients are this machine: a cap per client address would be a cap on the whole server.
+      brute_force: { device_authorization: { per_ip_requests: 10_000, live_codes_per_ip: 10_000 } },
       users: [{ username: 'alice', name: 'Alice (demo)', password_hash: passwordHash, groups: ['engineering'] }],
     },
     'the dev tenant',
@@ -146,5 +152,6 @@ export async function devTenant(opts: { host: string; port: number; dataDir: str
     generatedGatewaySecret,
     gatewaySecretFromEnv: Boolean(gatewaySecretFromEnv),
     gatewayApi,
+    persist,
   };
 }

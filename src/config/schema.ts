@@ -39,21 +39,36 @@ const resourceSchema = z
 
 const clientSchema = z
   .object({
-    id: z.string().min(1).regex(/^[\x21-\x7E]+$/, 'client ids are printable ASCII without spaces'),
+    id: z
+      .string()
+      .min(1)
+      .regex(/^[\x21-\x7E]+$/, 'client ids are printable ASCII without spaces')
+      .describe('The `client_id` the client sends (RFC 6749 §2.2).'),
     name: z.string().min(1).describe('What a person sees on the review screen.'),
-    type: z.enum(['public', 'confidential']).default('public'),
-    secret: z.string().min(32, 'a client secret needs at least 32 characters').optional(),
+    type: z
+      .enum(['public', 'confidential'])
+      .default('public')
+      .describe('public: cannot keep a secret (a CLI); confidential: authenticates with `secret`, `secret_hash` or `jwks`.'),
+    secret: z
+      .string()
+      .min(32, 'a client secret needs at least 32 characters')
+      .optional()
+      .describe('A confidential client\'s secret, 32+ characters; prefer `secret_hash` so the file holds no secret.'),
     secret_hash: z
       .string()
       .regex(/^[A-Za-z0-9_-]{43}$/, 'the SHA-256 of the secret, base64url (43 characters)')
       .optional()
       .describe('SHA-256 (base64url) of the client secret, instead of `secret`, so the configuration holds no secret'),
-    grants: z.array(z.enum(SUPPORTED_GRANTS)).min(1).default([DEVICE_CODE_GRANT]),
-    scopes: z.array(scopeToken).default([]),
-    resources: z.array(absoluteUri).default([]),
-    default_resource: absoluteUri.optional(),
+    grants: z
+      .array(z.enum(SUPPORTED_GRANTS))
+      .min(1)
+      .default([DEVICE_CODE_GRANT])
+      .describe('Grant types the client may use at /token; list `refresh_token` where refreshing is intended.'),
+    scopes: z.array(scopeToken).default([]).describe('Scopes the client may ask for (each one of the top-level `scopes`).'),
+    resources: z.array(absoluteUri).default([]).describe('APIs (resource URIs) the client may get tokens for (RFC 8707).'),
+    default_resource: absoluteUri.optional().describe('The API a request that names none gets; one of `resources`.'),
     device_code_ttl: duration('device code lifetime for this client, at most 15 minutes').optional(),
-    polling_interval: z.number().int().min(1).max(60).optional(),
+    polling_interval: z.number().int().min(1).max(60).optional().describe('Seconds between polls for this client (RFC 8628 §3.2 `interval`).'),
     access_token_ttl: duration('upper bound on access token lifetime for this client').optional(),
     grant_idle_ttl: duration('upper bound on how long a grant of this client may sit unused').optional(),
     grant_max_ttl: duration('upper bound on how long a grant of this client may live').optional(),
@@ -70,7 +85,7 @@ const clientSchema = z
       .optional()
       .describe('how a confidential client authenticates; defaults to client_secret_basic (or private_key_jwt with jwks)'),
     jwks: z
-      .object({ keys: z.array(z.record(z.string(), z.unknown())).min(1) })
+      .object({ keys: z.array(z.record(z.string(), z.unknown())).min(1).describe('Public JWKs (RFC 7517).') })
       .optional()
       .describe('public keys for private_key_jwt client authentication'),
     introspection: z.boolean().default(false).describe('a resource server that may call the introspection endpoint'),
@@ -137,12 +152,134 @@ const policySchema = z
     }
   });
 
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Where the data lives: the embedded SQLite file under data_dir, or a PostgreSQL database shared by instances. */
+const storageSchema = z
+  .object({
+    engine: z.enum(['sqlite', 'postgres']).default('sqlite').describe('sqlite: embedded, one instance; postgres: shared'),
+    synchronous: z
+      .enum(['normal', 'full'])
+      .default('normal')
+      .describe('SQLite only. normal: durable across a process crash; full: also across power loss, slower'),
+    // The PostgreSQL URL carries a password, so like every other secret it is never written in the file itself:
+    // the file names the variable or the file that holds it.
+    url_env: z.string().regex(ENV_NAME, 'an environment variable name').optional().describe('variable holding the URL'),
+    url_file: z.string().min(1).optional().describe('file holding the URL (e.g. a mounted secret)'),
+    url: z
+      .string()
+      .refine(isPasswordlessPostgresUrl, 'a postgres:// URL without a password (put one with a password in url_env or url_file)')
+      .optional()
+      .describe('a URL without a password, for peer or certificate authentication'),
+    pool_size: z.number().int().min(2).max(200).default(10).describe('PostgreSQL connections this instance keeps at most'),
+  })
+  .strict()
+  .superRefine((storage, ctx) => {
+    const sources = [storage.url, storage.url_env, storage.url_file].filter((v) => v !== undefined).length;
+    if (storage.engine === 'postgres' && sources !== 1) {
+      ctx.addIssue({ code: 'custom', path: ['url_env'], message: 'engine postgres needs exactly one of url_env, url_file or url' });
+    }
+    if (storage.engine === 'sqlite' && sources > 0) {
+      ctx.addIssue({ code: 'custom', path: ['engine'], message: 'a database URL is given but engine is sqlite (set engine: postgres)' });
+    }
+  });
+
+function isPasswordlessPostgresUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.password === '' && !url.searchParams.has('password');
+  } catch {
+    return false;
+  }
+}
+
 const userSchema = z
   .object({
-    username: z.string().min(1).max(64).regex(/^[A-Za-z0-9._@-]+$/, 'letters, digits and . _ @ - only'),
-    name: z.string().min(1).optional(),
-    password_hash: z.string().startsWith('$argon2id$', 'must be an argon2id hash (tether hash-password)'),
-    groups: z.array(z.string()).default([]),
+    username: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[A-Za-z0-9._@-]+$/, 'letters, digits and . _ @ - only')
+      .describe('The sign-in name; compared case-insensitively, and its lower case is the user id (`sub`).'),
+    name: z.string().min(1).optional().describe('The display name on the review screen.'),
+    password_hash: z
+      .string()
+      .startsWith('$argon2id$', 'must be an argon2id hash (tether hash-password)')
+      .describe('argon2id hash from `tether hash-password`; never the password.'),
+    groups: z.array(z.string()).default([]).describe('Groups policy reads (`principal.groups`) and tokens carry (`groups`).'),
+  })
+  .strict();
+
+interface BackoffDefaults {
+  free_failures: number;
+  base_delay: number;
+  max_delay: number;
+  max_failures?: number;
+  window: number;
+}
+
+/** Growing delays for one kind of key (an account, a browser session, an address); see FailureBackoff. */
+const backoffSchema = (what: string, d: BackoffDefaults) =>
+  z
+    .object({
+      free_failures: z.number().int().min(0).default(d.free_failures).describe(`${what}: failures allowed before any delay`),
+      base_delay: duration('delay after the first failure past the free ones')
+        .default(d.base_delay)
+        .describe(`${what}: wait after the first failure past the free ones; it doubles with each further failure`),
+      max_delay: duration('longest delay').default(d.max_delay).describe(`${what}: longest wait between two attempts`),
+      max_failures: (d.max_failures === undefined
+        ? z.number().int().min(1).optional()
+        : z.number().int().min(1).default(d.max_failures)
+      ).describe(`${what}: failures per window after which attempts are refused until the oldest ages out${d.max_failures === undefined ? ' (unset: never refused, only slowed)' : ''}`),
+      window: duration('window failures count over').default(d.window).describe(`${what}: how long a failure counts`),
+    })
+    .strict()
+    .prefault({})
+    .describe(`Growing delays for ${what}.`);
+
+const alarmFields = (what: string, failures: number) => ({
+  alarm_failures: z
+    .number()
+    .int()
+    .min(1)
+    .default(failures)
+    .describe(`${what} across the whole server within alarm_window that raise an alarm (metric, audit event, warning); never a refusal`),
+  alarm_window: duration('alarm window').default(300).describe('window the server-wide alarm counts over'),
+});
+
+const bruteForceSchema = z
+  .object({
+    code_entry: z
+      .object({
+        per_account: backoffSchema('wrong user codes per signed-in account', { free_failures: 3, base_delay: 2, max_delay: 300, max_failures: 10, window: 3600 }),
+        per_session: backoffSchema('wrong user codes per browser session', { free_failures: 3, base_delay: 2, max_delay: 300, max_failures: 10, window: 3600 }),
+        per_ip: backoffSchema('wrong user codes per client address', { free_failures: 5, base_delay: 2, max_delay: 300, max_failures: 30, window: 3600 }),
+        ...alarmFields('Wrong user codes', 100),
+      })
+      .strict()
+      .prefault({})
+      .describe('Guessing user codes: the person signs in first, then each limit slows only the key that failed.'),
+    sign_in: z
+      .object({
+        per_account: backoffSchema('wrong passwords per account (slowed, never locked)', { free_failures: 5, base_delay: 1, max_delay: 30, window: 3600 }),
+        per_ip: backoffSchema('wrong passwords per client address (slowed, then blocked)', { free_failures: 10, base_delay: 1, max_delay: 300, max_failures: 50, window: 3600 }),
+        concurrent_checks: z.number().int().min(1).default(2).describe('password (argon2id) checks that may run at once'),
+        queue_length: z.number().int().min(0).default(32).describe('sign-ins that may wait for a check; past it, "busy, try again" (503)'),
+        ...alarmFields('Wrong passwords', 200),
+      })
+      .strict()
+      .prefault({})
+      .describe('Guessing passwords on the verification page.'),
+    device_authorization: z
+      .object({
+        per_ip_requests: z.number().int().min(1).default(30).describe('device authorization requests per client address per window (429 slow_down past it)'),
+        window: duration('device authorization window').default(60).describe('window per_ip_requests counts over'),
+        live_codes_per_ip: z.number().int().min(1).default(20).describe('undecided, unexpired device codes one client address may hold'),
+        live_codes_per_client: z.number().int().min(1).default(10000).describe('undecided, unexpired device codes one client may hold'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Requesting device codes.'),
   })
   .strict();
 
@@ -153,8 +290,8 @@ export const configSchema = z
       .describe('The issuer identifier (RFC 8414 §2); also the public base URL.'),
     listen: z
       .object({
-        host: z.string().default('127.0.0.1'),
-        port: z.number().int().min(0).max(65535).default(8080),
+        host: z.string().default('127.0.0.1').describe('The address to listen on.'),
+        port: z.number().int().min(0).max(65535).default(8080).describe('The port to listen on (0 picks a free one).'),
         trusted_proxies: z
           .array(addressRange)
           .default([])
@@ -164,24 +301,20 @@ export const configSchema = z
           ),
       })
       .strict()
-      .default({ host: '127.0.0.1', port: 8080, trusted_proxies: [] }),
-    data_dir: z.string().min(1).default('./tether-data'),
-    storage: z
-      .object({
-        synchronous: z
-          .enum(['normal', 'full'])
-          .default('normal')
-          .describe('normal: durable across a process crash; full: also across power loss, slower'),
-      })
-      .strict()
-      .default({ synchronous: 'normal' }),
+      .default({ host: '127.0.0.1', port: 8080, trusted_proxies: [] })
+      .describe('Where the server listens, and which proxies in front of it are believed.'),
+    data_dir: z.string().min(1).default('./tether-data').describe('Where the SQLite database (and the dev tenant\'s state) lives; forced to 0700.'),
+    storage: storageSchema
+      .default({ engine: 'sqlite', synchronous: 'normal', pool_size: 10 })
+      .describe('The storage engine: embedded SQLite (default) or PostgreSQL (docs/operating.md).'),
     device_flow: z
       .object({
         code_ttl: duration('default device code lifetime').default(300),
-        interval: z.number().int().min(1).max(60).default(5),
+        interval: z.number().int().min(1).max(60).default(5).describe('Seconds between polls; faster polls get slow_down and +5 s (RFC 8628 §3.5).'),
       })
       .strict()
-      .default({ code_ttl: 300, interval: 5 }),
+      .default({ code_ttl: 300, interval: 5 })
+      .describe('The device authorization grant (RFC 8628).'),
     tokens: z
       .object({
         access_token_ttl: duration('default access token lifetime').default(600),
@@ -189,7 +322,8 @@ export const configSchema = z
         grant_max_ttl: duration('a grant ends this long after its approval, however used').default(43200),
       })
       .strict()
-      .default({ access_token_ttl: 600, grant_idle_ttl: 3600, grant_max_ttl: 43200 }),
+      .default({ access_token_ttl: 600, grant_idle_ttl: 3600, grant_max_ttl: 43200 })
+      .describe('Lifetimes: clients and resources may only shorten them, policy may shorten them further.'),
     dpop: z
       .object({
         require_nonce: z
@@ -198,7 +332,8 @@ export const configSchema = z
           .describe('demand a server-issued nonce in every DPoP proof at the token endpoint (RFC 9449 §8)'),
       })
       .strict()
-      .default({ require_nonce: false }),
+      .default({ require_nonce: false })
+      .describe('DPoP (RFC 9449) at the token endpoint.'),
     admin: z
       .object({
         api_key_hashes: z
@@ -207,7 +342,8 @@ export const configSchema = z
           .describe('SHA-256 hashes of the keys that may call the admin API'),
       })
       .strict()
-      .default({ api_key_hashes: [] }),
+      .default({ api_key_hashes: [] })
+      .describe('The admin API (revocation, devices, keys).'),
     keys: z
       .object({
         kek_file: z
@@ -230,7 +366,8 @@ export const configSchema = z
           .describe('open /events streams one resource server may hold; past it a new one gets 429'),
       })
       .strict()
-      .default({ max_streams_per_client: 8 }),
+      .default({ max_streams_per_client: 8 })
+      .describe('The revocation event stream at /events.'),
     metrics: z
       .object({
         bearer_token_hashes: z
@@ -243,28 +380,28 @@ export const configSchema = z
           .describe('answer /metrics without a token to a peer on 127.0.0.0/8 or ::1 (the dev tenant turns this on)'),
       })
       .strict()
-      .default({ bearer_token_hashes: [], allow_loopback: false }),
-    brute_force: z
+      .default({ bearer_token_hashes: [], allow_loopback: false })
+      .describe('Who may read /metrics.'),
+    scim: z
       .object({
-        per_ip_failures: z.number().int().min(1).default(10),
-        per_session_failures: z.number().int().min(1).default(5),
-        window: duration('window the per-IP and per-session limits count over').default(900),
-        max_guess_probability: z
-          .number()
-          .gt(0)
-          .lt(1)
-          .default(2 ** -32)
-          .describe('bound on an attacker\'s chance to guess any live user code within one code lifetime'),
+        bearer_token_hashes: z
+          .array(z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'a base64url SHA-256 hash (tether admin hash-key)'))
+          .default([])
+          .describe('SHA-256 hashes of the bearer tokens a SCIM client (Okta, Entra ID) may present at /scim/v2; none: SCIM refuses every call'),
       })
       .strict()
-      .default({ per_ip_failures: 10, per_session_failures: 5, window: 900, max_guess_probability: 2 ** -32 }),
+      .default({ bearer_token_hashes: [] })
+      .describe('SCIM 2.0 provisioning and offboarding from the company directory (docs/scim.md).'),
+    brute_force: bruteForceSchema
+      .prefault({})
+      .describe('Limits on guessing user codes and passwords, and on requesting device codes (docs/configuration.md).'),
     policy: policySchema
       .default({ networks: {}, time_zone: 'UTC' })
       .describe('Cedar policies deciding each step of the flow (docs/policy.md).'),
-    scopes: z.array(scopeToken).min(1),
-    resources: z.array(resourceSchema).default([]),
-    clients: z.array(clientSchema).min(1),
-    users: z.array(userSchema).default([]),
+    scopes: z.array(scopeToken).min(1).describe('Every scope the server knows.'),
+    resources: z.array(resourceSchema).default([]).describe('The APIs tokens are issued for (RFC 8707 resource indicators).'),
+    clients: z.array(clientSchema).min(1).describe('The OAuth clients (RFC 6749 §2).'),
+    users: z.array(userSchema).default([]).describe('Local accounts (optional when another directory signs people in).'),
   })
   .strict()
   .superRefine((config, ctx) => {

@@ -59,21 +59,31 @@ export class DeviceDecisions {
     return { authorization, client, resource };
   }
 
+  /** Whether the request with this user code or id was abandoned by its device: the page then says so. */
+  async wasAbandoned(lookup: { userCode: string } | { id: string }): Promise<boolean> {
+    const authorization = 'id' in lookup ? await this.store.findById(lookup.id) : await this.store.findByUserCode(lookup.userCode);
+    return authorization?.status === 'abandoned';
+  }
+
   countLive(): Promise<number> {
     return this.store.countLive(this.clock.now());
   }
 
   /**
-   * Asks policy, then approves (creating the grant, with the scopes and lifetimes policy allows) or, when policy
-   * refuses, denies the request so the device gets access_denied. `gone` when the request is no longer pending.
+   * What approving would grant now, for the review screen: the scopes after policy's narrowing, or the reason it
+   * would refuse. Nothing is recorded; Approve asks policy again, and that answer is the one that counts.
    */
-  async approve(request: PendingRequest, user: User, authTime: number, approver: RequestOrigin): Promise<ApprovalOutcome> {
-    const now = this.clock.now();
+  async preview(request: PendingRequest, user: User, authTime: number, approver: RequestOrigin): Promise<{ scopes: string[] } | { refused: string }> {
+    const { decision } = await this.ask(request, user, authTime, approver);
+    return decision.decision === 'deny' ? { refused: decision.message } : { scopes: decision.scopes };
+  }
+
+  private async ask(request: PendingRequest, user: User, authTime: number, approver: RequestOrigin) {
     const { authorization } = request;
     const device = await this.policy.device(authorization.dpopJkt, authorization.environment);
     const decision = this.policy.decide({
       step: 'approval',
-      now,
+      now: this.clock.now(),
       client: { id: request.client.id },
       resource: resourceFacts(request.resource),
       device,
@@ -85,6 +95,17 @@ export class DeviceDecisions {
       requestedAt: authorization.createdAt,
       ...(authorization.environment !== null ? { environment: authorization.environment } : {}),
     });
+    return { decision, device };
+  }
+
+  /**
+   * Asks policy, then approves (creating the grant, with the scopes and lifetimes policy allows) or, when policy
+   * refuses, denies the request so the device gets access_denied. `gone` when the request is no longer pending.
+   */
+  async approve(request: PendingRequest, user: User, authTime: number, approver: RequestOrigin): Promise<ApprovalOutcome> {
+    const now = this.clock.now();
+    const { authorization } = request;
+    const { device, decision } = await this.ask(request, user, authTime, approver);
     if (decision.decision === 'deny') {
       const base = decisionEvent('device.denied', request, user, approver, now, { auth_time: authTime, device_class: device.class });
       const event = this.policy.refusalEvent('approval', decision, base);

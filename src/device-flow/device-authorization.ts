@@ -3,7 +3,8 @@ import type { Grant } from '../grants/grant.js';
 import type { RequestOrigin } from '../oauth/request-origin.js';
 import type { IssuedTokens } from '../tokens/token-store.js';
 
-export type DeviceAuthorizationStatus = 'pending' | 'approved' | 'denied' | 'redeemed';
+/** `abandoned`: the device gave up on the request (its person cancelled the login) before tokens were issued. */
+export type DeviceAuthorizationStatus = 'pending' | 'approved' | 'denied' | 'redeemed' | 'abandoned';
 
 /** One RFC 8628 request, as stored: never the device code itself, only its hash. */
 export interface DeviceAuthorization {
@@ -48,7 +49,13 @@ export interface DeviceAuthorizationStore {
    * for it, in one transaction; false when another poll redeemed it first.
    */
   redeem(id: string, tokens: IssuedTokens, dpopJkt: string | null, events: AuditEventInput[]): Promise<boolean>;
-  countLive(now: number): Promise<number>;
+  /**
+   * Marks a pending or approved (not yet redeemed) authorization abandoned, revoking the grant an approval
+   * created, in one transaction; false when it was in neither state.
+   */
+  abandon(id: string, now: number, events: AuditEventInput[]): Promise<boolean>;
+  /** Undecided, unexpired authorizations, all or those of one client or one requesting address. */
+  countLive(now: number, of?: { clientId?: string; requesterIp?: string }): Promise<number>;
   /** Deletes authorizations that expired before `before`; returns how many. */
   deleteExpired(before: number): Promise<number>;
 }

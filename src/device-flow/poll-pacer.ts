@@ -2,9 +2,9 @@ import { SlowDown } from '../oauth/errors.js';
 import type { Clock } from '../shared/clock.js';
 
 /** Slack for network jitter: a client that polls on its interval must never be punished for a late packet. */
-const JITTER_MS = 250;
+export const JITTER_MS = 250;
 /** RFC 8628 §3.5: each slow_down adds 5 seconds to the interval, for that and all later requests. */
-const SLOW_DOWN_STEP = 5;
+export const SLOW_DOWN_STEP = 5;
 
 interface PollState {
   lastPollMs: number;

@@ -11,6 +11,7 @@ import { generateDeviceCode } from './device-code.js';
 import type { RequestOrigin } from '../oauth/request-origin.js';
 import type { DeviceAuthorizationStore } from './device-authorization.js';
 import { resourceFacts, type PolicyGate } from '../policy-gate/policy-gate.js';
+import type { DeviceRequestLimits } from './request-limits.js';
 import { formatUserCode, generateUserCode } from './user-code.js';
 
 export interface DeviceAuthorizationRequest {
@@ -57,6 +58,8 @@ export interface DeviceRequestDeps {
   clock: Clock;
   defaults: { codeTtl: number; interval: number };
   policy: PolicyGate;
+  /** Rate and live-code caps; absent, nothing is capped (unit tests of the flow itself). */
+  limits?: DeviceRequestLimits;
 }
 
 /**
@@ -69,7 +72,10 @@ export async function requestDeviceAuthorization(
   deps: DeviceRequestDeps,
   request: DeviceAuthorizationRequest,
 ): Promise<DeviceAuthorizationResponse> {
+  // The rate is counted before any client authentication, so a flood costs no secret hashing.
+  deps.limits?.admit(request.context.ip);
   const client = await deps.clients.authenticate(request.credentials, DEVICE_CODE_GRANT, `${deps.issuer}/device_authorization`);
+  await deps.limits?.checkLive(request.context.ip, client.id);
   if (client.requireDpopBinding && request.dpopJkt === null) {
     throw new InvalidDpopProof('This client must bind its device code with a DPoP proof.');
   }
@@ -108,7 +114,7 @@ export async function requestDeviceAuthorization(
   const interval = client.pollingInterval ?? deps.defaults.interval;
   const deviceCode = generateDeviceCode();
 
-  // 20^8 codes against at most a few thousand live ones: a collision is rare; the unique index catches it.
+  // 20^12 codes against at most a few thousand live ones: a collision is rare; the unique index catches it.
   for (let attempt = 0; attempt < 5; attempt++) {
     const userCode = generateUserCode();
     const id = uuidv7();

@@ -1,11 +1,18 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatUserCode, generateUserCode, normalizeUserCode, USER_CODE_ALPHABET, USER_CODE_SPACE } from './user-code.js';
+import {
+  formatUserCode,
+  generateUserCode,
+  normalizeUserCode,
+  USER_CODE_ALPHABET,
+  userCodeProblem,
+  USER_CODE_SPACE,
+} from './user-code.js';
 
-test('user codes are 8 letters from the RFC 8628 §6.1 alphabet', () => {
-  for (let i = 0; i < 1000; i++) assert.match(generateUserCode(), /^[BCDFGHJKLMNPQRSTVWXZ]{8}$/);
+test('user codes are 12 letters from the RFC 8628 §6.1 alphabet', () => {
+  for (let i = 0; i < 1000; i++) assert.match(generateUserCode(), /^[BCDFGHJKLMNPQRSTVWXZ]{12}$/);
   assert.equal(USER_CODE_ALPHABET.length, 20);
-  assert.equal(USER_CODE_SPACE, 20 ** 8);
+  assert.equal(USER_CODE_SPACE, 20 ** 12);
 });
 
 test('generated codes use the whole alphabet', () => {
@@ -14,18 +21,24 @@ test('generated codes use the whole alphabet', () => {
   assert.equal(seen.size, 20);
 });
 
-test('codes are shown as XXXX-XXXX', () => {
-  assert.equal(formatUserCode('BCDFGHJK'), 'BCDF-GHJK');
+test('codes are shown as XXXX-XXXX-XXXX', () => {
+  assert.equal(formatUserCode('BCDFGHJKLMNP'), 'BCDF-GHJK-LMNP');
 });
 
 test('typed codes are accepted case-insensitively with dashes and spaces ignored', () => {
-  for (const typed of ['BCDF-GHJK', 'bcdf-ghjk', 'bcdfghjk', ' bc df  gh-jk ', 'Bcdf\tGhjk']) {
-    assert.equal(normalizeUserCode(typed), 'BCDFGHJK', typed);
+  for (const typed of ['BCDF-GHJK-LMNP', 'bcdf-ghjk-lmnp', 'bcdfghjklmnp', ' bc df  gh-jk lm np', 'Bcdf\tGhjk\nLmnp']) {
+    assert.equal(normalizeUserCode(typed), 'BCDFGHJKLMNP', typed);
   }
 });
 
 test('input that cannot be a code is rejected before any lookup', () => {
-  for (const typed of ['', 'BCDF-GHJ', 'BCDF-GHJKL', 'ABCD-EFGH', 'BCDF-GHJ1', 'BCDF_GHJK']) {
+  for (const typed of ['', 'BCDF-GHJK', 'BCDF-GHJK-LMN', 'BCDF-GHJK-LMNPQ', 'ABCD-EFGH-IJKL', 'BCDF-GHJK-LMN1', 'BCDF_GHJK_LMNP']) {
     assert.equal(normalizeUserCode(typed), undefined, typed);
   }
+});
+
+test('what is wrong with typed input is named: letters codes never use, or the length', () => {
+  assert.deepEqual(userCodeProblem('ABCD-EFGH'), { kind: 'letters', unused: ['A', 'E'] });
+  assert.deepEqual(userCodeProblem('BCDF-GHJK'), { kind: 'length', letters: 8 });
+  assert.equal(userCodeProblem('bcdf-ghjk-lmnp'), undefined);
 });

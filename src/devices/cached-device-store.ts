@@ -6,13 +6,24 @@ import { trustOf, type DeviceEvents, type DeviceStore } from './device-store.js'
 export const DEVICE_CACHE_TTL_MS = 10_000;
 
 /**
+ * Tells every server sharing one database that device trust changed somewhere (PostgreSQL: NOTIFY), so each
+ * drops its copy at once instead of waiting out the TTL.
+ */
+export interface DeviceChangeNotifier {
+  /** Says "device trust changed" to the other servers. */
+  announce(): Promise<void>;
+  /** Calls `listener` whenever another server announced (or the channel may have missed some); returns the stop. */
+  onAnnounce(listener: () => void): () => void;
+}
+
+/**
  * The device registry with the approved keys held in memory, so that deciding a step costs no database query:
  * device authorization is a hot path, and most requests there come from keys nobody approved (a miss must be as
  * cheap as a hit, hence a copy of the whole approved set rather than a per-key cache).
  *
- * The copy is read again at most every `ttlMs` (a change made by another server on the same database counts
- * after that long) and updated at once by every change made through this object (an approval here counts for the
- * very next request).
+ * The copy is updated at once by every change made through this object (an approval here counts for the very
+ * next request). A change made by another server on the same database counts once its announcement arrives
+ * (`changes`: the copy is dropped and read again), and in any case after `ttlMs`, should announcements be lost.
  */
 export class CachedDeviceStore implements DeviceStore {
   private approved: Map<string, TrustedClass> | undefined;
@@ -25,7 +36,10 @@ export class CachedDeviceStore implements DeviceStore {
     private readonly inner: DeviceStore,
     private readonly ttlMs = DEVICE_CACHE_TTL_MS,
     private readonly nowMs: () => number = () => performance.now(),
-  ) {}
+    private readonly changes?: DeviceChangeNotifier,
+  ) {
+    changes?.onAnnounce(() => this.invalidate());
+  }
 
   async classOf(jkt: string): Promise<TrustedClass | undefined> {
     const approved = this.approved !== undefined && this.nowMs() - this.loadedAt < this.ttlMs ? this.approved : await this.reload();
@@ -74,6 +88,9 @@ export class CachedDeviceStore implements DeviceStore {
 
   private note(record: DeviceRecord): DeviceRecord {
     this.version++;
+    this.changes?.announce().catch(() => {
+      // The other servers read again after ttlMs anyway; a lost announcement only delays.
+    });
     const trust = trustOf(record);
     if (this.approved) {
       if (trust) this.approved.set(record.jkt, trust);

@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { decodeSegment, importPublicJwk, isJwsAlgorithm, JWS_ALGORITHMS, jwkThumbprint, splitCompactJws, verifyJws, type CompactJws, type JwsAlgorithm } from './jws.js';
-import type { ReplayCache } from './replay-cache.js';
+import type { ReplayGuard } from './replay-guard.js';
 
 /** Why a proof was refused; stable, for tests and logs. */
 export type ProofRejection =
@@ -40,8 +40,12 @@ export interface NonceSource {
 }
 
 export interface ProofVerifierOptions {
-  /** Remembers proof ids so each proof is usable once; shared by every request of the process. */
-  replay: ReplayCache;
+  /**
+   * Remembers proof ids so each proof is usable once; shared by every request of the process. A synchronous one
+   * (the in-process ReplayCache) is needed by {@link ProofVerifier.verify}; a shared one that answers after a round
+   * trip is claimed by the caller of {@link ProofVerifier.check} instead.
+   */
+  replay?: ReplayGuard;
   algorithms?: readonly JwsAlgorithm[];
   /** How old a proof may be, in seconds (default 60). */
   maxAge?: number;
@@ -78,6 +82,13 @@ export interface VerifiedProof {
   jti: string;
   /** The proof's `iat`, seconds. */
   iat: number;
+}
+
+/** A proof that passed every check but the last: its id is still to be claimed, under `replayKey` until `replayUntil`. */
+export interface UnclaimedProof extends VerifiedProof {
+  replayKey: string;
+  /** Seconds: after this the proof fails its age check anyway, so the claim may be forgotten. */
+  replayUntil: number;
 }
 
 export interface ProofHeader {
@@ -141,15 +152,30 @@ export class ProofVerifier {
     return this.headers.size;
   }
 
-  /** Checks `proof` against `expected`; returns its key thumbprint, jti and iat, or throws {@link ProofRejected}. */
+  /**
+   * Checks `proof` against `expected` and claims its id in the synchronous replay cache; returns its key
+   * thumbprint, jti and iat, or throws {@link ProofRejected}.
+   */
   verify(proof: string, expected: ProofExpectation): VerifiedProof {
-    return this.confirm(this.inspect(proof, expected));
+    const proofCheck = this.check(proof, expected);
+    const claimed = this.options.replay?.claim(proofCheck.replayKey, proofCheck.replayUntil);
+    if (typeof claimed !== 'boolean') throw new TypeError('ProofVerifier.verify needs a synchronous replay cache; use check()');
+    if (!claimed) throw replayed();
+    return { jkt: proofCheck.jkt, jti: proofCheck.jti, iat: proofCheck.iat };
   }
 
   /**
-   * Every check of {@link verify} that comes before the signature (form, header, key, jti, htm, htu, iat, exp,
-   * ath, the bound key), for a caller that must first look something up to know whether the signature matters;
-   * finish with {@link confirm}, or {@link acceptUnsigned} where nothing depends on who signed.
+   * Every check of {@link ProofVerifier.verify} except the replay claim, which the caller makes last (after its own
+   * checks that can fail, so a refused request cannot use up a client's jti) against whatever replay window it has.
+   */
+  check(proof: string, expected: ProofExpectation): UnclaimedProof {
+    return this.complete(this.inspect(proof, expected), true);
+  }
+
+  /**
+   * The checks of {@link check} that come before the signature (form, header, key, jti, htm, htu, iat, exp, ath,
+   * the bound key), for a caller that must look something up before it knows whether the signature matters; it
+   * then finishes with {@link complete}.
    */
   inspect(proof: string, expected: ProofExpectation): InspectedProof {
     const jws = splitCompactJws(proof);
@@ -185,22 +211,16 @@ export class ProofVerifier {
     return { jkt: header.jkt, jti, iat, header, jws, nonce, expected };
   }
 
-  /** The rest of {@link verify} after {@link inspect}: the signature, the nonce, the restart mark, the jti claim. */
-  confirm(inspected: InspectedProof): VerifiedProof {
-    const { header, jws } = inspected;
-    if (!verifyJws(header.alg, header.key, jws.signingInput, jws.signature)) {
+  /**
+   * The rest of {@link check} after {@link inspect}: the signature (unless `signature` is false: only for an answer
+   * that depends on nothing the signature proves, see docs/architecture.md, "A pending poll's proof"), the nonce
+   * and the restart mark. The replay claim is still the caller's, signed or not.
+   */
+  complete(inspected: InspectedProof, signature: boolean): UnclaimedProof {
+    const { header, jws, jti, iat, expected } = inspected;
+    if (signature && !verifyJws(header.alg, header.key, jws.signingInput, jws.signature)) {
       throw new ProofRejected('proof_signature', 'The proof signature is invalid.');
     }
-    return this.acceptUnsigned(inspected);
-  }
-
-  /**
-   * {@link confirm} without the signature check: only for an answer that depends on nothing the signature proves
-   * (see docs/architecture.md, "A pending poll's proof"). The nonce, the restart mark and the single-use jti are
-   * still enforced, so a replayed proof is refused here as everywhere.
-   */
-  acceptUnsigned(inspected: InspectedProof): VerifiedProof {
-    const { header, jti, iat, expected } = inspected;
     const nonces = expected.nonces;
     if (nonces && !nonces.isValid(inspected.nonce)) {
       throw new ProofRejected('nonce_required', 'This server requires a DPoP nonce.', nonces.current());
@@ -208,11 +228,7 @@ export class ProofVerifier {
     if (expected.notAfterIat !== undefined && iat <= expected.notAfterIat) {
       throw new ProofRejected('proof_iat', 'The proof is dated before this server last started; send a new one.');
     }
-    // Claim the jti last, after every check that can fail, so a refused proof cannot use up a client's jti.
-    if (!this.options.replay.claim(`${header.jkt}:${jti}`, iat + this.maxAge + this.maxFuture)) {
-      throw new ProofRejected('proof_replayed', 'This DPoP proof was already used.');
-    }
-    return { jkt: header.jkt, jti, iat };
+    return { jkt: header.jkt, jti, iat, replayKey: `${header.jkt}:${jti}`, replayUntil: iat + this.maxAge + this.maxFuture };
   }
 
   private header(rawHeader: string): ProofHeader {
@@ -262,4 +278,9 @@ function normalize(uri: string): string {
   } catch {
     return `invalid:${uri}`;
   }
+}
+
+/** The refusal of a proof whose id was claimed before. */
+export function replayed(): ProofRejected {
+  return new ProofRejected('proof_replayed', 'This DPoP proof was already used.');
 }

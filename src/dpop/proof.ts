@@ -1,8 +1,8 @@
 import { InvalidDpopProof, UseDpopNonce } from '../oauth/errors.js';
 import { accessTokenHash, JWS_ALGORITHMS } from './jws.js';
 import type { DpopNonces } from './nonce.js';
-import { ProofRejected, ProofVerifier, type VerifiedProof } from './proof-verifier.js';
-import type { ReplayCache } from './replay-cache.js';
+import { ProofRejected, ProofVerifier, replayed, type VerifiedProof } from './proof-verifier.js';
+import type { ReplayGuard } from './replay-guard.js';
 import type { ReplayMark } from './replay-mark.js';
 
 export type { VerifiedProof };
@@ -33,10 +33,11 @@ export class DpopVerifier {
   private readonly proofs: ProofVerifier;
 
   constructor(
-    replay: ReplayCache,
+    private readonly replay: ReplayGuard,
     private readonly mark?: ReplayMark,
   ) {
-    this.proofs = new ProofVerifier({ replay });
+    // The replay claim is made here, after every check, against a window that may be shared by several instances.
+    this.proofs = new ProofVerifier({});
   }
 
   async verify(proof: string, expected: ProofExpectations): Promise<VerifiedProof> {
@@ -44,11 +45,11 @@ export class DpopVerifier {
   }
 
   /**
-   * Every check but the signature now; the signature (and the rest) when the caller knows whether it matters.
-   * See {@link ProofVerifier.inspect}.
+   * Every check but the signature now; the signature and the rest when the caller knows whether the signature
+   * matters (see {@link ProofVerifier.inspect}).
    */
   inspect(proof: string, expected: ProofExpectations): PendingProof {
-    const inspected = this.refusals(() =>
+    const inspected = refusals(() =>
       this.proofs.inspect(proof, {
         htm: expected.htm,
         htu: expected.htu,
@@ -58,29 +59,35 @@ export class DpopVerifier {
         notAfterIat: this.mark?.previous,
       }),
     );
+    const finish = async (signature: boolean): Promise<VerifiedProof> => {
+      const checked = refusals(() => this.proofs.complete(inspected, signature));
+      // Claimed last, after every check that can fail, so a refused proof cannot use up a client's jti.
+      if (!(await this.replay.claim(checked.replayKey, checked.replayUntil))) throw new InvalidDpopProof(replayed().description);
+      return { jkt: checked.jkt, jti: checked.jti, iat: checked.iat };
+    };
     return {
       jkt: inspected.jkt,
       confirm: async () => {
-        const verified = this.refusals(() => this.proofs.confirm(inspected));
+        const verified = await finish(true);
         // Answer only once the mark covers this proof, so a crash right after cannot make it acceptable again.
         const stored = this.mark?.record(verified.iat);
         if (stored) await stored;
         return verified;
       },
-      // Not recorded in the mark: a proof accepted unsigned earns nothing that a replay after a restart could reuse.
-      acceptUnsigned: () => this.refusals(() => this.proofs.acceptUnsigned(inspected)),
+      // Not recorded in the mark: a proof accepted unsigned is worth nothing a replay after a restart could reuse.
+      acceptUnsigned: () => finish(false),
     };
   }
+}
 
-  /** Runs a verifier step with its refusals as OAuth errors. */
-  private refusals<T>(step: () => T): T {
-    try {
-      return step();
-    } catch (error) {
-      if (!(error instanceof ProofRejected)) throw error;
-      if (error.code === 'nonce_required' && error.nonce !== undefined) throw new UseDpopNonce(error.nonce);
-      throw new InvalidDpopProof(error.description);
-    }
+/** Runs a verifier step with its refusals as OAuth errors. */
+function refusals<T>(step: () => T): T {
+  try {
+    return step();
+  } catch (error) {
+    if (!(error instanceof ProofRejected)) throw error;
+    if (error.code === 'nonce_required' && error.nonce !== undefined) throw new UseDpopNonce(error.nonce);
+    throw new InvalidDpopProof(error.description);
   }
 }
 
@@ -88,8 +95,8 @@ export class DpopVerifier {
 export interface PendingProof {
   /** The thumbprint of the key the proof names; not yet shown to be held by the sender. */
   readonly jkt: string;
-  /** Checks the signature and the rest: the proof is then verified in full. */
+  /** The signature and every remaining check, the replay claim last: the proof is then verified in full. */
   confirm(): Promise<VerifiedProof>;
-  /** Everything but the signature: only where the answer depends on nothing the signature proves. */
-  acceptUnsigned(): VerifiedProof;
+  /** Everything but the signature, the replay claim included: only where the answer depends on nothing the signature proves. */
+  acceptUnsigned(): Promise<VerifiedProof>;
 }

@@ -1,7 +1,7 @@
 import { stampMs } from '../shared/clock.js';
 import { DEVICE_CODE_GRANT } from '../oauth/grant-types.js';
 import type { DeviceAuthorizationStore } from '../device-flow/device-authorization.js';
-import type { PollPacer } from '../device-flow/poll-pacer.js';
+import type { PollPacing } from '../device-flow/poll-pacing.js';
 import { boundLifetimes, lifetimesFor, policyBoundGrant } from '../grants/lifetime.js';
 import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant } from '../oauth/errors.js';
 import { deviceClaims } from '../policy/device-trust.js';
@@ -14,7 +14,7 @@ import { decideTokenStep } from './token-policy.js';
 
 export interface DeviceCodeGrantDeps extends IssuingDeps {
   store: DeviceAuthorizationStore;
-  pacer: PollPacer;
+  pacer: PollPacing;
 }
 
 /**
@@ -49,7 +49,7 @@ export class DeviceCodeGrant implements GrantType {
       authorization.dpopJkt !== null ||
       authorization.status !== 'pending' ||
       authorization.expiresAt <= now;
-    const proof = inspected && (signatureMatters ? await inspected.confirm() : inspected.acceptUnsigned());
+    const proof = inspected && (signatureMatters ? await inspected.confirm() : await inspected.acceptUnsigned());
     if (!authorization || authorization.clientId !== client.id) {
       throw new InvalidGrant('The device code is unknown or was issued to another client.');
     }
@@ -60,8 +60,9 @@ export class DeviceCodeGrant implements GrantType {
     if (authorization.status === 'redeemed') throw new InvalidGrant('The device code was already used.');
     if (authorization.expiresAt <= now) throw new ExpiredToken('The device code has expired; start again.');
     if (authorization.status === 'denied') throw new AccessDenied('The request was denied.');
+    if (authorization.status === 'abandoned') throw new InvalidGrant('The device abandoned this request.');
     if (authorization.status === 'pending') {
-      deps.pacer.poll(authorization.id, authorization.interval, authorization.expiresAt);
+      await deps.pacer.poll(authorization.id, authorization.interval, authorization.expiresAt);
       throw new AuthorizationPending('The person has not yet approved the request.');
     }
 
@@ -103,7 +104,7 @@ export class DeviceCodeGrant implements GrantType {
     if (!(await deps.store.redeem(authorization.id, issuance.issued, jkt, [event]))) {
       throw new InvalidGrant('The device code was already used.');
     }
-    deps.pacer.forget(authorization.id);
+    await deps.pacer.forget(authorization.id);
     return issuance.response;
   }
 }

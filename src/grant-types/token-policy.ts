@@ -22,7 +22,8 @@ export interface TokenStep {
 
 /**
  * Asks policy whether tokens may be issued or refreshed; a refusal is recorded and thrown as the step's OAuth error
- * (`access_denied` at issuance, `invalid_grant` at refresh, `invalid_scope` if policy left no scope).
+ * (`access_denied` at issuance, `invalid_grant` at refresh, `invalid_scope` if policy left no scope). The person is
+ * read from the directory here, so one deactivated or removed from a group since the approval counts now.
  */
 export async function decideTokenStep(
   policy: PolicyGate,

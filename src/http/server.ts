@@ -20,12 +20,15 @@ import { registerErrorHandler } from './error-handler.js';
 import { registerFormBody } from './form-body.js';
 import { proxyTrust } from './request-context.js';
 import { lazyRequestLogger } from './request-logger.js';
+import { registerDeviceAbandonRoute } from './routes/device-abandon.js';
+import { registerOwnSessionRoute } from './routes/own-session.js';
 import { registerDeviceAuthorizationRoute } from './routes/device-authorization.js';
 import { registerDeviceEnrollmentRoute } from './routes/device-enrollment.js';
 import type { DeviceStore } from '../devices/device-store.js';
 import { registerMetadataRoutes } from './routes/metadata.js';
 import { registerTokenRoute } from './routes/token.js';
 import { registerVerificationRoutes, type VerificationDeps } from './routes/verification.js';
+import { registerScimRoutes, type ScimDeps } from './routes/scim.js';
 
 export interface HttpDeps {
   issuer: string;
@@ -53,6 +56,10 @@ export interface HttpDeps {
   events: EventStreamDeps;
   /** Enrolled device keys, for `/devices/enroll`. */
   devices: DeviceStore;
+  /** Whether the server can do its work (the database answers), for `/readyz`. */
+  ready: () => Promise<boolean>;
+  /** SCIM 2.0 provisioning at /scim/v2 (docs/scim.md). */
+  scim?: ScimDeps;
 }
 
 /** OAuth requests are small; anything bigger is a mistake or an attack. */
@@ -87,6 +94,8 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   registerErrorHandler(app);
   registerMetadataRoutes(app, { issuer: deps.issuer, scopes: deps.scopes, keys: deps.keys });
   registerDeviceAuthorizationRoute(app, { ...deps.deviceRequest, dpop: deps.dpop, metrics: deps.metrics });
+  registerDeviceAbandonRoute(app, { ...deps.deviceRequest, dpop: deps.dpop });
+  registerOwnSessionRoute(app, { ...deps.introspection, dpop: deps.dpop });
   registerTokenRoute(app, { issuer: deps.issuer, grants: deps.grants, nonces: deps.nonces, metrics: deps.metrics });
   registerTokenManagementRoutes(app, {
     issuer: deps.issuer,
@@ -99,7 +108,13 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   registerEventStream(app, deps.events);
   if (deps.demoApi) registerDemoApi(app, { issuer: deps.issuer, guard: deps.demoApi });
   registerVerificationRoutes(app, deps.verification);
-  app.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
+  if (deps.scim) registerScimRoutes(app, deps.scim);
+  // Liveness: the process serves HTTP. Readiness: it can also reach its database (take it out of rotation if not).
+  app.get('/healthz', (_request, reply) => reply.header('cache-control', 'no-store').send({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const ready = await deps.ready();
+    return reply.header('cache-control', 'no-store').code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready' });
+  });
   registerMetricsRoute(app, { metrics: deps.metrics, access: deps.metricsAccess });
   return app;
 }

@@ -47,6 +47,18 @@ export class Metrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly signInFailures = new Counter({
+    name: 'tether_sign_in_failures_total',
+    help: 'Sign-ins on the verification page that failed: wrong password, rate limited, or busy.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly failureAlarms = new Counter({
+    name: 'tether_verification_failure_alarms_total',
+    help: 'Server-wide alarms: many wrong user codes (kind=user_code) or passwords (kind=sign_in) in a short window. Nobody is refused for them.',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
   readonly requestDuration = new Histogram({
     name: 'tether_http_request_duration_seconds',
     help: 'HTTP request latency by route.',

@@ -31,7 +31,15 @@ export class Revoker {
     private readonly onRevoked: (statement: RevocationStatement, grants: string[]) => void = () => undefined,
   ) {}
 
-  async revoke(request: RevocationRequest, cause?: Cause): Promise<{ statement: RevocationStatement; grants: string[] }> {
+  /**
+   * `summary` adds events about the revocation as a whole (one offboarding, say), recorded in its transaction once
+   * the ended grants are known.
+   */
+  async revoke(
+    request: RevocationRequest,
+    cause?: Cause,
+    summary?: (statement: RevocationStatement, grants: RevokedGrant[]) => AuditEventInput[],
+  ): Promise<{ statement: RevocationStatement; grants: string[] }> {
     const now = this.clock.now();
     // The cut below is provisional: the store replaces it with one taken inside its transaction (see `cut`).
     const statement: RevocationStatement = { id: uuidv7(), issuedBefore: now, issuedBeforeMs: now * 1000 + 999, createdAt: now, ...request };
@@ -54,6 +62,7 @@ export class Revoker {
           data: { action: 'revoke', revocation: statement.id, kind: statement.kind, value: statement.value, actor: statement.actor, reason: statement.reason, grants_revoked: grants.length },
         });
       }
+      if (summary) events.push(...summary(statement, grants));
       return events;
     };
     const grants = await this.store.applyRevocation(statement, describe, () => stampMs(this.clock));

@@ -8,7 +8,7 @@ import type { AuditEventInput } from '../audit/event.js';
 export type RevocationKind = 'grant' | 'user' | 'jkt' | 'client' | 'all';
 
 /** Which path asked for the revocation. */
-export type RevocationPath = 'token_revocation' | 'admin_api' | 'refresh_token_reuse';
+export type RevocationPath = 'token_revocation' | 'admin_api' | 'refresh_token_reuse' | 'offboarding';
 
 export interface RevocationStatement {
   id: string;

@@ -13,7 +13,7 @@ type Tx = Transaction<Database> | Kysely<Database>;
  */
 export async function appendAuditEvents(tx: Tx, inputs: readonly AuditEventInput[]): Promise<AuditEvent[]> {
   if (inputs.length === 0) return [];
-  const head = await tx.selectFrom('audit_head').selectAll().where('id', '=', 1).executeTakeFirst();
+  const head = await lockAuditHead(tx);
   const chain = new ChainCursor(head);
   const written: AuditEvent[] = [];
   for (const input of inputs) {
@@ -23,8 +23,7 @@ export async function appendAuditEvents(tx: Tx, inputs: readonly AuditEventInput
     await tx.insertInto('audit_events').values(auditEventRow(event)).execute();
     written.push(event);
   }
-  if (head) await tx.updateTable('audit_head').set(chain.head).where('id', '=', 1).execute();
-  else await tx.insertInto('audit_head').values({ id: 1, ...chain.head }).execute();
+  await tx.updateTable('audit_head').set(chain.head).where('id', '=', 1).execute();
   return written;
 }
 
@@ -65,6 +64,24 @@ export class ChainCursor {
 
 /** Each appended event's `data` in canonical JSON, serialized once for both its hash and its row. */
 const canonicalData = new WeakMap<object, string>();
+
+/**
+ * Takes the chain's head row for the rest of the caller's transaction and returns the head as committed. One
+ * statement on both engines: an upsert that "updates" the row to itself. On PostgreSQL that row lock makes a
+ * second instance's append wait for this transaction to end, and then (READ COMMITTED: each statement sees what
+ * committed before it) read the head this one wrote, so the chain never forks. The first append ever inserts the
+ * row; two racing first appends meet in the same conflict clause instead of failing. On SQLite the write takes
+ * the database's single write lock.
+ */
+export async function lockAuditHead(tx: Tx): Promise<{ seq: number; hash: string }> {
+  const head = await tx
+    .insertInto('audit_head')
+    .values({ id: 1, seq: 0, hash: GENESIS_HASH })
+    .onConflict((oc) => oc.column('id').doUpdateSet((eb) => ({ seq: eb.ref('audit_head.seq') })))
+    .returning(['seq', 'hash'])
+    .executeTakeFirstOrThrow();
+  return { seq: Number(head.seq), hash: head.hash };
+}
 
 /** The next link of the chain: the event with its position, its predecessor's hash and its own hash. */
 export function chainEvent(input: AuditEventInput, seq: number, prevHash: string, parentId: string | null): AuditEvent {
@@ -171,7 +188,8 @@ export class SqlAuditCheckpoints {
 
   async auditHead(): Promise<{ seq: number; hash: string } | undefined> {
     const row = await this.db.selectFrom('audit_head').selectAll().where('id', '=', 1).executeTakeFirst();
-    return row && { seq: Number(row.seq), hash: row.hash };
+    // seq 0 is the genesis row an append inserts before its first event; there is nothing to sign yet.
+    return row && Number(row.seq) > 0 ? { seq: Number(row.seq), hash: row.hash } : undefined;
   }
 
   async lastCheckpoint(): Promise<Checkpoint | undefined> {
@@ -180,7 +198,12 @@ export class SqlAuditCheckpoints {
   }
 
   async insertCheckpoint(c: Checkpoint): Promise<void> {
-    await this.db.insertInto('audit_checkpoints').values(c).execute();
+    // Several instances sign the same head now and then; the first signature stands, the others add nothing.
+    await this.db
+      .insertInto('audit_checkpoints')
+      .values(c)
+      .onConflict((oc) => oc.column('seq').doNothing())
+      .execute();
   }
 
   async checkpoints(): Promise<Checkpoint[]> {

@@ -36,6 +36,12 @@ export class SqlBrowserSessionStore implements BrowserSessionStore {
     await this.db.deleteFrom('browser_sessions').where('id_hash', '=', idHash).execute();
   }
 
+  /** Ends every verification-page session of a person (offboarding): none can approve after a reactivation. */
+  async deleteSessionsOfUser(userId: string): Promise<number> {
+    const r = await this.db.deleteFrom('browser_sessions').where('user_id', '=', userId).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
   async deleteExpiredSessions(before: number): Promise<number> {
     const r = await this.db.deleteFrom('browser_sessions').where('expires_at', '<', before).executeTakeFirst();
     return Number(r.numDeletedRows);

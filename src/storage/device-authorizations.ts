@@ -167,6 +167,30 @@ export class SqlDeviceAuthorizationStore implements DeviceAuthorizationStore {
     });
   }
 
+  async abandon(id: string, now: number, events: AuditEventInput[]): Promise<boolean> {
+    return this.db.transaction().execute(async (tx) => {
+      const row = await tx.selectFrom('device_authorizations').select(['grant_id']).where('id', '=', id).executeTakeFirst();
+      const result = await tx
+        .updateTable('device_authorizations')
+        .set({ status: 'abandoned', decided_at: now })
+        .where('id', '=', id)
+        .where('status', 'in', ['pending', 'approved'])
+        .executeTakeFirst();
+      if (result.numUpdatedRows !== 1n) return false;
+      // Approved a moment before the device gave up: the grant exists but no token does; it must not outlive this.
+      if (row?.grant_id) {
+        await tx
+          .updateTable('grants')
+          .set({ status: 'revoked', revoked_at: now, revoked_by: 'device', revoked_reason: 'device abandoned the request' })
+          .where('id', '=', row.grant_id)
+          .where('status', '=', 'active')
+          .execute();
+      }
+      await appendAuditEvents(tx, events);
+      return true;
+    });
+  }
+
   async redeem(id: string, tokens: IssuedTokens, dpopJkt: string | null, events: AuditEventInput[]): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
       const result = await tx
@@ -185,13 +209,15 @@ export class SqlDeviceAuthorizationStore implements DeviceAuthorizationStore {
     });
   }
 
-  async countLive(now: number): Promise<number> {
-    const row = await this.db
+  async countLive(now: number, of: { clientId?: string; requesterIp?: string } = {}): Promise<number> {
+    let query = this.db
       .selectFrom('device_authorizations')
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .where('status', '=', 'pending')
-      .where('expires_at', '>', now)
-      .executeTakeFirstOrThrow();
+      .where('expires_at', '>', now);
+    if (of.clientId !== undefined) query = query.where('client_id', '=', of.clientId);
+    if (of.requesterIp !== undefined) query = query.where('requester_ip', '=', of.requesterIp);
+    const row = await query.executeTakeFirstOrThrow();
     return Number(row.n);
   }
 
@@ -200,7 +226,7 @@ export class SqlDeviceAuthorizationStore implements DeviceAuthorizationStore {
     const result = await this.db
       .deleteFrom('device_authorizations')
       .where('expires_at', '<', before)
-      .where('status', 'in', ['pending', 'denied'])
+      .where('status', 'in', ['pending', 'denied', 'abandoned'])
       .executeTakeFirst();
     return Number(result.numDeletedRows);
   }

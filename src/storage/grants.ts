@@ -2,7 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { GrantRecord, GrantStore } from '../grants/grant.js';
 import type { RevocationStatement, RevocationStore, RevokedGrant } from '../revocation/statement.js';
 import type { AuditEventInput } from '../audit/event.js';
-import { appendAuditEvents } from './audit-log.js';
+import { appendAuditEvents, lockAuditHead } from './audit-log.js';
 import type { Database, GrantTable, RevocationTable } from './schema.js';
 
 export function grantFromRow(r: Selectable<GrantTable>): GrantRecord {
@@ -51,19 +51,23 @@ export class SqlGrantStore implements GrantStore, RevocationStore {
       const rows = await query.execute();
       const ids = rows.map((r) => r.id);
       if (ids.length > 0) {
-        await tx
-          .updateTable('grants')
-          .set({ status: 'revoked', revoked_at: s.createdAt, revoked_by: s.actor, revoked_reason: s.reason })
-          .where('id', 'in', ids)
-          .execute();
+        // Refresh tokens before grants: the order a rotation takes the same rows in, so a revocation and a
+        // refresh of one grant on two PostgreSQL connections wait for each other instead of deadlocking.
         await tx
           .updateTable('refresh_tokens')
           .set({ status: 'revoked' })
           .where('grant_id', 'in', ids)
           .where('status', '=', 'active')
           .execute();
+        await tx
+          .updateTable('grants')
+          .set({ status: 'revoked', revoked_at: s.createdAt, revoked_by: s.actor, revoked_reason: s.reason })
+          .where('id', 'in', ids)
+          .execute();
       }
-      // The next stream position; the surrounding transaction serializes writers.
+      // The next stream position, taken under the audit chain's lock (held to commit): revocations from every
+      // instance get distinct positions, and commit in position order, so a reader resuming after N misses none.
+      await lockAuditHead(tx);
       const last = await tx.selectFrom('revocations').select((eb) => eb.fn.max<number>('seq').as('seq')).executeTakeFirst();
       s.seq = Number(last?.seq ?? 0) + 1;
       await tx
@@ -98,6 +102,12 @@ export class SqlGrantStore implements GrantStore, RevocationStore {
       ...statementFromRow(r),
       grantsRevoked: Number(r.grants_revoked),
     }));
+  }
+
+  /** The stream position of the latest revocation (0 when none). */
+  async lastRevocationSeq(): Promise<number> {
+    const row = await this.db.selectFrom('revocations').select((eb) => eb.fn.max<number>('seq').as('seq')).executeTakeFirst();
+    return Number(row?.seq ?? 0);
   }
 
   async revocationsAfter(seq: number, limit: number): Promise<RevocationStatement[]> {

@@ -2,15 +2,28 @@
 import { Migrator, type Kysely, type Migration } from 'kysely';
 import * as initial from './migrations/0001-initial.js';
 import * as keys from './migrations/0002-keys.js';
+import * as sharedState from './migrations/0002-shared-state.js';
+import * as verif from './migrations/0002-verif.js';
+import * as scim from './migrations/0003-scim.js';
 
-// Migrations are imported statically (not read from a folder) so the compiled package carries them.
+// Migrations are imported statically (not read from a folder) so the compiled package carries them. They use
+// Kysely's schema builder, which writes each engine's SQL; what differs between engines is asked of dialect.ts.
 const migrations: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-keys': keys,
+  '0002-shared-state': sharedState,
+  '0002-verif': verif,
+  '0003-scim': scim,
 };
 
+/**
+ * Brings the schema up to date. Safe to run from several instances at once: Kysely's migrator holds a lock row
+ * (on PostgreSQL, `select … for update` in its own transaction) while it runs. Migrations added on separate
+ * branches carry the same number; they are independent tables, so the order in which a database met them does
+ * not matter (hence allowUnorderedMigrations).
+ */
 export async function migrateToLatest(db: Kysely<unknown>): Promise<void> {
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations }, allowUnorderedMigrations: true });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {

@@ -23,7 +23,7 @@ export interface DeviceAuthorizationTable {
   interval: number;
   created_at: number;
   expires_at: number;
-  status: 'pending' | 'approved' | 'denied' | 'redeemed';
+  status: 'pending' | 'approved' | 'denied' | 'redeemed' | 'abandoned';
   decided_at: number | null;
   approver_user_id: string | null;
   approver_ip: string | null;
@@ -138,6 +138,67 @@ export interface SettingTable {
   value: string;
 }
 
+/** A claimed DPoP proof (or client assertion) id, shared by every instance on the database. */
+export interface DpopJtiTable {
+  /** SHA-256 (base64url) of the replay key: bounded length whatever the proof carries. */
+  key: string;
+  /** Milliseconds since the epoch after which the proof could no longer be accepted anyway. */
+  expires_at: number;
+}
+
+/** The pacing of one device code's polls, shared by every instance. */
+export interface PollPacingTable {
+  authorization_id: string;
+  last_poll_ms: number;
+  /** Seconds between polls now in force, with every slow_down's increase. */
+  interval: number;
+  /** 1 when the last poll came too soon (the one statement that records a poll also says so). */
+  slowed: number;
+  /** Milliseconds since the epoch when the code expires and the row may go. */
+  expires_at: number;
+}
+
+/** One wrong user code entered on any instance. */
+export interface CodeEntryFailureTable {
+  id: string;
+  at: number;
+  ip: string;
+  session_key: string;
+}
+
+/** A person in the stored directory (migration 0003). `active` is 0/1; `emails` and `source_groups` are JSON. */
+export interface DirectoryUserTable {
+  id: string;
+  user_name: string;
+  display_name: string;
+  emails: string;
+  external_id: string | null;
+  source_groups: string;
+  active: number;
+  source: string;
+  version: number;
+  created_at: number;
+  updated_at: number;
+  /** Set for a deleted person: a scrubbed marker of the name, so the configuration cannot bring them back. */
+  deleted_at: number | null;
+}
+
+export interface DirectoryGroupTable {
+  id: string;
+  display_name: string;
+  /** `display_name` lowercased by the server, unique. */
+  display_name_key: string;
+  external_id: string | null;
+  version: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface DirectoryGroupMemberTable {
+  group_id: string;
+  user_id: string;
+}
+
 export interface Database {
   signing_keys: SigningKeyTable;
   device_authorizations: DeviceAuthorizationTable;
@@ -151,5 +212,11 @@ export interface Database {
   browser_sessions: BrowserSessionTable;
   devices: DeviceTable;
   settings: SettingTable;
+  dpop_jti: DpopJtiTable;
+  poll_pacing: PollPacingTable;
+  code_entry_failures: CodeEntryFailureTable;
+  directory_users: DirectoryUserTable;
+  directory_groups: DirectoryGroupTable;
+  directory_group_members: DirectoryGroupMemberTable;
 }
 

@@ -18,12 +18,20 @@ export class SqlSettings {
       .execute();
   }
 
-  /** The stored value, or `make()`'s result stored now. */
+  /**
+   * The stored value, or `make()`'s result stored now. Several instances starting at once on one database all
+   * end up with the same value: only the first insert lands, and everyone reads back what is stored.
+   */
   async getOrCreate(key: string, make: () => string): Promise<string> {
     const existing = await this.get(key);
     if (existing !== undefined) return existing;
-    const value = make();
-    await this.set(key, value);
-    return value;
+    await this.db
+      .insertInto('settings')
+      .values({ key, value: make() })
+      .onConflict((oc) => oc.column('key').doNothing())
+      .execute();
+    const stored = await this.get(key);
+    if (stored === undefined) throw new Error(`setting ${key} could not be stored`);
+    return stored;
   }
 }

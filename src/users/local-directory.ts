@@ -1,3 +1,4 @@
+import { canonicalUserId } from './canonical-id.js';
 import { hashPassword, verifyPassword } from './password.js';
 import type { User, UserDirectory } from './user.js';
 
@@ -25,19 +26,22 @@ export class LocalUserDirectory implements UserDirectory {
     // Verifying against a decoy for unknown names keeps "no such user" as slow as "wrong password".
     const directory = new LocalUserDirectory(await hashPassword('decoy password for unknown users'));
     for (const u of users) {
-      const user: User = { id: u.username, username: u.username, displayName: u.name ?? u.username, groups: u.groups };
-      directory.accounts.set(u.username.toLowerCase(), { user, passwordHash: u.password_hash });
+      // The id (what `sub`, grants and the audit log carry) is the canonical spelling, so every lookup by name or
+      // id, whatever its case, finds the same person.
+      const id = canonicalUserId(u.username);
+      const user: User = { id, username: u.username, displayName: u.name ?? u.username, groups: u.groups };
+      directory.accounts.set(id, { user, passwordHash: u.password_hash });
     }
     return directory;
   }
 
   async authenticate(username: string, password: string): Promise<User | undefined> {
-    const account = this.accounts.get(username.trim().toLowerCase());
+    const account = this.accounts.get(canonicalUserId(username));
     const ok = await verifyPassword(account?.passwordHash ?? this.decoyHash, password);
     return ok && account ? account.user : undefined;
   }
 
   async find(id: string): Promise<User | undefined> {
-    return this.accounts.get(id.toLowerCase())?.user;
+    return this.accounts.get(canonicalUserId(id))?.user;
   }
 }

@@ -20,6 +20,13 @@ export interface BrowserSessionStore {
   deleteExpiredSessions(before: number): Promise<number>;
 }
 
+/** A user code carried through sign-in, and how it came. */
+export interface CarriedCode {
+  via: 'link' | 'typed';
+  /** Normalized. */
+  code: string;
+}
+
 /** A sign-in is good for approving devices for one hour; then the person signs in again. */
 const SESSION_TTL = 3600;
 
@@ -74,6 +81,24 @@ export class BrowserSessions {
     const id = sealed?.split('.')[0];
     if (!sealed || !id) return undefined;
     return constantTimeEqual(sealed, this.sealRequest(sessionId, id)) ? id : undefined;
+  }
+
+  /**
+   * Carries a user code through sign-in (the person signs in before any code is checked). `link` marks a code that
+   * came in verification_uri_complete, which the person must still confirm against the device after signing in;
+   * `typed` one they typed themselves. Sealed to this session, so the sign-in form cannot be fed codes to test.
+   */
+  sealCode(sessionId: string, carried: CarriedCode): string {
+    const value = `${carried.via}.${carried.code}`;
+    return `${value}.${createHmac('sha256', this.csrfKey).update(`code:${sessionId}:${value}`).digest('base64url')}`;
+  }
+
+  /** The code a seal carries, if it was made for this session; `invalid` for a seal that was tampered with. */
+  openCode(sessionId: string, sealed: string | undefined): CarriedCode | undefined | 'invalid' {
+    if (!sealed) return undefined;
+    const [via, code] = sealed.split('.');
+    if ((via !== 'link' && via !== 'typed') || !code) return 'invalid';
+    return constantTimeEqual(sealed, this.sealCode(sessionId, { via, code })) ? { via, code } : 'invalid';
   }
 
   checkCsrf(sessionId: string, token: string | undefined): boolean {

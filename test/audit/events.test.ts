@@ -8,7 +8,7 @@ import { hashSecret } from '../../src/shared/crypto.js';
 import { SqlAuditLog } from '../../src/storage/audit-log.js';
 import { FormBrowser } from '../support/browser-form.js';
 import { authorize, decide } from '../support/device-flow.js';
-import { startServer, type TestServer } from '../support/in-process.js';
+import { startServer, TEST_PASSWORD, type TestServer } from '../support/in-process.js';
 import { adminRevoke, introspect, login, refresh } from '../support/tokens.js';
 
 function capture() {
@@ -28,12 +28,12 @@ describe('audit events', () => {
     // A flow that makes every kind of event.
     const browser = new FormBrowser(server.issuer);
     await browser.get('/device');
-    await browser.post('/device', { user_code: 'BCDF-GHJK' }); // wrong code
+    await browser.post('/device/sign-in', { username: 'alice', password: 'wrong password' });
+    await browser.post('/device/sign-in', { username: 'alice', password: TEST_PASSWORD });
+    await browser.post('/device', { user_code: 'BCDF-GHJK-LMNP' }); // wrong code
     const codes = await authorize(server);
-    secrets.push(codes.device_code, codes.user_code, codes.user_code.replace('-', ''));
-    await browser.get('/device');
+    secrets.push(codes.device_code, codes.user_code, codes.user_code.replaceAll('-', ''));
     await browser.post('/device', { user_code: codes.user_code });
-    await browser.post('/device/sign-in', { user_code: codes.user_code, username: 'alice', password: 'wrong password' });
     const denied = await authorize(server);
     await decide(server, denied.user_code, 'deny');
     session = await login(server);

@@ -27,11 +27,12 @@ describe('operational logs and metrics', () => {
     await introspect(server, String(rotated.body['access_token']));
     await refresh(server, session.refreshToken, session.key); // reuse
     const codes = await authorize(server);
-    secrets.add(codes.device_code).add(codes.user_code).add(codes.user_code.replace('-', ''));
+    secrets.add(codes.device_code).add(codes.user_code).add(codes.user_code.replaceAll('-', ''));
     const browser = new FormBrowser(server.issuer);
     await browser.get('/device');
     secrets.add(browser.csrf());
-    await browser.post('/device', { user_code: 'BCDF-GHJK' });
+    await browser.post('/device/sign-in', { username: 'alice', password: TEST_PASSWORD });
+    await browser.post('/device', { user_code: 'BCDF-GHJK-LMNP' });
     await browser.get(`/device?user_code=${codes.user_code}`);
     await decide(server, codes.user_code, 'deny');
     await redeem(server, codes.device_code);

@@ -146,7 +146,7 @@ export async function loginAndDecide(
 ): Promise<{ code: number; userCode: string }> {
   const pending = loginCommand(args, run.deps);
   const match = await Promise.race([
-    waitFor(() => run.stderr.text, /one-time code: (?:\x1b\[1m)?([A-Z]{4}-[A-Z]{4})/),
+    waitFor(() => run.stderr.text, /one-time code: (?:\x1b\[1m)?([A-Z]{4}-[A-Z]{4}-[A-Z]{4})/),
     pending.then((code) => {
       throw new Error(`login ended (${code}) before showing a code:\n${run.stderr.text}`);
     }),

@@ -8,9 +8,10 @@ import { loginCommand } from '../../src/cli/commands/login.js';
 import { statusCommand } from '../../src/cli/commands/status.js';
 import { ExitCode } from '../../src/cli/io.js';
 import { ProfileFile } from '../../src/cli/config/profiles.js';
-import { startServer, type TestServer } from '../support/in-process.js';
+import { startServer, TEST_PASSWORD, type TestServer } from '../support/in-process.js';
 import { loginAndDecide, mapKeyring, Sandbox, waitFor } from './harness.js';
 import { recordingFetch } from './recording-fetch.js';
+import { FormBrowser } from '../support/browser-form.js';
 
 /**
  * `tether login` against a real in-process server, with the person's part played by the HTML forms. Each test
@@ -177,16 +178,81 @@ describe('tether login', () => {
     }
   });
 
-  test('Ctrl-C while waiting: exit 130, nothing saved', async () => {
+  test('Ctrl-C while waiting: exit 130, nothing saved, the code is withdrawn and can no longer be approved', async () => {
     const box = new Sandbox();
     try {
-      const run = box.deps({ tty: true });
+      const recorder = recordingFetch();
+      const run = box.deps({ tty: true, fetch: recorder.fetch });
       const pending = loginAndDecide(server, run, 'none');
       await waitFor(() => run.stderr.text, /Press .*Enter/);
       run.stdin.write('\x03');
-      assert.equal((await pending).code, ExitCode.interrupted);
-      assert.match(run.stderr.text, /Login cancelled/);
+      const { code, userCode } = await pending;
+      assert.equal(code, ExitCode.interrupted);
+      assert.match(run.stderr.text, /Login cancelled; the code was withdrawn at the server/);
       assert.equal(existsSync(run.deps.paths.configFile), false);
+      // Proven with the login's own key, the one its device code is bound to.
+      const [authorization] = recorder.paths('/device_authorization');
+      const [abandoned] = recorder.paths('/device_authorization/abandon');
+      assert.ok(abandoned?.dpopJkt && abandoned.dpopJkt === authorization?.dpopJkt, 'abandoned with the login key');
+      // Whoever opens the link now (the person, or someone who read it over their shoulder) cannot approve it.
+      const page = await new FormBrowser(server.issuer).decide(userCode, 'approve');
+      assert.match(page, /This request was cancelled/);
+    } finally {
+      await box.close();
+    }
+  });
+
+  test('the CLI names itself: the review page shows tether/<version> (<os>; node <version>) as the device software', async () => {
+    const box = new Sandbox();
+    try {
+      const run = box.deps();
+      const pending = loginAndDecide(server, run, 'none');
+      const userCode = (await waitFor(() => run.stderr.text, /one-time code: ([A-Z]{4}-[A-Z]{4}-[A-Z]{4})/))[1] as string;
+      const browser = new FormBrowser(server.issuer);
+      await browser.get('/device');
+      await browser.post('/device', { user_code: userCode });
+      const page = await browser.post('/device/sign-in', { username: 'alice', password: TEST_PASSWORD });
+      const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+      const shown = /<code class="ua">([^<]*)<\/code>/.exec(page)?.[1];
+      assert.match(shown ?? '', new RegExp(`^tether/${version.replace(/\./g, '\\.')} \\([a-z0-9]+ [^;]+; node ${process.versions.node.replace(/\./g, '\\.')}\\)$`));
+      await browser.post('/device/decision', { decision: 'deny' });
+      run.release();
+      assert.equal((await pending).code, ExitCode.denied);
+    } finally {
+      await box.close();
+    }
+  });
+
+  test('a server silent for more than 10 s while waiting: the wait says so, keeps trying, and says when it is back', async () => {
+    const box = new Sandbox();
+    try {
+      let failing = 4;
+      const flaky: typeof fetch = async (input, init) => {
+        const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+        if (new URL(url).pathname === '/token' && failing > 0) {
+          failing--;
+          throw new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } });
+        }
+        return fetch(input, init);
+      };
+      const run = box.deps({ fetch: flaky });
+      // A clock that moves by each wait, so the back-off's 15 s of silence pass at once.
+      let now = run.deps.now();
+      let approved!: () => void;
+      const approval = new Promise<void>((resolve) => (approved = resolve));
+      run.deps.now = () => Math.floor(now);
+      run.deps.sleep = async (ms) => {
+        now += ms / 1000;
+        if (failing === 0) await approval;
+        else await new Promise((resolve) => setTimeout(resolve, 5));
+      };
+      const pending = loginCommand(['--issuer', server.issuer], run.deps);
+      const userCode = (await waitFor(() => run.stderr.text, /one-time code: ([A-Z]{4}-[A-Z]{4}-[A-Z]{4})/))[1] as string;
+      await waitFor(() => run.stderr.text, /Cannot reach http:\/\/127\.0\.0\.1:\d+ for 1\ds; still trying/);
+      assert.match(await new FormBrowser(server.issuer).decide(userCode, 'approve'), /Device approved/);
+      approved();
+      assert.equal(await pending, ExitCode.ok, run.stderr.text);
+      assert.match(run.stderr.text, /Reached http:\/\/127\.0\.0\.1:\d+ again/);
     } finally {
       await box.close();
     }

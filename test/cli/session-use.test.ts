@@ -151,18 +151,29 @@ describe('using a session: request, exec, refresh, logout', () => {
     }
   });
 
-  test('revoked by an admin: the API refuses, the refresh fails, the CLI says the session ended', async () => {
+  test('revoked by an admin: status asks the server and says revoked; request and exec exit 12, not "expired"', async () => {
     const box = new Sandbox();
     try {
       assert.equal((await loginAndDecide(server, box.deps())).code, ExitCode.ok);
+      const before = box.deps();
+      assert.equal(await statusCommand([], before.deps), ExitCode.ok);
+      assert.match(before.stdout.text, /At the server {2}active/);
       assert.ok([200, 201].includes((await adminRevoke(server, { kind: 'user', value: 'alice', reason: 'test' })).status));
+      // The access token has minutes left; only the server knows it is dead.
+      const status = box.deps();
+      assert.equal(await statusCommand([], status.deps), ExitCode.revoked);
+      assert.match(status.stdout.text, /At the server {2}(?:\x1b\[31m)?REVOKED(?:\x1b\[0m)? by the server/);
+      assert.doesNotMatch(status.stdout.text, /valid for/);
       const run = box.deps();
-      assert.equal(await requestCommand(['GET', `${server.api}/whoami`], run.deps), ExitCode.httpError);
-      assert.match(run.stderr.text, /the server ended this session/);
+      assert.equal(await requestCommand(['GET', `${server.api}/whoami`], run.deps), ExitCode.revoked);
+      assert.match(run.stderr.text, /the server revoked this session/);
+      const exec = box.deps();
+      assert.equal(await execCommand(['--', process.execPath, '-e', '0'], exec.deps), ExitCode.revoked);
+      assert.match(exec.stderr.text, /the server revoked this session/);
       await ageAccessToken(box);
       const later = box.deps();
-      assert.equal(await execCommand(['--', process.execPath, '-e', '0'], later.deps), ExitCode.notSignedIn);
-      assert.match(later.stderr.text, /ended this session/);
+      assert.equal(await execCommand(['--', process.execPath, '-e', '0'], later.deps), ExitCode.revoked);
+      assert.match(later.stderr.text, /revoked this session/);
     } finally {
       await box.close();
     }

@@ -83,6 +83,7 @@ before(async () => {
   // A person's terminal: no CI variables, no D-Bus session (so no keychain answers and the agent is used).
   env = {
     PATH: process.env['PATH'],
+    ...(process.env['NODE_OPTIONS'] ? { NODE_OPTIONS: process.env['NODE_OPTIONS'] } : {}),
     HOME: home,
     XDG_RUNTIME_DIR: runtime,
     BROWSER: opener,
@@ -98,7 +99,7 @@ before(async () => {
   const port = await freePort();
   issuer = `http://127.0.0.1:${port}`;
   server = spawn(process.execPath, [BIN, 'serve', '--dev', '--port', String(port), '--data-dir', join(scratch, 'server')], {
-    env: { PATH: process.env['PATH'], TETHER_DEV_PASSWORD: PASSWORD },
+    env: { PATH: process.env['PATH'], TETHER_DEV_PASSWORD: PASSWORD, ...(process.env['NODE_OPTIONS'] ? { NODE_OPTIONS: process.env['NODE_OPTIONS'] } : {}) },
     stdio: 'ignore',
   });
   const deadline = Date.now() + 20_000;
@@ -130,7 +131,7 @@ describe('tether in a real terminal', { timeout: 90_000 }, () => {
     tmux('-f', '/dev/null', 'new-session', '-d', '-s', 'login', '-x', '120', '-y', '50',
       `${process.execPath} ${BIN} login --issuer ${issuer}; echo "EXIT:$?"; sleep 120`);
     const shown = await waitForScreen(/Press Enter to open/);
-    const userCode = /one-time code: ([A-Z]{4}-[A-Z]{4})/.exec(shown)?.[1];
+    const userCode = /one-time code: ([A-Z]{4}-[A-Z]{4}-[A-Z]{4})/.exec(shown)?.[1];
     assert.ok(userCode, shown);
     assert.match(shown, new RegExp(`open ${issuer}/device in a browser`));
     const completeUrl = `${issuer}/device?user_code=${userCode}`;
@@ -152,12 +153,13 @@ describe('tether in a real terminal', { timeout: 90_000 }, () => {
       const page = await context.newPage();
       page.setDefaultTimeout(15_000);
       await page.goto(completeUrl);
-      await page.getByRole('heading', { name: 'Check the code' }).waitFor();
-      assert.equal((await page.locator('.code').innerText()).trim(), userCode, 'the page shows the code the terminal shows');
-      await page.getByRole('button', { name: 'Yes, the codes match' }).click();
+      // Sign-in comes first; the code from the link rides along to be confirmed after it.
       await page.getByLabel('Username').fill('alice');
       await page.getByLabel('Password').fill(PASSWORD);
       await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { name: 'Check the code' }).waitFor();
+      assert.equal((await page.locator('.code').innerText()).trim(), userCode, 'the page shows the code the terminal shows');
+      await page.getByRole('button', { name: 'Yes, the codes match' }).click();
       await page.getByRole('button', { name: 'Approve' }).click();
       await page.getByRole('heading', { name: 'Device approved' }).waitFor();
     } finally {
@@ -194,6 +196,11 @@ describe('tether in a real terminal', { timeout: 90_000 }, () => {
       profiles: { account: string; key_thumbprint: string }[];
     };
     assert.equal(whoami['bound_to_key'], profile.profiles[0]?.key_thumbprint);
+
+    // 5b. The README's line as written, from the checkout: npx tether exec -- curl -s <issuer>/api/whoami.
+    // curl goes through the proxy because exec points http_proxy at it for an http:// resource.
+    const readme = await run('npx', ['--no-install', 'tether', 'exec', '--', 'curl', '-s', `${issuer}/api/whoami`], { env, cwd: ROOT, timeout: 60_000 });
+    assert.equal((JSON.parse(readme.stdout) as Record<string, unknown>)['sub'], 'alice', readme.stdout + readme.stderr);
 
     // 6. The secrets live only in the agent: search for them everywhere else.
     const agent = agentAt();

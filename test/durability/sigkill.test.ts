@@ -204,7 +204,7 @@ describe('durability across SIGKILL', { timeout: 60_000 }, () => {
       const approvedEvent = db.prepare("SELECT count(*) AS n FROM audit_events WHERE type = 'device.approved' AND grant_id = ?");
 
       for (const flow of flows) {
-        const row = byUserCode.get(flow.userCode.replace('-', '')) as { status: string; grant_id: string | null; grant: string | null } | undefined;
+        const row = byUserCode.get(flow.userCode.replaceAll('-', '')) as { status: string; grant_id: string | null; grant: string | null } | undefined;
         assert.ok(row, `device authorization ${flow.userCode} was confirmed but is gone`);
         if (flow.approved) {
           assert.ok(['approved', 'redeemed'].includes(row.status), `${flow.userCode} approved, now ${row.status}`);
@@ -228,7 +228,7 @@ describe('durability across SIGKILL', { timeout: 60_000 }, () => {
       for (const flow of tokens) {
         await jwtVerify(flow.token ?? '', createLocalJWKSet(jwks), { issuer, typ: 'at+jwt' });
       }
-      waiting = approved.filter((f) => !f.jti && (byUserCode.get(f.userCode.replace('-', '')) as { status: string }).status === 'approved');
+      waiting = approved.filter((f) => !f.jti && (byUserCode.get(f.userCode.replaceAll('-', '')) as { status: string }).status === 'approved');
       for (const flow of waiting) {
         const reply = await postForm(
           `${issuer}/token`,

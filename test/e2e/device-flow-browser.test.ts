@@ -54,18 +54,14 @@ async function discoverClient(exchanges: TokenExchange[]): Promise<client.Config
 }
 
 /**
- * The person's part up to the review screen: open the link, compare the code, sign in as alice. Returns the
- * span of seconds in which the sign-in happened.
+ * The person's part up to the review screen: open the link, sign in as alice (first, before any code is checked),
+ * compare the code, confirm it. Returns the span of seconds in which the sign-in happened.
  */
 async function reachReview(page: Page, device: client.DeviceAuthorizationResponse): Promise<{ from: number; to: number }> {
   assert.ok(device.verification_uri_complete, 'the server sends verification_uri_complete');
   await page.goto(device.verification_uri_complete);
-  await page.getByRole('heading', { name: 'Check the code' }).waitFor();
-  // The person compares what the page shows with what the device printed.
-  assert.equal((await page.locator('.code').innerText()).trim(), device.user_code);
-
-  await page.getByRole('button', { name: 'Yes, the codes match' }).click();
-  await page.getByRole('heading', { name: 'Sign in to continue' }).waitFor();
+  await page.getByRole('heading', { name: 'Sign in to connect a device' }).waitFor();
+  // The sign-in page says which code comes next; the code rides along sealed, not in a field.
   assert.match(await page.locator('main').innerText(), new RegExp(device.user_code));
   const username = page.getByLabel('Username');
   const password = page.getByLabel('Password');
@@ -76,8 +72,14 @@ async function reachReview(page: Page, device: client.DeviceAuthorizationRespons
   const from = Math.floor(Date.now() / 1000);
   await page.getByRole('button', { name: 'Sign in' }).click();
 
+  await page.getByRole('heading', { name: 'Check the code' }).waitFor();
+  const to = Math.floor(Date.now() / 1000);
+  // The person compares what the page shows with what the device printed.
+  assert.equal((await page.locator('.code').innerText()).trim(), device.user_code);
+  await page.getByRole('button', { name: 'Yes, the codes match' }).click();
+
   await page.getByRole('heading', { name: 'Allow Tether CLI to act as you?' }).waitFor();
-  return { from, to: Math.floor(Date.now() / 1000) };
+  return { from, to };
 }
 
 /** What the review screen tells the person, checked as they would read it. */
@@ -90,7 +92,8 @@ async function assertReviewScreen(page: Page, device: client.DeviceAuthorization
   assert.deepEqual(await page.locator('ul.scopes li').allInnerTexts(), ['read', 'write']);
   assert.match(text, /Requested\s+just now from 127\.0\.0\.1/, 'the requesting IP is shown');
   assert.match(text, new RegExp(device.user_code));
-  assert.match(text, /Signed in as\s+Alice/);
+  assert.match(await page.locator('form.account').innerText(), /Signed in as\s+Alice/);
+  assert.ok(await page.getByRole('button', { name: 'Switch account' }).isVisible(), 'a way to switch account');
   // Same machine, so no different-network alarm.
   assert.equal(await page.getByRole('alert').count(), 0);
 
@@ -124,7 +127,7 @@ describe('device flow with openid-client and a real browser', { timeout: 60_000 
     const keyPair = await client.randomDPoPKeyPair();
     const DPoP = client.getDPoPHandle(config, keyPair);
     const device = await client.initiateDeviceAuthorization(config, { scope: 'read write' });
-    assert.match(device.user_code, /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
+    assert.match(device.user_code, /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
     assert.equal(device.interval, 1);
 
     const abort = new AbortController();

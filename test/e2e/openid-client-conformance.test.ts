@@ -24,7 +24,7 @@ describe('openid-client against Tether', () => {
   test('device flow, DPoP-bound tokens, refresh rotation, API call, introspection, revocation', async () => {
     const dpop = client.getDPoPHandle(config, await client.randomDPoPKeyPair());
     const device = await client.initiateDeviceAuthorization(config, { scope: 'read write' });
-    assert.match(device.user_code, /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
+    assert.match(device.user_code, /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
 
     const approval = new FormBrowser(server.issuer).decide(device.user_code, 'approve');
     const tokens = await client.pollDeviceAuthorizationGrant(config, device, undefined, { DPoP: dpop });

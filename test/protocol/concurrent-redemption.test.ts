@@ -43,7 +43,7 @@ describe('concurrent redemption', () => {
         .innerJoin('grants', 'grants.id', 'access_tokens.grant_id')
         .select(['access_tokens.jti'])
         .where('grants.device_authorization_id', 'in', (eb) =>
-          eb.selectFrom('device_authorizations').select('id').where('user_code', '=', codes.user_code.replace('-', '')),
+          eb.selectFrom('device_authorizations').select('id').where('user_code', '=', codes.user_code.replaceAll('-', '')),
         )
         .execute();
       assert.deepEqual(rows, [{ jti }], 'exactly the one returned token is recorded');

@@ -7,7 +7,7 @@ import { assertOAuthError, authorize, basic, CI_BOT_SECRET } from '../support/de
 import { postForm } from '../support/http.js';
 import { startServer, type TestServer } from '../support/in-process.js';
 
-const USER_CODE = /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/;
+const USER_CODE = /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/;
 
 describe('device authorization endpoint', () => {
   let server: TestServer;
@@ -51,7 +51,7 @@ describe('device authorization endpoint', () => {
     const row = await server.tether.db
       .selectFrom('device_authorizations')
       .selectAll()
-      .where('user_code', '=', codes.user_code.replace('-', ''))
+      .where('user_code', '=', codes.user_code.replaceAll('-', ''))
       .executeTakeFirst();
     assert.ok(row, 'the request is stored');
     for (const [column, value] of Object.entries(row)) {
@@ -101,7 +101,7 @@ describe('device authorization endpoint', () => {
     const row = await server.tether.db
       .selectFrom('device_authorizations')
       .select(['scope', 'resource'])
-      .where('user_code', '=', codes.user_code.replace('-', ''))
+      .where('user_code', '=', codes.user_code.replaceAll('-', ''))
       .executeTakeFirstOrThrow();
     assert.deepEqual(row, { scope: 'admin', resource: 'https://payroll.example' });
   });

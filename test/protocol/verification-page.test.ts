@@ -1,5 +1,9 @@
-// The verification page (RFC 8628 §3.3): code entry as people type it, CSRF, the session cookie and page headers.
+// The verification page (RFC 8628 §3.3): sign-in first, code entry as people type it, CSRF, the session cookie and
+// page headers.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyReply } from 'fastify';
 import { sessionCookie, setSessionCookie } from '../../src/http/cookies.js';
@@ -11,15 +15,16 @@ import { assertStrictCsp } from '../support/page-checks.js';
 describe('verification page', () => {
   let server: TestServer;
   before(async () => {
-    server = await startServer({ brute_force: { per_ip_failures: 1000, per_session_failures: 1000, max_guess_probability: 0.01 } });
+    server = await startServer();
   });
   after(() => server.close());
 
   it('accepts the user code in lower case, with a space or with no separator at all', async () => {
     for (const shape of [
       (c: string) => c.toLowerCase().replace('-', ' '),
-      (c: string) => c.toLowerCase().replace('-', ''),
+      (c: string) => c.toLowerCase().replaceAll('-', ''),
       (c: string) => ` ${c.slice(0, 2)}-${c.slice(2, 4).toLowerCase()} ${c.slice(5, 7)} - ${c.slice(7).toLowerCase()} `,
+      (c: string) => c.replaceAll('-', '\t').toLowerCase(),
     ]) {
       const codes = await authorize(server);
       const browser = new FormBrowser(server.issuer);
@@ -31,31 +36,48 @@ describe('verification page', () => {
     }
   });
 
-  it('shows the code from verification_uri_complete for confirmation, then continues with it', async () => {
+  it('asks for sign-in first, carries the code from verification_uri_complete through it, then asks to confirm it', async () => {
     const codes = await authorize(server);
     const browser = new FormBrowser(server.issuer);
     const link = new URL(codes.verification_uri_complete);
-    const page = await browser.get(`${link.pathname}${link.search}`);
+    const signIn = await browser.get(`${link.pathname}${link.search}`);
     assert.equal(browser.lastStatus, 200);
-    assert.ok(page.includes(codes.user_code), 'the page shows the code to compare');
-    assert.ok(!page.includes('action="/device/decision"'), 'no Approve button before the person confirms');
-    const next = await browser.post('/device', { user_code: codes.user_code.toLowerCase() });
-    assert.ok(next.includes('action="/device/sign-in"'));
+    assert.ok(signIn.includes('action="/device/sign-in"'), 'sign-in comes first');
+    assert.ok(signIn.includes(codes.user_code), 'the sign-in page says which code comes next');
+    assert.ok(!signIn.includes(`value="${codes.user_code}"`), 'the code rides sealed, not as a plain field to edit');
+    const confirm = await browser.post('/device/sign-in', { username: 'alice', password: TEST_PASSWORD });
+    assert.equal(browser.lastStatus, 200);
+    assert.ok(confirm.includes(codes.user_code), 'the page shows the code to compare');
+    assert.ok(confirm.includes('Yes, the codes match'));
+    assert.ok(!confirm.includes('action="/device/decision"'), 'no Approve button before the person confirms');
+    const review = await browser.post('/device', { user_code: codes.user_code.toLowerCase() });
+    assert.ok(review.includes('action="/device/decision"'));
+    // A tampered seal is refused before any password is checked.
+    const other = new FormBrowser(server.issuer);
+    await other.get(`${link.pathname}${link.search}`);
+    await other.post('/device/sign-in', { carry: 'link.BCDFGHJKLMNP.forged', username: 'alice', password: TEST_PASSWORD });
+    assert.equal(other.lastStatus, 403);
   });
 
   it('does not count input that cannot be a code as a failed guess', async () => {
-    const limited = await startServer({ brute_force: { per_session_failures: 2 } });
+    const once = { free_failures: 0, max_failures: 1 };
+    const limited = await startServer({ brute_force: { code_entry: { per_account: once, per_session: once, per_ip: once } } });
     try {
       const browser = new FormBrowser(limited.issuer);
-      await browser.get('/device');
-      for (const typed of ['AAAA-AAAA', '1234-5678', 'BCDF', 'BCDF-GHJK-LMNP', '']) {
+      await browser.signIn();
+      for (const typed of ['AAAA-AAAA-AAAA', '1234-5678-9012', 'BCDF', 'BCDF-GHJK', 'BCDF-GHJK-LMNP-Q', '']) {
         await browser.post('/device', { user_code: typed });
         assert.equal(browser.lastStatus, 400, `"${typed}"`);
       }
+      // The hint says which letters codes use: a typed ABCD-EFGH-IJKL has the length, and vowels.
+      const hint = await browser.post('/device', { user_code: 'ABCD-EFGH-IJKL' });
+      assert.match(hint, /BCDFGHJKLMNPQRSTVWXZ/);
+      assert.match(hint, /no vowels/);
+      assert.match(hint, /Codes never use <span class="code-inline">A<\/span>, <span class="code-inline">E<\/span>/);
       const codes = await authorize(limited);
       const page = await browser.post('/device', { user_code: codes.user_code });
       assert.equal(browser.lastStatus, 200);
-      assert.ok(page.includes('action="/device/sign-in"'));
+      assert.ok(page.includes('action="/device/decision"'));
     } finally {
       await limited.close();
     }
@@ -176,25 +198,52 @@ describe('verification page', () => {
       seen.push(where);
     };
     await browser.get('/device');
-    check('code entry');
+    check('sign in');
     await browser.get(`/device?user_code=${encodeURIComponent(codes.user_code)}`);
+    check('sign in with a carried code');
+    await browser.post('/device/sign-in', { username: 'alice', password: 'wrong password' });
+    check('wrong password');
+    await browser.post('/device/sign-in', { username: 'alice', password: TEST_PASSWORD });
     check('confirm code');
-    await browser.post('/device', { user_code: 'BCDF-GHJK' });
+    await browser.get('/device');
+    check('code entry');
+    await browser.post('/device', { user_code: 'ABCD-EFGH' });
+    check('not a code');
+    await browser.post('/device', { user_code: 'BCDF-GHJK-LMNP' });
     check('wrong code');
     await browser.post('/device', { user_code: codes.user_code });
-    check('sign in');
-    await browser.post('/device/sign-in', { user_code: codes.user_code, username: 'alice', password: TEST_PASSWORD });
     check('review');
-    await browser.post('/device/decision', { user_code: codes.user_code, decision: 'approve' });
+    await browser.post('/device/decision', { decision: 'approve' });
     check('approved');
-    await browser.post('/device/decision', { user_code: codes.user_code, decision: 'approve' });
+    await browser.post('/device/decision', { decision: 'approve' });
     check('no longer waiting');
     const stranger = new FormBrowser(server.issuer);
     await stranger.post('/device', { user_code: codes.user_code });
     check('form expired (403)');
     await browser.get('/device/no-such-page');
     check('not found');
-    assert.equal(seen.length, 9);
+    assert.equal(seen.length, 12);
+  });
+
+  it('switches account from the review screen without losing the request', async () => {
+    const codes = await authorize(server);
+    const browser = new FormBrowser(server.issuer);
+    await browser.signIn('alice');
+    const review = await browser.post('/device', { user_code: codes.user_code });
+    assert.match(review, /Signed in as <strong>Alice<\/strong>/);
+    assert.ok(review.includes('action="/device/sign-out"'), 'a way to switch account');
+    const signIn = await browser.post('/device/sign-out', {});
+    assert.ok(signIn.includes('action="/device/sign-in"'), 'signed out, asked to sign in again');
+    assert.ok(signIn.includes(codes.user_code), 'the request is kept');
+    const confirm = await browser.post('/device/sign-in', { username: 'bob', password: TEST_PASSWORD });
+    assert.ok(confirm.includes('Yes, the codes match'), 'the new account confirms the code against the device');
+    const again = await browser.post('/device', { user_code: codes.user_code });
+    assert.match(again, /Signed in as <strong>Bob<\/strong>/);
+    assert.ok((await browser.post('/device/decision', { decision: 'approve' })).includes('Device approved'));
+    const token = await redeem(server, codes.device_code);
+    assert.equal(token.status, 200);
+    const claims = JSON.parse(Buffer.from(String(token.body['access_token']).split('.')[1] ?? '', 'base64url').toString()) as { sub: string };
+    assert.equal(claims.sub, 'bob', 'approved as the account switched to');
   });
 
   it('escapes what others control: the device user agent and the typed code', async () => {
@@ -203,9 +252,11 @@ describe('verification page', () => {
     const browser = new FormBrowser(server.issuer);
     await browser.get(`/device?user_code=${encodeURIComponent(evil)}`);
     assert.ok(!browser.lastPage.includes('<script>alert') && !browser.lastPage.includes('<img src=x'), 'code entry');
-    await browser.post('/device', { user_code: evil });
-    assert.ok(!browser.lastPage.includes('<script>alert') && !browser.lastPage.includes('<img src=x'), 'code error');
     assert.ok((await browser.decide(codes.user_code, 'approve')).includes('Device approved'));
+    await browser.get('/device');
+    await browser.post('/device', { user_code: evil });
+    assert.equal(browser.lastStatus, 400);
+    assert.ok(!browser.lastPage.includes('<script>alert') && !browser.lastPage.includes('<img src=x'), 'code error');
     const second = await authorize(server, { client_id: 'tether-cli' }, { 'user-agent': evil });
     await browser.get('/device');
     const page = await browser.post('/device', { user_code: second.user_code });
@@ -257,6 +308,37 @@ describe('session cookie attributes', () => {
       assert.ok(!attributes.includes('secure'));
       assert.ok(attributes.includes('httponly'));
       assert.ok(attributes.includes('samesite=lax'));
+    }
+  });
+});
+
+describe('review screen under a narrowing policy', () => {
+  it('shows the scopes that will be granted, not only those asked for', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tether-policies-'));
+    writeFileSync(
+      join(dir, 'narrow.cedar'),
+      `@id("all-but-approve")
+permit (principal, action, resource) unless { action == Tether::Action::"Approve" };
+@id("approve-read-only")
+@scopes("read")
+permit (principal, action == Tether::Action::"Approve", resource);
+`,
+    );
+    const narrow = await startServer({ policy: { path: dir } });
+    try {
+      const codes = await authorize(narrow, { client_id: 'tether-cli', scope: 'read write' });
+      const browser = new FormBrowser(narrow.issuer);
+      await browser.signIn();
+      const review = await browser.post('/device', { user_code: codes.user_code });
+      const granted = [...(/<ul class="scopes">([\s\S]*?)<\/ul>/.exec(review)?.[1] ?? '').matchAll(/<code>([^<]+)<\/code>/g)].map((m) => m[1]);
+      assert.deepEqual(granted, ['read'], 'the review lists what policy will grant');
+      assert.match(review, /not granted by your organisation's policy:\s*<code class="withheld">write<\/code>/);
+      assert.ok((await browser.post('/device/decision', { decision: 'approve' })).includes('Device approved'));
+      const token = await redeem(narrow, codes.device_code);
+      assert.equal(token.body['scope'], 'read', 'and that is what was granted');
+    } finally {
+      await narrow.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -1,4 +1,11 @@
+import type { FastifyInstance } from 'fastify';
 import { TEST_PASSWORD } from './in-process.js';
+
+/** Sends requests in process with a chosen client address (Fastify's inject `remoteAddress`), not over TCP. */
+export interface InjectFrom {
+  app: FastifyInstance;
+  remoteAddress: string;
+}
 
 /**
  * Drives the verification page's HTML forms with fetch, as a browser without JavaScript would: keeps the
@@ -13,21 +20,24 @@ export class FormBrowser {
   constructor(
     private readonly issuer: string,
     private readonly headers: Record<string, string> = {},
+    private readonly from?: InjectFrom,
   ) {}
 
   async get(path: string): Promise<string> {
-    const response = await fetch(`${this.issuer}${path}`, { headers: { ...this.headers, cookie: this.cookie } });
+    const headers = { ...this.headers, cookie: this.cookie };
+    if (this.from) return this.keepInjected(await this.from.app.inject({ method: 'GET', url: path, headers, remoteAddress: this.from.remoteAddress }));
+    const response = await fetch(`${this.issuer}${path}`, { headers });
     return this.keep(response);
   }
 
   async post(path: string, form: Record<string, string>): Promise<string> {
-    const response = await fetch(`${this.issuer}${path}`, {
-      method: 'POST',
-      headers: { ...this.headers, cookie: this.cookie, 'content-type': 'application/x-www-form-urlencoded' },
-      // Like a browser submitting the page's form: its hidden fields go along.
-      body: new URLSearchParams({ csrf: this.csrf(), ...this.hiddenRequest(), ...form }),
-      redirect: 'manual',
-    });
+    const headers = { ...this.headers, cookie: this.cookie, 'content-type': 'application/x-www-form-urlencoded' };
+    // Like a browser submitting the page's form: its hidden fields go along.
+    const body = new URLSearchParams({ csrf: this.csrf(), ...this.hiddenRequest(), ...form }).toString();
+    if (this.from) {
+      return this.keepInjected(await this.from.app.inject({ method: 'POST', url: path, headers, payload: body, remoteAddress: this.from.remoteAddress }));
+    }
+    const response = await fetch(`${this.issuer}${path}`, { method: 'POST', headers, body, redirect: 'manual' });
     return this.keep(response);
   }
 
@@ -36,24 +46,47 @@ export class FormBrowser {
     return this.cookie;
   }
 
+  /** The sealed request (review) or carried code (sign-in, confirm) the last page's forms hold. */
   private hiddenRequest(): Record<string, string> {
-    const sealed = /name="request" value="([^"]+)"/.exec(this.lastPage)?.[1];
-    return sealed ? { request: sealed } : {};
+    const hidden: Record<string, string> = {};
+    for (const name of ['request', 'carry']) {
+      const sealed = new RegExp(`name="${name}" value="([^"]+)"`).exec(this.lastPage)?.[1];
+      if (sealed) hidden[name] = sealed;
+    }
+    return hidden;
+  }
+
+  /** Opens the page and signs in (the page asks for that before any code), unless already signed in. */
+  async signIn(username = 'alice', password = TEST_PASSWORD): Promise<string> {
+    const page = await this.get('/device');
+    if (!page.includes('action="/device/sign-in"')) return page;
+    return this.post('/device/sign-in', { username, password });
   }
 
   csrf(): string {
     return /name="csrf" value="([^"]+)"/.exec(this.lastPage)?.[1] ?? '';
   }
 
-  /** Enters the code, signs in if asked, and presses Approve or Deny. Returns the final page. */
+  /** Signs in if asked (first, as the page wants), enters the code, and presses Approve or Deny. Returns the final page. */
   async decide(userCode: string, decision: 'approve' | 'deny', username = 'alice', password = TEST_PASSWORD) {
-    await this.get('/device');
-    let page = await this.post('/device', { user_code: userCode });
-    if (page.includes('action="/device/sign-in"')) {
-      page = await this.post('/device/sign-in', { user_code: userCode, username, password });
-    }
+    const signedIn = await this.signIn(username, password);
+    if (!signedIn.includes('action="/device"')) return signedIn;
+    const page = await this.post('/device', { user_code: userCode });
     if (!page.includes('action="/device/decision"')) return page;
-    return this.post('/device/decision', { user_code: userCode, decision });
+    return this.post('/device/decision', { decision });
+  }
+
+  private keepInjected(response: { statusCode: number; headers: Record<string, unknown>; body: string }): string {
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(response.headers)) {
+      if (value !== undefined) headers.set(name, Array.isArray(value) ? String(value[0]) : String(value));
+    }
+    const set = headers.get('set-cookie');
+    if (set) this.cookie = set.split(';')[0] ?? '';
+    this.lastStatus = response.statusCode;
+    this.lastHeaders = headers;
+    this.lastPage = response.body;
+    return this.lastPage;
   }
 
   private async keep(response: Response): Promise<string> {

@@ -93,6 +93,9 @@ export async function startServer(overrides: Record<string, unknown> = {}, clock
         ...extraClients,
       ],
       admin: { api_key_hashes: [hashSecret(ADMIN_KEY)] },
+      // Every test's requests come from 127.0.0.1, so the per-address caps on device codes would make one address of
+      // a whole test file. Tests of those limits pass their own `brute_force`.
+      brute_force: { device_authorization: { per_ip_requests: 100_000, live_codes_per_ip: 100_000 } },
       users: [
         // Groups reach tokens as the `groups` claim, which API policies read.
         { username: 'alice', name: 'Alice', password_hash: hash, groups: ['engineering'] },

@@ -78,6 +78,11 @@ export interface PollOptions {
   signal?: AbortSignal;
   /** Told before each wait, so a spinner can show the pace and the time left. */
   onWait?: (info: { intervalSeconds: number; slowedDown: boolean }) => void;
+  /**
+   * Told after every poll whether the server answered; `silentSince` is when the current run of unanswered polls
+   * began (the start of the first), so a caller can say the server has been unreachable for a while.
+   */
+  onContact?: (info: { answered: boolean; silentSince: number | undefined }) => void;
 }
 
 /**
@@ -98,6 +103,7 @@ export async function pollDeviceAuthorization(
   let interval = authorization.interval;
   let slowedDown = false;
   let failures = 0;
+  let silentSince: number | undefined;
   for (;;) {
     options.onWait?.({ intervalSeconds: interval, slowedDown });
     await options.sleep(interval * 1000, options.signal);
@@ -109,10 +115,13 @@ export async function pollDeviceAuthorization(
       client_id: options.clientId,
     });
     let reply;
+    const startedAt = options.now();
     try {
       reply = await dpopFormPost(ctx, metadata.token_endpoint, form);
     } catch (error) {
       if (!(error instanceof ClientError) || error.code !== 'network') throw error;
+      silentSince ??= startedAt;
+      options.onContact?.({ answered: false, silentSince });
       // §3.5: on a connection problem, poll less often rather than hammer a struggling server.
       if (++failures >= MAX_POLL_FAILURES) throw error;
       interval = Math.min(interval * 2, MAX_INTERVAL);
@@ -120,6 +129,8 @@ export async function pollDeviceAuthorization(
     }
     failures = 0;
     slowedDown = false;
+    silentSince = undefined;
+    options.onContact?.({ answered: true, silentSince });
     if (reply.status === 200) return processTokenResponse(reply.body, options.now());
     switch (reply.body['error']) {
       case 'authorization_pending':

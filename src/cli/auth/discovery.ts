@@ -7,6 +7,10 @@ export interface ServerMetadata {
   device_authorization_endpoint: string;
   token_endpoint: string;
   revocation_endpoint?: string;
+  /** Tether's own: where a device abandons its request when its login is cancelled. */
+  tether_device_abandon_endpoint?: string;
+  /** Tether's own: where the holder of a token asks whether its grant still lives. */
+  tether_session_endpoint?: string;
 }
 
 /**
@@ -42,11 +46,15 @@ export async function discover(fetchFn: typeof fetch, issuer: string): Promise<S
     return value;
   };
   const revocation = endpoint('revocation_endpoint', false);
+  const abandon = endpoint('tether_device_abandon_endpoint', false);
+  const session = endpoint('tether_session_endpoint', false);
   return {
     issuer: normalized,
     device_authorization_endpoint: endpoint('device_authorization_endpoint', true) as string,
     token_endpoint: endpoint('token_endpoint', true) as string,
     ...(revocation ? { revocation_endpoint: revocation } : {}),
+    ...(abandon ? { tether_device_abandon_endpoint: abandon } : {}),
+    ...(session ? { tether_session_endpoint: session } : {}),
   };
 }
 

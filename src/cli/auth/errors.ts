@@ -11,8 +11,10 @@ export type ClientErrorCode =
   | 'access_denied'
   /** The device code expired before approval. */
   | 'expired_token'
-  /** The grant is gone (revoked, expired, reused refresh token) or the secrets were forgotten. */
+  /** The grant ended (expired, idle too long) or the secrets were forgotten. */
   | 'session_ended'
+  /** The server revoked the grant (an admin, a sign-out elsewhere, a reused refresh token). */
+  | 'session_revoked'
   /** No session matches. */
   | 'not_signed_in'
   /** The server's answer broke the protocol (e.g. an unbound token when we asked for DPoP). */

@@ -101,9 +101,7 @@ export class TokenSource {
         form,
       );
       if (reply.status !== 200) {
-        if (reply.body['error'] === 'invalid_grant') {
-          throw new ClientError('session_ended', 'the server ended this session (revoked, expired or signed out elsewhere)', 'invalid_grant');
-        }
+        if (reply.body['error'] === 'invalid_grant') throw sessionEndedError(reply.body['error_description']);
         throw oauthErrorOf(reply, 'Refreshing the access token');
       }
       const issued = processTokenResponse(reply.body, this.options.now());
@@ -122,4 +120,21 @@ export class TokenSource {
       release();
     }
   }
+}
+
+/**
+ * Why the server refused to refresh, as the person needs to know it: revoked (by an admin, a sign-out elsewhere,
+ * a reused refresh token) or ended (expired, idle too long). RFC 6749 has only `invalid_grant` for both; Tether's
+ * `error_description` names a revocation with the word "revoked" (src/grant-types/refresh-token-grant.ts).
+ */
+export function sessionEndedError(description: unknown): ClientError {
+  return typeof description === 'string' && /\brevoked\b/i.test(description) ? sessionRevoked() : sessionExpired();
+}
+
+export function sessionRevoked(): ClientError {
+  return new ClientError('session_revoked', 'the server revoked this session (an admin, a sign-out elsewhere, or a reused refresh token); run tether login', 'invalid_grant');
+}
+
+export function sessionExpired(): ClientError {
+  return new ClientError('session_ended', 'this session expired at the server; run tether login', 'invalid_grant');
 }

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { defineCommand, UsageError, type CommandContext } from '../command.js';
 import { cliPaths } from '../config/paths.js';
 import { ExitCode, type CliIO } from '../io.js';
 import { AgentClient } from '../secrets/agent-client.js';
@@ -24,60 +24,53 @@ tether login starts one when no OS keychain answers.
 Socket: $TETHER_AGENT_SOCK, else $XDG_RUNTIME_DIR/tether/agent.sock, else a per-user folder under the temp dir.`;
 
 /** `tether agent`: run, start or stop the secret agent. */
-export async function agentCommand(args: string[], io: CliIO): Promise<number> {
-  const [sub = 'run', ...rest] = args[0]?.startsWith('-') ? ['run', ...args] : args;
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: rest,
-      options: {
-        socket: { type: 'string' },
-        'idle-timeout': { type: 'string', default: DEFAULT_AGENT_IDLE },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (error) {
-    io.stderr.write(`tether agent: ${(error as Error).message}\n\n${USAGE}\n`);
-    return ExitCode.usage;
-  }
-  if (values.help || sub === 'help') {
-    io.stdout.write(`${USAGE}\n`);
-    return ExitCode.ok;
-  }
-  const socketPath = values.socket ?? cliPaths(io.env).agentSocket;
-  const idle = parseDuration(values['idle-timeout']);
-  if (idle === undefined || idle < 1) {
-    io.stderr.write('tether agent: --idle-timeout takes a duration such as 30m or 2h\n');
-    return ExitCode.usage;
-  }
-  try {
-    switch (sub) {
-      case 'run':
-        return await runAgent(io, socketPath, idle);
-      case 'start': {
-        const client = new AgentClient(socketPath);
-        const state = await ensureAgent(client, spawnAgentProcess());
-        io.stderr.write(`tether agent ${state === 'running' ? 'already running' : 'started'} at ${socketPath}\n`);
-        return ExitCode.ok;
-      }
-      case 'stop': {
-        const client = new AgentClient(socketPath);
-        if ((await client.ping()) === undefined) {
-          io.stderr.write(`No tether agent is running at ${socketPath}.\n`);
+export const agentCommand = defineCommand({
+  name: 'agent',
+  summary: 'run, start or stop the in-memory secret agent',
+  usage: USAGE,
+  options: { socket: { type: 'string' }, 'idle-timeout': { type: 'string', default: DEFAULT_AGENT_IDLE } },
+  positionals: true,
+  run: async ({ values, positionals }, { io }: CommandContext) => {
+    const [sub = 'run', ...extra] = positionals;
+    if (sub === 'help') {
+      io.stdout.write(`${USAGE}\n`);
+      return ExitCode.ok;
+    }
+    if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
+    const socketPath = values.socket ?? cliPaths(io.env).agentSocket;
+    const idle = parseDuration(values['idle-timeout']);
+    if (idle === undefined || idle < 1) {
+      throw new UsageError('--idle-timeout takes a duration such as 30m or 2h');
+    }
+    try {
+      switch (sub) {
+        case 'run':
+          return await runAgent(io, socketPath, idle);
+        case 'start': {
+          const client = new AgentClient(socketPath);
+          const state = await ensureAgent(client, spawnAgentProcess());
+          io.stderr.write(`tether agent ${state === 'running' ? 'already running' : 'started'} at ${socketPath}\n`);
           return ExitCode.ok;
         }
-        await client.request({ op: 'stop' });
-        io.stderr.write('tether agent stopped; every secret it held is gone.\n');
-        return ExitCode.ok;
+        case 'stop': {
+          const client = new AgentClient(socketPath);
+          if ((await client.ping()) === undefined) {
+            io.stderr.write(`No tether agent is running at ${socketPath}.\n`);
+            return ExitCode.ok;
+          }
+          await client.request({ op: 'stop' });
+          io.stderr.write('tether agent stopped; every secret it held is gone.\n');
+          return ExitCode.ok;
+        }
+        default:
+          throw new UsageError(`unknown subcommand ${sub}`);
       }
-      default:
-        io.stderr.write(`tether agent: unknown subcommand ${sub}\n\n${USAGE}\n`);
-        return ExitCode.usage;
+    } catch (error) {
+      if (error instanceof UsageError) throw error;
+      return reportFailure(io, 'agent', error);
     }
-  } catch (error) {
-    return reportFailure(io, 'agent', error);
-  }
-}
+  },
+});
 
 async function runAgent(io: CliIO, socketPath: string, idleSeconds: number): Promise<number> {
   let agent: AgentServer;

@@ -1,6 +1,5 @@
-import { createWriteStream } from 'node:fs';
-import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { createWriteStream, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { JWK } from 'jose';
 import type { Kysely } from 'kysely';
 import type { AuditEvent, AuditQuery } from '../../audit/event.js';
@@ -8,14 +7,18 @@ import { verifyCheckpointSignature } from '../../audit/checkpoint.js';
 import { toOcsf } from '../../audit/ocsf.js';
 import { buildTrace, renderTrace } from '../../audit/trace.js';
 import { verifyChain } from '../../audit/verify.js';
-import { loadConfigFile } from '../../config/load.js';
+import { ConfigError, loadConfigFile } from '../../config/load.js';
+import type { Config } from '../../config/schema.js';
 import { normalizeUserCode } from '../../device-flow/user-code.js';
 import { parseDuration } from '../../shared/duration.js';
 import { hashSecret } from '../../shared/crypto.js';
 import { SqlAuditCheckpoints, SqlAuditLog } from '../../storage/audit-log.js';
 import type { Database } from '../../storage/schema.js';
 import { SqlSigningKeyStore } from '../../storage/signing-keys.js';
+import { openDatabase } from '../../storage/open.js';
 import { openSqlite } from '../../storage/sqlite.js';
+import { canonicalUserId } from '../../users/canonical-id.js';
+import { defineCommand, UsageError } from '../command.js';
 import { ExitCode, type CliIO } from '../io.js';
 
 const USAGE = `Usage:
@@ -35,70 +38,81 @@ export interface AuditCommandDeps {
 }
 
 /** `tether audit`: query, verify, trace and export the audit store. */
-export async function auditCommand(args: string[], io: CliIO, deps: AuditCommandDeps = {}): Promise<number> {
+export function auditCommand(args: string[], io: CliIO, deps: AuditCommandDeps = {}): Promise<number> {
   const sub = args[0] && !args[0].startsWith('-') ? args[0] : 'list';
-  const rest = sub === 'list' ? args : args.slice(1);
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: rest,
-      allowPositionals: sub === 'trace',
-      options: {
-        'data-dir': { type: 'string' },
-        config: { type: 'string' },
-        user: { type: 'string' },
-        client: { type: 'string' },
-        type: { type: 'string' },
-        since: { type: 'string' },
-        format: { type: 'string', default: 'jsonl' },
-        output: { type: 'string' },
-        follow: { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
-      },
-    });
-  } catch (error) {
-    io.stderr.write(`tether audit: ${(error as Error).message}\n\n${USAGE}\n`);
-    return ExitCode.usage;
-  }
-  const { values, positionals } = parsed;
-  if (values.help || !['list', 'verify', 'trace', 'export'].includes(sub)) {
-    io.stderr.write(`${USAGE}\n`);
-    return values.help ? ExitCode.ok : ExitCode.usage;
-  }
-  const now = deps.now ?? (() => Math.floor(Date.now() / 1000));
-  const since = values.since === undefined ? undefined : parseSince(values.since, now());
-  if (values.since !== undefined && since === undefined) {
-    io.stderr.write('tether audit: --since takes a duration (90s, 15m, 2h, 7d) or an ISO time\n');
-    return ExitCode.usage;
-  }
-  if (values.format !== 'jsonl' && values.format !== 'ocsf') {
-    io.stderr.write('tether audit: --format is jsonl or ocsf\n');
-    return ExitCode.usage;
-  }
-  const dataDir = values.config ? loadConfigFile(values.config).data_dir : resolve(values['data-dir'] ?? '.tether-dev');
-  const db = await openSqlite({ dataDir, synchronous: 'normal' });
-  try {
-    const log = new SqlAuditLog(db);
-    if (sub === 'verify') return await verify(db, io);
-    if (sub === 'trace') {
-      const target = positionals[0];
-      if (!target) {
-        io.stderr.write('tether audit trace: name a jti, a grant id or a user code\n');
-        return ExitCode.usage;
-      }
-      return await trace(log, target, io, now());
-    }
-    const query: AuditQuery = { userId: values.user, clientId: values.client, since };
-    if (values.type) query.type = values.type as AuditEvent['type'];
-    if (sub === 'list') {
-      for (const e of await log.query(query)) io.stdout.write(`${describe(e)}\n`);
-      return ExitCode.ok;
-    }
-    return await exportEvents(log, query, values.format, values.output, values.follow, io, deps.signal);
-  } finally {
-    await db.destroy();
-  }
+  const rest = sub === 'list' && args[0] !== 'list' ? args : args.slice(1);
+  return auditCli(rest, { io, deps, sub });
 }
+
+/** What a store that exists holds; its absence means --data-dir names the wrong folder. */
+const SQLITE_FILE = 'tether.sqlite';
+
+export const auditCli = defineCommand({
+  name: 'audit',
+  summary: 'query, verify, trace and export the tamper-evident audit log',
+  usage: USAGE,
+  options: {
+    'data-dir': { type: 'string' },
+    config: { type: 'string' },
+    user: { type: 'string' },
+    client: { type: 'string' },
+    type: { type: 'string' },
+    since: { type: 'string' },
+    format: { type: 'string', default: 'jsonl' },
+    output: { type: 'string' },
+    follow: { type: 'boolean', default: false },
+  },
+  positionals: true,
+  run: async ({ values, positionals }, { io, deps, sub }: { io: CliIO; deps: AuditCommandDeps; sub: string }) => {
+    if (!['list', 'verify', 'trace', 'export'].includes(sub)) throw new UsageError(`unknown subcommand '${sub}'`);
+    if (positionals.length > (sub === 'trace' ? 1 : 0)) throw new UsageError(`unexpected argument ${JSON.stringify(positionals.at(-1))}`);
+    const now = deps.now ?? (() => Math.floor(Date.now() / 1000));
+    const since = values.since === undefined ? undefined : parseSince(values.since, now());
+    if (values.since !== undefined && since === undefined) {
+      throw new UsageError('--since takes a duration (90s, 15m, 2h, 7d) or an ISO time');
+    }
+    if (values.format !== 'jsonl' && values.format !== 'ocsf') {
+      throw new UsageError('--format is jsonl or ocsf');
+    }
+    let config: Config | undefined;
+    try {
+      config = values.config ? loadConfigFile(values.config) : undefined;
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      io.stderr.write(`tether audit: ${error.message}\n`);
+      return ExitCode.config;
+    }
+    const dataDir = config ? config.data_dir : resolve(values['data-dir'] ?? '.tether-dev');
+    // Opening would create an empty store and report it "intact: 0 events": a wrong folder must say so instead.
+    const onSqlite = !config || config.storage.engine === 'sqlite';
+    if (onSqlite && !existsSync(join(dataDir, SQLITE_FILE))) {
+      throw new UsageError(`no Tether store in ${dataDir} (no ${SQLITE_FILE}); give the server's --data-dir, or --config FILE`);
+    }
+    // With --config, the store the configuration names (SQLite under data_dir, or the shared PostgreSQL database).
+    const db = config ? await openDatabase(config.storage, config.data_dir, io.env) : await openSqlite({ dataDir, synchronous: 'normal' });
+    try {
+      const log = new SqlAuditLog(db);
+      if (sub === 'verify') return await verify(db, io);
+      if (sub === 'trace') {
+        const target = positionals[0];
+        if (!target) {
+          io.stderr.write('tether audit trace: name a jti, a grant id or a user code\n');
+          return ExitCode.usage;
+        }
+        return await trace(log, target, io, now());
+      }
+      const query: AuditQuery = { userId: values.user === undefined ? undefined : canonicalUserId(values.user), clientId: values.client, since };
+      if (values.type) query.type = values.type as AuditEvent['type'];
+      if (sub === 'list') {
+        for (const e of await log.query(query)) io.stdout.write(`${describe(e)}\n`);
+        return ExitCode.ok;
+      }
+      return await exportEvents(log, query, values.format, values.output, values.follow, io, deps.signal);
+    } finally {
+      await db.destroy();
+    }
+  },
+});
 
 async function verify(db: Kysely<Database>, io: CliIO): Promise<number> {
   const store = new SqlAuditCheckpoints(db);

@@ -5,6 +5,7 @@ import { terminalState, type TerminalState } from '../context/attended.js';
 import { cliPaths, type CliPaths } from '../config/paths.js';
 import { ProfileFile } from '../config/profiles.js';
 import type { CliIO } from '../io.js';
+import { cliUserAgent } from '../version.js';
 import type { SecretStores } from '../secrets/secret-store.js';
 import { systemSecretStores } from '../secrets/system-stores.js';
 import { systemBrowser, type Browser } from '../ui/browser.js';
@@ -38,7 +39,7 @@ export function systemClientDeps(io: CliIO): ClientDeps {
   const paths = cliPaths(io.env);
   return {
     io,
-    fetch: globalThis.fetch,
+    fetch: withUserAgent(globalThis.fetch),
     browser: systemBrowser(io.env),
     secrets: systemSecretStores({ env: io.env, paths }),
     paths,
@@ -54,6 +55,18 @@ export function systemClientDeps(io: CliIO): ClientDeps {
       };
     },
     nonces: new NonceCache(),
+  };
+}
+
+/**
+ * fetch that names the CLI in `User-Agent` (the review page shows it as the device software) unless the caller
+ * set one: a command run by `tether exec` keeps its own through the proxy.
+ */
+export function withUserAgent(fetchFn: typeof fetch, userAgent = cliUserAgent()): typeof fetch {
+  return (input, init) => {
+    const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
+    if (!headers.has('user-agent')) headers.set('user-agent', userAgent);
+    return fetchFn(input, { ...init, headers });
   };
 }
 

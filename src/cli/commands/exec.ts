@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
+import { defineCommand, UsageError } from '../command.js';
+import { askServer } from '../auth/own-session.js';
+import { sessionExpired, sessionRevoked } from '../auth/token-source.js';
 import { ExitCode } from '../io.js';
 import { AuthorizedSender } from '../proxy/authorized-sender.js';
 import { startResourceProxy } from '../proxy/resource-proxy.js';
@@ -17,53 +20,49 @@ to the session's resource, so CMD never holds a token. CMD finds, in its environ
 
 Exit code: CMD's own; ${ExitCode.commandNotFound} if it cannot be started; ${ExitCode.notSignedIn} if there is no usable session.`;
 
-/** Options that take a value; the first other word starts the command. */
-const VALUE_OPTIONS = new Set(['--issuer', '--resource']);
-
 /** `tether exec`: credentials by proxy, never by environment variable. */
-export async function execCommand(args: string[], deps: ClientDeps): Promise<number> {
-  const { io } = deps;
-  const parsed = splitArgs(args);
-  if (typeof parsed === 'string') {
-    io.stderr.write(`tether exec: ${parsed}\n\n${USAGE}\n`);
-    return ExitCode.usage;
-  }
-  if (parsed.help) {
-    io.stdout.write(`${USAGE}\n`);
-    return ExitCode.ok;
-  }
-  const [command, ...commandArgs] = parsed.command;
-  if (command === undefined) {
-    io.stderr.write(`tether exec: name the command to run after --\n\n${USAGE}\n`);
-    return ExitCode.usage;
-  }
-  let proxy;
-  try {
-    const session = await openSession(deps, { issuer: parsed.issuer, resource: parsed.resource });
-    // Fail before CMD starts, not on its first request, when the session cannot produce a token.
-    await session.tokens.accessToken();
-    let warned = false;
-    const warnOnce = (message: string) => {
-      if (warned) return;
-      warned = true;
-      io.stderr.write(`tether exec: ${message}\n`);
-    };
-    const sender = new AuthorizedSender({
-      fetch: deps.fetch,
-      tokens: session.tokens,
-      key: session.key,
-      nonces: deps.nonces,
-      onSessionEnded: warnOnce,
-    });
-    proxy = await startResourceProxy({ resource: session.profile.resource, sender, fetch: deps.fetch, onProblem: warnOnce });
-    const env = childEnvironment(io.env, session.profile.resource, proxy);
-    return await runChild(deps, command, commandArgs, env);
-  } catch (error) {
-    return reportFailure(io, 'exec', error);
-  } finally {
-    await proxy?.close();
-  }
-}
+export const execCommand = defineCommand({
+  name: 'exec',
+  summary: 'run a command whose requests to the API get a token and DPoP proof through a local proxy',
+  usage: USAGE,
+  options: { issuer: { type: 'string' }, resource: { type: 'string' } },
+  passThrough: true,
+  run: async ({ values, positionals }, deps: ClientDeps) => {
+    const { io } = deps;
+    const [command, ...commandArgs] = positionals;
+    if (command === undefined) throw new UsageError('name the command to run after --');
+    let proxy;
+    try {
+      const session = await openSession(deps, { issuer: values.issuer, resource: values.resource });
+      // Fail before CMD starts, not on its first request, when the session cannot produce a token or the server
+      // has revoked it (a still-fresh token says nothing of that; the server's session endpoint does).
+      const view = await askServer({ ...deps, key: session.key, tokens: session.tokens, endpoint: session.profile.session_endpoint });
+      if (view.state === 'revoked') throw sessionRevoked();
+      if (view.state === 'ended') throw sessionExpired();
+      if (view.state === 'unknown' || view.state === 'unreachable') await session.tokens.accessToken();
+      let warned = false;
+      const warnOnce = (message: string) => {
+        if (warned) return;
+        warned = true;
+        io.stderr.write(`tether exec: ${message}\n`);
+      };
+      const sender = new AuthorizedSender({
+        fetch: deps.fetch,
+        tokens: session.tokens,
+        key: session.key,
+        nonces: deps.nonces,
+        onSessionEnded: (error) => warnOnce(error.message),
+      });
+      proxy = await startResourceProxy({ resource: session.profile.resource, sender, fetch: deps.fetch, onProblem: warnOnce });
+      const env = childEnvironment(io.env, session.profile.resource, proxy);
+      return await runChild(deps, command, commandArgs, env);
+    } catch (error) {
+      return reportFailure(io, 'exec', error);
+    } finally {
+      await proxy?.close();
+    }
+  },
+});
 
 /**
  * CMD's environment: ours, plus the proxy's addresses. For an http resource the usual proxy variables point at
@@ -124,39 +123,4 @@ async function runChild(deps: ClientDeps, command: string, args: string[], env: 
   } finally {
     untrap();
   }
-}
-
-interface ExecArgs {
-  issuer?: string;
-  resource?: string;
-  help: boolean;
-  command: string[];
-}
-
-/** Splits `[options] [--] CMD ARGS…`: CMD's own flags must never be read as ours. */
-function splitArgs(args: string[]): ExecArgs | string {
-  const result: ExecArgs = { help: false, command: [] };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    if (arg === '--') {
-      result.command = args.slice(i + 1);
-      return result;
-    }
-    if (arg === '--help' || arg === '-h') {
-      result.help = true;
-      continue;
-    }
-    const [name, inline] = arg.startsWith('--') ? (arg.split(/=(.*)/s) as [string, string | undefined]) : [arg, undefined];
-    if (VALUE_OPTIONS.has(name)) {
-      const value = inline ?? args[++i];
-      if (value === undefined) return `${name} needs a value`;
-      if (name === '--issuer') result.issuer = value;
-      else result.resource = value;
-      continue;
-    }
-    if (arg.startsWith('-')) return `unknown option ${arg} (put CMD after --)`;
-    result.command = args.slice(i);
-    return result;
-  }
-  return result;
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
+import { defineCommand, urlOption } from '../command.js';
+import { abandonRequest } from '../auth/abandon.js';
 import { deviceAuthorizationRequest, pollDeviceAuthorization, type DeviceAuthorization } from '../auth/device-flow.js';
 import { discover, type ServerMetadata } from '../auth/discovery.js';
 import { ClientError, isClientError } from '../auth/errors.js';
@@ -18,6 +19,9 @@ import { reportFailure } from './session.js';
 
 /** The public client every Tether server registers for this CLI. */
 export const CLIENT_ID = 'tether-cli';
+/** How long the server may stay silent while we wait before the spinner says so. */
+export const UNREACHABLE_AFTER_SECONDS = 10;
+
 /** Where `tether serve --dev` listens: the issuer when nothing else names one. */
 export const DEFAULT_ISSUER = 'http://127.0.0.1:8080';
 
@@ -34,43 +38,36 @@ to it. Secrets go to the OS keychain, or to the in-memory tether agent when no k
 Environment: TETHER_SECRET_STORE=agent|keyring forces a secret store. Exit codes: docs/cli.md.`;
 
 /** `tether login`: the device flow, as smooth as `gh auth login`, ending in secrets kept off disk. */
-export async function loginCommand(args: string[], deps: ClientDeps): Promise<number> {
-  const { io } = deps;
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        issuer: { type: 'string' },
-        scope: { type: 'string', multiple: true },
-        resource: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (error) {
-    io.stderr.write(`tether login: ${(error as Error).message}\n\n${USAGE}\n`);
-    return ExitCode.usage;
-  }
-  if (values.help) {
-    io.stdout.write(`${USAGE}\n`);
-    return ExitCode.ok;
-  }
-  const scope = values.scope?.join(' ').split(/\s+/).filter(Boolean).join(' ') || undefined;
-  try {
-    const issuer = values.issuer ?? io.env['TETHER_ISSUER'] ?? profileFile(deps).select()?.issuer ?? DEFAULT_ISSUER;
-    const metadata = await discover(deps.fetch, issuer);
-    const context = detectRunContext(io.env, deps.tty);
-    // Unattended, the device declares itself automation and the server's policy decides: the default pack
-    // refuses it before any code exists; a server that allows it lets the login go on, plainly, for the log.
-    return await runLogin(deps, metadata, context, {
-      scope,
-      resource: values.resource,
-      environment: context.attended ? undefined : 'automation',
-    });
-  } catch (error) {
-    return reportFailure(io, 'login', error);
-  }
-}
+export const loginCommand = defineCommand({
+  name: 'login',
+  summary: 'sign in with the device flow (code, link, QR); secrets go to the keychain or the agent',
+  usage: USAGE,
+  options: {
+    issuer: { type: 'string' },
+    scope: { type: 'string', multiple: true },
+    resource: { type: 'string' },
+  },
+  run: async ({ values }, deps: ClientDeps) => {
+    const { io } = deps;
+    const scope = values.scope?.join(' ').split(/\s+/).filter(Boolean).join(' ') || undefined;
+    const given = values.issuer ?? io.env['TETHER_ISSUER'];
+    const named = given === undefined ? undefined : urlOption(values.issuer === undefined ? 'TETHER_ISSUER' : '--issuer', given);
+    try {
+      const issuer = named ?? profileFile(deps).select()?.issuer ?? DEFAULT_ISSUER;
+      const metadata = await discover(deps.fetch, issuer);
+      const context = detectRunContext(io.env, deps.tty);
+      // Unattended, the device declares itself automation and the server's policy decides: the default pack
+      // refuses it before any code exists; a server that allows it lets the login go on, plainly, for the log.
+      return await runLogin(deps, metadata, context, {
+        scope,
+        resource: values.resource,
+        environment: context.attended ? undefined : 'automation',
+      });
+    } catch (error) {
+      return reportFailure(io, 'login', error);
+    }
+  },
+});
 
 function refuseUnattended(deps: ClientDeps, metadata: ServerMetadata, context: RunContext, why: string): number {
   const lines = [
@@ -109,8 +106,8 @@ async function runLogin(
   const untrap = deps.onInterrupt(() => abort.abort());
   const spinner = new Spinner(out, deps.tty.stderr);
   let keys: { stop(): void } | undefined;
+  let authorization: DeviceAuthorization | undefined;
   try {
-    let authorization: DeviceAuthorization;
     try {
       authorization = await deviceAuthorizationRequest(http, metadata, { clientId: CLIENT_ID, ...request });
     } catch (error) {
@@ -138,7 +135,15 @@ async function runLogin(
       });
     }
     const deadline = deps.now() + authorization.expiresIn;
-    spinner.start(() => `Waiting for approval… the code expires in ${formatDuration(deadline - deps.now())}`);
+    // When the server stops answering, say so: a spinner that keeps turning looks like waiting for the person.
+    let silentSince: number | undefined;
+    let warned = false;
+    const silence = () => (silentSince === undefined ? 0 : deps.now() - silentSince);
+    spinner.start(() =>
+      silence() > UNREACHABLE_AFTER_SECONDS
+        ? `${s.warn} ${metadata.issuer} has not answered for ${formatDuration(silence())}; still trying… (Ctrl-C to give up)`
+        : `Waiting for approval… the code expires in ${formatDuration(deadline - deps.now())}`,
+    );
     if (!deps.tty.stderr) out.write(`Waiting for approval (the code expires in ${formatDuration(authorization.expiresIn)})…\n`);
     const tokens = await pollDeviceAuthorization(http, metadata, authorization, {
       clientId: CLIENT_ID,
@@ -147,6 +152,16 @@ async function runLogin(
       signal: abort.signal,
       onWait: ({ slowedDown, intervalSeconds }) => {
         if (slowedDown) spinner.log(`  The server asked to slow down; polling every ${intervalSeconds}s.`);
+      },
+      onContact: ({ answered, silentSince: since }) => {
+        silentSince = since;
+        if (!answered && !warned && silence() > UNREACHABLE_AFTER_SECONDS) {
+          warned = true;
+          spinner.log(`  ${s.warn} Cannot reach ${metadata.issuer} for ${formatDuration(silence())}; still trying until the code expires.`);
+        } else if (answered && warned) {
+          warned = false;
+          spinner.log(`  Reached ${metadata.issuer} again.`);
+        }
       },
     });
     keys?.stop();
@@ -174,6 +189,7 @@ async function runLogin(
       signed_in_at: deps.now(),
       token_endpoint: metadata.token_endpoint,
       ...(metadata.revocation_endpoint ? { revocation_endpoint: metadata.revocation_endpoint } : {}),
+      ...(metadata.tether_session_endpoint ? { session_endpoint: metadata.tether_session_endpoint } : {}),
     };
     const previous = profileFile(deps).save(profile);
     saved = true;
@@ -209,7 +225,14 @@ async function runLogin(
       return ExitCode.expired;
     }
     if (isClientError(error, 'interrupted') || abort.signal.aborted) {
-      spinner.stop('Login cancelled. Nothing was saved.');
+      // Withdraw the code, or it could still be approved in a browser and leave a grant nobody holds.
+      const endpoint = metadata.tether_device_abandon_endpoint;
+      const withdrawn = authorization && endpoint ? await abandonRequest(http, endpoint, { clientId: CLIENT_ID, deviceCode: authorization.deviceCode }) : false;
+      spinner.stop(
+        withdrawn
+          ? 'Login cancelled; the code was withdrawn at the server, so it can no longer be approved. Nothing was saved.'
+          : `Login cancelled. Nothing was saved.${authorization ? ` ${s.warn} The server could not be told: the code stays approvable until it expires.` : ''}`,
+      );
       return ExitCode.interrupted;
     }
     spinner.stop();

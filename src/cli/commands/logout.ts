@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { defineCommand } from '../command.js';
 import { isClientError } from '../auth/errors.js';
 import { revocationRequest } from '../auth/revocation.js';
 import type { Profile } from '../config/profiles.js';
@@ -15,45 +15,36 @@ keychain or agent and its entry from the config file. Without flags: the current
 If the server cannot be reached, local state is still wiped and the exit code is ${ExitCode.network}.`;
 
 /** `tether logout`: revoke at the server, then forget everything here. */
-export async function logoutCommand(args: string[], deps: ClientDeps): Promise<number> {
-  const { io } = deps;
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        issuer: { type: 'string' },
-        resource: { type: 'string' },
-        all: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (error) {
-    io.stderr.write(`tether logout: ${(error as Error).message}\n\n${USAGE}\n`);
-    return ExitCode.usage;
-  }
-  if (values.help) {
-    io.stdout.write(`${USAGE}\n`);
-    return ExitCode.ok;
-  }
-  try {
-    const file = profileFile(deps);
-    const targets = values.all ? file.read().profiles : [file.select({ issuer: values.issuer, resource: values.resource })].filter((p) => p !== undefined);
-    if (targets.length === 0) {
-      io.stderr.write('Not signed in; nothing to do.\n');
-      return ExitCode.notSignedIn;
+export const logoutCommand = defineCommand({
+  name: 'logout',
+  summary: 'revoke the session at the server and wipe it here',
+  usage: USAGE,
+  options: {
+    issuer: { type: 'string' },
+    resource: { type: 'string' },
+    all: { type: 'boolean', default: false },
+  },
+  run: async ({ values }, deps: ClientDeps) => {
+    const { io } = deps;
+    try {
+      const file = profileFile(deps);
+      const targets = values.all ? file.read().profiles : [file.select({ issuer: values.issuer, resource: values.resource })].filter((p) => p !== undefined);
+      if (targets.length === 0) {
+        io.stderr.write('Not signed in; nothing to do.\n');
+        return ExitCode.notSignedIn;
+      }
+      let code: number = ExitCode.ok;
+      for (const profile of targets) {
+        const result = await logout(deps, profile);
+        file.remove(profile.account);
+        if (result !== ExitCode.ok) code = result;
+      }
+      return code;
+    } catch (error) {
+      return reportFailure(io, 'logout', error);
     }
-    let code: number = ExitCode.ok;
-    for (const profile of targets) {
-      const result = await logout(deps, profile);
-      file.remove(profile.account);
-      if (result !== ExitCode.ok) code = result;
-    }
-    return code;
-  } catch (error) {
-    return reportFailure(io, 'logout', error);
-  }
-}
+  },
+});
 
 async function logout(deps: ClientDeps, profile: Profile): Promise<number> {
   const s = styles(deps.tty.stderr);

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { defineCommand } from '../command.js';
+import type { ClientError } from '../auth/errors.js';
 import { ExitCode } from '../io.js';
 import { AuthorizedSender } from '../proxy/authorized-sender.js';
 import { isWithinResource } from '../proxy/resource-url.js';
@@ -14,93 +15,89 @@ The response body goes to standard output; -i puts the status line and headers b
 Exit codes: 0 for 1xx-3xx, ${ExitCode.httpError} for an HTTP error status, ${ExitCode.notSignedIn} without a usable session.`;
 
 /** `tether request METHOD URL`: one call, for scripts. */
-export async function requestCommand(args: string[], deps: ClientDeps): Promise<number> {
-  const { io } = deps;
-  let values;
-  let positionals;
-  try {
-    ({ values, positionals } = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        issuer: { type: 'string' },
-        header: { type: 'string', short: 'H', multiple: true },
-        data: { type: 'string', short: 'd' },
-        include: { type: 'boolean', short: 'i', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (error) {
-    io.stderr.write(`tether request: ${(error as Error).message}\n\n${USAGE}\n`);
-    return ExitCode.usage;
-  }
-  if (values.help) {
-    io.stdout.write(`${USAGE}\n`);
-    return ExitCode.ok;
-  }
-  const [method, url] = positionals;
-  if (!method || !url || positionals.length > 2 || !/^[A-Za-z]+$/.test(method)) {
-    io.stderr.write(`tether request: give METHOD and URL\n\n${USAGE}\n`);
-    return ExitCode.usage;
-  }
-  const headers = new Headers();
-  for (const header of values.header ?? []) {
-    const colon = header.indexOf(':');
-    if (colon <= 0) {
-      io.stderr.write(`tether request: a header looks like 'Name: value', not ${JSON.stringify(header)}\n`);
+export const requestCommand = defineCommand({
+  name: 'request',
+  summary: 'make one authenticated call to the API (like curl), for scripts',
+  usage: USAGE,
+  options: {
+    issuer: { type: 'string' },
+    header: { type: 'string', short: 'H', multiple: true },
+    data: { type: 'string', short: 'd' },
+    include: { type: 'boolean', short: 'i', default: false },
+  },
+  positionals: true,
+  run: async ({ values, positionals }, deps: ClientDeps) => {
+    const { io } = deps;
+    const [method, url] = positionals;
+    if (!method || !url || positionals.length > 2 || !/^[A-Za-z]+$/.test(method)) {
+      io.stderr.write(`tether request: give METHOD and URL\n\n${USAGE}\n`);
       return ExitCode.usage;
     }
-    const name = header.slice(0, colon).trim();
-    if (['authorization', 'dpop'].includes(name.toLowerCase())) {
-      io.stderr.write(`tether request: ${name} is set by tether itself\n`);
-      return ExitCode.usage;
-    }
-    headers.append(name, header.slice(colon + 1).trim());
-  }
-  try {
-    const session = await openSession(deps, { issuer: values.issuer, resource: resourceFor(deps, url, values.issuer) });
-    if (!isWithinResource(url, session.profile.resource)) {
-      io.stderr.write(
-        `tether request: ${url} is outside ${session.profile.resource}, the API this session's tokens are for; ` +
-          'tether sends them nowhere else\n',
-      );
-      return ExitCode.usage;
-    }
-    const body = values.data === undefined ? undefined : await readData(values.data, io.stdin);
-    if (body && !headers.has('content-type')) headers.set('content-type', 'application/x-www-form-urlencoded');
-    const sender = new AuthorizedSender({
-      fetch: deps.fetch,
-      tokens: session.tokens,
-      key: session.key,
-      nonces: deps.nonces,
-      onSessionEnded: (message) => io.stderr.write(`tether request: ${message}\n`),
-    });
-    let response: Response;
-    try {
-      response = await sender.send({ method: method.toUpperCase(), url, headers, ...(body ? { body } : {}) });
-    } catch (error) {
-      if ((error as Error).name === 'TypeError') {
-        io.stderr.write(`tether request: cannot reach ${new URL(url).origin}\n`);
-        return ExitCode.network;
+    const headers = new Headers();
+    for (const header of values.header ?? []) {
+      const colon = header.indexOf(':');
+      if (colon <= 0) {
+        io.stderr.write(`tether request: a header looks like 'Name: value', not ${JSON.stringify(header)}\n`);
+        return ExitCode.usage;
       }
-      throw error;
+      const name = header.slice(0, colon).trim();
+      if (['authorization', 'dpop'].includes(name.toLowerCase())) {
+        io.stderr.write(`tether request: ${name} is set by tether itself\n`);
+        return ExitCode.usage;
+      }
+      headers.append(name, header.slice(colon + 1).trim());
     }
-    if (values.include) {
-      const lines = [`HTTP ${response.status} ${response.statusText}`];
-      response.headers.forEach((value, name) => lines.push(`${name}: ${value}`));
-      io.stdout.write(`${lines.join('\r\n')}\r\n\r\n`);
+    try {
+      const session = await openSession(deps, { issuer: values.issuer, resource: resourceFor(deps, url, values.issuer) });
+      if (!isWithinResource(url, session.profile.resource)) {
+        io.stderr.write(
+          `tether request: ${url} is outside ${session.profile.resource}, the API this session's tokens are for; ` +
+            'tether sends them nowhere else\n',
+        );
+        return ExitCode.usage;
+      }
+      const body = values.data === undefined ? undefined : await readData(values.data, io.stdin);
+      if (body && !headers.has('content-type')) headers.set('content-type', 'application/x-www-form-urlencoded');
+      let ended: ClientError | undefined;
+      const sender = new AuthorizedSender({
+        fetch: deps.fetch,
+        tokens: session.tokens,
+        key: session.key,
+        nonces: deps.nonces,
+        onSessionEnded: (error) => {
+          ended = error;
+          io.stderr.write(`tether request: ${error.message}\n`);
+        },
+      });
+      let response: Response;
+      try {
+        response = await sender.send({ method: method.toUpperCase(), url, headers, ...(body ? { body } : {}) });
+      } catch (error) {
+        if ((error as Error).name === 'TypeError') {
+          io.stderr.write(`tether request: cannot reach ${new URL(url).origin}\n`);
+          return ExitCode.network;
+        }
+        throw error;
+      }
+      if (values.include) {
+        const lines = [`HTTP ${response.status} ${response.statusText}`];
+        response.headers.forEach((value, name) => lines.push(`${name}: ${value}`));
+        io.stdout.write(`${lines.join('\r\n')}\r\n\r\n`);
+      }
+      io.stdout.write(Buffer.from(await response.arrayBuffer()));
+      if (response.status >= 400) {
+        const detail = /error="([^"]+)"/.exec(response.headers.get('www-authenticate') ?? '')?.[1];
+        io.stderr.write(`tether request: HTTP ${response.status}${detail ? ` (${detail})` : ''}\n`);
+        // The API refused the token and no refresh could help: say which of the two it was, by exit code too.
+        if (ended && response.status === 401) return ended.code === 'session_revoked' ? ExitCode.revoked : ExitCode.notSignedIn;
+        return ExitCode.httpError;
+      }
+      return ExitCode.ok;
+    } catch (error) {
+      return reportFailure(io, 'request', error);
     }
-    io.stdout.write(Buffer.from(await response.arrayBuffer()));
-    if (response.status >= 400) {
-      const detail = /error="([^"]+)"/.exec(response.headers.get('www-authenticate') ?? '')?.[1];
-      io.stderr.write(`tether request: HTTP ${response.status}${detail ? ` (${detail})` : ''}\n`);
-      return ExitCode.httpError;
-    }
-    return ExitCode.ok;
-  } catch (error) {
-    return reportFailure(io, 'request', error);
-  }
-}
+  },
+});
 
 /**
  * With several sessions, the one whose resource contains URL is meant; with none, the current one answers (and

@@ -70,6 +70,8 @@ export function reportFailure(io: CliIO, command: string, error: unknown): numbe
       case 'not_signed_in':
       case 'session_ended':
         return ExitCode.notSignedIn;
+      case 'session_revoked':
+        return ExitCode.revoked;
       case 'interrupted':
         return ExitCode.interrupted;
       case 'invalid_response':

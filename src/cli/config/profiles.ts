@@ -25,6 +25,8 @@ const profileSchema = z
     signed_in_at: z.number(),
     token_endpoint: z.string().url(),
     revocation_endpoint: z.string().url().optional(),
+    /** Tether's GET /session, where status and exec ask whether the grant still lives. */
+    session_endpoint: z.string().url().optional(),
   })
   .strict();
 

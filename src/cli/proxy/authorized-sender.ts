@@ -1,5 +1,5 @@
 import { accessTokenHash, type ClientKey } from '../auth/dpop-key.js';
-import { isClientError } from '../auth/errors.js';
+import { isClientError, type ClientError } from '../auth/errors.js';
 import type { NonceCache } from '../auth/oauth-http.js';
 import type { TokenSource } from '../auth/token-source.js';
 
@@ -26,7 +26,7 @@ export class AuthorizedSender {
       key: ClientKey;
       nonces: NonceCache;
       /** Told when the session has ended (so the command can say so once). */
-      onSessionEnded?: (message: string) => void;
+      onSessionEnded?: (error: ClientError) => void;
     },
   ) {}
 
@@ -43,7 +43,7 @@ export class AuthorizedSender {
         next = await this.options.tokens.afterRejection(token);
       } catch (error) {
         // The API's own 401 is the truest answer to pass on; say why it cannot be fixed from here.
-        if (isClientError(error, 'session_ended')) this.options.onSessionEnded?.(error.message);
+        if (isClientError(error, 'session_ended') || isClientError(error, 'session_revoked')) this.options.onSessionEnded?.(error);
       }
       if (next) {
         await response.body?.cancel();

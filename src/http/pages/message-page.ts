@@ -41,22 +41,10 @@ the device to get a new code.</p>`,
   );
 }
 
-export function renderRateLimited(retryAfter: number): string {
-  const minutes = Math.max(1, Math.ceil(retryAfter / 60));
-  return renderMessage(
-    'Too many attempts',
-    html`<p>Too many codes were entered that did not match. For your security, code entry is paused.
-Try again in about ${minutes} minute${minutes === 1 ? '' : 's'}.</p>`,
-    'stop',
-    // A link back to code entry here would only be refused again.
-    null,
-  );
-}
-
 export function renderFormExpired(): string {
   return renderMessage(
     'This form has expired',
-    html`<p>The page was open too long or came from somewhere else. Start again by entering the code.</p>`,
+    html`<p>The page was open too long or came from somewhere else. Start again from the beginning.</p>`,
     'stop',
     'Start again',
   );

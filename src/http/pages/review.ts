@@ -1,5 +1,6 @@
 import type { PendingRequest } from '../../device-flow/decision.js';
 import { formatUserCode } from '../../device-flow/user-code.js';
+import { accountBar } from './account-bar.js';
 import { html } from './html.js';
 import { csrfField, layout } from './layout.js';
 
@@ -12,6 +13,11 @@ export interface ReviewView {
   approverIp: string;
   sameNetwork: boolean;
   now: number;
+  /**
+   * What approving would grant, as policy decides it now: the scopes after narrowing, or the reason policy would
+   * refuse. The decision itself is taken again when Approve is pressed.
+   */
+  outcome: { scopes: readonly string[] } | { refused: string };
 }
 
 /**
@@ -22,9 +28,12 @@ export interface ReviewView {
 export function renderReview(view: ReviewView): string {
   const { authorization, client, resource } = view.request;
   const code = formatUserCode(authorization.userCode);
+  const granted = 'scopes' in view.outcome ? new Set(view.outcome.scopes) : new Set<string>();
+  const withheld = authorization.scopes.filter((s) => !granted.has(s));
   return layout(
     'Review the request',
-    html`<h1>Allow ${client.name} to act as you?</h1>
+    html`${accountBar({ csrf: view.csrf, username: view.username, keep: { name: 'request', value: view.sealed } })}
+<h1>Allow ${client.name} to act as you?</h1>
 ${view.sameNetwork
   ? ''
   : html`<div class="alarm" role="alert">
@@ -36,11 +45,16 @@ ${view.sameNetwork
 <dl class="facts">
   <dt>Application</dt><dd>${client.name} <span class="muted">(${client.id})</span></dd>
   <dt>Access to</dt><dd>${resource.name} <span class="muted">${resource.uri}</span></dd>
-  <dt>Permissions</dt><dd><ul class="scopes">${authorization.scopes.map((s) => html`<li><code>${s}</code></li>`)}</ul></dd>
+  <dt>Permissions</dt><dd>${'refused' in view.outcome
+    ? html`<p class="error">Policy will refuse this approval: ${view.outcome.refused}</p>`
+    : html`<ul class="scopes">${[...granted].map((s) => html`<li><code>${s}</code></li>`)}</ul>
+    ${withheld.length > 0
+      ? html`<p class="muted withheld-note">Asked for, but not granted by your organisation's policy:
+      ${withheld.map((s, i) => html`${i > 0 ? ', ' : ''}<code class="withheld">${s}</code>`)}</p>`
+      : ''}`}</dd>
   <dt>Requested</dt><dd>${ago(view.now - authorization.createdAt)} from <strong>${authorization.requester.ip}</strong></dd>
   <dt>Device software</dt><dd><code class="ua">${authorization.requester.userAgent || 'not stated'}</code></dd>
   <dt>Code</dt><dd><span class="code-inline">${code}</span></dd>
-  <dt>Signed in as</dt><dd>${view.username}</dd>
 </dl>
 <p class="warning">Approve only if you started this yourself, just now, and the device shows <strong>${code}</strong>.</p>
 <form method="post" action="/device/decision" class="decision">

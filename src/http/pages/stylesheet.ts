@@ -26,6 +26,7 @@ button.deny { background: var(--bad); }
 .alarm { background: #fdecea; border: 2px solid var(--bad); color: #5c0f0a; padding: 12px 16px; border-radius: 8px; margin-bottom: 16px; }
 .alarm h2 { margin: 0 0 6px; font-size: 20px; color: var(--bad); }
 .alarm > :last-child, .warning > :last-child { margin-bottom: 0; }
+.notice { background: #eef3fc; border-left: 4px solid var(--accent); padding: 10px 14px; border-radius: 4px; }
 .error { color: var(--bad); font-weight: 600; }
 .facts { display: grid; grid-template-columns: 140px 1fr; gap: 8px 12px; margin: 16px 0; }
 .facts dt { color: var(--muted); }
@@ -33,6 +34,13 @@ button.deny { background: var(--bad); }
 .scopes { margin: 0; padding-left: 18px; }
 .muted { color: var(--muted); font-size: 14px; }
 .ua { font-size: 13px; }
+.account { display: flex; flex-wrap: wrap; align-items: baseline; justify-content: space-between; gap: 4px 12px; margin: -8px 0 16px; padding-bottom: 12px; border-bottom: 1px solid var(--line); color: var(--muted); font-size: 14px; }
+.account strong { color: var(--ink); overflow-wrap: anywhere; }
+button.link { background: none; border: 0; padding: 0; margin: 0; color: var(--accent); font-weight: 600; font-size: 14px; text-decoration: underline; }
+.nowrap { white-space: nowrap; }
+.letters { overflow-wrap: anywhere; }
+.withheld { text-decoration: line-through; }
+.withheld-note { margin: 6px 0 0; }
 footer { text-align: center; color: var(--muted); font-size: 13px; padding: 8px 24px 32px; }
 a { color: var(--accent); }
 @media (max-width: 600px) {
@@ -42,6 +50,6 @@ a { color: var(--accent); }
   .facts { grid-template-columns: 1fr; gap: 0; }
   .facts dt { font-size: 14px; }
   .facts dd { margin-bottom: 10px; }
-  .code { font-size: 30px; }
+  .code { font-size: 26px; letter-spacing: .06em; padding: 12px 6px; }
 }
 `;

@@ -7,6 +7,7 @@ import type { DeviceRecord } from '../../policy/device-trust.js';
 import { DEVICE_CLASSES, type DeviceClass } from '../../policy/types.js';
 import type { Clock } from '../../shared/clock.js';
 import type { Revoker } from '../../revocation/revoker.js';
+import { canonicalUserId } from '../../users/canonical-id.js';
 import type { RevocationStore } from '../../revocation/statement.js';
 import { InvalidRequest, OAuthError } from '../../oauth/errors.js';
 import { noStore } from '../oauth-reply.js';
@@ -107,7 +108,8 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
       const actor = (request as FastifyRequest & { adminActor?: string }).adminActor ?? 'admin';
       const { statement, grants } = await deps.revoker.revoke({
         kind: parsed.data.kind,
-        value: parsed.data.value ?? null,
+        // Users are named by their canonical id (what grants and `sub` carry): ALICE revokes alice's grants.
+        value: parsed.data.value === undefined ? null : parsed.data.kind === 'user' ? canonicalUserId(parsed.data.value) : parsed.data.value,
         actor,
         reason: parsed.data.reason,
         via: 'admin_api',

@@ -12,6 +12,9 @@ export function registerMetadataRoutes(app: FastifyInstance, opts: { issuer: str
   const metadata = {
     issuer,
     device_authorization_endpoint: `${issuer}/device_authorization`,
+    // Ours (RFC 8414 §2 allows more): where a device abandons its own request; docs/cli.md.
+    tether_device_abandon_endpoint: `${issuer}/device_authorization/abandon`,
+    tether_session_endpoint: `${issuer}/session`,
     token_endpoint: `${issuer}/token`,
     revocation_endpoint: `${issuer}/revoke`,
     introspection_endpoint: `${issuer}/introspect`,

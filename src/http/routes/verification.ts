@@ -1,26 +1,25 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DeviceDecisions, PendingRequest } from '../../device-flow/decision.js';
 import { formatUserCode, normalizeUserCode } from '../../device-flow/user-code.js';
-import type { AuditLog } from '../../audit/event.js';
 import type { Metrics } from '../../observability/metrics.js';
-import { hashSecret } from '../../shared/crypto.js';
 import type { Clock } from '../../shared/clock.js';
 import type { UserDirectory } from '../../users/user.js';
-import type { BrowserSessions } from '../../verification/browser-session.js';
-import type { CodeEntryLimiter } from '../../verification/code-entry-limiter.js';
+import type { BrowserSession, BrowserSessions, CarriedCode } from '../../verification/browser-session.js';
+import type { CodeEntry } from '../../verification/code-entry.js';
 import { sameNetwork } from '../../verification/network.js';
+import type { SignIn } from '../../verification/sign-in.js';
 import { readCookie, sessionCookie, setSessionCookie } from '../cookies.js';
 import { formOf } from '../form-body.js';
-import { renderCodeEntry, renderConfirmCode } from '../pages/code-entry.js';
+import type { AccountView } from '../pages/account-bar.js';
+import { codeHint, renderCodeEntry, renderConfirmCode, typedForDisplay } from '../pages/code-entry.js';
 import {
   renderApproved,
   renderDenied,
   renderFormExpired,
   renderMessage,
   renderPolicyRefused,
-  renderRateLimited,
 } from '../pages/message-page.js';
-import { html } from '../pages/html.js';
+import { html, type SafeHtml } from '../pages/html.js';
 import { renderReview } from '../pages/review.js';
 import { renderSignIn } from '../pages/sign-in.js';
 import { STYLESHEET } from '../pages/stylesheet.js';
@@ -30,28 +29,34 @@ import { securePage } from '../security-headers.js';
 export interface VerificationDeps {
   issuer: string;
   metrics: Metrics;
-  audit: AuditLog;
   sessions: BrowserSessions;
   decisions: DeviceDecisions;
-  limiter: CodeEntryLimiter;
+  codeEntry: CodeEntry;
+  signIn: SignIn;
   users: UserDirectory;
   clock: Clock;
 }
 
 const SESSION_MAX_AGE = 3600;
 const page = { config: { page: true } };
+type Live = { id: string; session: BrowserSession };
 
 /**
- * The verification page (RFC 8628 §3.3): enter or confirm the code, sign in, review, approve or deny.
- * Plain HTML forms; every POST carries a CSRF token bound to the browser session.
+ * The verification page (RFC 8628 §3.3): sign in, then enter or confirm the code, review, approve or deny.
+ * Plain HTML forms; every POST carries a CSRF token bound to the browser session. The routes parse and render;
+ * code entry and sign-in, with their limits and audit, are services in src/verification/.
  */
 export function registerVerificationRoutes(app: FastifyInstance, deps: VerificationDeps): void {
   const cookie = sessionCookie(deps.issuer);
 
   /** The browser's session, started (and its cookie set) on first contact. */
-  async function session(request: FastifyRequest, reply: FastifyReply) {
+  async function session(request: FastifyRequest, reply: FastifyReply): Promise<Live> {
     const found = await deps.sessions.find(readCookie(request, cookie.name));
     if (found) return found;
+    return fresh(reply);
+  }
+
+  async function fresh(reply: FastifyReply): Promise<Live> {
     const started = await deps.sessions.start();
     setSessionCookie(reply, cookie, started.id, SESSION_MAX_AGE);
     return started;
@@ -72,21 +77,70 @@ export function registerVerificationRoutes(app: FastifyInstance, deps: Verificat
     return { ...found, params };
   }
 
-  async function review(reply: FastifyReply, request: FastifyRequest, s: { id: string; userId: string }, pending: PendingRequest) {
-    const user = await deps.users.find(s.userId);
-    const approverIp = requestContext(request).ip;
+  async function account(s: Live & { session: { userId: string } }, keep?: AccountView['keep']): Promise<AccountView> {
+    const user = await deps.users.find(s.session.userId);
+    return { csrf: deps.sessions.csrfToken(s.id), username: user?.displayName ?? s.session.userId, ...(keep ? { keep } : {}) };
+  }
+
+  function signInPage(reply: FastifyReply, s: Live, carried: CarriedCode | undefined, status = 200, extra: { error?: string; notice?: string; username?: string } = {}) {
+    return send(
+      reply,
+      renderSignIn({
+        csrf: deps.sessions.csrfToken(s.id),
+        ...(carried ? { carry: deps.sessions.sealCode(s.id, carried), code: formatUserCode(carried.code) } : {}),
+        ...extra,
+      }),
+      status,
+    );
+  }
+
+  async function confirmPage(reply: FastifyReply, s: Live & { session: { userId: string } }, code: string) {
+    const keep = { name: 'carry' as const, value: deps.sessions.sealCode(s.id, { via: 'link', code }) };
+    return send(reply, renderConfirmCode({ account: await account(s, keep), code: formatUserCode(code) }));
+  }
+
+  async function entryPage(reply: FastifyReply, s: Live & { session: { userId: string } }, status = 200, extra: { value?: string; error?: string | SafeHtml } = {}) {
+    return send(reply, renderCodeEntry({ account: await account(s), ...extra }), status);
+  }
+
+  async function review(reply: FastifyReply, request: FastifyRequest, s: Live & { session: { userId: string; authTime: number | null } }, pending: PendingRequest) {
+    const user = await deps.users.find(s.session.userId);
+    const approver = requestContext(request);
+    const outcome = user
+      ? await deps.decisions.preview(pending, user, s.session.authTime ?? deps.clock.now(), approver)
+      : { refused: 'The signed-in account no longer exists.' };
     return send(
       reply,
       renderReview({
         csrf: deps.sessions.csrfToken(s.id),
         sealed: deps.sessions.sealRequest(s.id, pending.authorization.id),
         request: pending,
-        username: user?.displayName ?? s.userId,
-        approverIp,
-        sameNetwork: sameNetwork(pending.authorization.requester.ip, approverIp),
+        username: user?.displayName ?? s.session.userId,
+        approverIp: approver.ip,
+        sameNetwork: sameNetwork(pending.authorization.requester.ip, approver.ip),
         now: deps.clock.now(),
+        outcome,
       }),
     );
+  }
+
+  /** Checks a code for a signed-in person, and renders what came of it. */
+  async function enterCode(request: FastifyRequest, reply: FastifyReply, s: Live & { session: { userId: string; authTime: number | null } }, typed: string) {
+    const outcome = await deps.codeEntry.enter({ typed, userId: s.session.userId, sessionKey: s.session.idHash, context: requestContext(request) });
+    switch (outcome.status) {
+      case 'malformed':
+        return entryPage(reply, s, 400, { value: typedForDisplay(typed), error: codeHint(typed) });
+      case 'limited':
+        request.log.warn({ limitedBy: outcome.limitedBy }, 'user code entry rate limited');
+        reply.header('retry-after', String(outcome.retryAfter));
+        return entryPage(reply, s, 429, { value: formatUserCode(normalizeUserCode(typed) ?? ''), error: tooMany('codes that did not match', outcome.retryAfter) });
+      case 'unknown':
+        return entryPage(reply, s, 400, { value: formatUserCode(outcome.code), error: 'That code is not valid or has expired. Check your device.' });
+      case 'cancelled':
+        return send(reply, renderCancelled(), 410);
+      case 'found':
+        return review(reply, request, s, outcome.pending);
+    }
   }
 
   /** The pending request a sealed form field names, if the seal was made for this session. */
@@ -102,95 +156,73 @@ export function registerVerificationRoutes(app: FastifyInstance, deps: Verificat
 
   app.get('/device', page, async (request, reply) => {
     const s = await session(request, reply);
-    const csrf = deps.sessions.csrfToken(s.id);
     const query = request.query as Record<string, unknown>;
     const typed = typeof query['user_code'] === 'string' ? query['user_code'] : undefined;
     const code = typed === undefined ? undefined : normalizeUserCode(typed);
-    // The code from the link is shown for the person to compare, not looked up: a GET costs no guess.
-    if (code) return send(reply, renderConfirmCode({ csrf, code: formatUserCode(code) }));
-    return send(reply, renderCodeEntry({ csrf, value: typed?.slice(0, 20) }));
+    // The code from the link is carried (sealed) through sign-in and shown for the person to compare, not looked
+    // up: a GET costs no guess.
+    if (!s.session.userId) return signInPage(reply, s, code ? { via: 'link', code } : undefined);
+    const signedIn = { ...s, session: { ...s.session, userId: s.session.userId } };
+    if (code) return confirmPage(reply, signedIn, code);
+    return entryPage(reply, signedIn, 200, typed ? { value: typedForDisplay(typed) } : {});
   });
 
   app.post('/device', page, async (request, reply) => {
     const s = await postedSession(request, reply);
     if (!s) return reply;
-    const csrf = deps.sessions.csrfToken(s.id);
     const typed = s.params.get('user_code') ?? '';
-    const code = normalizeUserCode(typed);
-    if (!code) {
-      // Not code-shaped: it cannot match anything, so it costs no guess.
-      return send(reply, renderCodeEntry({ csrf, value: typed.slice(0, 20), error: 'A code is 8 letters, like BCDF-GHJK.' }), 400);
-    }
-    const context = requestContext(request);
-    const ip = context.ip;
-    const entered = { at: deps.clock.now(), data: { ip, user_agent: context.userAgent, user_code_hash: hashSecret(code) } };
-    const refusal = deps.limiter.check(ip, s.session.idHash, await deps.decisions.countLive());
-    if (refusal) {
-      request.log.warn({ limitedBy: refusal.limitedBy }, 'user code entry rate limited');
-      await deps.audit.record([{ ...entered, type: 'user_code.rejected', data: { ...entered.data, reason: `rate_limited_${refusal.limitedBy}` } }]);
-      deps.metrics.codeEntryFailures.inc({ reason: `rate_limited_${refusal.limitedBy}` });
-      reply.header('retry-after', String(refusal.retryAfter));
-      return send(reply, renderRateLimited(refusal.retryAfter), 429);
-    }
-    const pending = await deps.decisions.findPending(code);
-    if (!pending) {
-      deps.limiter.recordFailure(ip, s.session.idHash);
-      await deps.audit.record([{ ...entered, type: 'user_code.rejected', data: { ...entered.data, reason: 'no_such_code' } }]);
-      deps.metrics.codeEntryFailures.inc({ reason: 'no_such_code' });
-      return send(
-        reply,
-        renderCodeEntry({ csrf, value: formatUserCode(code), error: 'That code is not valid or has expired. Check your device.' }),
-        400,
-      );
-    }
-    await deps.audit.record([
-      {
-        ...entered,
-        type: 'user_code.entered',
-        userId: s.session.userId,
-        clientId: pending.client.id,
-        deviceAuthorizationId: pending.authorization.id,
-        parent: { type: 'device_code.requested', deviceAuthorizationId: pending.authorization.id },
-      },
-    ]);
+    // Nobody's code is checked before they sign in: a code typed into an old page rides along to the sign-in.
     if (!s.session.userId) {
-      const sealed = deps.sessions.sealRequest(s.id, pending.authorization.id);
-      return send(reply, renderSignIn({ csrf, userCode: formatUserCode(code), request: sealed }));
+      const code = normalizeUserCode(typed);
+      return signInPage(reply, s, code ? { via: 'typed', code } : undefined);
     }
-    return review(reply, request, { id: s.id, userId: s.session.userId }, pending);
+    return enterCode(request, reply, { ...s, session: { ...s.session, userId: s.session.userId } }, typed);
   });
 
   app.post('/device/sign-in', page, async (request, reply) => {
     const s = await postedSession(request, reply);
     if (!s) return reply;
-    // The request comes sealed to this session by the code-entry step, never as a code to look up again.
-    const sealed = s.params.get('request');
-    const pending = await findSealed(s.id, sealed);
-    const username = s.params.get('username') ?? '';
-    const user = await deps.users.authenticate(username.slice(0, 64), (s.params.get('password') ?? '').slice(0, 1024));
-    const context = requestContext(request);
-    await deps.audit.record([
-      user
-        ? { type: 'user.signed_in', at: deps.clock.now(), userId: user.id, data: { ip: context.ip, user_agent: context.userAgent, method: 'pwd' } }
-        : { type: 'user.sign_in_failed', at: deps.clock.now(), data: { ip: context.ip, user_agent: context.userAgent, username: username.slice(0, 64) } },
-    ]);
-    if (!pending) return send(reply, renderExpired(), 410);
-    if (!user) {
-      return send(
-        reply,
-        renderSignIn({
-          csrf: deps.sessions.csrfToken(s.id),
-          userCode: formatUserCode(pending.authorization.userCode),
-          request: sealed ?? '',
-          username: username.slice(0, 64),
-          error: 'Wrong username or password.',
-        }),
-        401,
-      );
+    // The seal is checked with CSRF, before any password work: a forged form costs no argon2.
+    const carried = deps.sessions.openCode(s.id, s.params.get('carry'));
+    if (carried === 'invalid') return send(reply, renderFormExpired(), 403);
+    const username = (s.params.get('username') ?? '').slice(0, 64);
+    const outcome = await deps.signIn.signIn({ username, password: s.params.get('password') ?? '', context: requestContext(request) });
+    switch (outcome.status) {
+      case 'limited':
+      case 'busy': {
+        if (outcome.status === 'limited') request.log.warn({ limitedBy: outcome.limitedBy }, 'sign-in rate limited');
+        reply.header('retry-after', String(outcome.retryAfter));
+        const error = outcome.status === 'busy'
+          ? 'Many people are signing in right now. Try again in a moment.'
+          : tooMany('sign-in attempts that failed', outcome.retryAfter);
+        return signInPage(reply, s, carried, outcome.status === 'busy' ? 503 : 429, { error, username });
+      }
+      case 'wrong':
+        return signInPage(reply, s, carried, 401, { error: 'Wrong username or password.', username });
+      case 'signed_in': {
+        const signedIn = await deps.sessions.signIn(s.id, outcome.user.id, 'pwd');
+        setSessionCookie(reply, cookie, signedIn.id, SESSION_MAX_AGE);
+        const live = { ...signedIn, session: { ...signedIn.session, userId: outcome.user.id } };
+        if (!carried) return entryPage(reply, live);
+        // A code from the link is confirmed against the device first; one the person typed is checked now.
+        if (carried.via === 'link') return confirmPage(reply, live, carried.code);
+        return enterCode(request, reply, live, carried.code);
+      }
     }
-    const signedIn = await deps.sessions.signIn(s.id, user.id, 'pwd');
-    setSessionCookie(reply, cookie, signedIn.id, SESSION_MAX_AGE);
-    return review(reply, request, { id: signedIn.id, userId: user.id }, pending);
+  });
+
+  app.post('/device/sign-out', page, async (request, reply) => {
+    const s = await postedSession(request, reply);
+    if (!s) return reply;
+    // Switching account keeps the request in hand: its code rides to the next sign-in, to be confirmed again.
+    const pending = await findSealed(s.id, s.params.get('request'));
+    const carried = deps.sessions.openCode(s.id, s.params.get('carry'));
+    const code = pending?.authorization.userCode ?? (carried && carried !== 'invalid' ? carried.code : undefined);
+    await deps.sessions.signOut(s.id);
+    const next = await fresh(reply);
+    return signInPage(reply, next, code ? { via: 'link', code } : undefined, 200, {
+      notice: 'You are signed out. Sign in with the account that should approve this device.',
+    });
   });
 
   app.post('/device/decision', page, async (request, reply) => {
@@ -200,12 +232,16 @@ export function registerVerificationRoutes(app: FastifyInstance, deps: Verificat
     const { userId, authTime } = s.session;
     if (!userId || authTime === null) return send(reply, renderFormExpired(), 403);
     const user = await deps.users.find(userId);
+    const sealedId = deps.sessions.openRequest(s.id, s.params.get('request'));
     const pending = await findSealed(s.id, s.params.get('request'));
+    if (!pending && sealedId !== undefined && (await deps.decisions.wasAbandoned({ id: sealedId }))) return send(reply, renderCancelled(), 410);
     if (!user || !pending) return send(reply, renderExpired(), 410);
     const approver = requestContext(request);
     if (decision === 'approve') {
       const outcome = await deps.decisions.approve(pending, user, authTime, approver);
-      if (outcome.status === 'gone') return send(reply, renderExpired(), 410);
+      if (outcome.status === 'gone') {
+        return send(reply, (await deps.decisions.wasAbandoned({ id: pending.authorization.id })) ? renderCancelled() : renderExpired(), 410);
+      }
       if (outcome.status === 'refused') {
         request.log.info({ client: pending.client.id, user: user.id }, 'approval refused by policy; request denied');
         deps.metrics.decisions.inc({ decision: 'policy_refused' });
@@ -226,10 +262,26 @@ export function registerVerificationRoutes(app: FastifyInstance, deps: Verificat
   });
 }
 
+/** "Too many X. Wait N seconds": the wait in words a person can act on. */
+function tooMany(what: string, retryAfter: number): string {
+  const wait = retryAfter < 90 ? `${retryAfter} second${retryAfter === 1 ? '' : 's'}` : `about ${Math.ceil(retryAfter / 60)} minutes`;
+  return `Too many ${what}. For your security, wait ${wait} before trying again.`;
+}
+
 function renderExpired(): string {
   return renderMessage(
     'This request is no longer waiting',
     html`<p>The code expired or was already used. Start the sign-in again on your device to get a new code.</p>`,
+    'stop',
+  );
+}
+
+/** The device gave up on the request (its person cancelled the login there): nothing is left to approve. */
+function renderCancelled(): string {
+  return renderMessage(
+    'This request was cancelled',
+    html`<p>The sign-in was cancelled on the device that asked for it, so it can no longer be approved. Nothing was
+      granted. If you still want to sign in, start again on your device to get a new code.</p>`,
     'stop',
   );
 }

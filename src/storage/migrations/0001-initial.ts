@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { sequenceType } from '../dialect.js';
 
 // Dialect-neutral on purpose: only types and constraints that SQLite and PostgreSQL both understand.
 export async function up(db: Kysely<unknown>): Promise<void> {
@@ -104,8 +105,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   // each appending transaction serializes appends on every database.
   await db.schema
     .createTable('audit_events')
-    // "integer primary key" is SQLite's rowid itself: appends go to the end of the table's own tree.
-    .addColumn('seq', 'integer', (c) => c.primaryKey())
+    // SQLite: "integer primary key", the rowid itself; PostgreSQL: bigint (see sequenceType).
+    .addColumn('seq', sequenceType(db), (c) => c.primaryKey())
     .addColumn('id', 'text', (c) => c.notNull())
     .addColumn('type', 'text', (c) => c.notNull())
     .addColumn('at', 'bigint', (c) => c.notNull())

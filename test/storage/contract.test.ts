@@ -1,0 +1,420 @@
+import { FakeClock } from '../../src/shared/clock.js';
+// One contract for every storage engine: the same scenarios run against SQLite (embedded) and PostgreSQL (a
+// real server, test/support/postgres.ts), so the stores the server is built on behave alike on both.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Kysely } from 'kysely';
+import type { AuditEventInput } from '../../src/audit/event.js';
+import { verifyChain } from '../../src/audit/verify.js';
+import type { DeviceAuthorization } from '../../src/device-flow/device-authorization.js';
+import type { Grant } from '../../src/grants/grant.js';
+import { SqlAuditCheckpoints, SqlAuditLog } from '../../src/storage/audit-log.js';
+import { SqlBrowserSessionStore } from '../../src/storage/browser-sessions.js';
+import { SqlDeviceAuthorizationStore } from '../../src/storage/device-authorizations.js';
+import { SqlDeviceStore } from '../../src/storage/devices.js';
+import { engineOf } from '../../src/storage/dialect.js';
+import { SqlGrantStore } from '../../src/storage/grants.js';
+import { openStorage, type Storage, type StorageOptions } from '../../src/storage/open.js';
+import { openPostgres } from '../../src/storage/postgres.js';
+import { SqlReplayStore } from '../../src/storage/replay-store.js';
+import { SqlPollPacer } from '../../src/storage/poll-pacing.js';
+import { SlowDown } from '../../src/oauth/errors.js';
+import type { Database } from '../../src/storage/schema.js';
+import { SqlSettings } from '../../src/storage/settings.js';
+import { SqlSigningKeyStore } from '../../src/storage/signing-keys.js';
+import { SqlTokenStore } from '../../src/storage/tokens.js';
+import { uuidv7 } from '../../src/shared/ids.js';
+import { postgresSkipReason, startPostgres, type TestPostgres } from '../support/postgres.js';
+
+interface Engine {
+  /** The store as the server opens it. */
+  open(): Promise<Storage>;
+  /**
+   * A second, independent connection to the same data (another instance). SQLite is one instance by design (one
+   * process owns the file), so there it is the same handle, used concurrently.
+   */
+  openAnother(): Promise<Kysely<Database>>;
+  /** Lets go of what openAnother returned. */
+  release(db: Kysely<Database>): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+const NOW = 1_800_000_000;
+const ctx = { ip: '192.0.2.1', userAgent: 'contract-test' };
+
+function sqliteEngine(): Engine {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tether-contract-'));
+  const options: StorageOptions = { engine: 'sqlite', synchronous: 'normal', pool_size: 1 };
+  let db: Kysely<Database> | undefined;
+  return {
+    open: async () => {
+      const storage = await openStorage(options, dataDir);
+      db = storage.db;
+      return storage;
+    },
+    openAnother: async () => db!,
+    release: async () => undefined,
+    cleanup: async () => rmSync(dataDir, { recursive: true, force: true }),
+  };
+}
+
+let server: TestPostgres | undefined;
+async function postgresEngine(): Promise<Engine> {
+  server ??= await startPostgres();
+  const url = await server.database();
+  const options: StorageOptions = { engine: 'postgres', synchronous: 'normal', url_env: 'TETHER_CONTRACT_URL', pool_size: 8 };
+  return {
+    open: () => openStorage(options, '/nonexistent', { env: { TETHER_CONTRACT_URL: url } }),
+    openAnother: async () => (await openPostgres({ url, poolSize: 8 })).db,
+    release: (db) => db.destroy(),
+    cleanup: async () => undefined,
+  };
+}
+
+function request(overrides: Partial<DeviceAuthorization> = {}): DeviceAuthorization {
+  const id = uuidv7();
+  return {
+    id,
+    deviceCodeHash: `hash-${id}`,
+    userCode: `CODE${id.slice(-8)}`,
+    clientId: 'tether-cli',
+    scopes: ['read', 'write'],
+    resource: 'https://api.example',
+    requester: ctx,
+    dpopJkt: null,
+    environment: null,
+    interval: 5,
+    createdAt: NOW,
+    expiresAt: NOW + 300,
+    status: 'pending',
+    decidedAt: null,
+    approverUserId: null,
+    approver: null,
+    grantId: null,
+    ...overrides,
+  };
+}
+
+function grantFor(a: DeviceAuthorization, overrides: Partial<Grant> = {}): Grant {
+  return {
+    id: uuidv7(),
+    userId: 'alice',
+    clientId: a.clientId,
+    deviceAuthorizationId: a.id,
+    scopes: a.scopes,
+    resource: a.resource,
+    dpopJkt: null,
+    environment: null,
+    authTime: NOW,
+    createdAt: NOW,
+    expiresAt: NOW + 43_200,
+    idleTtl: 3600,
+    ...overrides,
+  };
+}
+
+const event = (type: AuditEventInput['type'], data: Record<string, unknown> = {}): AuditEventInput => ({ type, at: NOW, data });
+
+async function approved(storage: Storage, overrides: Partial<Grant> = {}) {
+  const a = request();
+  assert.equal(await storage.deviceAuthorizations.create(a, [event('device_code.requested')]), true);
+  const grant = grantFor(a, overrides);
+  assert.equal(await storage.deviceAuthorizations.approve(a.id, NOW + 1, ctx, grant, [event('device.approved')]), true);
+  return { a, grant };
+}
+
+const tokensFor = (grantId: string, parentHash: string | null = null) => ({
+  access: { jti: uuidv7(), grantId, issuedAt: NOW, expiresAt: NOW + 600 },
+  refresh: { hash: `rt-${uuidv7()}`, grantId, parentHash, issuedAt: NOW, expiresAt: NOW + 3600 },
+});
+
+async function chainIsIntact(db: Kysely<Database>): Promise<{ ok: boolean; events: number }> {
+  const checkpoints = new SqlAuditCheckpoints(db);
+  return verifyChain(await checkpoints.allEvents(), [], async () => true);
+}
+
+const skipPostgres = postgresSkipReason();
+const engines: [string, () => Promise<Engine>, string | false][] = [
+  ['sqlite', async () => sqliteEngine(), false],
+  ['postgres', postgresEngine, skipPostgres],
+];
+
+after(async () => {
+  await server?.stop();
+});
+
+for (const [name, makeEngine, skip] of engines) {
+  describe(`storage contract: ${name}`, { skip }, () => {
+    let engine: Engine;
+    let storage: Storage;
+    before(async () => {
+      engine = await makeEngine();
+      storage = await engine.open();
+    });
+    after(async () => {
+      await storage?.close();
+      await engine?.cleanup();
+    });
+
+    test('runs on the engine it was configured for', () => {
+      assert.equal(storage.engine, name);
+      assert.equal(engineOf(storage.db), name);
+      // PostgreSQL gets the dialect-neutral store, SQLite its synchronous fast path; both keep the same contract.
+      assert.equal(storage.deviceAuthorizations.constructor === SqlDeviceAuthorizationStore, name === 'postgres');
+    });
+
+    test('device authorization: create, pending poll, approve, deny, user-code collision', async () => {
+      const store = storage.deviceAuthorizations;
+      const a = request();
+      assert.equal(await store.create(a, [event('device_code.requested')]), true);
+      const pending = await store.findByDeviceCodeHash(a.deviceCodeHash);
+      assert.equal(pending?.status, 'pending');
+      assert.deepEqual(pending?.scopes, ['read', 'write']);
+      assert.equal(pending?.expiresAt, NOW + 300);
+      assert.equal(typeof pending?.interval, 'number');
+      assert.equal((await store.findByUserCode(a.userCode))?.id, a.id);
+      // Same user code again: not inserted, and no error.
+      assert.equal(await store.create(request({ userCode: a.userCode }), [event('device_code.requested')]), false);
+      assert.ok((await store.countLive(NOW)) >= 1);
+
+      const grant = grantFor(a);
+      assert.equal(await store.approve(a.id, NOW + 1, ctx, grant, [event('device.approved')]), true);
+      assert.equal(await store.approve(a.id, NOW + 2, ctx, grantFor(a), [event('device.approved')]), false, 'decided once');
+      const decided = await store.findByDeviceCodeHash(a.deviceCodeHash);
+      assert.equal(decided?.status, 'approved');
+      assert.equal(decided?.grantId, grant.id);
+      assert.equal(decided?.decidedAt, NOW + 1);
+
+      const b = request();
+      await store.create(b, [event('device_code.requested')]);
+      assert.equal(await store.deny(b.id, NOW + 1, 'bob', ctx, [event('device.denied')]), true);
+      assert.equal((await store.findById(b.id))?.status, 'denied');
+      const late = request({ expiresAt: NOW - 1 });
+      await store.create(late, [event('device_code.requested')]);
+      assert.equal(await store.approve(late.id, NOW, ctx, grantFor(late), []), false, 'expired codes cannot be approved');
+      assert.ok((await store.deleteExpired(NOW)) >= 1);
+      assert.equal(await store.findById(late.id), undefined);
+      assert.ok(await store.findById(a.id), 'an approved code is provenance and stays');
+    });
+
+    test('device code: concurrent redemptions from two instances give exactly one token', async () => {
+      const { a, grant } = await approved(storage);
+      const otherDb = await engine.openAnother();
+      const other = new SqlDeviceAuthorizationStore(otherDb);
+      const attempts = Array.from({ length: 12 }, (_, i) =>
+        (i % 2 === 0 ? storage.deviceAuthorizations : other).redeem(a.id, tokensFor(grant.id), 'jkt-1', [event('token.issued')]),
+      );
+      const outcomes = await Promise.all(attempts);
+      assert.equal(outcomes.filter(Boolean).length, 1);
+      assert.equal((await storage.deviceAuthorizations.findById(a.id))?.status, 'redeemed');
+      const issued = await storage.db.selectFrom('access_tokens').select('jti').where('grant_id', '=', grant.id).execute();
+      assert.equal(issued.length, 1, 'only the winner recorded tokens');
+      assert.equal((await new SqlGrantStore(storage.db).findGrant(grant.id))?.dpopJkt, 'jkt-1');
+      await engine.release(otherDb);
+    });
+
+    test('refresh rotation: one rotation of a token wins, also across instances', async () => {
+      const { grant } = await approved(storage);
+      const first = tokensFor(grant.id);
+      await storage.db.transaction().execute(async (tx) => {
+        const { insertIssuedTokens } = await import('../../src/storage/tokens.js');
+        await insertIssuedTokens(tx, first);
+      });
+      const tokens = new SqlTokenStore(storage.db);
+      const otherDb = await engine.openAnother();
+      const other = new SqlTokenStore(otherDb);
+      const outcomes = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          (i % 2 === 0 ? tokens : other).rotateRefreshToken(first.refresh.hash, tokensFor(grant.id, first.refresh.hash), NOW + 5, [event('token.refreshed')]),
+        ),
+      );
+      assert.equal(outcomes.filter(Boolean).length, 1);
+      assert.equal((await tokens.findRefreshToken(first.refresh.hash))?.status, 'rotated');
+      const children = await storage.db.selectFrom('refresh_tokens').selectAll().where('parent_hash', '=', first.refresh.hash).execute();
+      assert.equal(children.length, 1);
+      assert.equal((await tokens.findAccessToken(first.access.jti))?.expiresAt, NOW + 600);
+      await engine.release(otherDb);
+    });
+
+    test('grants and revocation statements: revoke, stream positions, backlog', async () => {
+      const grants = new SqlGrantStore(storage.db);
+      const { grant } = await approved(storage, { userId: 'carol' });
+      const before = await grants.lastRevocationSeq();
+      const statement = {
+        id: uuidv7(),
+        kind: 'user' as const,
+        value: 'carol',
+        issuedBefore: NOW + 10,
+        issuedBeforeMs: (NOW + 10) * 1000,
+        createdAt: NOW + 10,
+        actor: 'admin',
+        reason: 'left',
+        via: 'admin_api' as const,
+      };
+      const ids = await grants.applyRevocation(statement, (revoked) => revoked.map((g) => ({ ...event('grant.revoked'), grantId: g.id })));
+      assert.deepEqual(ids, [grant.id]);
+      const record = await grants.findGrant(grant.id);
+      assert.equal(record?.status, 'revoked');
+      assert.equal(record?.revokedAt, NOW + 10);
+      assert.equal(await grants.lastRevocationSeq(), before + 1);
+      const after = await grants.revocationsAfter(before, 10);
+      assert.equal(after.length, 1);
+      assert.equal(after[0]?.id, statement.id);
+      assert.equal(after[0]?.seq, before + 1);
+      const listed = await grants.listRevocations(NOW);
+      assert.equal(listed.find((s) => s.id === statement.id)?.grantsRevoked, 1);
+    });
+
+    test('revocations from two instances at once get distinct, gap-free positions', async () => {
+      const otherDb = await engine.openAnother();
+      const stores = [new SqlGrantStore(storage.db), new SqlGrantStore(otherDb)];
+      const start = await stores[0]!.lastRevocationSeq();
+      await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          stores[i % 2]!.applyRevocation(
+            { id: uuidv7(), kind: 'jkt', value: `nobody-${i}`, issuedBefore: NOW, issuedBeforeMs: NOW * 1000, createdAt: NOW, actor: 'a', reason: 'r', via: 'admin_api' },
+            () => [event('admin.action', { i })],
+          ),
+        ),
+      );
+      const seqs = (await stores[0]!.revocationsAfter(start, 100)).map((s) => s.seq);
+      assert.deepEqual(seqs, Array.from({ length: 10 }, (_, i) => start + i + 1));
+      assert.equal((await chainIsIntact(storage.db)).ok, true);
+      await engine.release(otherDb);
+    });
+
+    test('devices: enroll, approve, classOf, revoke', async () => {
+      const devices = new SqlDeviceStore(storage.db);
+      const jkt = `jkt-${uuidv7()}`;
+      const enrolled = await devices.enroll({ jkt, name: 'laptop', requestedClass: 'managed', now: NOW }, (r) => [{ ...event('admin.action'), jkt: r.jkt }]);
+      assert.equal(enrolled.status, 'pending');
+      assert.ok((await devices.countPending()) >= 1);
+      assert.equal(await devices.classOf(jkt), undefined);
+      await devices.approve(jkt, { by: 'admin', now: NOW + 1 });
+      assert.deepEqual(await devices.classOf(jkt), { class: 'managed', trust: 'admin' });
+      assert.ok((await devices.approvedClasses()).has(jkt));
+      assert.equal((await devices.get(jkt))?.enrolledAt, NOW);
+      await devices.revoke(jkt, { by: 'admin', now: NOW + 2 });
+      assert.equal(await devices.classOf(jkt), undefined);
+      assert.equal((await devices.list()).find((d) => d.jkt === jkt)?.status, 'revoked');
+    });
+
+    test('browser sessions, settings and signing keys', async () => {
+      const sessions = new SqlBrowserSessionStore(storage.db);
+      await sessions.insertSession({ idHash: 'sess-1', userId: 'alice', authTime: NOW, authMethod: 'pwd', createdAt: NOW, expiresAt: NOW + 60 });
+      await sessions.insertSession({ idHash: 'sess-2', userId: null, authTime: null, authMethod: null, createdAt: NOW, expiresAt: NOW - 1 });
+      assert.deepEqual(await sessions.findSession('sess-1'), {
+        idHash: 'sess-1', userId: 'alice', authTime: NOW, authMethod: 'pwd', createdAt: NOW, expiresAt: NOW + 60,
+      });
+      assert.equal(await sessions.deleteExpiredSessions(NOW), 1);
+      await sessions.deleteSession('sess-1');
+      assert.equal(await sessions.findSession('sess-1'), undefined);
+
+      const settings = new SqlSettings(storage.db);
+      assert.equal(await settings.getOrCreate('k', () => 'v1'), 'v1');
+      assert.equal(await settings.getOrCreate('k', () => 'v2'), 'v1');
+      await settings.set('k', 'v3');
+      assert.equal(await settings.get('k'), 'v3');
+
+      const keys = new SqlSigningKeyStore(storage.db);
+      await keys.insertSigningKey({ kid: 'k1', alg: 'ES256', privateJwk: '{}', publicJwk: '{}', createdAt: NOW, activatesAt: null, retiredAt: null });
+      const listed = await keys.listSigningKeys();
+      assert.deepEqual(listed.find((k) => k.kid === 'k1'), { kid: 'k1', alg: 'ES256', privateJwk: '{}', publicJwk: '{}', createdAt: NOW, activatesAt: null, retiredAt: null });
+    });
+
+    test('audit: concurrent appends from two instances stay one verifiable chain', async () => {
+      const otherDb = await engine.openAnother();
+      const logs = [new SqlAuditLog(storage.db), new SqlAuditLog(otherDb)];
+      await Promise.all(
+        Array.from({ length: 40 }, (_, i) => logs[i % 2]!.record([event('admin.action', { i }), event('admin.action', { i, second: true })])),
+      );
+      const report = await chainIsIntact(storage.db);
+      assert.equal(report.ok, true, JSON.stringify(report));
+      const found = await logs[0]!.query({ type: 'admin.action', limit: 100_000 });
+      assert.ok(found.filter((e) => typeof e.data['i'] === 'number').length >= 80);
+      const checkpoints = new SqlAuditCheckpoints(storage.db);
+      const head = await checkpoints.auditHead();
+      assert.equal(head?.seq, report.events);
+      // Two instances signing the same head: the first stands, the second is not an error.
+      const c = { seq: head!.seq, hash: head!.hash, at: NOW, signature: 'sig-a' };
+      await checkpoints.insertCheckpoint(c);
+      await new SqlAuditCheckpoints(otherDb).insertCheckpoint({ ...c, signature: 'sig-b' });
+      assert.equal((await checkpoints.lastCheckpoint())?.signature, 'sig-a');
+      await engine.release(otherDb);
+    });
+
+    test('DPoP replay window: a proof id is claimed once across instances, and expires', async () => {
+      const clock = new FakeClock(NOW);
+      const otherDb = await engine.openAnother();
+      const here = new SqlReplayStore(storage.db, clock);
+      const there = new SqlReplayStore(otherDb, clock);
+      const outcomes = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? here : there).claim('jkt:jti-1', clock.now() + 60)));
+      assert.equal(outcomes.filter(Boolean).length, 1);
+      assert.equal(await there.claim('jkt:jti-1', clock.now() + 60), false);
+      assert.equal(await here.claim('jkt:jti-2', clock.now() + 60), true);
+      clock.advance(61);
+      // Past its window the id may be claimed again (its proof fails the age check anyway)…
+      assert.equal(await new SqlReplayStore(otherDb, clock).claim('jkt:jti-1', clock.now() + 60), true);
+      // …and expired claims are swept.
+      clock.advance(61);
+      assert.equal(await here.sweep(clock.nowMs()), 1);
+      assert.equal((await storage.db.selectFrom('dpop_jti').selectAll().execute()).length, 0);
+      await engine.release(otherDb);
+    });
+    test('poll pacing: polls of one code spread over two instances are paced as one (RFC 8628 §3.5)', async () => {
+      let nowMs = NOW * 1000;
+      const clock = () => nowMs;
+      const otherDb = await engine.openAnother();
+      // On SQLite there is one instance, so "the other" is the same pacer; on PostgreSQL a second one on its own pool.
+      const here = storage.pollPacer({ now: () => Math.floor(nowMs / 1000), nowMs: clock });
+      const there = name === 'sqlite' ? here : new SqlPollPacer(otherDb, clock);
+      const id = uuidv7();
+      await here.poll(id, 5, NOW + 300);
+      nowMs += 1000;
+      await assert.rejects(async () => there.poll(id, 5, NOW + 300), (e: unknown) => e instanceof SlowDown && /every 10 seconds/.test(e.message));
+      nowMs += 5000; // 5 s later: enough for the old interval, too soon for the new one
+      await assert.rejects(async () => here.poll(id, 5, NOW + 300), /every 15 seconds/);
+      nowMs += 15_000;
+      await there.poll(id, 5, NOW + 300);
+      // Concurrent polls at one instant: one is on time, the rest too soon.
+      nowMs += 15_000;
+      const outcomes = await Promise.allSettled(Array.from({ length: 6 }, async (_, i) => (i % 2 === 0 ? here : there).poll(id, 5, NOW + 300)));
+      assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 1);
+      await here.forget(id);
+      await there.poll(id, 5, NOW + 300); // forgotten: a fresh start
+      nowMs = (NOW + 301) * 1000;
+      await here.sweep();
+      await engine.release(otherDb);
+    });
+
+    test('a revocation and a refresh of the same grant on two instances at once both complete (no deadlock)', async () => {
+      const otherDb = await engine.openAnother();
+      const { insertIssuedTokens } = await import('../../src/storage/tokens.js');
+      const grants = new SqlGrantStore(otherDb);
+      const tokens = new SqlTokenStore(storage.db);
+      const races = [];
+      for (let i = 0; i < 12; i++) {
+        const { grant } = await approved(storage, { userId: `racer-${i}` });
+        const first = tokensFor(grant.id);
+        await storage.db.transaction().execute((tx) => insertIssuedTokens(tx, first));
+        races.push(
+          Promise.all([
+            tokens.rotateRefreshToken(first.refresh.hash, tokensFor(grant.id, first.refresh.hash), NOW + 5, [event('token.refreshed')]),
+            grants.applyRevocation(
+              { id: uuidv7(), kind: 'grant', value: grant.id, issuedBefore: NOW + 10, issuedBeforeMs: (NOW + 10) * 1000, createdAt: NOW + 10, actor: 'a', reason: 'race', via: 'admin_api' },
+              (revoked) => revoked.map((g) => ({ ...event('grant.revoked'), grantId: g.id })),
+            ),
+          ]),
+        );
+      }
+      const outcomes = await Promise.allSettled(races);
+      const failed = outcomes.filter((o) => o.status === 'rejected').map((o) => String((o as PromiseRejectedResult).reason));
+      assert.deepEqual(failed, []);
+      assert.equal((await chainIsIntact(storage.db)).ok, true);
+      await engine.release(otherDb);
+    });
+  });
+}
