@@ -136,6 +136,9 @@ export async function startTether({ clientId, pinned }) {
       { id: INTROSPECTOR.id, name: 'Bench API', type: 'confidential', secret: INTROSPECTOR.secret, grants: [DEVICE_CODE_GRANT], resources: [RESOURCE], introspection: true },
     ],
     users: [{ username: APPROVER.username, name: 'Alice', password_hash: await hashPassword(APPROVER.password) }],
+    // Every bench device shares one address (127.0.0.1) and one client: the per-address and per-client caps are
+    // raised past what the bench holds (as for a fleet behind one NAT); the caps are still counted per request.
+    brute_force: { device_authorization: { per_ip_requests: 100_000_000, live_codes_per_ip: 100_000_000, live_codes_per_client: 100_000_000 } },
   };
   const file = join(dir, 'tether.yaml');
   writeFileSync(file, stringify(config));

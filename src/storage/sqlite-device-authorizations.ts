@@ -24,6 +24,10 @@ export class SqliteDeviceAuthorizationStore extends SqlDeviceAuthorizationStore 
   private readonly insertRequest: Statement;
   private readonly selectByHash: Statement;
   private readonly claimApproved: Statement;
+  private readonly countLiveByIp: Statement;
+  private readonly countLiveByClient: Statement;
+  /** Live-code counts per address and per client, as last counted, plus the codes created since. */
+  private readonly liveCounts = new Map<string, { count: number; countedAt: number }>();
   private readonly bindGrant: Statement;
   private readonly createWithEvents: (a: DeviceAuthorization, events: AuditEventInput[]) => boolean;
 
@@ -43,6 +47,13 @@ export class SqliteDeviceAuthorizationStore extends SqlDeviceAuthorizationStore 
     this.selectByHash = raw.prepare('select * from device_authorizations where device_code_hash = ?');
     this.claimApproved = raw.prepare("update device_authorizations set status = 'redeemed' where id = ? and status = 'approved'");
     this.bindGrant = raw.prepare('update grants set dpop_jkt = ? where id = ?');
+    // On the (requester_ip | client_id, status, expires_at) indexes of migration 0002-verif.
+    this.countLiveByIp = raw
+      .prepare("select count(*) from device_authorizations where requester_ip = ? and status = 'pending' and expires_at > ?")
+      .pluck();
+    this.countLiveByClient = raw
+      .prepare("select count(*) from device_authorizations where client_id = ? and status = 'pending' and expires_at > ?")
+      .pluck();
     this.createWithEvents = (a, events) => {
       if (this.insertRequest.run(deviceAuthorizationRow(a)).changes === 0) return false;
       this.audit.append(events);
@@ -55,11 +66,39 @@ export class SqliteDeviceAuthorizationStore extends SqlDeviceAuthorizationStore 
    * commit is most of the cost, and nobody is answered before it. A failure other than a user-code collision
    * fails the whole batch, and every request in it is answered with that error.
    */
-  override create(a: DeviceAuthorization, events: AuditEventInput[]): Promise<boolean> {
-    return new Promise((resolve, reject) => {
+  override async create(a: DeviceAuthorization, events: AuditEventInput[]): Promise<boolean> {
+    const created = await new Promise<boolean>((resolve, reject) => {
       this.pending.push({ a, events, resolve, reject });
       if (this.pending.length === 1) setImmediate(() => void this.flush());
     });
+    if (created) {
+      for (const key of [`ip:${a.requester.ip}`, `client:${a.clientId}`]) {
+        const known = this.liveCounts.get(key);
+        if (known) known.count++;
+      }
+    }
+    return created;
+  }
+
+  /**
+   * The live-code caps' counts (DeviceRequestLimits asks two on every device authorization). An index range
+   * count costs as many steps as the address or client holds codes, up to the cap (10,000 per client by
+   * default), on every request; so each count is taken at most once a second and the codes created here since
+   * are added to it. Codes that left "pending" or expired in that second are still counted: the count can only
+   * be too high, never too low, so a cap is never passed by more than the burst its comment already allows.
+   */
+  override async countLive(now: number, of: { clientId?: string; requesterIp?: string } = {}): Promise<number> {
+    const by = of.requesterIp !== undefined ? 'ip' : of.clientId !== undefined ? 'client' : undefined;
+    if (by === undefined || (of.requesterIp !== undefined && of.clientId !== undefined)) return super.countLive(now, of);
+    const value = by === 'ip' ? (of.requesterIp as string) : (of.clientId as string);
+    const key = `${by}:${value}`;
+    const at = performance.now();
+    const known = this.liveCounts.get(key);
+    if (known && at - known.countedAt < LIVE_COUNT_MS) return known.count;
+    const count = Number((by === 'ip' ? this.countLiveByIp : this.countLiveByClient).get(value, now));
+    if (this.liveCounts.size >= 10_000) this.liveCounts.clear();
+    this.liveCounts.set(key, { count, countedAt: at });
+    return count;
   }
 
   private pending: { a: DeviceAuthorization; events: AuditEventInput[]; resolve: (ok: boolean) => void; reject: (e: unknown) => void }[] = [];
@@ -108,6 +147,9 @@ export class SqliteDeviceAuthorizationStore extends SqlDeviceAuthorizationStore 
     });
   }
 }
+
+/** How long a live-code count is reused (plus the codes created meanwhile). */
+const LIVE_COUNT_MS = 1_000;
 
 const EMPTY: DeviceAuthorization = {
   id: '',
