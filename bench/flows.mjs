@@ -2,6 +2,7 @@
 // signed as each request goes out (node:crypto, synchronous: ~25 µs each, small beside a server's work), and the
 // token-response checks.
 import { createHash, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
+import { deviceAddress } from './load.mjs';
 import { APPROVER } from './servers.mjs';
 
 const b64 = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -100,7 +101,7 @@ export async function startDevices(server, { clientId, count, keys, bind = false
         const key = keys[i % keys.length];
         const response = await fetch(server.endpoints.deviceAuthorization, {
           method: 'POST',
-          headers: { 'content-type': 'application/x-www-form-urlencoded', ...(bind ? { dpop: freshProof(key, server.endpoints.deviceAuthorization) } : {}) },
+          headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': deviceAddress(), ...(bind ? { dpop: freshProof(key, server.endpoints.deviceAuthorization) } : {}) },
           body: new URLSearchParams({ client_id: clientId }),
         });
         const body = await response.json();

@@ -6,6 +6,17 @@ import { freshProof, tokenResponse } from './flows.mjs';
 import { DEVICE_CODE_GRANT } from './servers.mjs';
 
 const FORM = 'application/x-www-form-urlencoded';
+
+let nextAddress = 0;
+/**
+ * The device's address as a proxy in front of the server names it (X-Forwarded-For): a million addresses in turn
+ * (10.0.0.0/12), so per-address limits see a fleet, not one host. Tether trusts it from loopback only (the bench
+ * config's listen.trusted_proxies); oidc-provider ignores it.
+ */
+export function deviceAddress() {
+  const n = nextAddress++ % 1_048_576;
+  return `10.${n >> 16}.${(n >> 8) & 255}.${n & 255}`;
+}
 const USER_AGENT = 'tether-bench/1 (autocannon)';
 
 /**
@@ -110,6 +121,10 @@ export function deviceAuthorizations(server, { clientId, codes, withUserCode = f
     path,
     headers: { 'content-type': FORM, 'user-agent': USER_AGENT },
     body: `client_id=${encodeURIComponent(clientId)}`,
+    setupRequest(req) {
+      req.headers['x-forwarded-for'] = deviceAddress();
+      return req;
+    },
     onResponse(status, body) {
       tally.record(status, body);
       if (status !== 200) return;
