@@ -96,6 +96,7 @@ async function auditLog() {
   const { chainEvent, auditEventRow, auditEventFromRow } = await dist('storage/audit-log.js');
   const { sqliteFastPaths } = await dist('storage/sqlite-fast-paths.js');
   const { eventHash } = await dist('audit/hash-chain.js');
+  const { uuidv7 } = await dist('shared/ids.js');
   const dir = mkdtempSync(join(tmpdir(), 'tether-scaling-audit-'));
   const rows = [];
   try {
@@ -112,7 +113,8 @@ async function auditLog() {
       at: 1_700_000_000 + Math.floor(i / 1000),
       clientId: 'bench-rs',
       grantId: `grant-${i % 5000}`,
-      jti: randomUUID(),
+      // Access-token jtis are UUIDv7 (time-ordered) in the product, so the jti index grows at one end.
+      jti: uuidv7(1_700_000_000_000 + i),
       data: { active: true, token_type: 'DPoP', caller: 'bench-rs' },
     });
     for (let size = 10_000; size <= AUDIT_MAX; size *= 10) {
