@@ -313,6 +313,12 @@ export function boundPolls(server, { clientId, devices, ...options }) {
   };
   const prefix = `grant_type=${encodeURIComponent(DEVICE_CODE_GRANT)}&client_id=${encodeURIComponent(clientId)}&device_code=`;
   let next = 0;
+ * POST token with a pre-made form body and DPoP proof per request, each used once (`pool.exhausted` counts
+ * requests that had to reuse one, which the server must refuse); only 200s count. For token exchange and the
+ * JWT bearer grant (docs/workloads.md), whose subject tokens, assertions and proofs are all single-use.
+ */
+export function singleUseTokenRequests(server, pool, options) {
+  const tally = new Tally((status) => status === 200);
   const request = {
     method: 'POST',
     path: new URL(server.endpoints.token).pathname,
@@ -321,9 +327,15 @@ export function boundPolls(server, { clientId, devices, ...options }) {
       const device = devices[next++ % devices.length];
       req.body = prefix + encodeURIComponent(device.deviceCode);
       req.headers.DPoP = freshProof(device.key, server.endpoints.token);
+      const k = pool.cursor++;
+      if (k >= pool.items.length) pool.exhausted++;
+      const item = pool.items[k % pool.items.length];
+      req.body = item.body;
+      req.headers.DPoP = item.proof;
       return req;
     },
     onResponse: (status, body) => tally.record(status, body),
   };
   return drive(server, options, request, tally);
 }
+

@@ -113,7 +113,7 @@ export const RESOURCE = 'https://api.bench.example';
  * over many codes never earn slow_down) that also refreshes, one resource server that introspects, one person to
  * approve, SQLite (WAL, synchronous=normal: the durable default) in a fresh temp data dir.
  */
-export async function startTether({ clientId, pinned }) {
+export async function startTether({ clientId, pinned, extra = {} }) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'tether-bench-'));
   const { hashPassword } = await import(pathToFileURL(join(ROOT, 'dist/users/password.js')).href);
@@ -140,6 +140,7 @@ export async function startTether({ clientId, pinned }) {
     // addresses in turn: see load.mjs), so the per-address caps stay at their defaults and are enforced as in
     // production; only the one bench client may hold more live codes than the default 10,000.
     brute_force: { device_authorization: { live_codes_per_client: 1_000_000 } },
+    ...extra,
   };
   const file = join(dir, 'tether.yaml');
   writeFileSync(file, stringify(config));
@@ -150,6 +151,7 @@ export async function startTether({ clientId, pinned }) {
   const server = launch('Tether', ['bin/tether.js', 'serve', '--config', file], { pinned, env, flags });
   const running = await finish(server, config.issuer, () => rmSync(dir, { recursive: true, force: true }));
   running.dataDir = config.data_dir;
+  running.api = RESOURCE;
   if (inspectPort) running.profiler = await connectProfiler(inspectPort);
   return running;
 }

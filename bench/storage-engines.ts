@@ -187,7 +187,7 @@ async function run(name: string, storage: Record<string, unknown>, instances: nu
       if (!a || a.status !== 'pending') continue;
       const grant = {
         id: uuidv7(), userId: 'bench-user', clientId: a.clientId, deviceAuthorizationId: a.id, scopes: a.scopes, resource: a.resource,
-        dpopJkt: null, environment: null, authTime: now, createdAt: now, expiresAt: now + 43_200, idleTtl: 3600,
+        dpopJkt: null, deviceJkt: null, environment: null, authTime: now, createdAt: now, expiresAt: now + 43_200, idleTtl: 3600,
       };
       if (await store.approve(a.id, now, { ip: '127.0.0.1', userAgent: 'bench' }, grant, [])) approved.push(code);
     }

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
@@ -14,6 +15,7 @@ import { Guard } from './guard/guard.js';
 import { StaticJwks, type KeySource } from './guard/keys.js';
 import { silentLogger } from './guard/logger.js';
 import { ApiPolicy } from './guard/api-policy.js';
+import { RevocationList } from './guard/revocation-list.js';
 import { DpopNonces } from './dpop/nonce.js';
 import { DeviceCodeGrant } from './grant-types/device-code-grant.js';
 import { RefreshTokenGrant } from './grant-types/refresh-token-grant.js';
@@ -31,6 +33,7 @@ import { databaseAnswers } from './storage/readiness.js';
 import { SqlAuditCheckpoints } from './storage/audit-log.js';
 import { IssuedTokenVerifier } from './tokens/issued-token-verifier.js';
 import { buildHttpServer } from './http/server.js';
+import { workloadView } from './http/routes/workloads.js';
 import { randomToken } from './shared/crypto.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import { SqlBrowserSessionStore } from './storage/browser-sessions.js';
@@ -40,7 +43,16 @@ import { SqlSigningKeyStore } from './storage/signing-keys.js';
 import { openStorage } from './storage/open.js';
 import { KeyRing } from './tokens/signing-keys.js';
 import type { UserDirectory } from './users/user.js';
+import { CombinedDirectory } from './users/upstream-users.js';
+import { upstreamProviders } from './config/upstream-providers.js';
+import { SqlPasskeyStore } from './storage/passkeys.js';
+import { SqlSignInCeremonyStore } from './storage/sign-in-ceremonies.js';
+import { SqlUpstreamUserStore } from './storage/upstream-users.js';
+import { Passkeys } from './verification/passkeys.js';
+import { SignInCeremonies } from './verification/sign-in-ceremony.js';
+import { UpstreamSignIn } from './verification/upstream-sign-in.js';
 import { BrowserSessions } from './verification/browser-session.js';
+import { canonicalUserId } from './users/canonical-id.js';
 import { composeVerification } from './compose-verification.js';
 import { CachedDeviceStore, DEVICE_CACHE_TTL_MS } from './devices/cached-device-store.js';
 import { PolicyGate } from './policy-gate/policy-gate.js';
@@ -54,6 +66,13 @@ import { Offboarding, type OffboardHook } from './users/offboarding.js';
 import { ScimAccess } from './scim/bearer-access.js';
 import { ScimUsers } from './scim/scim-users.js';
 import { ScimGroups } from './scim/scim-groups.js';
+import { JwtBearerGrant } from './grant-types/jwt-bearer-grant.js';
+import { TokenExchangeGrant } from './grant-types/token-exchange-grant.js';
+import { SqlWorkloadStore } from './storage/workloads.js';
+import { FederationVerifier } from './workloads/federation.js';
+import { workloadIdOf, workloadTokenStands } from './workloads/workload.js';
+import { WorkloadService } from './workloads/workload-service.js';
+import type { WorkloadTokenDeps } from './workloads/workload-tokens.js';
 
 export interface Tether {
   http: FastifyInstance;
@@ -94,6 +113,8 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   const clock = options.clock ?? systemClock;
   // The KEK first: without one nothing is opened (a ConfigError says what to set).
   const kek = resolveKek(config, options.env ?? process.env);
+  // Upstream providers' client secrets too: a missing one stops the start before anything is opened.
+  const providers = upstreamProviders(config, options.env ?? process.env);
   if (kek.insideDataDir) {
     logger.warn(
       { kek: kek.origin },
@@ -108,6 +129,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   const settings = new SqlSettings(db);
   const deviceStore = storage.deviceAuthorizations;
   const sessionStore = new SqlBrowserSessionStore(db);
+  const ceremonies = new SignInCeremonies(new SqlSignInCeremonyStore(db), clock);
   const keys = await storage
     .startup(() => KeyRing.open(new SqlSigningKeyStore(db), kek.kek, clock))
     .catch(async (error: unknown) => {
@@ -164,7 +186,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   const directory = new SqlDirectoryStore(db);
   await directory
     .seedLocalAccounts(
-      config.users.map((u) => ({ id: u.username, userName: u.username, displayName: u.name ?? u.username, groups: u.groups })),
+      config.users.map((u) => ({ id: canonicalUserId(u.username), userName: u.username, displayName: u.name ?? u.username, groups: u.groups })),
       clock.now(),
     )
     .catch(async (error: unknown) => {
@@ -172,7 +194,9 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
       await storage.close();
       throw error;
     });
-  const users = new StoredUserDirectory(options.users, directory);
+  // Local accounts as the stored directory has them (active, groups), and the people upstream providers brought in,
+  // looked up by id alike (grants, policy, tokens).
+  const users = new CombinedDirectory(new StoredUserDirectory(options.users, directory), new SqlUpstreamUserStore(db));
   // Offboarding ends the person's signed-in verification-page sessions first, so a reactivation revives none.
   const endBrowserSessions: OffboardHook = async ({ userId }) => ({ browser_sessions_ended: await sessionStore.deleteSessionsOfUser(userId) });
   const offboarding = new Offboarding({ revoker, hooks: [endBrowserSessions, ...(options.offboardHooks ?? [])], logger });
@@ -196,10 +220,78 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     grantIdleTtl: config.tokens.grant_idle_ttl,
     grantMaxTtl: config.tokens.grant_max_ttl,
   };
-  // The dev/demo API at {issuer}/api, behind the same Guard a resource server uses. Its keys are the server's own,
-  // read at each lookup so a rotated key is trusted at once; revocation is asked of storage, so it is never stale.
-  const demoAudience = `${config.issuer}/api`;
+  // The server's own keys, read at each lookup so a rotated key is trusted at once.
   const ownKeys: KeySource = { getKey: (kid, alg) => new StaticJwks(keys.jwks()).getKey(kid, alg) };
+  // Workloads (docs/workloads.md): the store, trusted external issuers, and how their tokens are issued.
+  const workloadStore = new SqlWorkloadStore(db);
+  const federation = new FederationVerifier(
+    config.federation.issuers.map((i) => ({
+      issuer: i.issuer,
+      ...(i.jwks_uri !== undefined ? { jwksUri: i.jwks_uri } : {}),
+      audience: i.audience,
+      algorithms: i.algorithms,
+      maxTokenAge: i.max_token_age,
+    })),
+  );
+  // Guards keep a statement only for the longest token lifetime, so no workload token may outlive that.
+  const workloadTokenTtl = Math.min(config.workloads.access_token_ttl, config.tokens.access_token_ttl);
+  const workloadTokens: WorkloadTokenDeps = {
+    issuer: config.issuer,
+    keys,
+    store: workloadStore,
+    audit,
+    policy: gate,
+    clock,
+    resource: (uri) => clients.resource(uri),
+    scopes: config.scopes,
+    accessTokenTtl: workloadTokenTtl,
+  };
+  const workloads = new WorkloadService({
+    store: workloadStore,
+    policy: gate,
+    revoker,
+    clock,
+    resource: (uri) => clients.resource(uri),
+    scopes: config.scopes,
+    trustsIssuer: (issuer) => federation.trusts(issuer),
+    maxTtl: config.workloads.max_ttl,
+  });
+  // A person the directory offboards (SCIM deactivation or deletion) has their workloads suspended in the same step,
+  // before their grants are revoked; the count goes into the user.offboarded event.
+  offboarding.addHook(async ({ userId, actor, reason }) => ({
+    workloads_suspended: (await workloads.offboard(userId, actor, `${reason} by the directory`)).length,
+  }));
+  /**
+   * Whether a token this server issued has been revoked, asked where the server checks its own tokens: a person's
+   * (or delegated) token by its grant; a workload's by its workload (suspended, re-keyed, deleted or expired after
+   * the token was issued).
+   */
+  const isRevokedHere = async (claims: Readonly<Record<string, unknown>>): Promise<boolean> => {
+    const workloadId = workloadIdOf(String(claims['sub'] ?? ''));
+    if (workloadId !== undefined) {
+      const workload = await workloadStore.find(workloadId);
+      const iat = typeof claims['iat'] === 'number' ? claims['iat'] : 0;
+      return !workload || !workloadTokenStands(workload, iat, clock.now());
+    }
+    const grant = await grantStore.findGrant(String(claims['sid'] ?? ''));
+    return !grant || grant.status !== 'active' || grant.expiresAt <= clock.now();
+  };
+  // The workload API takes a person's DPoP-bound token for any of the tenant's APIs: the proof, bound to this URL,
+  // is what keeps an API that received the token from replaying it here.
+  const workloadApiGuard = new Guard({
+    issuer: config.issuer,
+    audience: config.resources.map((r) => r.uri),
+    keys: ownKeys,
+    revocations: { health: () => ({ fresh: true }), isRevoked: (token) => isRevokedHere(token.claims) },
+    logger: silentLogger,
+    now: () => clock.now(),
+  });
+  // The dev/demo API at {issuer}/api, behind the same Guard a resource server uses.
+  // It also hears the statements a gateway hears, for those that end tokens but not grants (a device's trust taken
+  // away). Only those made since the start: a demo, not a guard that must survive restarts.
+  const demoStatements = new RevocationList();
+  feed.subscribe((s) => demoStatements.apply({ ...s, seq: s.seq ?? 0, relevantUntil: s.createdAt + maxTokenTtl }));
+  const demoAudience = `${config.issuer}/api`;
   const demoApi = clients.resource(demoAudience)
     ? new Guard({
         issuer: config.issuer,
@@ -208,12 +300,10 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
         now: () => clock.now(),
         // The server's own policies decide its own API too (CallResource), reloads included.
         policy: ApiPolicy.over(policy, { audience: demoAudience, tier: clients.resource(demoAudience)?.tier ?? 'low' }),
+        // Revocation is asked of storage (grants, and workloads for a workload's token), so it is never stale.
         revocations: {
           health: () => ({ fresh: true }),
-          isRevoked: async (token) => {
-            const grant = await grantStore.findGrant(token.grantId ?? '');
-            return !grant || grant.status !== 'active' || grant.expiresAt <= clock.now();
-          },
+          isRevoked: async (token) => (await isRevokedHere(token.claims)) || demoStatements.covers(token, clock.now()),
         },
         logger: silentLogger,
       })
@@ -224,7 +314,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     }
   }
   const decisions = new DeviceDecisions(deviceStore, clients, clock, lifetimes, gate);
-  const guessing = composeVerification({ config, audit, metrics, logger, clock, users, decisions, store: deviceStore });
+  const guessing = composeVerification({ config, audit, metrics, logger, clock, users, decisions, store: deviceStore, counts: storage.failureCounts });
   const deviceRequest = {
     issuer: config.issuer,
     clients,
@@ -238,6 +328,22 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   const grants = [
     new DeviceCodeGrant({ ...issuing, store: deviceStore, pacer }),
     new RefreshTokenGrant({ ...issuing, tokens: tokenStore, revoker }),
+    new TokenExchangeGrant({
+      issuer: config.issuer,
+      proofs,
+      clock,
+      keys,
+      workloads: workloadStore,
+      federation,
+      issuing: workloadTokens,
+      verifier,
+      grants: grantStore,
+      clients,
+      policy: gate,
+      audit,
+      delegationTtl: workloadTokenTtl,
+    }),
+    new JwtBearerGrant({ issuer: config.issuer, proofs, clock, workloads: workloadStore, issuing: workloadTokens }),
   ];
   const http = buildHttpServer({
     issuer: config.issuer,
@@ -268,7 +374,10 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
         audit: (events) => audit.record(events),
         now: () => clock.now(),
       },
+      offboard: async (userId, actor, reason) => (await workloads.offboard(userId, actor, reason)).length,
+      workloads: async () => (await workloads.all()).map((w) => workloadView(w, clock.now(), config.workloads.stale_after)),
     },
+    workloads: { issuer: config.issuer, service: workloads, guard: workloadApiGuard, staleAfter: config.workloads.stale_after, now: () => clock.now() },
     devices,
     ready: () => databaseAnswers(db),
     metrics,
@@ -291,6 +400,34 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
       signIn: guessing.signIn,
       users,
       clock,
+      localAccounts: config.users.length > 0,
+      ...(providers.length > 0
+        ? {
+            upstream: new UpstreamSignIn({
+              providers,
+              ceremonies,
+              users,
+              audit,
+              clock,
+              redirectUri: (name) => new URL(`/device/callback/${name}`, config.issuer).href,
+            }),
+          }
+        : {}),
+      // WebAuthn's relying party is a domain: with an issuer at an IP address there are no passkeys.
+      ...(isIP(new URL(config.issuer).hostname.replace(/^\[|\]$/g, '')) === 0
+        ? {
+            passkeys: new Passkeys({
+              store: new SqlPasskeyStore(db),
+              ceremonies,
+              users,
+              audit,
+              clock,
+              rpId: new URL(config.issuer).hostname,
+              origin: new URL(config.issuer).origin,
+              rpName: 'Tether',
+            }),
+          }
+        : {}),
     },
     scim: {
       users: new ScimUsers({ store: directory, offboarding, clock, baseUrl: scimBase }),
@@ -306,15 +443,25 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   }, CHECKPOINT_INTERVAL_MS);
   checkpointTimer.unref();
 
+  // A person gone from the user directory is offboarded: their workloads stop (docs/workloads.md).
+  const offboardDeparted = async () => {
+    // The stored directory: a person it deactivated or deleted, or a local account taken out of the configuration.
+    const departed = await workloads.offboardDeparted(async (id) => (await users.find(id)) !== undefined);
+    if (departed.length > 0) logger.info({ owners: departed.length }, 'offboarded workload owners no longer in the user directory');
+  };
+  await offboardDeparted().catch((error: unknown) => logger.error({ err: error }, 'workload offboarding failed'));
   const cleanup = async () => {
     const now = clock.now();
     await pacer.sweep();
-    guessing.sweep();
+    await guessing.sweep();
     // A rotation made by another process on the same database reaches this one here.
     await keys.reload();
     const codes = await deviceStore.deleteExpired(now);
     const sessions = await sessionStore.deleteExpiredSessions(now);
-    if (codes + sessions > 0) logger.debug({ codes, sessions }, 'expired state cleaned up');
+    await ceremonies.sweep();
+    const jtis = await workloadStore.deleteExpiredJtis(now);
+    await offboardDeparted();
+    if (codes + sessions + jtis > 0) logger.debug({ codes, sessions, jtis }, 'expired state cleaned up');
   };
   const timer = setInterval(() => {
     cleanup().catch((error: unknown) => logger.error({ err: error }, 'cleanup failed'));

@@ -10,6 +10,7 @@ import { PasswordQueue } from './users/password-queue.js';
 import type { UserDirectory } from './users/user.js';
 import { CodeEntry } from './verification/code-entry.js';
 import type { BackoffLimits } from './verification/failure-backoff.js';
+import type { FailureCountsFor } from './verification/failure-counts.js';
 import type { VerificationObserver } from './verification/observer.js';
 import { SignIn } from './verification/sign-in.js';
 
@@ -27,7 +28,9 @@ function backoff(c: BackoffConfig): BackoffLimits {
 
 /**
  * Part of the composition root: the guessing defences of the verification page and the device authorization
- * endpoint, built from `brute_force`, with their counters and alarm wired to metrics and the log.
+ * endpoint, built from `brute_force`, with their counters and alarm wired to metrics and the log. The code-entry
+ * and sign-in failures are counted where `counts` says (Storage.failureCounts: memory on SQLite, a table shared by
+ * every instance on PostgreSQL).
  */
 export function composeVerification(deps: {
   config: Config;
@@ -38,6 +41,7 @@ export function composeVerification(deps: {
   users: UserDirectory;
   decisions: DeviceDecisions;
   store: DeviceAuthorizationStore;
+  counts: FailureCountsFor;
 }) {
   const { code_entry: code, sign_in: signIn, device_authorization: device } = deps.config.brute_force;
   const observer: VerificationObserver = {
@@ -53,6 +57,7 @@ export function composeVerification(deps: {
     audit: deps.audit,
     clock: deps.clock,
     observer,
+    counts: deps.counts,
     limits: {
       perAccount: backoff(code.per_account),
       perSession: backoff(code.per_session),
@@ -66,6 +71,7 @@ export function composeVerification(deps: {
     audit: deps.audit,
     clock: deps.clock,
     observer,
+    counts: deps.counts,
     queue: new PasswordQueue(signIn.concurrent_checks, signIn.queue_length),
     limits: {
       perAccount: backoff(signIn.per_account),
@@ -88,10 +94,9 @@ export function composeVerification(deps: {
     codeEntry,
     signIn: signInService,
     deviceLimits,
-    sweep(): void {
-      codeEntry.sweep();
-      signInService.sweep();
+    async sweep(): Promise<void> {
       deviceLimits.sweep();
+      await Promise.all([codeEntry.sweep(), signInService.sweep()]);
     },
   };
 }

@@ -8,6 +8,8 @@ export type AuditEventType =
   | 'user_code.rejected'
   | 'user.signed_in'
   | 'user.sign_in_failed'
+  | 'passkey.registered'
+  | 'passkey.removed'
   /** Many failed codes or passwords across the server: an alarm for operators, never a refusal. */
   | 'verification.failure_alarm'
   | 'device.approved'
@@ -22,7 +24,18 @@ export type AuditEventType =
   | 'device.enrolled'
   | 'admin.action'
   | 'directory.changed'
-  | 'user.offboarded';
+  | 'user.offboarded'
+  // Workload identity (docs/workloads.md): each carries the workload id in data.workload; userId is the owner,
+  // grantId the grant of the login that created it, so a trace leads back to the person's approval.
+  | 'workload.created'
+  | 'workload.suspended'
+  | 'workload.resumed'
+  | 'workload.deleted'
+  | 'workload.key_rotated'
+  | 'workload.token_issued'
+  | 'workload.exchange_refused'
+  // A person's token exchanged for a narrower one for a tool or agent (RFC 8693 act).
+  | 'token.delegated';
 
 /** Which earlier event this one descends from, found inside the same transaction. */
 export interface ParentRef {

@@ -54,7 +54,12 @@ export const COMMANDS: Record<string, Entry> = {
   status: client('who is signed in, where, for what, until when, with which key and secret store', async () => (await import('./commands/status.js')).statusCommand),
   exec: client('run a command whose requests to the API get a token and DPoP proof through a local proxy', async () => (await import('./commands/exec.js')).execCommand),
   request: client('make one authenticated call to the API (like curl), for scripts', async () => (await import('./commands/request.js')).requestCommand),
+  device: client("this machine's device key: enroll it, see its trust", async () => (await import('./commands/device.js')).deviceCommand),
   logout: client('revoke the session at the server and wipe it here', async () => (await import('./commands/logout.js')).logoutCommand),
+  workload: client(
+    'create, list, suspend, resume, delete and re-key your workload identities (docs/workloads.md)',
+    async () => (await import('./commands/workload.js')).workloadCommand,
+  ),
   agent: {
     summary: 'run, start or stop the in-memory secret agent',
     load: async () => {

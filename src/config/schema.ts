@@ -4,7 +4,14 @@ import { DEVICE_CODE_GRANT, MAX_DEVICE_CODE_TTL, SUPPORTED_GRANTS } from '../oau
 import { parseDuration } from '../shared/duration.js';
 
 // The protocol's own nouns live in src/oauth; re-exported so configuration code can name them from one place.
-export { DEVICE_CODE_GRANT, MAX_DEVICE_CODE_TTL, REFRESH_TOKEN_GRANT, SUPPORTED_GRANTS } from '../oauth/grant-types.js';
+export {
+  DEVICE_CODE_GRANT,
+  JWT_BEARER_GRANT,
+  MAX_DEVICE_CODE_TTL,
+  REFRESH_TOKEN_GRANT,
+  SUPPORTED_GRANTS,
+  TOKEN_EXCHANGE_GRANT,
+} from '../oauth/grant-types.js';
 
 const duration = (description: string) =>
   z
@@ -152,6 +159,30 @@ const policySchema = z
     }
   });
 
+const federationIssuerSchema = z
+  .object({
+    issuer: absoluteUri.describe('The `iss` its tokens carry, exactly (e.g. https://token.actions.githubusercontent.com).'),
+    jwks_uri: absoluteUri
+      .optional()
+      .describe('Where its signing keys are; absent: read from {issuer}/.well-known/openid-configuration.'),
+    audience: z.string().min(1).describe('The `aud` its tokens must carry for Tether (configured on the CI side).'),
+    algorithms: z
+      .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']))
+      .min(1)
+      .default(['RS256', 'ES256'])
+      .describe('Signature algorithms accepted from this issuer.'),
+    max_token_age: duration('refuse its tokens issued longer ago than this, whatever their exp').default(900),
+  })
+  .strict();
+
+const workloadsSchema = z
+  .object({
+    max_ttl: duration('the longest a workload may live before its owner must renew it').default(90 * 86400),
+    access_token_ttl: duration('lifetime of a workload access token (at most tokens.access_token_ttl)').default(300),
+    stale_after: duration('a workload unused this long is flagged stale in listings').default(30 * 86400),
+  })
+  .strict();
+
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Where the data lives: the embedded SQLite file under data_dir, or a PostgreSQL database shared by instances. */
@@ -192,6 +223,61 @@ function isPasswordlessPostgresUrl(value: string): boolean {
     return false;
   }
 }
+
+const PROVIDER_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+const amrValue = z.string().min(1).max(64);
+
+/** An upstream OpenID Connect provider people sign in through (docs/sign-in.md). */
+const upstreamProviderSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(PROVIDER_NAME, 'a provider name is a lower-case letter, then lower-case letters, digits or -, at most 32')
+      .describe('Short name: the callback is /device/callback/<name>, policy sees authMethod "upstream:<name>".'),
+    issuer: absoluteUri.describe('The provider\'s issuer URL; its /.well-known/openid-configuration is discovered.'),
+    client_id: z.string().min(1).describe('Tether\'s client id at the provider.'),
+    client_secret_env: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')
+      .optional()
+      .describe('Environment variable holding the client secret (never written in the YAML).'),
+    client_secret_file: z.string().min(1).optional().describe('File holding the client secret (one line).'),
+    scopes: z
+      .array(scopeToken)
+      .default(['openid', 'email', 'profile'])
+      .describe('Scopes asked for at the provider; "openid" is always sent.'),
+    claims: z
+      .object({
+        username: z.string().min(1).default('preferred_username').describe('claim holding the username shown and audited'),
+        display_name: z.string().min(1).default('name').describe('claim holding the display name'),
+        groups: z.string().min(1).default('groups').describe('claim holding the groups (an array of strings, or one string)'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Which ID token claims give the username, display name and groups.'),
+    allowed_email_domains: z
+      .array(z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'a domain such as example.com'))
+      .default([])
+      .describe('When set, only people whose verified email is in one of these domains may sign in.'),
+    display_label: z.string().min(1).max(60).optional().describe('The button says "Sign in with <label>" (default: the name).'),
+    mfa_amr: z
+      .array(amrValue)
+      .default(['mfa', 'otp', 'hwk', 'sms', 'sc'])
+      .describe('amr values that mean a multi-factor sign-in (RFC 8176): any one of them sets context.mfa.'),
+    phishing_resistant_amr: z
+      .array(amrValue)
+      .default(['hwk'])
+      .describe('amr values that mean a phishing-resistant sign-in (a security key or passkey): any one sets context.phishingResistant.'),
+    mfa_acr: z.array(z.string().min(1)).default([]).describe('acr values that mean a multi-factor sign-in.'),
+    phishing_resistant_acr: z.array(z.string().min(1)).default([]).describe('acr values that mean a phishing-resistant sign-in.'),
+    timeout: duration('how long a request to the provider (discovery, token) may take').default(10),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    if (p.client_secret_env !== undefined && p.client_secret_file !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['client_secret_env'], message: 'give client_secret_env or client_secret_file, not both' });
+    }
+  });
 
 const userSchema = z
   .object({
@@ -398,10 +484,24 @@ export const configSchema = z
     policy: policySchema
       .default({ networks: {}, time_zone: 'UTC' })
       .describe('Cedar policies deciding each step of the flow (docs/policy.md).'),
+    workloads: workloadsSchema
+      .default({ max_ttl: 90 * 86400, access_token_ttl: 300, stale_after: 30 * 86400 })
+      .describe('Workload identities (docs/workloads.md).'),
+    federation: z
+      .object({
+        issuers: z.array(federationIssuerSchema).default([]).describe('External issuers whose JWTs a federated workload may present.'),
+      })
+      .strict()
+      .default({ issuers: [] })
+      .describe('Trusted CI / cluster token issuers for workload federation (RFC 8693).'),
     scopes: z.array(scopeToken).min(1).describe('Every scope the server knows.'),
     resources: z.array(resourceSchema).default([]).describe('The APIs tokens are issued for (RFC 8707 resource indicators).'),
     clients: z.array(clientSchema).min(1).describe('The OAuth clients (RFC 6749 §2).'),
     users: z.array(userSchema).default([]).describe('Local accounts (optional when another directory signs people in).'),
+    upstream_providers: z
+      .array(upstreamProviderSchema)
+      .default([])
+      .describe('OpenID Connect providers people sign in through on the verification page (docs/sign-in.md).'),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -429,11 +529,17 @@ export const configSchema = z
     const duplicate = (values: string[]) => values.find((v, i) => values.indexOf(v) !== i);
     const dupClient = duplicate(config.clients.map((c) => c.id));
     if (dupClient) ctx.addIssue({ code: 'custom', path: ['clients'], message: `duplicate client id ${dupClient}` });
+    const dupIssuer = duplicate(config.federation.issuers.map((i) => i.issuer));
+    if (dupIssuer) ctx.addIssue({ code: 'custom', path: ['federation', 'issuers'], message: `duplicate issuer ${dupIssuer}` });
     const dupUser = duplicate(config.users.map((u) => u.username));
     if (dupUser) ctx.addIssue({ code: 'custom', path: ['users'], message: `duplicate username ${dupUser}` });
+    const dupProvider = duplicate(config.upstream_providers.map((p) => p.name));
+    if (dupProvider) ctx.addIssue({ code: 'custom', path: ['upstream_providers'], message: `duplicate provider name ${dupProvider}` });
   });
 
 export type Config = z.output<typeof configSchema>;
 export type ClientConfig = Config['clients'][number];
 export type ResourceConfig = Config['resources'][number];
 export type UserConfig = Config['users'][number];
+export type FederationIssuerConfig = Config['federation']['issuers'][number];
+export type UpstreamProviderConfig = Config['upstream_providers'][number];

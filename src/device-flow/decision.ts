@@ -5,10 +5,13 @@ import type { Client, Resource } from '../clients/client.js';
 import type { ClientRegistry } from '../clients/client-registry.js';
 import { boundLifetimes, lifetimesFor, type LifetimeDefaults } from '../grants/lifetime.js';
 import type { Clock } from '../shared/clock.js';
-import type { User } from '../users/user.js';
+import type { Authentication, User } from '../users/user.js';
 import type { RequestOrigin } from '../oauth/request-origin.js';
 import type { DeviceAuthorization, DeviceAuthorizationStore } from './device-authorization.js';
 import { resourceFacts, type PolicyGate } from '../policy-gate/policy-gate.js';
+
+/** A person's sign-in as an approval carries it to policy: how, and when (seconds since the epoch). */
+export type ApproverSignIn = Authentication & { at: number };
 
 /** A pending request as the review screen shows it. */
 export interface PendingRequest {
@@ -73,14 +76,14 @@ export class DeviceDecisions {
    * What approving would grant now, for the review screen: the scopes after policy's narrowing, or the reason it
    * would refuse. Nothing is recorded; Approve asks policy again, and that answer is the one that counts.
    */
-  async preview(request: PendingRequest, user: User, authTime: number, approver: RequestOrigin): Promise<{ scopes: string[] } | { refused: string }> {
-    const { decision } = await this.ask(request, user, authTime, approver);
+  async preview(request: PendingRequest, user: User, signIn: ApproverSignIn, approver: RequestOrigin): Promise<{ scopes: string[] } | { refused: string }> {
+    const { decision } = await this.ask(request, user, signIn, approver);
     return decision.decision === 'deny' ? { refused: decision.message } : { scopes: decision.scopes };
   }
 
-  private async ask(request: PendingRequest, user: User, authTime: number, approver: RequestOrigin) {
+  private async ask(request: PendingRequest, user: User, signIn: ApproverSignIn, approver: RequestOrigin) {
     const { authorization } = request;
-    const device = await this.policy.device(authorization.dpopJkt, authorization.environment);
+    const device = await this.policy.device(authorization.deviceJkt ?? authorization.dpopJkt, authorization.environment);
     const decision = this.policy.decide({
       step: 'approval',
       now: this.clock.now(),
@@ -89,7 +92,14 @@ export class DeviceDecisions {
       device,
       scopes: authorization.scopes,
       user: { id: user.id, groups: user.groups },
-      signIn: { method: 'pwd', at: authTime },
+      signIn: {
+        method: signIn.method,
+        at: signIn.at,
+        mfa: signIn.mfa,
+        phishingResistant: signIn.phishingResistant,
+        acr: signIn.acr,
+        amr: signIn.amr,
+      },
       approver,
       requester: authorization.requester,
       requestedAt: authorization.createdAt,
@@ -102,10 +112,11 @@ export class DeviceDecisions {
    * Asks policy, then approves (creating the grant, with the scopes and lifetimes policy allows) or, when policy
    * refuses, denies the request so the device gets access_denied. `gone` when the request is no longer pending.
    */
-  async approve(request: PendingRequest, user: User, authTime: number, approver: RequestOrigin): Promise<ApprovalOutcome> {
+  async approve(request: PendingRequest, user: User, signIn: ApproverSignIn, approver: RequestOrigin): Promise<ApprovalOutcome> {
     const now = this.clock.now();
+    const authTime = signIn.at;
     const { authorization } = request;
-    const { device, decision } = await this.ask(request, user, authTime, approver);
+    const { device, decision } = await this.ask(request, user, signIn, approver);
     if (decision.decision === 'deny') {
       const base = decisionEvent('device.denied', request, user, approver, now, { auth_time: authTime, device_class: device.class });
       const event = this.policy.refusalEvent('approval', decision, base);
@@ -118,6 +129,7 @@ export class DeviceDecisions {
       grant_expires_at: now + grantMaxTtl,
       grant_idle_ttl: grantIdleTtl,
       auth_time: authTime,
+      auth_method: signIn.method,
       device_class: device.class,
       policy: decision.reasons,
     });
@@ -129,8 +141,10 @@ export class DeviceDecisions {
       scopes: decision.scopes,
       resource: authorization.resource,
       dpopJkt: authorization.dpopJkt,
+      deviceJkt: authorization.deviceJkt,
       environment: authorization.environment,
       authTime,
+      authentication: { method: signIn.method, mfa: signIn.mfa, phishingResistant: signIn.phishingResistant, acr: signIn.acr, amr: signIn.amr },
       createdAt: now,
       expiresAt: now + grantMaxTtl,
       idleTtl: grantIdleTtl,

@@ -18,6 +18,11 @@ export interface DeviceAuthorization {
   requester: RequestOrigin;
   /** The DPoP key thumbprint the device code is bound to, if any (RFC 9449 §10). */
   dpopJkt: string | null;
+  /**
+   * The machine's device key, when a device statement (`tether_device_attestation`) vouched for `dpopJkt` with
+   * it: the key policy asks the device registry about. Null without one: the DPoP key then stands for the device.
+   */
+  deviceJkt: string | null;
   /** What the device declared about where it runs (`tether_environment`), for policy; null if nothing. */
   environment: string | null;
   interval: number;

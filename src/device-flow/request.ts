@@ -21,6 +21,8 @@ export interface DeviceAuthorizationRequest {
   context: RequestOrigin;
   /** Thumbprint of the key whose DPoP proof came with the request, binding the device code to it. */
   dpopJkt: string | null;
+  /** The device key a verified device statement named (`tether_device_attestation`), vouching for `dpopJkt`. */
+  deviceJkt?: string | null;
   /** What the device declares about where it runs (`tether_environment`), as sent; absent if nothing. */
   environment: string | undefined;
 }
@@ -83,7 +85,9 @@ export async function requestDeviceAuthorization(
   const environment = normalizeEnvironment(request.environment);
   const now = deps.clock.now();
   // Policy decides before any code exists: a refused device never gets one to show.
-  const device = await deps.policy.device(request.dpopJkt, environment);
+  const deviceJkt = request.deviceJkt ?? null;
+  // The device key's enrollment decides, when a statement named one; else the DPoP key stands for the device.
+  const device = await deps.policy.device(deviceJkt ?? request.dpopJkt, environment);
   const decision = deps.policy.decide({
     step: 'device_authorization',
     now,
@@ -131,6 +135,7 @@ export async function requestDeviceAuthorization(
         resource: access.resource.uri,
         environment,
         device_class: device.class,
+        ...(deviceJkt !== null ? { device_jkt: deviceJkt } : {}),
         policy: decision.reasons,
         expires_in: ttl,
         interval,
@@ -147,6 +152,7 @@ export async function requestDeviceAuthorization(
       resource: access.resource.uri,
       requester: request.context,
       dpopJkt: request.dpopJkt,
+      deviceJkt,
       environment,
       interval,
       createdAt: now,

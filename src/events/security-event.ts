@@ -9,7 +9,11 @@
 export const SESSION_REVOKED = 'https://schemas.openid.net/secevent/caep/event-type/session-revoked';
 export const SET_TYPE = 'secevent+jwt';
 
-export type RevocationTarget = 'grant' | 'user' | 'jkt' | 'client' | 'all';
+/**
+ * `workload`: tokens whose `sub` is `workload:<value>`; `owner`: tokens whose `owner` claim is `value` (every
+ * workload a person owns, for offboarding).
+ */
+export type RevocationTarget = 'grant' | 'user' | 'jkt' | 'client' | 'all' | 'workload' | 'owner';
 
 /** What a guard needs of one revocation: "tokens of target=value issued at or before issuedBefore are dead". */
 export interface PushedRevocation {
@@ -57,7 +61,7 @@ export function revocationFromSetClaims(claims: Record<string, unknown>): Pushed
   const t = claims['tether'] as Record<string, unknown> | undefined;
   const events = claims['events'] as Record<string, unknown> | undefined;
   if (!t || !events || !(SESSION_REVOKED in events)) return undefined;
-  const kinds: RevocationTarget[] = ['grant', 'user', 'jkt', 'client', 'all'];
+  const kinds: RevocationTarget[] = ['grant', 'user', 'jkt', 'client', 'all', 'workload', 'owner'];
   const kind = t['kind'];
   if (typeof kind !== 'string' || !kinds.includes(kind as RevocationTarget)) return undefined;
   const { seq, value, issued_before: issuedBefore, issued_before_ms: exact, relevant_until: relevantUntil } = t;

@@ -2,6 +2,7 @@ import type { Client, Resource } from '../clients/client.js';
 import type { RequestOrigin } from '../oauth/request-origin.js';
 import { resourceFacts, type PolicyGate } from '../policy-gate/policy-gate.js';
 import type { Grant } from '../grants/grant.js';
+import { PASSWORD_SIGN_IN } from '../users/user.js';
 import { InvalidGrant } from '../oauth/errors.js';
 import type { DeviceFacts, PolicyAllow, UserFacts } from '../policy/types.js';
 
@@ -32,7 +33,9 @@ export async function decideTokenStep(
   const { grant } = s;
   const user = await policy.user(grant.userId);
   if (!user) throw new InvalidGrant('The person this grant is for is no longer known.');
-  const device = await policy.device(s.jkt, grant.environment);
+  // The device key that vouched for the login, from the grant: its trust now, not at login, decides (a revoked
+  // device's refresh is refused). Without one, the token key stands for the device.
+  const device = await policy.device(grant.deviceJkt ?? s.jkt, grant.environment);
   const decision = policy.decide({
     step: s.step,
     now: s.now,
@@ -41,7 +44,7 @@ export async function decideTokenStep(
     device,
     scopes: s.scopes,
     user,
-    signIn: { method: 'pwd', at: grant.authTime },
+    signIn: { ...(grant.authentication ?? PASSWORD_SIGN_IN), at: grant.authTime },
     requester: s.context,
     grantCreatedAt: grant.createdAt,
     ...(grant.environment !== null ? { environment: grant.environment } : {}),

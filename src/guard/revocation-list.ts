@@ -7,9 +7,12 @@ export interface RevocableToken {
   jkt: string | null;
   clientId: string;
   iat: number;
-  /** The token's claims, for its millisecond issue stamp (`iat_ms`) when it carries one. */
+  /** The token's claims: its millisecond issue stamp (`iat_ms`) when it carries one, and for the workload kinds (`sub` = `workload:<id>`, `owner`). */
   claims?: Readonly<Record<string, unknown>>;
 }
+
+/** What a workload token's `sub` starts with (src/workloads/workload.ts; the guard imports nothing of the server). */
+const WORKLOAD_PREFIX = 'workload:';
 
 interface Cutoff {
   /** Tokens issued at or before this millisecond are revoked. */
@@ -20,7 +23,7 @@ interface Cutoff {
 
 /**
  * The revocation statements a guard has been sent, kept only while they can matter. A statement says "every token
- * of this grant / user / key / client (or every token) issued at or before T is dead", T to the millisecond and
+ * of this grant / user / key / client / workload / owner's workloads (or every token) issued at or before T is dead", T to the millisecond and
  * compared with the token's `iat_ms` (a token without one counts as issued at the start of its `iat` second, so
  * it is never let through by a cut in that same second); several about the same
  * target merge into the latest T and the latest end, which never lets through a token any one of them covers.
@@ -35,6 +38,8 @@ export class RevocationList {
     user: new Map(),
     jkt: new Map(),
     client: new Map(),
+    workload: new Map(),
+    owner: new Map(),
   };
   private all: Cutoff | undefined;
   private nextSweep = -Infinity;
@@ -66,7 +71,20 @@ export class RevocationList {
       (token.grantId !== null && hit(this.byTarget.grant.get(token.grantId), iat, now)) ||
       hit(this.byTarget.user.get(token.sub), iat, now) ||
       (token.jkt !== null && hit(this.byTarget.jkt.get(token.jkt), iat, now)) ||
-      hit(this.byTarget.client.get(token.clientId), iat, now)
+      // A device key's statement also reaches the tokens it vouched for (their `device_jkt`), see device-trust.ts.
+      (typeof token.claims?.['device_jkt'] === 'string' && hit(this.byTarget.jkt.get(token.claims['device_jkt']), iat, now)) ||
+      hit(this.byTarget.client.get(token.clientId), iat, now) ||
+      this.coversWorkload(token, iat, now)
+    );
+  }
+
+  /** A workload token is dead once its workload, or every workload of its owner, was revoked after it was issued. */
+  private coversWorkload(token: RevocableToken, iatMs: number, now: number): boolean {
+    if (!token.sub.startsWith(WORKLOAD_PREFIX)) return false;
+    const owner = token.claims?.['owner'];
+    return (
+      hit(this.byTarget.workload.get(token.sub.slice(WORKLOAD_PREFIX.length)), iatMs, now) ||
+      (typeof owner === 'string' && hit(this.byTarget.owner.get(owner), iatMs, now))
     );
   }
 

@@ -40,5 +40,6 @@ function toOAuthError(error: FastifyError): OAuthError {
 
 function isPage(request: FastifyRequest): boolean {
   const config = request.routeOptions.config as { page?: boolean } | undefined;
-  return config?.page === true || (request.method === 'GET' && request.url.startsWith('/device'));
+  // `/device` and below are the verification pages; `/devices/…` is the device API (JSON).
+  return config?.page === true || (request.method === 'GET' && /^\/device(?:[/?]|$)/.test(request.url));
 }

@@ -14,9 +14,16 @@ const CSP = [
   "base-uri 'none'",
 ].join('; ');
 
-export function securePage(reply: FastifyReply): FastifyReply {
+/**
+ * The pages that offer passkeys (sign-in, the passkey list) also run /static/passkey.js and let it fetch WebAuthn
+ * options from us: `script-src 'self'` and `connect-src 'self'`, never inline script. The review page, with its
+ * Approve button, keeps `script-src 'none'`.
+ */
+const CSP_WITH_PASSKEY_SCRIPT = `${CSP}; script-src 'self'; connect-src 'self'`;
+
+export function securePage(reply: FastifyReply, options: { script?: boolean } = {}): FastifyReply {
   return reply
-    .header('content-security-policy', CSP)
+    .header('content-security-policy', options.script ? CSP_WITH_PASSKEY_SCRIPT : CSP)
     .header('x-content-type-options', 'nosniff')
     .header('x-frame-options', 'DENY')
     .header('referrer-policy', 'no-referrer')

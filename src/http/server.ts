@@ -25,9 +25,11 @@ import { registerOwnSessionRoute } from './routes/own-session.js';
 import { registerDeviceAuthorizationRoute } from './routes/device-authorization.js';
 import { registerDeviceEnrollmentRoute } from './routes/device-enrollment.js';
 import type { DeviceStore } from '../devices/device-store.js';
+import { DeviceStatementVerifier } from '../devices/device-attestation.js';
 import { registerMetadataRoutes } from './routes/metadata.js';
 import { registerTokenRoute } from './routes/token.js';
 import { registerVerificationRoutes, type VerificationDeps } from './routes/verification.js';
+import { registerWorkloadRoutes, type WorkloadRoutesDeps } from './routes/workloads.js';
 import { registerScimRoutes, type ScimDeps } from './routes/scim.js';
 
 export interface HttpDeps {
@@ -56,6 +58,8 @@ export interface HttpDeps {
   events: EventStreamDeps;
   /** Enrolled device keys, for `/devices/enroll`. */
   devices: DeviceStore;
+  /** The workload API (`/workloads`). */
+  workloads?: WorkloadRoutesDeps;
   /** Whether the server can do its work (the database answers), for `/readyz`. */
   ready: () => Promise<boolean>;
   /** SCIM 2.0 provisioning at /scim/v2 (docs/scim.md). */
@@ -93,7 +97,8 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   registerFormBody(app);
   registerErrorHandler(app);
   registerMetadataRoutes(app, { issuer: deps.issuer, scopes: deps.scopes, keys: deps.keys });
-  registerDeviceAuthorizationRoute(app, { ...deps.deviceRequest, dpop: deps.dpop, metrics: deps.metrics });
+  const statements = new DeviceStatementVerifier(deps.issuer, deps.deviceRequest.clock);
+  registerDeviceAuthorizationRoute(app, { ...deps.deviceRequest, dpop: deps.dpop, metrics: deps.metrics, statements });
   registerDeviceAbandonRoute(app, { ...deps.deviceRequest, dpop: deps.dpop });
   registerOwnSessionRoute(app, { ...deps.introspection, dpop: deps.dpop });
   registerTokenRoute(app, { issuer: deps.issuer, grants: deps.grants, nonces: deps.nonces, metrics: deps.metrics });
@@ -106,6 +111,7 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   registerDeviceEnrollmentRoute(app, { issuer: deps.issuer, dpop: deps.dpop, devices: deps.devices, clock: deps.deviceRequest.clock });
   registerAdminRoutes(app, deps.admin);
   registerEventStream(app, deps.events);
+  if (deps.workloads) registerWorkloadRoutes(app, deps.workloads);
   if (deps.demoApi) registerDemoApi(app, { issuer: deps.issuer, guard: deps.demoApi });
   registerVerificationRoutes(app, deps.verification);
   if (deps.scim) registerScimRoutes(app, deps.scim);

@@ -32,12 +32,22 @@ export function apiRequestInput(request: VerifiedRequest): ApiRequestInput {
     resource: request.resource,
     device: deviceFromClaims(claims),
     scopes: typeof scope === 'string' ? scope.split(' ').filter((s) => s.length > 0) : [],
-    subject: { kind: 'user', id: String(claims['sub'] ?? ''), groups: groupsOf(claims) },
+    subject: subjectOf(claims),
     method: request.method,
     path: pathOf(request.url),
     origin: { ip: request.ip, ...(request.userAgent !== undefined ? { userAgent: request.userAgent } : {}) },
     tokenIssuedAt: typeof iat === 'number' ? iat : request.now,
   };
+}
+
+/** A workload token (`sub` = `workload:<id>`, with its `owner`) acts as a `Tether::Workload`; any other as a person. */
+function subjectOf(claims: Readonly<Record<string, unknown>>): ApiRequestInput['subject'] {
+  const sub = String(claims['sub'] ?? '');
+  const owner = claims['owner'];
+  if (sub.startsWith('workload:') && typeof owner === 'string' && owner.length > 0) {
+    return { kind: 'workload', id: sub.slice('workload:'.length), owner };
+  }
+  return { kind: 'user', id: sub, groups: groupsOf(claims) };
 }
 
 /**

@@ -15,6 +15,10 @@ import {
   type RefreshInput,
   type ResourceFacts,
   type UserFacts,
+  type DelegationInput,
+  type WorkloadCreationInput,
+  type WorkloadExchangeInput,
+  type WorkloadFacts,
 } from './types.js';
 
 /** The Cedar action for each step. */
@@ -24,6 +28,9 @@ export const STEP_ACTIONS: Readonly<Record<PolicyStep, string>> = {
   issuance: 'Issue',
   refresh: 'Refresh',
   api: 'CallResource',
+  workload_creation: 'CreateWorkload',
+  workload_exchange: 'ExchangeToken',
+  delegation: 'Delegate',
 };
 
 /** What building a request needs besides the input. */
@@ -58,6 +65,12 @@ export function toCedarRequest(input: PolicyInput, env: RequestEnvironment): Ced
       return token(input, env);
     case 'api':
       return api(input, env);
+    case 'workload_creation':
+      return workloadCreation(input, env);
+    case 'workload_exchange':
+      return workloadExchange(input, env);
+    case 'delegation':
+      return delegation(input, env);
     default:
       throw new PolicyInputError('step', `"${String((input as { step: unknown }).step)}" is not a policy step`);
   }
@@ -83,6 +96,10 @@ function approval(input: ApprovalInput, env: RequestEnvironment): CedarRequest {
     environment: input.environment ?? '',
     authMethod: input.signIn.method,
     authAgeSeconds: age(input.now, input.signIn.at, 'signIn.at'),
+    mfa: input.signIn.mfa === true,
+    phishingResistant: input.signIn.phishingResistant === true,
+    acr: input.signIn.acr ?? '',
+    amr: [...new Set(input.signIn.amr ?? [])],
     ip: ip(approver.ip),
     network: approver.network,
     userAgent: approver.userAgent,
@@ -100,6 +117,10 @@ function token(input: IssueInput | RefreshInput, env: RequestEnvironment): Cedar
     environment: input.environment ?? '',
     authMethod: input.signIn.method,
     authAgeSeconds: age(input.now, input.signIn.at, 'signIn.at'),
+    mfa: input.signIn.mfa === true,
+    phishingResistant: input.signIn.phishingResistant === true,
+    acr: input.signIn.acr ?? '',
+    amr: [...new Set(input.signIn.amr ?? [])],
     grantAgeSeconds: age(input.now, input.grantCreatedAt, 'grantCreatedAt'),
     ...b.origin('requester', input.requester),
   });
@@ -108,13 +129,48 @@ function token(input: IssueInput | RefreshInput, env: RequestEnvironment): Cedar
 function api(input: ApiRequestInput, env: RequestEnvironment): CedarRequest {
   const b = new Builder(input, env);
   b.client();
-  const principal = input.subject.kind === 'workload' ? b.entity(uid('Workload', input.subject.id), {}) : b.user(input.subject);
+  const principal = input.subject.kind === 'workload' ? b.workload(input.subject) : b.user(input.subject);
   return b.finish(principal, {
     ...b.common(),
     method: input.method.toUpperCase(),
     path: input.path,
     ...b.origin('origin', input.origin),
     tokenAgeSeconds: age(input.now, input.tokenIssuedAt, 'tokenIssuedAt'),
+  });
+}
+
+function workloadCreation(input: WorkloadCreationInput, env: RequestEnvironment): CedarRequest {
+  const b = new Builder(input, env);
+  b.client();
+  if (!Number.isInteger(input.lifetime) || input.lifetime < 0) throw new PolicyInputError('lifetime', 'must be whole seconds');
+  return b.finish(b.user(input.user), {
+    ...b.common(),
+    lifetimeSeconds: input.lifetime,
+    authentication: input.authentication,
+    issuer: input.issuer ?? '',
+    ...b.origin('requester', input.requester),
+  });
+}
+
+function workloadExchange(input: WorkloadExchangeInput, env: RequestEnvironment): CedarRequest {
+  const b = new Builder(input, env);
+  b.client();
+  return b.finish(b.workload(input.workload), {
+    ...b.common(),
+    authentication: input.authentication,
+    issuer: input.issuer ?? '',
+    workloadAgeSeconds: age(input.now, input.workloadCreatedAt, 'workloadCreatedAt'),
+    ...b.origin('requester', input.requester),
+  });
+}
+
+function delegation(input: DelegationInput, env: RequestEnvironment): CedarRequest {
+  const b = new Builder(input, env);
+  b.client();
+  return b.finish(b.user(input.user), {
+    ...b.common(),
+    actor: text('actor', input.actor),
+    ...b.origin('requester', input.requester),
   });
 }
 
@@ -147,6 +203,13 @@ class Builder {
   user(user: UserFacts): CedarUid {
     const groups = (user.groups ?? []).map((g) => uid('Group', g));
     return this.entity(uid('User', text('user.id', user.id)), {}, groups);
+  }
+
+  /** A workload principal, its owner an attribute (the owner's entity is listed too, without groups: who owns it, not what they may do). */
+  workload(workload: WorkloadFacts): CedarUid {
+    const owner = uid('User', text('workload.owner', workload.owner));
+    if (!this.entities.some((e) => JSON.stringify(e.uid) === JSON.stringify(owner))) this.entity(owner, {});
+    return this.entity(uid('Workload', text('workload.id', workload.id)), { owner: ref(owner) });
   }
 
   /** The context attributes every action has. */

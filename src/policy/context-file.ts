@@ -32,7 +32,16 @@ export interface PolicyExpectation {
 const time = z.union([z.number(), z.string()]);
 const origin = z.object({ ip: z.string(), userAgent: z.string().optional() }).strict();
 const user = z.object({ id: z.string().min(1), groups: z.array(z.string()).default([]) }).strict();
-const signIn = z.object({ method: z.string().min(1).default('pwd'), at: time }).strict();
+const signIn = z
+  .object({
+    method: z.string().min(1).default('pwd'),
+    at: time,
+    mfa: z.boolean().optional(),
+    phishingResistant: z.boolean().optional(),
+    acr: z.string().optional(),
+    amr: z.array(z.string()).optional(),
+  })
+  .strict();
 const base = {
   description: z.string().optional(),
   now: time.default('now'),
@@ -80,7 +89,7 @@ const fileSchema = z.discriminatedUnion('step', [
       ...base,
       subject: z.discriminatedUnion('kind', [
         z.object({ kind: z.literal('user'), id: z.string().min(1), groups: z.array(z.string()).default([]) }).strict(),
-        z.object({ kind: z.literal('workload'), id: z.string().min(1) }).strict(),
+        z.object({ kind: z.literal('workload'), id: z.string().min(1), owner: z.string().min(1) }).strict(),
       ]),
       method: z.string().min(1),
       path: z.string().startsWith('/'),

@@ -15,7 +15,8 @@ const high: ResourceFacts = { uri: 'https://prod.example.com', tier: 'high' };
 const managed: DeviceFacts = describeDevice('jkt-managed', { class: 'managed', trust: 'admin' });
 const unmanaged: DeviceFacts = describeDevice('jkt-laptop', undefined);
 const common = { now: NOW, client: { id: 'tether-cli' }, scopes: ['read'] };
-const alice = { user: { id: 'alice', groups: ['sre'] }, signIn: { method: 'pwd', at: NOW - 120 } };
+const passkey = { method: 'passkey', mfa: true, phishingResistant: true, amr: ['hwk', 'user', 'mfa'] };
+const alice = { user: { id: 'alice', groups: ['sre'] }, signIn: { ...passkey, at: NOW - 120 } };
 
 const deviceRequest = (over: Partial<DeviceRequestInput> = {}): DeviceRequestInput => ({
   step: 'device_authorization',
@@ -127,10 +128,23 @@ test('high-tier-needs-managed-device: a managed device is allowed; an unmanaged 
 });
 
 test('high-tier-needs-recent-sign-in: approval within 15 minutes of sign-in is allowed; later is refused', () => {
-  assertAllowed(engine.decide(approval({ signIn: { method: 'pwd', at: NOW - 900 } })));
-  assertRefusedBy(engine.decide(approval({ signIn: { method: 'pwd', at: NOW - 901 } })), 'high-tier-needs-recent-sign-in');
+  assertAllowed(engine.decide(approval({ signIn: { ...passkey, at: NOW - 900 } })));
+  assertRefusedBy(engine.decide(approval({ signIn: { ...passkey, at: NOW - 901 } })), 'high-tier-needs-recent-sign-in');
   // Low tier does not care how old the sign-in is.
   assertAllowed(engine.decide(approval({ resource: low, signIn: { method: 'pwd', at: NOW - 86400 } })));
+});
+
+test('high-tier-needs-phishing-resistant-sign-in: a passkey or a provider\'s phishing-resistant sign-in may approve; a password may not', () => {
+  assertAllowed(engine.decide(approval()));
+  const upstream = { method: 'upstream:corp', at: NOW - 60, mfa: true, phishingResistant: true, acr: 'phr', amr: ['hwk'] };
+  assertAllowed(engine.decide(approval({ signIn: upstream })));
+  assertRefusedBy(engine.decide(approval({ signIn: { method: 'pwd', at: NOW - 60 } })), 'high-tier-needs-phishing-resistant-sign-in');
+  // A one-time code is multi-factor, and still relayable.
+  const otp = { method: 'upstream:corp', at: NOW - 60, mfa: true, phishingResistant: false, amr: ['pwd', 'otp'] };
+  assertRefusedBy(engine.decide(approval({ signIn: otp })), 'high-tier-needs-phishing-resistant-sign-in');
+  // Lower tiers take a password.
+  assertAllowed(engine.decide(approval({ resource: low, signIn: { method: 'pwd', at: NOW - 60 } })));
+  assertAllowed(engine.decide(approval({ resource: { uri: 'https://api.example.com', tier: 'medium' }, signIn: { method: 'pwd', at: NOW - 60 } })));
 });
 
 test('high-tier-same-network-approval: approval from the device\'s network is allowed; from another is refused', () => {
@@ -152,7 +166,7 @@ test('high-tier-short-tokens: high-tier tokens live 5 minutes and their grant an
 
 test('every step\'s request conforms to the schema (Cedar checks it), with the same decisions', () => {
   const checked = PolicyEngine.withDefaultPack({ checkRequests: true });
-  const inputs = [deviceRequest(), approval(), issuance(), refresh(), apiCall(), apiCall({ subject: { kind: 'workload', id: 'batch' } })];
+  const inputs = [deviceRequest(), approval(), issuance(), refresh(), apiCall(), apiCall({ subject: { kind: 'workload', id: 'batch', owner: 'alice' } })];
   for (const input of inputs) {
     const d = checked.decide(input);
     assert.ok(d.decision === 'allow' || d.cause !== 'error', `${input.step}: ${d.decision === 'deny' ? d.errors?.join('; ') : ''}`);
@@ -175,10 +189,10 @@ test('every example context in docs/policy-examples meets its expectation agains
 test('every Cedar example in docs/policy.md validates, alone and added to the default pack', () => {
   const doc = readFileSync(join(import.meta.dirname, '../../docs/policy.md'), 'utf8');
   const blocks = [...doc.matchAll(/```cedar\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
-  assert.ok(blocks.length >= 11);
+  assert.ok(blocks.length >= 13);
   for (const [i, text] of blocks.entries()) new PolicyEngine().load(text, `docs/policy.md block ${i + 1}`);
-  const examples = blocks.slice(7).map((text, i) => ({ name: `example-${i + 1}.cedar`, text }));
-  assert.ok(new PolicyEngine().load([...DEFAULT_SOURCES, ...examples]).policies.length >= 12);
+  const examples = blocks.slice(9).map((text, i) => ({ name: `example-${i + 1}.cedar`, text }));
+  assert.ok(new PolicyEngine().load([...DEFAULT_SOURCES, ...examples]).policies.length >= 14);
   // The pack as documented is the pack as shipped.
-  assert.equal(blocks.slice(0, 7).join('\n'), DEFAULT_SOURCES[0]?.text);
+  assert.equal(blocks.slice(0, 9).join('\n'), DEFAULT_SOURCES[0]?.text);
 });

@@ -4,8 +4,8 @@ export const DEFAULT_PACK_NAME = 'default-pack';
 /**
  * The policies Tether runs with when none are configured. They encode what makes the device flow acceptable for an
  * organisation (see docs/policy.md, which explains every line): no device flow for unattended automation; for
- * medium- and high-tier APIs, a device bound to its key from the first request; for high-tier APIs, a managed device, a recent sign-in, approval from the device's own network, and tokens that
- * live minutes. Everything else is allowed within the configured client and API limits.
+ * medium- and high-tier APIs, a device bound to its key from the first request; for high-tier APIs, a managed device, a recent phishing-resistant sign-in, approval from the device's own
+ * network, and tokens that live minutes. Everything else is allowed within the configured client and API limits.
  *
  * `tether policy default` prints it, as a starting point for a policy directory.
  */
@@ -55,6 +55,14 @@ when { resource.tier == "high" && context.device.class != "managed" };
 forbid (principal, action == Tether::Action::"Approve", resource)
 when { resource.tier == "high" && context.authAgeSeconds > 900 };
 
+// High-tier APIs need a phishing-resistant sign-in at approval: a passkey, or an upstream provider
+// whose amr (or acr) the configuration maps to one (docs/sign-in.md). A password, even with a
+// one-time code, can be relayed by a look-alike page.
+@id("high-tier-needs-phishing-resistant-sign-in")
+@reason("This API needs a phishing-resistant sign-in: sign in with a passkey or a security key, then approve.")
+forbid (principal, action == Tether::Action::"Approve", resource)
+when { resource.tier == "high" && !context.phishingResistant };
+
 // High-tier APIs: approval must come from the network of the device that asked.
 @id("high-tier-same-network-approval")
 @reason("Approve this request from the same network as the device that asked for it; for this API, approval from elsewhere is refused.")
@@ -71,4 +79,11 @@ permit (
   resource
 )
 when { resource.tier == "high" };
+
+// A workload is created by a person signed in at their own DPoP-bound device: never from automation's login
+// or a plain Bearer token, so every workload leads back to a person's approval on a machine that holds its key.
+@id("workloads-created-by-a-person")
+@reason("A workload is created by a person signed in on their own device, not from automation or a Bearer token.")
+forbid (principal, action == Tether::Action::"CreateWorkload", resource)
+when { context.device.class == "automation" || !context.device.bound };
 `;

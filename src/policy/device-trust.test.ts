@@ -50,8 +50,13 @@ test('what a device declares can only lower its trust', () => {
 test('the device claims survive the trip through a token, and a token without them is unmanaged', () => {
   const device = describeDevice('jkt-9', { class: 'managed', trust: 'attestation' });
   const claims = { sub: 'alice', cnf: { jkt: 'jkt-9' }, ...deviceClaims(device) };
-  assert.deepEqual(deviceClaims(device), { device_class: 'managed', device_enrolled: true });
+  assert.deepEqual(deviceClaims(device), { device_class: 'managed', device_enrolled: true, device_jkt: 'jkt-9' });
   assert.deepEqual(deviceFromClaims(claims), device);
+  // A device key that vouched for the login is the device, not the token's key; but only on a bound token.
+  const vouched = { cnf: { jkt: 'login-key' }, ...deviceClaims(device) };
+  assert.equal(deviceFromClaims(vouched).jkt, 'jkt-9');
+  assert.equal(deviceFromClaims({ device_jkt: 'jkt-9', device_class: 'managed', device_enrolled: true }).jkt, null);
+  assert.equal(deviceFromClaims({ device_jkt: 'jkt-9', device_class: 'managed', device_enrolled: true }).enrolled, false);
   assert.deepEqual(deviceFromClaims({ sub: 'alice' }), { jkt: null, class: 'unmanaged', enrolled: false });
   assert.equal(deviceFromClaims({ cnf: { jkt: 'x' }, device_class: 'root' }).class, 'unmanaged');
 });

@@ -103,24 +103,32 @@ export async function deviceFacts(registry: DeviceRegistry, jkt: string | null, 
   return describeDevice(jkt, registered, environment);
 }
 
-/** The claims that carry the device's trust in an access token, so the guard can decide without the registry. */
+/**
+ * The claims that carry the device's trust in an access token, so the guard can decide without the registry.
+ * `device_jkt` names the device key (the machine's long-lived key when a device statement vouched for the login,
+ * else the token's own key), so a revocation statement by that key reaches every token it vouched for.
+ */
 export interface DeviceClaims {
   device_class: DeviceClass;
   device_enrolled: boolean;
+  device_jkt?: string;
 }
 
 /** What to stamp into an access token for this device. */
 export function deviceClaims(device: DeviceFacts): DeviceClaims {
-  return { device_class: device.class, device_enrolled: device.enrolled };
+  return { device_class: device.class, device_enrolled: device.enrolled, ...(device.jkt !== null ? { device_jkt: device.jkt } : {}) };
 }
 
 /**
- * The device as an access token describes it (`cnf.jkt`, `device_class`, `device_enrolled`), for the API step.
- * A token without the claims (minted before they existed, or by another issuer) counts as unmanaged.
+ * The device as an access token describes it (`device_jkt` or else `cnf.jkt`, `device_class`, `device_enrolled`),
+ * for the API step. A token without the claims (minted before they existed, or by another issuer) counts as
+ * unmanaged.
  */
 export function deviceFromClaims(claims: Readonly<Record<string, unknown>>): DeviceFacts {
   const cnf = claims['cnf'];
-  const jkt = typeof cnf === 'object' && cnf !== null && typeof (cnf as { jkt?: unknown }).jkt === 'string' ? (cnf as { jkt: string }).jkt : null;
+  const bound = typeof cnf === 'object' && cnf !== null && typeof (cnf as { jkt?: unknown }).jkt === 'string' ? (cnf as { jkt: string }).jkt : null;
+  // The device key only counts on a bound token: a Bearer token names no key its holder proves.
+  const jkt = bound !== null && typeof claims['device_jkt'] === 'string' ? claims['device_jkt'] : bound;
   const cls = DEVICE_CLASSES.find((c) => c === claims['device_class']) ?? 'unmanaged';
   return { jkt, class: cls, enrolled: jkt !== null && claims['device_enrolled'] === true };
 }

@@ -247,7 +247,7 @@ test('context: groups, networks, IPv4-mapped addresses, hour in the configured z
 
 test('a workload can be the principal of an API request', () => {
   const engine = engineWith('permit (principal is Tether::Workload, action == Tether::Action::"CallResource", resource);');
-  assert.equal(engine.decide(api({ subject: { kind: 'workload', id: 'billing-batch' } })).decision, 'allow');
+  assert.equal(engine.decide(api({ subject: { kind: 'workload', id: 'billing-batch', owner: 'alice' } })).decision, 'allow');
   assert.equal(engine.decide(api()).decision, 'deny');
 });
 

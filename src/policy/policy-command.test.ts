@@ -30,7 +30,7 @@ test('validate: the default pack, a good directory, and a bad file with its loca
   dir = await mkdtemp(join(tmpdir(), 'tether-policy-cli-'));
   const ok = await run(['validate']);
   assert.equal(ok.code, 0);
-  assert.match(ok.out, /default pack: 7 policies/);
+  assert.match(ok.out, /default pack: 9 policies/);
   assert.match(ok.out, /forbid high-tier-needs-managed-device {2}\(default-pack:36\)/);
 
   await writeFile(join(dir, 'base.cedar'), 'permit (principal, action, resource);\n');
@@ -50,7 +50,7 @@ test('test: prints decision, determining policies, TTL and scopes; exit 1 when a
   const allowed = await run(['test', '--context', join(EXAMPLES, 'issuance-high-tier.json')]);
   assert.equal(allowed.code, 0, allowed.err);
   assert.match(allowed.out, /decision: {2}allow/);
-  assert.match(allowed.out, /policies: {2}baseline \(default-pack:4\), high-tier-short-tokens \(default-pack:54\)/);
+  assert.match(allowed.out, /policies: {2}baseline \(default-pack:4\), high-tier-short-tokens \(default-pack:62\)/);
   assert.match(allowed.out, /ttl: {7}5m \(300 s\) at most/);
   assert.match(allowed.out, /scopes: {4}deploy/);
   assert.match(allowed.out, /expect: {4}met/);

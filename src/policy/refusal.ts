@@ -1,4 +1,4 @@
-import { AccessDenied, InvalidGrant, InvalidScope, UnauthorizedClient, type OAuthError } from '../oauth/errors.js';
+import { AccessDenied, InvalidGrant, InvalidRequest, InvalidScope, UnauthorizedClient, type OAuthError } from '../oauth/errors.js';
 import type { PolicyDeny, PolicyStep } from './types.js';
 
 /**
@@ -27,6 +27,14 @@ export function policyRefusal(step: Exclude<PolicyStep, 'api'>, decision: Policy
       return new AccessDenied(decision.message);
     case 'refresh':
       return new InvalidGrant(decision.message);
+    // Creating a workload is not an OAuth grant: refused as access_denied (the API answers 403).
+    case 'workload_creation':
+      return new AccessDenied(decision.message);
+    // RFC 8693 §2.2.2: a subject token "unacceptable based on policy" is invalid_request (the RFC 7523 grant
+    // turns it into invalid_grant, its own code for a refused assertion).
+    case 'workload_exchange':
+    case 'delegation':
+      return new InvalidRequest(decision.message);
   }
 }
 

@@ -20,8 +20,10 @@ namespace Tether {
   // A person. Their groups are the entity's parents.
   entity User in [Group];
 
-  // A non-human caller of an API (a service with its own identity), for the API step only.
-  entity Workload;
+  // A non-human identity (a CI job, a service) owned by a person: principal.owner == Tether::User::"alice".
+  entity Workload = {
+    owner: User,
+  };
 
   // An OAuth client (tether-cli, a partner tool...), known by its client_id.
   entity Client;
@@ -77,9 +79,15 @@ namespace Tether {
       device: Device,
       environment: String,
       scopes: Set<String>,
-      // how the person signed in ("pwd", ...) and how many seconds ago
+      // how the person signed in ("pwd", "passkey", "upstream:<provider>") and how many seconds ago
       authMethod: String,
       authAgeSeconds: Long,
+      // the sign-in used more than one factor / could not be relayed by a look-alike site (docs/sign-in.md)
+      mfa: Bool,
+      phishingResistant: Bool,
+      // the upstream provider's acr ("" when none) and amr (RFC 8176), as it sent them
+      acr: String,
+      amr: Set<String>,
       // the approving browser
       ip: ipaddr,
       network: String,
@@ -115,6 +123,11 @@ namespace Tether {
     scopes: Set<String>,
     authMethod: String,
     authAgeSeconds: Long,
+    // how the approver signed in, as at Approve
+    mfa: Bool,
+    phishingResistant: Bool,
+    acr: String,
+    amr: Set<String>,
     // seconds since the approval created the grant
     grantAgeSeconds: Long,
     // the device at the token endpoint
@@ -123,6 +136,68 @@ namespace Tether {
     userAgent: String,
     hour: Long,
     weekday: Long,
+  };
+
+  // A signed-in person creates a workload identity from their DPoP-bound login; asked once per resource the
+  // workload may reach. context.device is the person's device.
+  action CreateWorkload appliesTo {
+    principal: [User],
+    resource: [Resource],
+    context: {
+      client: Client,
+      device: Device,
+      scopes: Set<String>,
+      // the lifetime asked for, in seconds
+      lifetimeSeconds: Long,
+      // "federated" | "key"
+      authentication: String,
+      // the trusted issuer of a federated workload; "" for a key-bound one
+      issuer: String,
+      ip: ipaddr,
+      network: String,
+      userAgent: String,
+      hour: Long,
+      weekday: Long,
+    },
+  };
+
+  // A workload exchanges its proof (a federated JWT or a key-signed assertion) for an access token.
+  // context.device is the workload's DPoP key, always of class "automation".
+  action ExchangeToken appliesTo {
+    principal: [Workload],
+    resource: [Resource],
+    context: {
+      client: Client,
+      device: Device,
+      scopes: Set<String>,
+      authentication: String,
+      issuer: String,
+      // seconds since the workload was created
+      workloadAgeSeconds: Long,
+      ip: ipaddr,
+      network: String,
+      userAgent: String,
+      hour: Long,
+      weekday: Long,
+    },
+  };
+
+  // A person's token is exchanged for a narrower, shorter one for a tool or agent (RFC 8693 act).
+  action Delegate appliesTo {
+    principal: [User],
+    resource: [Resource],
+    context: {
+      client: Client,
+      device: Device,
+      scopes: Set<String>,
+      // who the new token is for (its act.sub)
+      actor: String,
+      ip: ipaddr,
+      network: String,
+      userAgent: String,
+      hour: Long,
+      weekday: Long,
+    },
   };
 
   // A request at an API, checked by the guard after the token and proof are verified.

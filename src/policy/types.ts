@@ -17,7 +17,15 @@ export type ResourceTier = 'low' | 'medium' | 'high';
 export const RESOURCE_TIERS: readonly ResourceTier[] = ['low', 'medium', 'high'];
 
 /** The steps at which policy decides, one per Cedar action. */
-export type PolicyStep = 'device_authorization' | 'approval' | 'issuance' | 'refresh' | 'api';
+export type PolicyStep =
+  | 'device_authorization'
+  | 'approval'
+  | 'issuance'
+  | 'refresh'
+  | 'api'
+  | 'workload_creation'
+  | 'workload_exchange'
+  | 'delegation';
 
 /** An OAuth client, by its `client_id`. */
 export interface ClientFacts {
@@ -52,12 +60,20 @@ export interface Origin {
   userAgent?: string;
 }
 
-/** How the approving person signed in. */
+/** How the approving person signed in (docs/sign-in.md). */
 export interface SignIn {
-  /** "pwd" today; later "webauthn", "otp", an upstream provider's amr... */
+  /** "pwd", "passkey" or "upstream:<provider name>". */
   method: string;
   /** When they signed in (seconds since the epoch). */
   at: number;
+  /** More than one factor (a passkey with user verification; a provider whose amr or acr the config maps to MFA). */
+  mfa?: boolean;
+  /** Bound to the origin, so a look-alike site cannot relay it (a passkey; a provider's mapped amr or acr). */
+  phishingResistant?: boolean;
+  /** The provider's `acr` claim; "" when none. */
+  acr?: string;
+  /** The provider's `amr` claim (RFC 8176 values or its own). */
+  amr?: readonly string[];
 }
 
 interface StepBase {
@@ -114,8 +130,54 @@ export interface RefreshInput extends StepBase {
   environment?: string;
 }
 
+/** A workload as policy sees it: `Tether::Workload` with its owner (a `Tether::User`) as an attribute. */
+export interface WorkloadFacts {
+  id: string;
+  /** The owner's user id. */
+  owner: string;
+}
+
 /** Who an API request acts for. */
-export type ApiSubject = ({ kind: 'user' } & UserFacts) | { kind: 'workload'; id: string };
+export type ApiSubject = ({ kind: 'user' } & UserFacts) | ({ kind: 'workload' } & WorkloadFacts);
+
+/** How a workload proves itself: "federated" (an external issuer's JWT) or "key" (a registered public key). */
+export type WorkloadAuthentication = 'federated' | 'key';
+
+/**
+ * A person creating a workload from their DPoP-bound login; asked once per resource the workload may reach.
+ * `device` is the person's device (the token's `cnf.jkt` and `device_class`).
+ */
+export interface WorkloadCreationInput extends StepBase {
+  step: 'workload_creation';
+  /** The owner-to-be. */
+  user: UserFacts;
+  /** The lifetime asked for, in seconds. */
+  lifetime: number;
+  authentication: WorkloadAuthentication;
+  /** The federated issuer; absent for a key-bound workload. */
+  issuer?: string;
+  requester: Origin;
+}
+
+/** A workload exchanging its proof for an access token; `device` is its DPoP key (class "automation"). */
+export interface WorkloadExchangeInput extends StepBase {
+  step: 'workload_exchange';
+  workload: WorkloadFacts;
+  authentication: WorkloadAuthentication;
+  issuer?: string;
+  /** When the workload was created. */
+  workloadCreatedAt: number;
+  requester: Origin;
+}
+
+/** A person's token exchanged for a narrower one for a tool or agent (RFC 8693 `act`). */
+export interface DelegationInput extends StepBase {
+  step: 'delegation';
+  user: UserFacts;
+  /** Who the new token is for (its `act.sub`). */
+  actor: string;
+  requester: Origin;
+}
 
 /** A request at an API, after the guard has verified the token and the proof. */
 export interface ApiRequestInput extends StepBase {
@@ -130,7 +192,15 @@ export interface ApiRequestInput extends StepBase {
 }
 
 /** Any step's input; `step` says which. */
-export type PolicyInput = DeviceRequestInput | ApprovalInput | IssueInput | RefreshInput | ApiRequestInput;
+export type PolicyInput =
+  | DeviceRequestInput
+  | ApprovalInput
+  | IssueInput
+  | RefreshInput
+  | ApiRequestInput
+  | WorkloadCreationInput
+  | WorkloadExchangeInput
+  | DelegationInput;
 
 /**
  * Why a request was refused:

@@ -10,6 +10,8 @@ export interface RevocationRequest {
   actor: string;
   reason: string;
   via: RevocationPath;
+  /** Void the tokens issued so far but leave the grants alive (see RevocationStatement.tokensOnly). */
+  tokensOnly?: boolean;
 }
 
 /** An extra event recorded with the revocation, per grant it ends (e.g. the reuse that caused it). */

@@ -5,17 +5,23 @@ import type { AuditEventInput } from '../audit/event.js';
  * client (or every device-flow token) issued at or before `issuedBefore` is dead". One statement ends any number
  * of tokens; the audit records it and the event stream carries it to every guard.
  */
-export type RevocationKind = 'grant' | 'user' | 'jkt' | 'client' | 'all';
+export type RevocationKind = 'grant' | 'user' | 'jkt' | 'client' | 'all' | WorkloadRevocationKind;
+
+/**
+ * Workload statements (issue 13), in the same shape: "every token of this workload / of every workload this person
+ * owns, issued at or before T, is dead". They end no grant: a workload's tokens name no person's grant.
+ */
+export type WorkloadRevocationKind = 'workload' | 'owner';
 
 /** Which path asked for the revocation. */
-export type RevocationPath = 'token_revocation' | 'admin_api' | 'refresh_token_reuse' | 'offboarding';
+export type RevocationPath = 'token_revocation' | 'admin_api' | 'refresh_token_reuse' | 'offboarding' | 'workload_lifecycle';
 
 export interface RevocationStatement {
   id: string;
   /** Position in the revocation stream, assigned when stored; guards resume from it. */
   seq?: number;
   kind: RevocationKind;
-  /** The grant id, user id, key thumbprint or client id; null for `all`. */
+  /** The grant id, user id, key thumbprint, client id, workload id or owner's user id; null for `all`. */
   value: string | null;
   /** The cut in seconds (what the grant query and older guards read); `issuedBeforeMs` is the exact one. */
   issuedBefore: number;
@@ -30,6 +36,11 @@ export interface RevocationStatement {
   actor: string;
   reason: string;
   via: RevocationPath;
+  /**
+   * Only the tokens issued so far are dead, not the grants: what taking a device's trust away means (its next
+   * refresh is decided by policy for an unmanaged device). Not stored: guards need only the cut.
+   */
+  tokensOnly?: boolean;
 }
 
 /** A grant a revocation ended, as its audit event names it. */

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { authenticationJson, authenticationOf } from './authentication-json.js';
 import type { BrowserSession, BrowserSessionStore } from '../verification/browser-session.js';
 import type { Database } from './schema.js';
 
@@ -12,7 +13,8 @@ export class SqlBrowserSessionStore implements BrowserSessionStore {
         id_hash: s.idHash,
         user_id: s.userId,
         auth_time: s.authTime,
-        auth_method: s.authMethod,
+        auth_method: s.authentication?.method ?? null,
+        auth_context: s.authentication ? authenticationJson(s.authentication) : null,
         created_at: s.createdAt,
         expires_at: s.expiresAt,
       })
@@ -26,7 +28,7 @@ export class SqlBrowserSessionStore implements BrowserSessionStore {
       idHash: r.id_hash,
       userId: r.user_id,
       authTime: r.auth_time === null ? null : Number(r.auth_time),
-      authMethod: r.auth_method === 'pwd' ? 'pwd' : null,
+      authentication: r.user_id === null ? null : authenticationOf(r.auth_context),
       createdAt: Number(r.created_at),
       expiresAt: Number(r.expires_at),
     };
@@ -47,3 +49,4 @@ export class SqlBrowserSessionStore implements BrowserSessionStore {
     return Number(r.numDeletedRows);
   }
 }
+

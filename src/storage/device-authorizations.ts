@@ -2,6 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { DeviceAuthorization, DeviceAuthorizationStore } from '../device-flow/device-authorization.js';
 import type { RequestOrigin } from '../oauth/request-origin.js';
 import type { Grant } from '../grants/grant.js';
+import { authenticationJson } from './authentication-json.js';
 import type { IssuedTokens } from '../tokens/token-store.js';
 import type { Database, DeviceAuthorizationTable } from './schema.js';
 import { insertIssuedTokens } from './tokens.js';
@@ -20,6 +21,7 @@ export function deviceAuthorizationFromRow(row: Selectable<DeviceAuthorizationTa
     resource: row.resource,
     requester: { ip: row.requester_ip, userAgent: row.requester_user_agent },
     dpopJkt: row.dpop_jkt,
+    deviceJkt: row.device_jkt ?? null,
     environment: row.environment,
     interval: Number(row.interval),
     createdAt: Number(row.created_at),
@@ -45,6 +47,7 @@ export function deviceAuthorizationRow(a: DeviceAuthorization): DeviceAuthorizat
     requester_ip: a.requester.ip,
     requester_user_agent: a.requester.userAgent,
     dpop_jkt: a.dpopJkt,
+    device_jkt: a.deviceJkt,
     environment: a.environment,
     interval: a.interval,
     created_at: a.createdAt,
@@ -129,8 +132,10 @@ export class SqlDeviceAuthorizationStore implements DeviceAuthorizationStore {
           scope: grant.scopes.join(' '),
           resource: grant.resource,
           dpop_jkt: grant.dpopJkt,
+          device_jkt: grant.deviceJkt,
           environment: grant.environment,
           auth_time: grant.authTime,
+          auth_context: grant.authentication ? authenticationJson(grant.authentication) : null,
           created_at: grant.createdAt,
           expires_at: grant.expiresAt,
           idle_ttl: grant.idleTtl,

@@ -3,6 +3,7 @@ import type { GrantRecord, GrantStore } from '../grants/grant.js';
 import type { RevocationStatement, RevocationStore, RevokedGrant } from '../revocation/statement.js';
 import type { AuditEventInput } from '../audit/event.js';
 import { appendAuditEvents, lockAuditHead } from './audit-log.js';
+import { authenticationOf } from './authentication-json.js';
 import type { Database, GrantTable, RevocationTable } from './schema.js';
 
 export function grantFromRow(r: Selectable<GrantTable>): GrantRecord {
@@ -14,8 +15,10 @@ export function grantFromRow(r: Selectable<GrantTable>): GrantRecord {
     scopes: r.scope === '' ? [] : r.scope.split(' '),
     resource: r.resource,
     dpopJkt: r.dpop_jkt,
+    deviceJkt: r.device_jkt ?? null,
     environment: r.environment,
     authTime: Number(r.auth_time),
+    authentication: authenticationOf(r.auth_context),
     createdAt: Number(r.created_at),
     expiresAt: Number(r.expires_at),
     idleTtl: Number(r.idle_ttl),
@@ -47,8 +50,9 @@ export class SqlGrantStore implements GrantStore, RevocationStore {
         .select(['id', 'user_id', 'client_id', 'dpop_jkt'])
         .where('status', '=', 'active')
         .where('created_at', '<=', s.issuedBefore);
-      if (s.kind !== 'all') query = query.where(COLUMN[s.kind], '=', s.value ?? '');
-      const rows = await query.execute();
+      if (s.kind !== 'all' && s.kind !== 'workload' && s.kind !== 'owner') query = query.where(COLUMN[s.kind], '=', s.value ?? '');
+      // A workload statement covers workload tokens only, which belong to no grant; a tokens-only one ends none.
+      const rows = s.tokensOnly || s.kind === 'workload' || s.kind === 'owner' ? [] : await query.execute();
       const ids = rows.map((r) => r.id);
       if (ids.length > 0) {
         // Refresh tokens before grants: the order a rotation takes the same rows in, so a revocation and a

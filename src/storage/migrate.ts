@@ -4,7 +4,11 @@ import * as initial from './migrations/0001-initial.js';
 import * as keys from './migrations/0002-keys.js';
 import * as sharedState from './migrations/0002-shared-state.js';
 import * as verif from './migrations/0002-verif.js';
+import * as workload from './migrations/0002-workload.js';
 import * as scim from './migrations/0003-scim.js';
+import * as device from './migrations/0003-device.js';
+import * as sso from './migrations/0004-sso.js';
+import * as failureCounts from './migrations/0005-failure-counts.js';
 
 // Migrations are imported statically (not read from a folder) so the compiled package carries them. They use
 // Kysely's schema builder, which writes each engine's SQL; what differs between engines is asked of dialect.ts.
@@ -13,7 +17,11 @@ const migrations: Record<string, Migration> = {
   '0002-keys': keys,
   '0002-shared-state': sharedState,
   '0002-verif': verif,
+  '0002-workload': workload,
   '0003-scim': scim,
+  '0003-device': device,
+  '0004-sso': sso,
+  '0005-failure-counts': failureCounts,
 };
 
 /**

@@ -4,6 +4,8 @@ import { PollPacer } from '../device-flow/poll-pacer.js';
 import type { PollPacing } from '../device-flow/poll-pacing.js';
 import type { Clock } from '../shared/clock.js';
 import type { ReplayGuard } from '../dpop/replay-guard.js';
+import { memoryFailureCounts, type FailureCountsFor } from '../verification/failure-counts.js';
+import { SqlFailureCounts } from './failure-counts.js';
 import { SqlPollPacer } from './poll-pacing.js';
 import { SqlDeviceAuthorizationStore } from './device-authorizations.js';
 import type { Engine } from './dialect.js';
@@ -29,8 +31,8 @@ export interface StorageOptions {
 
 /**
  * The opened engine: the Kysely handle every store is built on, plus what differs by engine. On SQLite (one
- * process) the replay window, the change announcements and poll pacing stay in-process;
- * on PostgreSQL they are shared by every instance on the database.
+ * process) the replay window, the change announcements, poll pacing and the verification page's failure counts
+ * stay in-process; on PostgreSQL they are shared by every instance on the database.
  */
 export interface Storage {
   engine: Engine;
@@ -46,6 +48,8 @@ export interface Storage {
   notifications?: { revocations: NotifierChannel; devices: NotifierChannel };
   /** Poll pacing (slow_down): in-process on SQLite, counted over all instances on PostgreSQL. */
   pollPacer(clock: Clock): PollPacing;
+  /** Failure counts of the code-entry and sign-in limits: in-process on SQLite, one table for all instances on PostgreSQL. */
+  failureCounts: FailureCountsFor;
   /**
    * Runs start-up work that creates shared state (the first signing key) while no other instance runs its own:
    * two instances started at once on an empty database must not each create a key the other never loads.
@@ -114,6 +118,7 @@ export async function openStorage(
       // One process owns the file: nobody else can start up beside it, and nobody shares its limits.
       startup: (work) => work(),
       pollPacer: (clock) => new PollPacer(clock),
+      failureCounts: memoryFailureCounts,
       compact: () =>
         sqlite.exclusive(() => {
           sqlite.raw.exec('VACUUM');
@@ -140,6 +145,7 @@ export async function openStorage(
     audit: new SqlAuditLog(db),
     replay: new SqlReplayStore(db),
     pollPacer: (clock) => new SqlPollPacer(db, () => clock.nowMs()),
+    failureCounts: (scope) => new SqlFailureCounts(db, scope),
     notifications: { revocations: notifier.channel(CHANNELS.revocations), devices: notifier.channel(CHANNELS.devices) },
     async startup(work) {
       // A session-level advisory lock on a connection of its own, held while `work` queries through the pool.

@@ -19,6 +19,8 @@ export interface DeviceAuthorizationTable {
   requester_ip: string;
   requester_user_agent: string;
   dpop_jkt: string | null;
+  /** The device key whose statement vouched for the DPoP key (migration 0003); null without one. */
+  device_jkt: string | null;
   environment: string | null;
   interval: number;
   created_at: number;
@@ -39,8 +41,12 @@ export interface GrantTable {
   scope: string;
   resource: string;
   dpop_jkt: string | null;
+  /** The device key whose statement vouched for the DPoP key (migration 0003); null without one. */
+  device_jkt: string | null;
   environment: string | null;
   auth_time: number;
+  /** JSON of the approver's Authentication (0004-sso); null for older grants. */
+  auth_context: string | null;
   created_at: number;
   expires_at: number;
   idle_ttl: number;
@@ -70,7 +76,7 @@ export interface RefreshTokenTable {
 export interface RevocationTable {
   id: string;
   seq: number;
-  kind: 'grant' | 'user' | 'jkt' | 'client' | 'all';
+  kind: 'grant' | 'user' | 'jkt' | 'client' | 'all' | 'workload' | 'owner';
   value: string | null;
   issued_before: number;
   /** Milliseconds; null for statements from before migration 0002. */
@@ -117,8 +123,46 @@ export interface BrowserSessionTable {
   user_id: string | null;
   auth_time: number | null;
   auth_method: string | null;
+  /** JSON of the session's Authentication (0004-sso); null for older rows. */
+  auth_context: string | null;
   created_at: number;
   expires_at: number;
+}
+
+export interface SignInCeremonyTable {
+  id_hash: string;
+  session_hash: string;
+  kind: string;
+  data: string;
+  expires_at: number;
+}
+
+export interface UpstreamUserTable {
+  id: string;
+  provider: string;
+  subject: string;
+  username: string;
+  display_name: string;
+  email: string | null;
+  /** JSON array of group names. */
+  groups: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface PasskeyTable {
+  credential_id: string;
+  user_id: string;
+  /** base64url of the COSE public key. */
+  public_key: string;
+  counter: number;
+  /** JSON array of transports. */
+  transports: string;
+  device_type: string;
+  backed_up: number;
+  name: string;
+  created_at: number;
+  last_used_at: number | null;
 }
 
 export interface DeviceTable {
@@ -136,6 +180,37 @@ export interface DeviceTable {
 export interface SettingTable {
   key: string;
   value: string;
+}
+
+export interface WorkloadTable {
+  id: string;
+  name: string;
+  owner_id: string;
+  purpose: string;
+  resources: string;
+  scope: string;
+  auth_method: 'federated' | 'key';
+  federated_issuer: string | null;
+  federated_subject: string | null;
+  /** JSON object of claim name to required value. */
+  federated_claims: string | null;
+  public_jwk: string | null;
+  jkt: string | null;
+  created_at: number;
+  expires_at: number;
+  last_used_at: number | null;
+  status: 'active' | 'suspended' | 'expired' | 'deleted';
+  status_changed_at: number;
+  tokens_revoked_before: number | null;
+  created_grant_id: string;
+  created_jkt: string | null;
+  created_device_class: string;
+  created_client_id: string;
+}
+
+export interface WorkloadJtiTable {
+  hash: string;
+  expires_at: number;
 }
 
 /** A claimed DPoP proof (or client assertion) id, shared by every instance on the database. */
@@ -158,7 +233,7 @@ export interface PollPacingTable {
   expires_at: number;
 }
 
-/** One wrong user code entered on any instance. */
+/** One wrong user code entered on any instance: the old shared limiter's table, unused since 0005 (failure_counts). */
 export interface CodeEntryFailureTable {
   id: string;
   at: number;
@@ -199,6 +274,17 @@ export interface DirectoryGroupMemberTable {
   user_id: string;
 }
 
+/** One failed attempt against a verification-page limit, on any instance (migration 0005). */
+export interface FailureCountTable {
+  id: string;
+  /** Which limit: FailureScope, e.g. `code_entry.session`. */
+  scope: string;
+  /** SHA-256 (base64url) of the account, session or address the failure is charged to. */
+  key: string;
+  /** Seconds since the epoch. */
+  at: number;
+}
+
 export interface Database {
   signing_keys: SigningKeyTable;
   device_authorizations: DeviceAuthorizationTable;
@@ -212,11 +298,17 @@ export interface Database {
   browser_sessions: BrowserSessionTable;
   devices: DeviceTable;
   settings: SettingTable;
+  workloads: WorkloadTable;
+  workload_jtis: WorkloadJtiTable;
   dpop_jti: DpopJtiTable;
   poll_pacing: PollPacingTable;
   code_entry_failures: CodeEntryFailureTable;
   directory_users: DirectoryUserTable;
   directory_groups: DirectoryGroupTable;
   directory_group_members: DirectoryGroupMemberTable;
+  sign_in_ceremonies: SignInCeremonyTable;
+  upstream_users: UpstreamUserTable;
+  passkeys: PasskeyTable;
+  failure_counts: FailureCountTable;
 }
 

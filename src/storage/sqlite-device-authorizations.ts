@@ -160,6 +160,7 @@ const EMPTY: DeviceAuthorization = {
   resource: '',
   requester: { ip: '', userAgent: '' },
   dpopJkt: null,
+  deviceJkt: null,
   environment: null,
   interval: 0,
   createdAt: 0,

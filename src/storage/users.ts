@@ -1,7 +1,7 @@
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { AuditEventInput } from '../audit/event.js';
 import { uuidv7 } from '../shared/ids.js';
-import { canonicalUsername } from '../users/canonical-username.js';
+import { canonicalUserId } from '../users/canonical-id.js';
 import type {
   DirectoryEmail,
   DirectoryGroup,
@@ -37,13 +37,13 @@ export class SqlDirectoryStore implements DirectoryStore {
   }
 
   findUserByName(userName: string): Promise<DirectoryUser | undefined> {
-    return readUser(this.db, 'user_name', canonicalUsername(userName));
+    return readUser(this.db, 'user_name', canonicalUserId(userName));
   }
 
   async listUsers(filter: UserFilter | undefined, page: Page) {
     let query = this.db.selectFrom('directory_users').where('deleted_at', 'is', null);
     if (filter) {
-      const value = filter.attribute === 'userName' ? canonicalUsername(filter.value) : filter.value;
+      const value = filter.attribute === 'userName' ? canonicalUserId(filter.value) : filter.value;
       query = query.where(USER_COLUMN[filter.attribute], '=', value);
     }
     const count = await query.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
@@ -59,7 +59,7 @@ export class SqlDirectoryStore implements DirectoryStore {
     options: { replaceDeleted?: boolean } = {},
   ): Promise<WriteResult<DirectoryUser>> {
     return conflictAsResult(() => this.db.transaction().execute(async (tx): Promise<WriteResult<DirectoryUser>> => {
-      const userName = canonicalUsername(fields.userName);
+      const userName = canonicalUserId(fields.userName);
       const existing = await tx.selectFrom('directory_users').select(['id', 'deleted_at']).where('user_name', '=', userName).executeTakeFirst();
       if (existing && (existing.deleted_at === null || !options.replaceDeleted)) return { ok: false, reason: 'conflict' };
       // A deleted local account's marker gives way to a person the directory creates again under that name.
@@ -84,7 +84,7 @@ export class SqlDirectoryStore implements DirectoryStore {
       if (!before) return { ok: false, reason: 'missing' };
       if (expectedVersion !== undefined && before.version !== expectedVersion) return { ok: false, reason: 'version_mismatch' };
       const { fields, source } = update(before);
-      const userName = canonicalUsername(fields.userName);
+      const userName = canonicalUserId(fields.userName);
       if (userName !== before.userName) {
         const clash = await tx.selectFrom('directory_users').select('id').where('user_name', '=', userName).executeTakeFirst();
         if (clash) return { ok: false, reason: 'conflict' };
@@ -221,7 +221,7 @@ export class SqlDirectoryStore implements DirectoryStore {
   private async seedOnce(accounts: readonly LocalAccountSeed[], now: number): Promise<void> {
     await this.db.transaction().execute(async (tx) => {
       for (const account of accounts) {
-        const userName = canonicalUsername(account.userName);
+        const userName = canonicalUserId(account.userName);
         const existing = await tx.selectFrom('directory_users').selectAll().where('user_name', '=', userName).executeTakeFirst();
         if (!existing) {
           const taken = await tx.selectFrom('directory_users').select('id').where('id', '=', account.id).executeTakeFirst();
@@ -275,7 +275,7 @@ function isUniqueViolation(error: unknown): boolean {
 
 function userRow(fields: UserFields) {
   return {
-    user_name: canonicalUsername(fields.userName),
+    user_name: canonicalUserId(fields.userName),
     display_name: fields.displayName,
     emails: JSON.stringify(fields.emails),
     external_id: fields.externalId,

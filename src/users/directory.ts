@@ -20,7 +20,7 @@ export interface GroupMembership {
 
 /**
  * A person in the stored directory. `id` is stable and is what `sub` carries; `userName` is canonical
- * (`canonicalUsername`). `version` grows with every change and makes the SCIM ETag.
+ * (`canonicalUserId`). `version` grows with every change and makes the SCIM ETag.
  */
 export interface DirectoryUser {
   id: string;

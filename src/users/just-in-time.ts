@@ -1,5 +1,5 @@
 import type { AuditEventInput } from '../audit/event.js';
-import { canonicalUsername } from './canonical-username.js';
+import { canonicalUserId } from './canonical-id.js';
 import type { DirectoryEmail, DirectoryStore, DirectoryUser, UserSource } from './directory.js';
 
 /** What an upstream provider asserted about the person who just signed in there. */
@@ -32,7 +32,7 @@ export async function provisionJustInTime(
   events: (user: DirectoryUser) => AuditEventInput[] = () => [],
 ): Promise<ProvisioningOutcome> {
   const source: UserSource = `upstream:${provider}`;
-  const existing = await store.findUserByName(canonicalUsername(identity.userName));
+  const existing = await store.findUserByName(canonicalUserId(identity.userName));
   if (existing) {
     if (!existing.active) return { status: 'inactive' };
     if (existing.source === 'scim') return { status: 'signed_in', user: existing };
@@ -58,7 +58,7 @@ export async function provisionJustInTime(
   );
   if (created.ok) return { status: 'signed_in', user: created.after };
   // Lost a race to a concurrent first sign-in, or the name is a deleted person's marker: ask again.
-  const now2 = await store.findUserByName(canonicalUsername(identity.userName));
+  const now2 = await store.findUserByName(canonicalUserId(identity.userName));
   if (!now2 || !now2.active) return { status: 'inactive' };
   return now2.source === source || now2.source === 'scim' ? { status: 'signed_in', user: now2 } : { status: 'other_source', user: now2 };
 }

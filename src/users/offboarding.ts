@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from '../shared/logger.js';
 import type { AuditEventInput } from '../audit/event.js';
 import type { Revoker } from '../revocation/revoker.js';
 

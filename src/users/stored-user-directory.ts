@@ -1,4 +1,4 @@
-import { canonicalUsername } from './canonical-username.js';
+import { canonicalUserId } from './canonical-id.js';
 import { groupNames, type DirectoryStore, type DirectoryUser } from './directory.js';
 import type { User, UserDirectory } from './user.js';
 
@@ -19,7 +19,7 @@ export class StoredUserDirectory implements UserDirectory {
     // wrong password's.
     const authenticated = await this.credentials.authenticate(username, password);
     if (!authenticated) return undefined;
-    const record = (await this.store.findUser(authenticated.id)) ?? (await this.store.findUserByName(canonicalUsername(authenticated.username)));
+    const record = (await this.store.findUser(authenticated.id)) ?? (await this.store.findUserByName(canonicalUserId(authenticated.username)));
     return record?.active ? userOf(record) : undefined;
   }
 

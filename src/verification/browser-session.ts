@@ -1,14 +1,15 @@
 import { createHmac } from 'node:crypto';
 import { constantTimeEqual, hashSecret, randomToken } from '../shared/crypto.js';
 import type { Clock } from '../shared/clock.js';
-import type { AuthenticationMethod } from '../users/user.js';
+import type { Authentication } from '../users/user.js';
 
 /** A browser's session on the verification page, signed in or not. Stored by the hash of its cookie value. */
 export interface BrowserSession {
   idHash: string;
   userId: string | null;
   authTime: number | null;
-  authMethod: AuthenticationMethod | null;
+  /** How the person signed in; null before sign-in. */
+  authentication: Authentication | null;
   createdAt: number;
   expiresAt: number;
 }
@@ -54,10 +55,13 @@ export class BrowserSessions {
     return this.insert(null, null);
   }
 
-  /** Signing in replaces the session id, so an id planted before sign-in is worthless after it. */
-  async signIn(previousId: string | undefined, userId: string, method: AuthenticationMethod) {
+  /**
+   * Signing in replaces the session id, so an id planted before sign-in is worthless after it. `authTime` is when
+   * the person authenticated, if earlier than now (an upstream provider's `auth_time`: its session may be old).
+   */
+  async signIn(previousId: string | undefined, userId: string, authentication: Authentication, authTime?: number) {
     if (previousId) await this.store.deleteSession(hashSecret(previousId));
-    return this.insert(userId, method);
+    return this.insert(userId, authentication, authTime);
   }
 
   async signOut(id: string): Promise<void> {
@@ -105,14 +109,14 @@ export class BrowserSessions {
     return token !== undefined && constantTimeEqual(token, this.csrfToken(sessionId));
   }
 
-  private async insert(userId: string | null, method: AuthenticationMethod | null) {
+  private async insert(userId: string | null, authentication: Authentication | null, authTime?: number) {
     const id = randomToken(32);
     const now = this.clock.now();
     const session: BrowserSession = {
       idHash: hashSecret(id),
       userId,
-      authTime: userId ? now : null,
-      authMethod: method,
+      authTime: userId ? Math.min(now, authTime ?? now) : null,
+      authentication,
       createdAt: now,
       expiresAt: now + SESSION_TTL,
     };

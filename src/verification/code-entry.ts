@@ -5,7 +5,9 @@ import { normalizeUserCode } from '../device-flow/user-code.js';
 import { hashSecret } from '../shared/crypto.js';
 import type { Clock } from '../shared/clock.js';
 import { FailureAlarm } from './failure-alarm.js';
-import { FailureBackoff, type BackoffLimits } from './failure-backoff.js';
+import { CountedBackoff } from './counted-backoff.js';
+import type { BackoffLimits } from './failure-backoff.js';
+import { memoryFailureCounts, type FailureCountsFor } from './failure-counts.js';
 import type { VerificationObserver } from './observer.js';
 
 export interface CodeEntryLimits {
@@ -23,6 +25,8 @@ export interface CodeEntryDeps {
   clock: Clock;
   limits: CodeEntryLimits;
   observer: VerificationObserver;
+  /** Where failures are counted; in this process's memory unless given (several instances share a table). */
+  counts?: FailureCountsFor;
 }
 
 /** Who is guessing: the signed-in account, the browser session (by its id's hash) and the client address. */
@@ -51,16 +55,17 @@ export type CodeEntryOutcome =
  * fail is ever refused. The bound this puts on an attacker is worked out in docs/configuration.md.
  */
 export class CodeEntry {
-  private readonly account: FailureBackoff;
-  private readonly session: FailureBackoff;
-  private readonly ip: FailureBackoff;
+  private readonly account: CountedBackoff;
+  private readonly session: CountedBackoff;
+  private readonly ip: CountedBackoff;
   private readonly alarm: FailureAlarm;
 
   constructor(private readonly deps: CodeEntryDeps) {
     const now = () => deps.clock.now();
-    this.account = new FailureBackoff(deps.limits.perAccount, now);
-    this.session = new FailureBackoff(deps.limits.perSession, now);
-    this.ip = new FailureBackoff(deps.limits.perIp, now);
+    const counts = deps.counts ?? memoryFailureCounts;
+    this.account = new CountedBackoff(deps.limits.perAccount, counts('code_entry.account'), now);
+    this.session = new CountedBackoff(deps.limits.perSession, counts('code_entry.session'), now);
+    this.ip = new CountedBackoff(deps.limits.perIp, counts('code_entry.ip'), now);
     this.alarm = new FailureAlarm(deps.limits.alarmFailures, deps.limits.alarmWindow, now, (report) => {
       deps.observer.alarm('user_code', report);
       void deps.audit
@@ -78,20 +83,22 @@ export class CodeEntry {
       userId,
       data: { ip: context.ip, user_agent: context.userAgent, user_code_hash: hashSecret(code) },
     } satisfies Partial<AuditEventInput>;
-    const keys = { account: userId, session: attempt.sessionKey, ip: context.ip };
-    const limited = this.limitedBy(keys);
+    // Counted before the lookup, so guesses in flight at once (on this instance or another) count against each other.
+    const counted = await Promise.all([this.account.attempt(userId), this.session.attempt(attempt.sessionKey), this.ip.attempt(context.ip)]);
+    const withdraw = () => Promise.all(counted.map((c) => c.withdraw()));
+    const limited = limitedBy(counted.map((c) => c.wait));
     if (limited) {
-      // A refused guess is still guessing: it counts towards the alarm, though it cost no lookup.
+      // A refused guess is still guessing: it counts towards the alarm, though it cost no lookup (nor a failure).
       this.alarm.fail();
+      await withdraw();
       await this.reject(entered, `rate_limited_${limited.limitedBy}`);
       return { status: 'limited', ...limited };
     }
     const pending = await this.deps.decisions.findPending(code);
     if (!pending) {
-      this.account.fail(keys.account);
-      this.session.fail(keys.session);
-      this.ip.fail(keys.ip);
+      // The failure stays counted against the account, the session and the address.
       this.alarm.fail();
+      await Promise.all(counted.map((c) => c.fail()));
       // Counted like any miss (an abandoned code is as dead as a wrong one), but the person is told why.
       if (await this.deps.decisions.wasAbandoned({ userCode: code })) {
         await this.reject(entered, 'abandoned');
@@ -100,6 +107,7 @@ export class CodeEntry {
       await this.reject(entered, 'no_such_code');
       return { status: 'unknown', code };
     }
+    await withdraw();
     await this.deps.audit.record([
       {
         ...entered,
@@ -113,23 +121,23 @@ export class CodeEntry {
   }
 
   /** Forgets keys whose failures have aged out. */
-  sweep(): void {
-    for (const backoff of [this.account, this.session, this.ip]) backoff.sweep();
-  }
-
-  /** The first limit that holds this guess back, longest wait first named by the narrowest key. */
-  private limitedBy(keys: Record<CodeLimitedBy, string>): { limitedBy: CodeLimitedBy; retryAfter: number } | undefined {
-    const waits: Array<[CodeLimitedBy, number]> = [
-      ['account', this.account.wait(keys.account)],
-      ['session', this.session.wait(keys.session)],
-      ['ip', this.ip.wait(keys.ip)],
-    ];
-    const [limitedBy, retryAfter] = waits.reduce((a, b) => (b[1] > a[1] ? b : a));
-    return retryAfter > 0 ? { limitedBy, retryAfter } : undefined;
+  async sweep(): Promise<void> {
+    await Promise.all([this.account.sweep(), this.session.sweep(), this.ip.sweep()]);
   }
 
   private async reject(entered: Omit<AuditEventInput, 'type'>, reason: string): Promise<void> {
     this.deps.observer.codeEntryFailure(reason);
     await this.deps.audit.record([{ ...entered, type: 'user_code.rejected', data: { ...entered.data, reason } }]);
   }
+}
+
+/** The limit that holds a guess back longest (the narrowest key first on a tie), from the waits in that order. */
+function limitedBy([account = 0, session = 0, ip = 0]: number[]): { limitedBy: CodeLimitedBy; retryAfter: number } | undefined {
+  const waits: Array<[CodeLimitedBy, number]> = [
+    ['account', account],
+    ['session', session],
+    ['ip', ip],
+  ];
+  const [which, retryAfter] = waits.reduce((a, b) => (b[1] > a[1] ? b : a));
+  return retryAfter > 0 ? { limitedBy: which, retryAfter } : undefined;
 }

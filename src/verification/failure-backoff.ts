@@ -18,7 +18,8 @@ export interface BackoffLimits {
  * waits for the oldest failure to age out. Only keys that failed are ever slowed: a key with no failures is
  * never refused, whatever others do.
  *
- * Kept in memory: a restart forgets counts, but an attacker cannot cause one.
+ * Kept in this process's memory: a restart forgets counts, but an attacker cannot cause one. The verification page's
+ * limits, which several instances must count together, use CountedBackoff over a FailureCounts port instead.
  */
 export class FailureBackoff {
   private readonly failures = new Map<string, number[]>();
@@ -31,14 +32,7 @@ export class FailureBackoff {
   /** Seconds this key must still wait before its next attempt is checked; 0 when it may go ahead. */
   wait(key: string): number {
     const now = this.now();
-    const hits = this.recent(key, now);
-    const n = hits.length;
-    const last = hits[n - 1];
-    if (last === undefined) return 0;
-    if (n >= this.limits.maxFailures) return Math.max(1, (hits[n - this.limits.maxFailures] ?? now) + this.limits.window - now);
-    if (n <= this.limits.freeFailures) return 0;
-    const delay = Math.min(this.limits.maxDelay, this.limits.baseDelay * 2 ** (n - this.limits.freeFailures - 1));
-    return Math.max(0, Math.ceil(last + delay - now));
+    return backoffWait(this.limits, this.recent(key, now), now);
   }
 
   fail(key: string): void {
@@ -65,4 +59,19 @@ export class FailureBackoff {
     if (live.length === 0) this.failures.delete(key);
     return live;
   }
+}
+
+/**
+ * The wait the rule above imposes on a key with these failure times (oldest first, all within the window):
+ * 0 up to `freeFailures`, then baseDelay·2^(n−free−1) seconds after the last (at most maxDelay), and at
+ * `maxFailures` until the oldest counted failure ages out.
+ */
+export function backoffWait(limits: BackoffLimits, hits: readonly number[], now: number): number {
+  const n = hits.length;
+  const last = hits[n - 1];
+  if (last === undefined) return 0;
+  if (n >= limits.maxFailures) return Math.max(1, (hits[n - limits.maxFailures] ?? now) + limits.window - now);
+  if (n <= limits.freeFailures) return 0;
+  const delay = Math.min(limits.maxDelay, limits.baseDelay * 2 ** (n - limits.freeFailures - 1));
+  return Math.max(0, Math.ceil(last + delay - now));
 }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
+import { DEVICE_KEY_ACCOUNT } from '../../src/cli/auth/device-key.js';
 import { loginCommand } from '../../src/cli/commands/login.js';
 import { statusCommand } from '../../src/cli/commands/status.js';
 import { ExitCode } from '../../src/cli/io.js';
@@ -77,9 +78,11 @@ describe('tether login', () => {
       assert.equal(code, ExitCode.denied);
       assert.match(run.stderr.text, /denied in the browser\. Nothing was saved/);
       assert.equal(existsSync(run.deps.paths.configFile), false);
-      // The key made for the login was dropped too.
+      // The key made for the login was dropped too: only the machine's device key stays (tether device).
       assert.equal(box.agents.length, 1, 'the agent was started for the login');
-      assert.equal(box.agents[0]?.heldSessions, 0, 'and holds nothing now');
+      assert.equal(box.agents[0]?.heldSessions, 1, 'and holds nothing now but the device key');
+      const { store } = await run.deps.secrets.choose();
+      assert.ok(await store.loadKey(DEVICE_KEY_ACCOUNT), 'the one thing held is the device key');
     } finally {
       await box.close();
     }

@@ -137,6 +137,7 @@ describe('kill -9 of one instance of two (PostgreSQL)', { skip: postgresSkipReas
           { id: 'tether-cli', name: 'Tether CLI', grants: [DEVICE_GRANT, 'refresh_token'], scopes: ['read'], resources: [`${issuer}/api`], default_resource: `${issuer}/api` },
         ],
         users: [{ username: 'alice', password_hash: await hashPassword(PASSWORD) }],
+        // The load requests every device code from one address: lift that address's caps (no guessing here).
         brute_force: { device_authorization: { per_ip_requests: 100_000, live_codes_per_ip: 100_000 } },
       }),
     );

@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { authorize, basic, decide } from '../support/device-flow.js';
 import { dpopKey } from '../support/dpop.js';
 import { postForm } from '../support/http.js';
-import { GATEWAY_SECRET, startServer, type TestServer } from '../support/in-process.js';
+import { GATEWAY_SECRET, startServer, TEST_PASSWORD, type TestServer } from '../support/in-process.js';
 import { freePort } from '../support/ports.js';
 import { DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT } from '../../src/config/schema.js';
 import { postgresSkipReason, startPostgres, type TestPostgres } from '../support/postgres.js';
@@ -23,9 +23,13 @@ import { RemoteJwks } from '../../src/guard/keys.js';
 import { RevocationStream } from '../../src/guard/revocation-stream.js';
 import { listen, memoryLogger, startUpstream, until } from '../guard/support.js';
 import { FormBrowser } from '../support/browser-form.js';
+import { hashPassword } from '../../src/users/password.js';
 
-/** A well-formed user code no request holds (fixed letters, so the test is repeatable). */
-const wrongCode = (i: number) => `ZZZZ-ZZZ${'BCDFGHJKLM'[i]}`;
+/** A well-formed user code (twelve letters) no request holds (fixed letters, so the test is repeatable). */
+const wrongCode = (i: number) => `ZZZZ-ZZZZ-ZZZ${'BCDFGHJKLM'[i]}`;
+
+/** The page for a code that was checked and matched nothing: a counted guess, not a malformed one. */
+const NO_SUCH_CODE = 'That code is not valid or has expired.';
 
 const skip = postgresSkipReason();
 
@@ -69,10 +73,31 @@ describe('two instances on one PostgreSQL database', { skip }, () => {
     // The same configuration on both, as behind a real load balancer: the proxy's address is the issuer, and the
     // API and clients name it (the test tenant's defaults would name each instance's own port).
     const api = `${issuer}/api`;
+    const passwordHash = await hashPassword(TEST_PASSWORD);
     const shared = {
       issuer,
       storage: { engine: 'postgres', url },
-      brute_force: { code_entry: { per_session: { free_failures: 0, base_delay: 1, max_delay: 1, max_failures: 4, window: '15m' } } },
+      // Limits that hold for minutes once reached (no race with the clock's second), each reached by its own test:
+      // four wrong codes per session, six per account, four wrong passwords per account before a ten-minute wait.
+      brute_force: {
+        code_entry: {
+          per_session: { free_failures: 3, base_delay: 600, max_delay: 600, max_failures: 4, window: '15m' },
+          per_account: { free_failures: 5, base_delay: 600, max_delay: 600, max_failures: 6, window: '15m' },
+          per_ip: { free_failures: 100, base_delay: 1, max_delay: 1, window: '15m' },
+        },
+        sign_in: {
+          per_account: { free_failures: 3, base_delay: 600, max_delay: 600, window: '15m' },
+          per_ip: { free_failures: 100, base_delay: 1, max_delay: 1, window: '15m' },
+        },
+        // Every request of this file comes from 127.0.0.1: its device-code caps would get in the way.
+        device_authorization: { per_ip_requests: 100_000, live_codes_per_ip: 100_000 },
+      },
+      // carol is the target of the bursts, so the accounts the tests before them slowed play no part.
+      users: [
+        { username: 'alice', name: 'Alice', password_hash: passwordHash },
+        { username: 'bob', name: 'Bob', password_hash: passwordHash },
+        { username: 'carol', name: 'Carol', password_hash: passwordHash },
+      ],
       resources: [{ uri: api, name: 'Cluster API', scopes: ['read', 'write'] }],
       clients: [
         { id: 'tether-cli', name: 'Tether CLI', grants: [DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT], scopes: ['read', 'write'], resources: [api], default_resource: api },
@@ -207,21 +232,111 @@ describe('two instances on one PostgreSQL database', { skip }, () => {
     }
   });
 
+  /** A refusal for minutes: the limit reached, not a one-second slow-down another second would lift. */
+  const assertHeldBack = (browser: FormBrowser, where: string) => {
+    assert.equal(browser.lastStatus, 429, where);
+    assert.ok(Number(browser.lastHeaders.get('retry-after')) > 60, `${where}: Retry-After ${browser.lastHeaders.get('retry-after')}`);
+  };
+
   test('wrong codes entered through both instances are counted once: the session limit holds', async () => {
     const browser = new FormBrowser(cluster.issuer);
-    await browser.get('/device');
+    // Signing in is the page's first step; its requests too alternate between the instances.
+    const page = await browser.signIn('alice');
+    assert.ok(page.includes('action="/device"'), `signed in (HTTP ${browser.lastStatus})`);
     const statuses: number[] = [];
     // Each request goes to the other instance than the one before (round robin): two failures land on each.
     for (let i = 0; i < 4; i++) {
       await browser.post('/device', { user_code: wrongCode(i) });
       statuses.push(browser.lastStatus);
+      assert.ok(browser.lastPage.includes(NO_SUCH_CODE), `guess ${i + 1} was checked`);
     }
     assert.deepEqual(statuses, [400, 400, 400, 400]);
+    // Counted per instance, each would have seen two failures of the session's four and let this guess through.
     await browser.post('/device', { user_code: wrongCode(9) });
-    assert.equal(browser.lastStatus, 429, 'the fifth guess of the session is refused, on whichever instance');
-    await browser.get('/device'); // the refusal page carries no form: open the entry page again (and move on)
+    assertHeldBack(browser, 'the fifth guess of the session is refused, on whichever instance');
+    // The refusal page carries no form: open the entry page again, twice, so the next guess goes to the other instance.
+    await browser.get('/device');
+    await browser.get('/device');
     await browser.post('/device', { user_code: wrongCode(8) });
-    assert.equal(browser.lastStatus, 429, 'and on the other one too');
+    assertHeldBack(browser, 'and on the other one too');
+  });
+
+  test('wrong codes from fresh sessions of one account through both instances are counted once: the account limit holds', async () => {
+    // A new browser session per guess escapes the session limit; the account's count follows it over both instances.
+    const guess = async (i: number) => {
+      const browser = new FormBrowser(cluster.issuer);
+      const page = await browser.signIn('bob');
+      assert.ok(page.includes('action="/device"'), `bob signed in (HTTP ${browser.lastStatus})`);
+      await browser.post('/device', { user_code: wrongCode(i) });
+      return browser;
+    };
+    for (let i = 0; i < 6; i++) {
+      const browser = await guess(i);
+      assert.equal(browser.lastStatus, 400, `guess ${i + 1}`);
+      assert.ok(browser.lastPage.includes(NO_SUCH_CODE), `guess ${i + 1} was checked`);
+    }
+    assertHeldBack(await guess(7), "bob's seventh guess is refused although his session is new");
+    assertHeldBack(await guess(8), 'and through the other instance too');
+  });
+
+  // After the account-limit test: bob's slowed sign-in would hold that one back.
+  test('wrong passwords for one account through both instances are counted once: the account is slowed', async () => {
+    const browser = new FormBrowser(cluster.issuer);
+    await browser.get('/device');
+    for (let i = 0; i < 4; i++) {
+      await browser.post('/device/sign-in', { username: 'bob', password: `not bob's password ${i}` });
+      assert.equal(browser.lastStatus, 401, `wrong password ${i + 1}`);
+    }
+    // Two wrong passwords on each instance; one instance counting alone would not slow the account yet.
+    await browser.post('/device/sign-in', { username: 'bob', password: TEST_PASSWORD });
+    assertHeldBack(browser, 'the next sign-in to bob waits, even with the right password');
+    // Two page loads, so the next sign-in goes to the other instance than the refused one.
+    await browser.get('/device');
+    await browser.get('/device');
+    await browser.post('/device/sign-in', { username: 'bob', password: TEST_PASSWORD });
+    assertHeldBack(browser, 'on the other instance too');
+  });
+
+  /** The form posted at once by each browser (its cookie and CSRF token), through the proxy. */
+  const burst = (browsers: FormBrowser[], path: string, form: (i: number) => Record<string, string>) =>
+    Promise.all(
+      browsers.map(async (browser, i) => {
+        const response = await fetch(`${cluster.issuer}${path}`, {
+          method: 'POST',
+          headers: { cookie: browser.cookieHeader, 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ csrf: browser.csrf(), ...form(i) }).toString(),
+          redirect: 'manual',
+        });
+        return { status: response.status, page: await response.text() };
+      }),
+    );
+
+  test('a burst of wrong codes from one account, in flight on both instances at once, gets no more checked than the account limit', async () => {
+    // Twelve sessions of one account, so no session's own limit (nor anything a session serializes) plays a part.
+    const browsers: FormBrowser[] = [];
+    for (let i = 0; i < 12; i++) {
+      const browser = new FormBrowser(cluster.issuer);
+      const page = await browser.signIn('carol');
+      assert.ok(page.includes('action="/device"'), `carol signed in (HTTP ${browser.lastStatus})`);
+      browsers.push(browser);
+    }
+    // Sent together: a limit that checks first and counts after would let every one through before any counted.
+    const replies = await burst(browsers, '/device', (i) => ({ user_code: `ZZZZ-ZZZZ-ZZX${'BCDFGHJKLMNP'[i]}` }));
+    // Each one either checked (and matching nothing) or held back: none refused for another reason.
+    const checked = replies.filter((r) => r.status === 400 && r.page.includes(NO_SUCH_CODE)).length;
+    const held = replies.filter((r) => r.status === 429).length;
+    assert.equal(checked + held, 12, replies.map((r) => r.status).join(' '));
+    assert.ok(checked <= 6, `${checked} of 12 codes checked; the account allows 6`);
+  });
+
+  test('a burst of wrong passwords for one account, in flight on both instances at once, gets no more checked than its free failures', async () => {
+    const browser = new FormBrowser(cluster.issuer);
+    await browser.get('/device');
+    const replies = await burst(Array.from({ length: 12 }, () => browser), '/device/sign-in', (i) => ({ username: 'carol', password: `not carol's password ${i}` }));
+    // Each one either checked (and wrong) or held back: none refused for another reason.
+    assert.ok(replies.every((r) => r.status === 401 || r.status === 429), replies.map((r) => r.status).join(' '));
+    const checked = replies.filter((r) => r.status === 401 && r.page.includes('action="/device/sign-in"')).length;
+    assert.ok(checked <= 4, `${checked} of 12 passwords checked; the account allows 3 free failures, then a 10-minute wait`);
   });
 
   test('polls alternating between the instances are paced as one: the second gets slow_down', async () => {

@@ -7,6 +7,9 @@
  * `ops-cli` client beside the default low-tier test API.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
@@ -19,6 +22,7 @@ import { assertOAuthError, type DeviceCodes, type Reply } from '../support/devic
 import { dpopKey, type DpopKey } from '../support/dpop.js';
 import { DEVICE_GRANT, postForm } from '../support/http.js';
 import { ADMIN_KEY, startServer, type TestServer } from '../support/in-process.js';
+import { FakeProvider, providerConfig } from '../sso/fake-provider.js';
 
 const PROD = 'https://prod.example';
 const DEVICE_IP = '203.0.113.20';
@@ -30,16 +34,36 @@ const REASONS = {
   managed: /This API needs a managed device: enroll this device's key and have an administrator approve it\./,
   recentSignIn: /This API needs a recent sign-in: sign in again, then approve\./,
   sameNetwork: /Approve this request from the same network as the device that asked for it/,
+  phishingResistant: /This API needs a phishing-resistant sign-in: sign in with a passkey or a security key, then approve\./,
+};
+
+/** Alice at the company's provider, signing in with a security key (RFC 8176 `hwk`): phishing-resistant. */
+const ALICE_WITH_KEY = {
+  sub: 'alice-1',
+  preferred_username: 'alice',
+  name: 'Alice',
+  email: 'alice@corp.example',
+  email_verified: true,
+  groups: ['engineering'],
+  amr: ['hwk', 'pin'],
 };
 
 describe('the default policy pack, through the HTTP endpoints', () => {
   let server: TestServer;
   let clock: FakeClock;
+  let provider: FakeProvider;
+  let secretDir: string;
 
   before(async () => {
     clock = new FakeClock(Math.floor(Date.now() / 1000));
+    // High-tier approvals need a phishing-resistant sign-in: the browsers here sign in through this provider.
+    provider = await FakeProvider.start();
+    provider.script = { claims: ALICE_WITH_KEY };
+    secretDir = mkdtempSync(join(tmpdir(), 'tether-pack-'));
+    writeFileSync(join(secretDir, 'secret'), provider.clientSecret);
     server = await startServer(
       {
+        upstream_providers: [providerConfig(provider, join(secretDir, 'secret'))],
         trust_proxy: true,
         // Longer than the high-tier policy's hour, so that the hour is what ends a high-tier grant.
         tokens: { access_token_ttl: '10m', grant_idle_ttl: '4h', grant_max_ttl: '12h' },
@@ -57,7 +81,11 @@ describe('the default policy pack, through the HTTP endpoints', () => {
       clock,
     );
   });
-  after(() => server.close());
+  after(async () => {
+    await server.close();
+    await provider.close();
+    rmSync(secretDir, { recursive: true, force: true });
+  });
 
   /** A device key whose proofs are dated by the server's (fake) clock. */
   const newKey = () => dpopKey('ES256', () => clock.now());
@@ -81,7 +109,9 @@ describe('the default policy pack, through the HTTP endpoints', () => {
   /** A browser on `ip` (by default the device's network). */
   const browserAt = (ip = SAME_NETWORK_IP) => new FormBrowser(server.issuer, { 'x-forwarded-for': ip });
 
+  /** Signs in through the provider (unless this browser already is), enters the code and presses Approve. */
   async function approve(userCode: string, browser = browserAt()): Promise<string> {
+    await browser.signInUpstream('corp');
     return browser.decide(userCode, 'approve');
   }
 
@@ -303,6 +333,19 @@ describe('the default policy pack, through the HTTP endpoints', () => {
       assert.deepEqual(denial?.data['policies'], ['high-tier-needs-recent-sign-in']);
     });
 
+    test('refused: a fresh sign-in here on a provider session that is hours old (the provider\'s auth_time counts)', async () => {
+      const key = await trusted();
+      provider.script = { claims: { ...ALICE_WITH_KEY, auth_time: clock.now() - 2 * 3600 } };
+      try {
+        const codes = await codesFor(key, { client: 'ops-cli' });
+        const browser = browserAt();
+        assertRefusedPage(browser, await approve(codes.user_code, browser), REASONS.recentSignIn);
+        assert.deepEqual((await policyDenials('approval')).at(-1)?.data['policies'], ['high-tier-needs-recent-sign-in']);
+      } finally {
+        provider.script = { claims: ALICE_WITH_KEY };
+      }
+    });
+
     test('allowed: a sign-in from the last 15 minutes', async () => {
       const key = await trusted();
       const browser = browserAt();
@@ -312,6 +355,38 @@ describe('the default policy pack, through the HTTP endpoints', () => {
       const codes = await codesFor(key, { client: 'ops-cli' });
       assert.match(await approve(codes.user_code, browser), /Device approved/);
       assert.equal((await poll(key, codes.device_code, 'ops-cli')).status, 200);
+    });
+  });
+
+  describe('high-tier-needs-phishing-resistant-sign-in', () => {
+    test('refused: a password, or a provider sign-in with a one-time code, cannot approve a high-tier request', async () => {
+      const key = await trusted();
+      const codes = await codesFor(key, { client: 'ops-cli' });
+      const browser = browserAt();
+      // Password sign-in (the local account alice), then Approve.
+      const page = await browser.decide(codes.user_code, 'approve');
+      assertRefusedPage(browser, page, REASONS.phishingResistant);
+      assertOAuthError(await poll(key, codes.device_code, 'ops-cli'), 'access_denied');
+      assert.deepEqual((await policyDenials('approval')).at(-1)?.data['policies'], ['high-tier-needs-phishing-resistant-sign-in']);
+
+      provider.script = { claims: { ...ALICE_WITH_KEY, amr: ['pwd', 'otp'] } };
+      try {
+        const again = await codesFor(key, { client: 'ops-cli' });
+        const otpBrowser = browserAt();
+        const refused = await approve(again.user_code, otpBrowser);
+        assertRefusedPage(otpBrowser, refused, REASONS.phishingResistant);
+      } finally {
+        provider.script = { claims: ALICE_WITH_KEY };
+      }
+    });
+
+    test('allowed: a provider sign-in with a security key; a low-tier API takes a password', async () => {
+      const key = await trusted();
+      const codes = await codesFor(key, { client: 'ops-cli' });
+      assert.match(await approve(codes.user_code), /Device approved/);
+      assert.equal((await poll(key, codes.device_code, 'ops-cli')).status, 200);
+      const low = await codesFor(await newKey());
+      assert.match(await browserAt().decide(low.user_code, 'approve'), /Device approved/);
     });
   });
 

@@ -43,8 +43,8 @@ describe('stored user identifiers', () => {
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
     const { default: SqliteDatabase } = await import('better-sqlite3');
-    const { Kysely, SqliteDialect } = await import('kysely');
-    const { Migrator } = await import('kysely');
+    // kysely 0.28 (Node 20) exports the migrator from its root.
+    const { Kysely, Migrator, SqliteDialect } = await import('kysely');
     const initial = await import('../../src/storage/migrations/0001-initial.js');
     const { openSqlite } = await import('../../src/storage/sqlite.js');
     const dir = mkdtempSync(join(tmpdir(), 'tether-migrate-'));

@@ -10,7 +10,7 @@ import { sessionCookie, setSessionCookie } from '../../src/http/cookies.js';
 import { FormBrowser } from '../support/browser-form.js';
 import { assertOAuthError, authorize, redeem } from '../support/device-flow.js';
 import { startServer, TEST_PASSWORD, type TestServer } from '../support/in-process.js';
-import { assertStrictCsp } from '../support/page-checks.js';
+import { assertStrictCsp, offersPasskeys } from '../support/page-checks.js';
 
 describe('verification page', () => {
   let server: TestServer;
@@ -193,7 +193,7 @@ describe('verification page', () => {
     const browser = new FormBrowser(server.issuer);
     const seen: string[] = [];
     const check = (where: string) => {
-      assertStrictCsp(browser.lastHeaders, where);
+      assertStrictCsp(browser.lastHeaders, where, offersPasskeys(browser.lastPage));
       assert.match(browser.lastHeaders.get('content-type') ?? '', /^text\/html/, where);
       seen.push(where);
     };
@@ -213,6 +213,8 @@ describe('verification page', () => {
     check('wrong code');
     await browser.post('/device', { user_code: codes.user_code });
     check('review');
+    assert.match(browser.lastHeaders.get('content-security-policy') ?? '', /default-src 'none'/);
+    assert.doesNotMatch(browser.lastHeaders.get('content-security-policy') ?? '', /script-src/, 'no script on the review page');
     await browser.post('/device/decision', { decision: 'approve' });
     check('approved');
     await browser.post('/device/decision', { decision: 'approve' });

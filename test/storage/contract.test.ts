@@ -1,3 +1,4 @@
+import { PASSWORD_SIGN_IN } from '../../src/users/user.js';
 import { FakeClock } from '../../src/shared/clock.js';
 // One contract for every storage engine: the same scenarios run against SQLite (embedded) and PostgreSQL (a
 // real server, test/support/postgres.ts), so the stores the server is built on behave alike on both.
@@ -21,11 +22,14 @@ import { openStorage, type Storage, type StorageOptions } from '../../src/storag
 import { openPostgres } from '../../src/storage/postgres.js';
 import { SqlReplayStore } from '../../src/storage/replay-store.js';
 import { SqlPollPacer } from '../../src/storage/poll-pacing.js';
+import { SqlFailureCounts } from '../../src/storage/failure-counts.js';
 import { SlowDown } from '../../src/oauth/errors.js';
 import type { Database } from '../../src/storage/schema.js';
 import { SqlSettings } from '../../src/storage/settings.js';
 import { SqlSigningKeyStore } from '../../src/storage/signing-keys.js';
 import { SqlTokenStore } from '../../src/storage/tokens.js';
+import { SqlWorkloadStore } from '../../src/storage/workloads.js';
+import type { Workload } from '../../src/workloads/workload.js';
 import { uuidv7 } from '../../src/shared/ids.js';
 import { postgresSkipReason, startPostgres, type TestPostgres } from '../support/postgres.js';
 
@@ -85,6 +89,7 @@ function request(overrides: Partial<DeviceAuthorization> = {}): DeviceAuthorizat
     resource: 'https://api.example',
     requester: ctx,
     dpopJkt: null,
+    deviceJkt: null,
     environment: null,
     interval: 5,
     createdAt: NOW,
@@ -107,6 +112,7 @@ function grantFor(a: DeviceAuthorization, overrides: Partial<Grant> = {}): Grant
     scopes: a.scopes,
     resource: a.resource,
     dpopJkt: null,
+    deviceJkt: null,
     environment: null,
     authTime: NOW,
     createdAt: NOW,
@@ -304,10 +310,10 @@ for (const [name, makeEngine, skip] of engines) {
 
     test('browser sessions, settings and signing keys', async () => {
       const sessions = new SqlBrowserSessionStore(storage.db);
-      await sessions.insertSession({ idHash: 'sess-1', userId: 'alice', authTime: NOW, authMethod: 'pwd', createdAt: NOW, expiresAt: NOW + 60 });
-      await sessions.insertSession({ idHash: 'sess-2', userId: null, authTime: null, authMethod: null, createdAt: NOW, expiresAt: NOW - 1 });
+      await sessions.insertSession({ idHash: 'sess-1', userId: 'alice', authTime: NOW, authentication: PASSWORD_SIGN_IN, createdAt: NOW, expiresAt: NOW + 60 });
+      await sessions.insertSession({ idHash: 'sess-2', userId: null, authTime: null, authentication: null, createdAt: NOW, expiresAt: NOW - 1 });
       assert.deepEqual(await sessions.findSession('sess-1'), {
-        idHash: 'sess-1', userId: 'alice', authTime: NOW, authMethod: 'pwd', createdAt: NOW, expiresAt: NOW + 60,
+        idHash: 'sess-1', userId: 'alice', authTime: NOW, authentication: PASSWORD_SIGN_IN, createdAt: NOW, expiresAt: NOW + 60,
       });
       assert.equal(await sessions.deleteExpiredSessions(NOW), 1);
       await sessions.deleteSession('sess-1');
@@ -390,6 +396,51 @@ for (const [name, makeEngine, skip] of engines) {
       await engine.release(otherDb);
     });
 
+    test('failure counts of the verification limits: counted once across instances, per limit and key, taken back, retimed, cleared and swept', async () => {
+      const otherDb = await engine.openAnother();
+      // On SQLite there is one instance, so "the other" is the same counts; on PostgreSQL a second pool's.
+      const here = storage.failureCounts('code_entry.session');
+      const there = name === 'sqlite' ? here : new SqlFailureCounts(otherDb, 'code_entry.session');
+      const times = async (counts: typeof here, key: string, since: number) => (await counts.recent(key, since)).map((f) => f.at);
+      const key = 'session-hash-1';
+      await here.add(key, NOW - 10);
+      await there.add(key, NOW - 5);
+      // Failures at one instant on both instances: each is counted, duplicates of a second included.
+      const ids = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? here : there).add(key, NOW)));
+      assert.equal(new Set(ids).size, 10, 'each failure has its own id');
+      assert.deepEqual(await times(there, key, NOW - 60), [NOW - 10, NOW - 5, ...Array.from({ length: 10 }, () => NOW)]);
+      assert.deepEqual(await times(here, key, NOW - 5), Array.from({ length: 10 }, () => NOW), 'only failures after `since`');
+      // One failure taken back on the other instance: exactly that one goes.
+      await there.remove(key, ids[0]!);
+      const left = await here.recent(key, NOW - 60);
+      assert.equal(left.length, 11);
+      assert.ok(!left.some((f) => f.id === ids[0]));
+      // One moved to a later time (its check ended then), on the other instance: read back at its new time.
+      await there.retime(key, ids[1]!, NOW + 1);
+      assert.equal((await here.recent(key, NOW)).find((f) => f.id === ids[1])?.at, NOW + 1);
+      // Another key, and the same key under another limit, count nothing of these.
+      assert.deepEqual(await here.recent('session-hash-2', NOW - 60), []);
+      assert.deepEqual(await storage.failureCounts('code_entry.ip').recent(key, NOW - 60), []);
+      await here.add('session-hash-2', NOW);
+      // A clear made on one instance is seen on the other, and touches that key only.
+      await there.clear(key);
+      assert.deepEqual(await here.recent(key, NOW - 60), []);
+      assert.deepEqual(await times(there, 'session-hash-2', NOW - 60), [NOW]);
+      // The sweep forgets failures at or before its cut.
+      await here.add('session-hash-3', NOW - 100);
+      await there.add('session-hash-3', NOW - 50);
+      await here.add('session-hash-3', NOW - 49);
+      await there.sweep(NOW - 50);
+      assert.deepEqual(await times(here, 'session-hash-3', 0), [NOW - 49]);
+      if (name === 'postgres') {
+        // Stored as hashes: the table never holds what was typed (a username field may hold a password).
+        const rows = await storage.db.selectFrom('failure_counts').select(['scope', 'key']).execute();
+        assert.ok(rows.length >= 2);
+        assert.ok(rows.every((r) => r.scope === 'code_entry.session' && !r.key.includes('session-hash')));
+      }
+      await engine.release(otherDb);
+    });
+
     test('a revocation and a refresh of the same grant on two instances at once both complete (no deadlock)', async () => {
       const otherDb = await engine.openAnother();
       const { insertIssuedTokens } = await import('../../src/storage/tokens.js');
@@ -413,6 +464,60 @@ for (const [name, makeEngine, skip] of engines) {
       const outcomes = await Promise.allSettled(races);
       const failed = outcomes.filter((o) => o.status === 'rejected').map((o) => String((o as PromiseRejectedResult).reason));
       assert.deepEqual(failed, []);
+      assert.equal((await chainIsIntact(storage.db)).ok, true);
+      await engine.release(otherDb);
+    });
+
+    test('workloads: create, find, lifecycle, owner suspension; one exchange per external jti across two instances', async () => {
+      const store = new SqlWorkloadStore(storage.db);
+      const otherDb = await engine.openAnother();
+      const there = new SqlWorkloadStore(otherDb);
+      const base = {
+        ownerId: 'alice',
+        purpose: 'deploys',
+        resources: ['https://api.example'],
+        scopes: ['read'],
+        createdAt: NOW,
+        expiresAt: NOW + 86400,
+        lastUsedAt: null,
+        status: 'active' as const,
+        statusChangedAt: NOW,
+        tokensRevokedBefore: null,
+        provenance: { grantId: 'g-1', jkt: null, deviceClass: 'managed', clientId: 'tether-cli' },
+      };
+      const federated: Workload = {
+        ...base,
+        id: uuidv7(),
+        name: 'deploy',
+        proof: { method: 'federated', issuer: 'https://ci.example', subject: 'repo:acme/app:ref:refs/heads/main', claims: { repository: 'acme/app' } },
+      };
+      const keyed: Workload = { ...base, id: uuidv7(), name: 'cron', proof: { method: 'key', publicJwk: { kty: 'OKP', crv: 'Ed25519', x: 'abc' }, jkt: 'jkt-cron' } };
+      await store.create(federated, [event('workload.created')]);
+      await store.create(keyed, [event('workload.created')]);
+      assert.deepEqual(await there.find(federated.id), federated);
+      assert.equal((await there.findByName('alice', 'cron'))?.id, keyed.id);
+      assert.deepEqual((await there.findFederated('https://ci.example', 'repo:acme/app:ref:refs/heads/main')).map((w) => w.id), [federated.id]);
+
+      // The same external token presented to both instances at once: exactly one exchange is recorded.
+      const jtiHash = `jti-${uuidv7()}`;
+      const exchange = { jtiHash, expiresAt: NOW + 300, workloadId: federated.id, at: NOW + 5 };
+      const raced = await Promise.all([
+        ...Array.from({ length: 3 }, () => store.recordExchange(exchange, [event('workload.token_issued')])),
+        ...Array.from({ length: 3 }, () => there.recordExchange(exchange, [event('workload.token_issued')])),
+      ]);
+      assert.equal(raced.filter(Boolean).length, 1);
+      assert.equal((await store.find(federated.id))?.lastUsedAt, NOW + 5);
+      // Expired claims go; a live one stays.
+      assert.equal(await store.deleteExpiredJtis(NOW + 301), 1);
+
+      assert.equal(await store.update(keyed.id, { from: ['active'], status: 'suspended', at: NOW + 10, revokeTokens: true }, [event('workload.suspended')]), true);
+      assert.equal(await there.update(keyed.id, { from: ['active'], status: 'suspended', at: NOW + 11, revokeTokens: true }, []), false, 'changed once');
+      const suspended = await there.find(keyed.id);
+      assert.deepEqual([suspended?.status, suspended?.tokensRevokedBefore], ['suspended', NOW + 10]);
+      const offboarded = await store.suspendOwned('alice', NOW + 20, (w) => [{ ...event('workload.suspended'), data: { workload: w.id } }]);
+      assert.deepEqual(offboarded.map((w) => w.id), [federated.id], 'only the active one');
+      assert.equal((await there.find(federated.id))?.tokensRevokedBefore, NOW + 20);
+      assert.deepEqual(await there.findFederated('https://ci.example', 'repo:acme/app:ref:refs/heads/main'), []);
       assert.equal((await chainIsIntact(storage.db)).ok, true);
       await engine.release(otherDb);
     });

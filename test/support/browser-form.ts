@@ -63,6 +63,38 @@ export class FormBrowser {
     return this.post('/device/sign-in', { username, password });
   }
 
+  /**
+   * Signs in with the "Sign in with ..." link of upstream provider `name` (one that signs the person in at once,
+   * such as test/sso/fake-provider.ts), following the redirects there and back. Returns the page it ends on.
+   */
+  async signInUpstream(name: string): Promise<string> {
+    const page = await this.get('/device');
+    const link = new RegExp(`href="(/device/upstream/${name}[^"]*)"`).exec(page)?.[1];
+    if (!link) return page;
+    return this.navigate(`${this.issuer}${link.replace(/&amp;/g, '&')}`);
+  }
+
+  /** A top-level navigation that follows redirects, sending the session cookie to this issuer only. */
+  async navigate(url: string): Promise<string> {
+    let next = url;
+    for (let hop = 0; hop < 10; hop++) {
+      const ours = new URL(next).origin === new URL(this.issuer).origin;
+      const response = await fetch(next, { headers: ours ? { ...this.headers, cookie: this.cookie } : {}, redirect: 'manual' });
+      const location = response.headers.get('location');
+      if (response.status >= 300 && response.status < 400 && location) {
+        const set = ours ? response.headers.get('set-cookie') : null;
+        if (set) this.cookie = set.split(';')[0] ?? '';
+        next = new URL(location, next).href;
+        continue;
+      }
+      if (ours) return this.keep(response);
+      this.lastStatus = response.status;
+      this.lastPage = await response.text();
+      return this.lastPage;
+    }
+    throw new Error(`too many redirects from ${url}`);
+  }
+
   csrf(): string {
     return /name="csrf" value="([^"]+)"/.exec(this.lastPage)?.[1] ?? '';
   }
@@ -97,4 +129,27 @@ export class FormBrowser {
     this.lastPage = await response.text();
     return this.lastPage;
   }
+}
+
+/** The part of a playwright Page the approval walk uses (typed here so protocol tests need no playwright). */
+interface ApprovalPage {
+  goto(url: string): Promise<unknown>;
+  getByRole(role: 'heading' | 'button', options: { name: string }): { waitFor(): Promise<void>; click(): Promise<void> };
+  getByLabel(label: string): { fill(value: string): Promise<void> };
+}
+
+/**
+ * A person approving in a real browser (Chromium through playwright): opens the link with the code filled in,
+ * signs in (sign-in comes first; the code from the link rides along), confirms the code and presses Approve, then
+ * waits for "Device approved". The one place that knows the verification pages' order for these tests.
+ */
+export async function approveInBrowser(page: ApprovalPage, completeUrl: string, credentials: { username: string; password: string }): Promise<void> {
+  await page.goto(completeUrl);
+  await page.getByLabel('Username').fill(credentials.username);
+  await page.getByLabel('Password').fill(credentials.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Check the code' }).waitFor();
+  await page.getByRole('button', { name: 'Yes, the codes match' }).click();
+  await page.getByRole('button', { name: 'Approve' }).click();
+  await page.getByRole('heading', { name: 'Device approved' }).waitFor();
 }

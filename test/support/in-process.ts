@@ -49,8 +49,9 @@ export async function startServer(overrides: Record<string, unknown> = {}, clock
     extra_clients: extra = [],
     extra_resources: extraResources = [],
     trust_proxy: trustProxy = false,
+    api_tier: apiTier,
     ...rest
-  } = overrides as { extra_clients?: unknown[] | ((api: string) => unknown[]); extra_resources?: unknown[]; trust_proxy?: boolean };
+  } = overrides as { extra_clients?: unknown[] | ((api: string) => unknown[]); extra_resources?: unknown[]; trust_proxy?: boolean; api_tier?: string };
   const extraClients = typeof extra === 'function' ? extra(api) : extra;
   const config = parseConfig(
     {
@@ -59,7 +60,8 @@ export async function startServer(overrides: Record<string, unknown> = {}, clock
       data_dir: dataDir,
       scopes: ['read', 'write', 'admin'],
       resources: [
-        { uri: api, name: 'Test API', scopes: ['read', 'write'] },
+        // `api_tier: 'high'` puts the test API under the default pack's high-tier rules (a managed device...).
+        { uri: api, name: 'Test API', scopes: ['read', 'write'], ...(apiTier ? { tier: apiTier } : {}) },
         { uri: 'https://payroll.example', name: 'Payroll', scopes: ['read', 'admin'], access_token_ttl: '2m' },
         ...extraResources,
       ],

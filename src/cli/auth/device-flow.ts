@@ -29,6 +29,8 @@ export interface DeviceAuthorizationParams {
   resource?: string | undefined;
   /** The environment class the device declares (tether_environment), for the server's policy. */
   environment?: string | undefined;
+  /** A device statement by this machine's device key vouching for the request's DPoP key (docs/cli.md). */
+  deviceAttestation?: string | undefined;
 }
 
 /**
@@ -47,6 +49,7 @@ export async function deviceAuthorizationRequest(
   if (params.scope) form.set('scope', params.scope);
   if (params.resource) form.set('resource', params.resource);
   if (params.environment) form.set('tether_environment', params.environment);
+  if (params.deviceAttestation) form.set('tether_device_attestation', params.deviceAttestation);
   const reply = await dpopFormPost(ctx, metadata.device_authorization_endpoint, form);
   if (reply.status !== 200) throw oauthErrorOf(reply, 'The device authorization request');
   return processDeviceAuthorizationResponse(reply.body);

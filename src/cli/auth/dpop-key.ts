@@ -27,6 +27,30 @@ export interface ClientKey {
   /** RFC 7638 thumbprint: what the server binds the device code and the tokens to. */
   readonly jkt: string;
   proof(claims: ProofClaims): Promise<string>;
+  /** Signs a device statement vouching for another key (the device key's job: see device-key.ts). */
+  attest(claims: StatementClaims): Promise<string>;
+}
+
+/** What a device statement says besides its times and id: to whom, and for which login key. */
+export interface StatementClaims {
+  /** The issuer the statement is for. */
+  aud: string;
+  /** Thumbprint of the login's DPoP key the device vouches for. */
+  cnfJkt: string;
+}
+
+/** The JOSE `typ` of a device statement; the server's verifier is src/devices/device-attestation.ts. */
+export const DEVICE_STATEMENT_TYP = 'tether-device+jwt';
+/** How long a statement lives: it is sent at once, and the server accepts at most 60 s. */
+export const STATEMENT_LIFETIME = 60;
+
+/**
+ * Signs a device statement: header typ `tether-device+jwt`, alg ES256, the device's public jwk; claims iss (the
+ * device key's thumbprint), aud, cnf.jkt, iat, exp (iat + 60) and a fresh jti. Documented in docs/cli.md.
+ */
+export function signStatement(privateKey: CryptoKey, publicJwk: JWK, jkt: string, claims: StatementClaims, now: number): Promise<string> {
+  const payload = { iss: jkt, aud: claims.aud, cnf: { jkt: claims.cnfJkt }, iat: now, exp: now + STATEMENT_LIFETIME, jti: randomUUID() };
+  return new SignJWT(payload).setProtectedHeader({ alg: DPOP_ALG, typ: DEVICE_STATEMENT_TYP, jwk: publicJwk }).sign(privateKey);
 }
 
 /**
@@ -83,6 +107,10 @@ export class InMemoryClientKey implements ClientKey {
 
   proof(claims: ProofClaims): Promise<string> {
     return signProof(this.privateKey, this.publicJwk, claims, this.now());
+  }
+
+  attest(claims: StatementClaims): Promise<string> {
+    return signStatement(this.privateKey, this.publicJwk, this.jkt, claims, this.now());
   }
 }
 

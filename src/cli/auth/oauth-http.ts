@@ -51,6 +51,27 @@ async function send(ctx: DpopPostContext, url: string, form: URLSearchParams): P
   return reply;
 }
 
+/** GETs a Tether endpoint with a DPoP proof by `key` (and no token): how a device asks about its own key. */
+export async function dpopGet(ctx: DpopPostContext, url: string): Promise<OAuthReply> {
+  const once = async () => {
+    const nonce = ctx.nonces.get(url);
+    const proof = await ctx.key.proof({ htm: 'GET', htu: url, ...(nonce ? { nonce } : {}) });
+    let response: Response;
+    try {
+      response = await ctx.fetch(url, { headers: { accept: 'application/json', dpop: proof }, redirect: 'manual', signal: AbortSignal.timeout(30_000) });
+    } catch (error) {
+      throw new ClientError('network', `cannot reach ${new URL(url).origin} (${describeFetchError(error)})`);
+    }
+    ctx.nonces.remember(url, response.headers);
+    const body = (await response.json().catch(() => undefined)) as Record<string, unknown> | undefined;
+    if (!body || typeof body !== 'object') throw new ClientError('network', `${new URL(url).origin} answered ${url} with something that is not JSON (HTTP ${response.status})`);
+    return { status: response.status, headers: response.headers, body };
+  };
+  const first = await once();
+  if (first.body['error'] !== 'use_dpop_nonce' || !first.headers.get('dpop-nonce')) return first;
+  return once();
+}
+
 /** POSTs a form and parses the JSON answer; transport failures and non-JSON answers become `network` errors. */
 export async function formPost(
   fetchFn: typeof fetch,

@@ -45,6 +45,8 @@ export interface TokenLabels {
   audience?: string;
   scopes?: string[];
   keyThumbprint?: string;
+  /** The device's trust as the server stamped it (`device_class`). */
+  deviceClass?: string;
 }
 
 export function readTokenLabels(accessToken: string): TokenLabels {
@@ -57,6 +59,7 @@ export function readTokenLabels(accessToken: string): TokenLabels {
       ...(typeof aud === 'string' ? { audience: aud } : {}),
       ...(typeof claims['scope'] === 'string' ? { scopes: claims['scope'].split(' ').filter(Boolean) } : {}),
       ...(typeof cnf?.jkt === 'string' ? { keyThumbprint: cnf.jkt } : {}),
+      ...(typeof claims['device_class'] === 'string' ? { deviceClass: claims['device_class'] } : {}),
     };
   } catch {
     // Opaque tokens are allowed by OAuth; we then only lack labels.

@@ -128,7 +128,12 @@ export class TokenSource {
  * `error_description` names a revocation with the word "revoked" (src/grant-types/refresh-token-grant.ts).
  */
 export function sessionEndedError(description: unknown): ClientError {
-  return typeof description === 'string' && /\brevoked\b/i.test(description) ? sessionRevoked() : sessionExpired();
+  if (typeof description === 'string' && /\brevoked\b/i.test(description)) return sessionRevoked();
+  // A policy refusal (the device's trust was taken away, a sign-in too old...) says why; pass that on.
+  if (typeof description === 'string' && !/\b(ended|expired|invalid)\b/i.test(description) && /^[\x20-\x7E]{1,300}$/.test(description)) {
+    return new ClientError('session_ended', `the server refused to refresh this session: ${description} Run tether login.`, 'invalid_grant');
+  }
+  return sessionExpired();
 }
 
 export function sessionRevoked(): ClientError {

@@ -46,8 +46,12 @@ const revoke = defineCommand({
     const body = { kind, ...(all ? {} : { value: values[chosen[0] as keyof typeof TARGETS] }), ...(values.reason ? { reason: values.reason } : {}) };
     const response = await adminRequest(deps.fetch, `${issuer}/admin/revocations`, { method: 'POST', headers, body: JSON.stringify(body) });
     if (!response.ok) return reportAdminFailure('admin', io, response);
-    const result = response.body as { grants_revoked: number; revocation: { id: string } };
+    const result = response.body as { grants_revoked: number; revocation: { id: string }; workloads_suspended?: number };
     io.stdout.write(`Revoked ${result.grants_revoked} grant${result.grants_revoked === 1 ? '' : 's'} (revocation ${result.revocation.id}).\n`);
+    // Revoking by user offboards the person: their workloads are suspended too (docs/workloads.md).
+    if (result.workloads_suspended !== undefined) {
+      io.stdout.write(`Suspended ${result.workloads_suspended} workload${result.workloads_suspended === 1 ? '' : 's'} they own; their tokens are revoked.\n`);
+    }
     return ExitCode.ok;
   },
 });

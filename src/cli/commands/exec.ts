@@ -8,6 +8,7 @@ import { AuthorizedSender } from '../proxy/authorized-sender.js';
 import { startResourceProxy } from '../proxy/resource-proxy.js';
 import type { ClientDeps } from './client-deps.js';
 import { openSession, reportFailure } from './session.js';
+import { openWorkloadSession, WORKLOAD_EXEC_USAGE, type WorkloadExecOptions } from '../workload/workload-exec.js';
 
 const USAGE = `Usage: tether exec [--issuer URL] [--resource URL] -- CMD [ARGS...]
 
@@ -18,19 +19,33 @@ to the session's resource, so CMD never holds a token. CMD finds, in its environ
   TETHER_RESOURCE  the resource itself (for display; calling it directly carries no credentials)
   HTTP_PROXY, http_proxy  (only for an http:// resource) the same proxy for tools that honour them
 
-Exit code: CMD's own; ${ExitCode.commandNotFound} if it cannot be started; ${ExitCode.notSignedIn} if there is no usable session.`;
+Exit code: CMD's own; ${ExitCode.commandNotFound} if it cannot be started; ${ExitCode.notSignedIn} if there is no usable session.
+
+${WORKLOAD_EXEC_USAGE}`;
 
 /** `tether exec`: credentials by proxy, never by environment variable. */
 export const execCommand = defineCommand({
   name: 'exec',
   summary: 'run a command whose requests to the API get a token and DPoP proof through a local proxy',
   usage: USAGE,
-  options: { issuer: { type: 'string' }, resource: { type: 'string' } },
+  options: {
+    issuer: { type: 'string' },
+    resource: { type: 'string' },
+    // In CI, a workload's identity instead of a person's session (docs/workloads.md, src/cli/workload/).
+    workload: { type: 'string' },
+    audience: { type: 'string' },
+    'token-file': { type: 'string' },
+    'token-env': { type: 'string' },
+    scope: { type: 'string' },
+  },
   passThrough: true,
   run: async ({ values, positionals }, deps: ClientDeps) => {
     const { io } = deps;
     const [command, ...commandArgs] = positionals;
     if (command === undefined) throw new UsageError('name the command to run after --');
+    const workloadOnly = (['audience', 'token-file', 'token-env', 'scope'] as const).find((k) => values[k] !== undefined);
+    if (workloadOnly && values.workload === undefined) throw new UsageError(`--${workloadOnly} goes with --workload NAME`);
+    if (values.workload !== undefined) return workloadExec({ ...values, workload: values.workload }, command, commandArgs, deps);
     let proxy;
     try {
       const session = await openSession(deps, { issuer: values.issuer, resource: values.resource });
@@ -64,6 +79,23 @@ export const execCommand = defineCommand({
   },
 });
 
+/** `tether exec --workload NAME`: a workload's credentials by proxy, from the CI platform's identity. */
+async function workloadExec(options: WorkloadExecOptions, command: string, commandArgs: string[], deps: ClientDeps): Promise<number> {
+  const { io } = deps;
+  let proxy;
+  try {
+    const session = await openWorkloadSession(options, deps);
+    const sender = new AuthorizedSender({ fetch: deps.fetch, tokens: session.tokens, key: session.key, nonces: deps.nonces });
+    proxy = await startResourceProxy({ resource: session.resource, sender, fetch: deps.fetch, onProblem: (m) => io.stderr.write(`tether exec: ${m}\n`) });
+    return await runChild(deps, command, commandArgs, childEnvironment(io.env, session.resource, proxy));
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    return reportFailure(io, 'exec', error);
+  } finally {
+    await proxy?.close();
+  }
+}
+
 /**
  * CMD's environment: ours, plus the proxy's addresses. For an http resource the usual proxy variables point at
  * the proxy too (and the resource's host is taken out of NO_PROXY, or they would be ignored for it); for https
@@ -92,7 +124,7 @@ export function childEnvironment(
   return child;
 }
 
-async function runChild(deps: ClientDeps, command: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+export async function runChild(deps: ClientDeps, command: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { io } = deps;
   // Real process streams are handed over directly (so CMD sees the terminal); injected ones are piped.
   const direct = io.stdout === process.stdout && io.stderr === process.stderr;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { defineCommand, urlOption } from '../command.js';
 import { abandonRequest } from '../auth/abandon.js';
+import { deviceKeyIn } from '../auth/device-key.js';
 import { deviceAuthorizationRequest, pollDeviceAuthorization, type DeviceAuthorization } from '../auth/device-flow.js';
 import { discover, type ServerMetadata } from '../auth/discovery.js';
 import { ClientError, isClientError } from '../auth/errors.js';
@@ -9,7 +10,7 @@ import { readTokenLabels } from '../auth/token-response.js';
 import { detectRunContext, type RunContext } from '../context/attended.js';
 import type { Profile } from '../config/profiles.js';
 import { ExitCode } from '../io.js';
-import type { SecretStore } from '../secrets/secret-store.js';
+import { storeLabel, type SecretStore } from '../secrets/secret-store.js';
 import { formatDuration, styles } from '../ui/format.js';
 import { listenForKeys } from '../ui/keypress.js';
 import { renderQr } from '../ui/qr.js';
@@ -29,7 +30,7 @@ const USAGE = `Usage: tether login [--issuer URL] [--scope SCOPE]... [--resource
 
 Signs in with the device flow (RFC 8628): shows a one-time code, a link and a QR code, and waits while you
 approve in a browser. Each login makes a new P-256 DPoP key that never leaves this machine; the tokens are bound
-to it. Secrets go to the OS keychain, or to the in-memory tether agent when no keychain answers.
+to it, and the machine's device key (tether device) vouches for it. Secrets go to the OS keychain, or to the in-memory tether agent when no keychain answers.
 
   --issuer URL     the Tether server (default: $TETHER_ISSUER, then your current session's, then ${DEFAULT_ISSUER})
   --scope SCOPE    scopes to ask for, space-separated or repeated (default: all the client may have)
@@ -100,6 +101,8 @@ async function runLogin(
   // A fresh name per login: a half-finished login can never touch the secrets of the session it would replace.
   const account = `${metadata.issuer}#${randomBytes(8).toString('hex')}`;
   const key = await store.createKey(account);
+  // The machine's device key vouches for this login's fresh key, so the server judges the machine, not the login.
+  const device = await deviceKeyIn(store);
   const http = { fetch: deps.fetch, key, nonces: deps.nonces };
   let saved = false;
   const abort = new AbortController();
@@ -109,10 +112,19 @@ async function runLogin(
   let authorization: DeviceAuthorization | undefined;
   try {
     try {
-      authorization = await deviceAuthorizationRequest(http, metadata, { clientId: CLIENT_ID, ...request });
+      const deviceAttestation = await device.key.attest({ aud: metadata.issuer, cnfJkt: key.jkt });
+      authorization = await deviceAuthorizationRequest(http, metadata, { clientId: CLIENT_ID, ...request, deviceAttestation });
     } catch (error) {
       if (!context.attended && isClientError(error, 'oauth_error') && error.oauthError === 'unauthorized_client') {
         return refuseUnattended(deps, metadata, context, error.message);
+      }
+      if (isClientError(error, 'oauth_error') && error.oauthError === 'unauthorized_client' && /device/i.test(error.message)) {
+        // Most likely this machine is not trusted (yet): say which key the server judged and how to change that.
+        io.stderr.write(
+          `tether login: ${error.message}\n  This machine's device key is ${device.key.jkt} (${device.created ? 'made just now' : 'held in ' + storeLabel(device.store)}).\n` +
+            '  See its trust with tether device status; ask for it with tether device enroll, then have an administrator approve it.\n',
+        );
+        return ExitCode.unauthorized;
       }
       throw error;
     }
@@ -201,6 +213,7 @@ async function runLogin(
         `  Scopes    ${profile.scopes.join(' ') || '(none)'}`,
         '  Key       a new P-256 DPoP key for this login; it never leaves this machine',
         `            thumbprint ${key.jkt}`,
+        `  Device    ${labels.deviceClass ?? 'unknown'}, vouched for by this machine's device key ${device.key.jkt}`,
         ...(store.kind === 'agent'
           ? [
               '  Secrets   in the memory of the tether agent only; nothing secret is on disk',

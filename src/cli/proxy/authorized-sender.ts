@@ -22,7 +22,8 @@ export class AuthorizedSender {
   constructor(
     private readonly options: {
       fetch: typeof fetch;
-      tokens: TokenSource;
+      /** A session's TokenSource, or a workload's (anything that yields and replaces access tokens). */
+      tokens: Pick<TokenSource, 'accessToken' | 'afterRejection'>;
       key: ClientKey;
       nonces: NonceCache;
       /** Told when the session has ended (so the command can say so once). */

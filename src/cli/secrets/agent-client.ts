@@ -1,6 +1,6 @@
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import { createConnection } from 'node:net';
-import type { ClientKey, ProofClaims } from '../auth/dpop-key.js';
+import type { ClientKey, ProofClaims, StatementClaims } from '../auth/dpop-key.js';
 import type { SessionTokens } from '../auth/token-response.js';
 import { MAX_MESSAGE_BYTES, parseSessionTokens, type AgentRequest } from './agent-protocol.js';
 import { SecretStoreError, type SecretStore } from './secret-store.js';
@@ -69,6 +69,12 @@ class AgentHeldKey implements ClientKey {
 
   async proof(claims: ProofClaims): Promise<string> {
     const reply = await this.client.request({ op: 'sign', account: this.account, claims });
+    if (typeof reply['proof'] !== 'string') throw new SecretStoreError('unavailable', 'the tether agent did not sign');
+    return reply['proof'];
+  }
+
+  async attest(claims: StatementClaims): Promise<string> {
+    const reply = await this.client.request({ op: 'attest', account: this.account, claims });
     if (typeof reply['proof'] !== 'string') throw new SecretStoreError('unavailable', 'the tether agent did not sign');
     return reply['proof'];
   }

@@ -1,5 +1,5 @@
 import type { JWK } from 'jose';
-import type { ProofClaims } from '../auth/dpop-key.js';
+import type { ProofClaims, StatementClaims } from '../auth/dpop-key.js';
 import type { SessionTokens } from '../auth/token-response.js';
 
 /**
@@ -12,6 +12,7 @@ export type AgentRequest =
   | { op: 'generate-key'; account: string }
   | { op: 'public-key'; account: string }
   | { op: 'sign'; account: string; claims: ProofClaims }
+  | { op: 'attest'; account: string; claims: StatementClaims }
   | { op: 'read'; account: string }
   | { op: 'write'; account: string; tokens: SessionTokens }
   | { op: 'forget'; account: string }
@@ -53,6 +54,16 @@ export function parseAgentRequest(value: unknown): AgentRequest | string {
         account,
         claims: { htm, htu, ...(ath !== undefined ? { ath } : {}), ...(nonce !== undefined ? { nonce } : {}) },
       };
+    }
+    case 'attest': {
+      // A device statement: the agent fills in iss, times and jti itself; the caller names only aud and cnf.jkt.
+      if (!account) return 'account is required';
+      const claims = r['claims'] as Record<string, unknown> | undefined;
+      if (!claims || typeof claims !== 'object') return 'claims are required';
+      const { aud, cnfJkt } = claims;
+      if (typeof aud !== 'string' || !/^https?:\/\//.test(aud) || aud.length > 4096) return 'claims.aud must be an http(s) URL';
+      if (typeof cnfJkt !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(cnfJkt)) return 'claims.cnfJkt must be a key thumbprint';
+      return { op: 'attest', account, claims: { aud, cnfJkt } };
     }
     case 'write': {
       if (!account) return 'account is required';

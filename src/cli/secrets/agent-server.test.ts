@@ -58,6 +58,24 @@ describe('tether agent', () => {
     assert.equal((await store.loadKey('acct'))?.jkt, key.jkt);
   });
 
+  test('signs device statements with a held key, filling in iss, times and jti itself', async () => {
+    agent = await AgentServer.listen({ socketPath: socket, idleTimeoutMs: 60_000 });
+    const store = new AgentStore(new AgentClient(socket));
+    const key = await store.createKey('tether-device-key');
+    const cnfJkt = 'A'.repeat(43);
+    const statement = await key.attest({ aud: 'https://auth.example', cnfJkt });
+    const header = decodeProtectedHeader(statement);
+    assert.ok(!('d' in (header.jwk as JWK)));
+    const { payload } = await jwtVerify(statement, await importJWK(header.jwk as JWK, 'ES256'), { typ: 'tether-device+jwt', audience: 'https://auth.example' });
+    assert.equal(payload.iss, key.jkt);
+    assert.deepEqual(payload['cnf'], { jkt: cnfJkt });
+    assert.ok(typeof payload.jti === 'string' && Number(payload.exp) - Number(payload.iat) <= 60);
+    // The socket takes only an issuer URL and a thumbprint: nothing else can be slipped into a statement.
+    const client = new AgentClient(socket);
+    await assert.rejects(client.request({ op: 'attest', account: 'tether-device-key', claims: { aud: 'https://auth.example', cnfJkt: 'short' } }), /cnfJkt/);
+    await assert.rejects(client.request({ op: 'attest', account: 'nobody', claims: { aud: 'https://auth.example', cnfJkt } }), /no key/);
+  });
+
   test('holds tokens only beside their key, and forgets an account on request', async () => {
     agent = await AgentServer.listen({ socketPath: socket, idleTimeoutMs: 60_000 });
     const store = new AgentStore(new AgentClient(socket));

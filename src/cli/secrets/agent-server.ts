@@ -141,6 +141,11 @@ export class AgentServer {
         if (!key) return { ok: false, error: 'no key for this account' };
         return { ok: true, proof: await key.proof(request.claims) };
       }
+      case 'attest': {
+        const key = this.session(request.account)?.key;
+        if (!key) return { ok: false, error: 'no key for this account' };
+        return { ok: true, proof: await key.attest(request.claims) };
+      }
       case 'read':
         return { ok: true, tokens: this.session(request.account)?.tokens ?? null };
       case 'write': {

@@ -7,6 +7,8 @@ export interface AccountView {
   username: string;
   /** The seal of the device request being reviewed, or of the code carried, if any. */
   keep?: { name: 'request' | 'carry'; value: string };
+  /** Link to the passkey list (local accounts, on pages with no request in hand). */
+  passkeys?: boolean;
 }
 
 /**
@@ -18,6 +20,7 @@ export function accountBar(view: AccountView): SafeHtml {
   ${csrfField(view.csrf)}
   ${view.keep ? html`<input type="hidden" name="${view.keep.name}" value="${view.keep.value}">` : ''}
   <span>Signed in as <strong>${view.username}</strong></span>
-  <button type="submit" class="link">Switch account</button>
+  <span class="account-actions">${view.passkeys ? html`<a href="/device/passkeys">Passkeys</a>` : ''}
+  <button type="submit" class="link">Switch account</button></span>
 </form>`;
 }

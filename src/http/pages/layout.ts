@@ -8,8 +8,11 @@ const LOGO = html`<svg class="logo" aria-hidden="true" focusable="false" width="
   stroke="currentColor" stroke-width="2.4" stroke-linecap="round"><rect x="2" y="8" width="12" height="8" rx="4"/>
   <rect x="10" y="8" width="12" height="8" rx="4"/></svg>`;
 
-/** The page frame every verification screen shares. */
-export function layout(title: string, body: SafeHtml): string {
+/**
+ * The page frame every verification screen shares. `script` adds the passkey script (a static file of our own
+ * origin, /static/passkey.js); only the pages that offer passkeys load it, and each works without it.
+ */
+export function layout(title: string, body: SafeHtml, options: { script?: boolean } = {}): string {
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -18,6 +21,7 @@ export function layout(title: string, body: SafeHtml): string {
 <meta name="referrer" content="no-referrer">
 <title>${title} · Tether</title>
 <link rel="stylesheet" href="/static/tether.css">
+${options.script ? html`<script src="/static/passkey.js" defer></script>` : ''}
 </head>
 <body>
 <header class="brand">${LOGO} Tether</header>

@@ -11,6 +11,12 @@ export interface SignInView {
   /** Said above the form, such as "signed out" after switching account. */
   notice?: string;
   username?: string;
+  /** Upstream providers, one "Sign in with <label>" button each. */
+  providers?: readonly { name: string; label: string }[];
+  /** The password form: only when local accounts exist (a tenant may have only upstream sign-in). */
+  passwordForm?: boolean;
+  /** The passkey button (shown by /static/passkey.js when the browser has WebAuthn). */
+  passkeys?: boolean;
 }
 
 /**
@@ -18,6 +24,9 @@ export interface SignInView {
  * link rides along sealed, and is confirmed after signing in.
  */
 export function renderSignIn(view: SignInView): string {
+  const providers = view.providers ?? [];
+  const password = view.passwordForm ?? true;
+  const carryQuery = view.carry ? `?carry=${encodeURIComponent(view.carry)}` : '';
   return layout(
     'Sign in',
     html`<h1>Sign in to connect a device</h1>
@@ -26,7 +35,25 @@ ${view.code
   ? html`<p>Sign in first. Then you will check the code <strong class="code-inline">${view.code}</strong> against your device.</p>`
   : html`<p>Sign in first. Then you will enter the code your device shows.</p>`}
 ${view.error ? html`<p class="error" role="alert" id="sign_in_error">${view.error}</p>` : ''}
-<form method="post" action="/device/sign-in">
+${providers.length > 0
+  ? html`<div class="sign-in-choices">${providers.map(
+      (p) => html`<a class="button upstream" href="${`/device/upstream/${p.name}${carryQuery}`}">Sign in with ${p.label}</a>`,
+    )}</div>`
+  : ''}
+${password && view.passkeys
+  ? html`<div class="passkey-choice" id="passkey_choice" hidden>
+  <button type="button" class="secondary" id="passkey_sign_in" data-options="/device/passkey/options" data-csrf="${view.csrf}">Sign in with a passkey</button>
+  <p class="error" role="alert" id="passkey_error" hidden></p>
+</div>
+<form method="post" action="/device/passkey/sign-in" id="passkey_form" hidden>
+  ${csrfField(view.csrf)}
+  ${view.carry ? html`<input type="hidden" name="carry" value="${view.carry}">` : ''}
+  <input type="hidden" name="credential" id="passkey_credential">
+</form>`
+  : ''}
+${password && providers.length > 0 ? html`<p class="divider"><span>or with your Tether password</span></p>` : ''}
+${password
+  ? html`<form method="post" action="/device/sign-in">
   ${csrfField(view.csrf)}
   ${view.carry ? html`<input type="hidden" name="carry" value="${view.carry}">` : ''}
   <label for="username">Username</label>
@@ -36,6 +63,8 @@ ${view.error ? html`<p class="error" role="alert" id="sign_in_error">${view.erro
   <input id="password" name="password" type="password" autocomplete="current-password" required
     ${view.error ? html`autofocus aria-invalid="true" aria-describedby="sign_in_error"` : ''}>
   <button type="submit" class="primary">Sign in</button>
-</form>`,
+</form>`
+  : ''}`,
+    { script: password && view.passkeys === true },
   );
 }

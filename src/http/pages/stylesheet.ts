@@ -41,6 +41,21 @@ button.link { background: none; border: 0; padding: 0; margin: 0; color: var(--a
 .letters { overflow-wrap: anywhere; }
 .withheld { text-decoration: line-through; }
 .withheld-note { margin: 6px 0 0; }
+a.button { display: block; text-align: center; text-decoration: none; font-weight: 700; padding: 12px 20px; border: 2px solid transparent; border-radius: 8px; margin-top: 12px; }
+input::placeholder { color: #9aa3ae; }
+a.button.upstream { background: var(--accent); color: #fff; }
+a.button.upstream:hover { filter: brightness(.92); }
+.sign-in-choices { margin-top: 16px; }
+button.secondary { width: 100%; background: #fff; color: var(--accent); border-color: var(--accent); margin-top: 12px; }
+.divider { display: flex; align-items: center; gap: 12px; color: var(--muted); font-size: 14px; margin: 24px 0 0; }
+.divider::before, .divider::after { content: ""; flex: 1; border-top: 1px solid var(--line); }
+.account-actions { display: inline-flex; gap: 16px; align-items: baseline; }
+.account-actions a { font-weight: 600; font-size: 14px; }
+.passkeys { list-style: none; margin: 16px 0; padding: 0; border-top: 1px solid var(--line); }
+.passkeys li { display: flex; justify-content: space-between; align-items: center; gap: 12px; padding: 12px 0; border-bottom: 1px solid var(--line); overflow-wrap: anywhere; }
+.passkeys form { flex: none; }
+button.remove { margin: 0; padding: 8px 14px; background: #fff; color: var(--bad); border-color: var(--bad); font-size: 14px; }
+[hidden] { display: none !important; }
 footer { text-align: center; color: var(--muted); font-size: 13px; padding: 8px 24px 32px; }
 a { color: var(--accent); }
 @media (max-width: 600px) {

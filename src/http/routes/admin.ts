@@ -50,6 +50,10 @@ export interface AdminDeps {
   revocations: RevocationStore;
   devices: DeviceStore;
   clock: Clock;
+  /** Offboarding (docs/workloads.md): suspends a person's workloads and revokes their tokens; returns how many. */
+  offboard?: (userId: string, actor: string, reason: string) => Promise<number>;
+  /** Every workload, as the workload API describes them (docs/workloads.md). */
+  workloads?: () => Promise<unknown[]>;
   /** Signing key rotation (`/admin/keys`). */
   signingKeys?: KeyAdminDeps;
 }
@@ -114,13 +118,23 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
         reason: parsed.data.reason,
         via: 'admin_api',
       });
-      return noStore(reply).code(201).send({ revocation: statement, grants_revoked: grants.length, grants });
+      // Revoking all of a person's grants offboards them: their workloads stop too (OWASP NHI1).
+      const workloads =
+        parsed.data.kind === 'user' && deps.offboard ? await deps.offboard(statement.value ?? '', actor, parsed.data.reason) : undefined;
+      return noStore(reply)
+        .code(201)
+        .send({ revocation: statement, grants_revoked: grants.length, grants, ...(workloads !== undefined ? { workloads_suspended: workloads } : {}) });
     });
 
     admin.get('/admin/revocations', async (request, reply) => {
       const since = Number((request.query as Record<string, unknown>)['since'] ?? 0);
       if (!Number.isFinite(since) || since < 0) throw new InvalidRequest('since must be a time in seconds.');
       return noStore(reply).send({ revocations: await deps.revocations.listRevocations(since) });
+    });
+
+    admin.get('/admin/workloads', async (_request, reply) => {
+      if (!deps.workloads) throw new InvalidRequest('Workloads are not available on this server.');
+      return noStore(reply).send({ workloads: await deps.workloads() });
     });
 
     admin.get('/admin/devices', async (_request, reply) => {
@@ -143,7 +157,12 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
       return noStore(reply).send({ device: deviceJson(record) });
     });
 
-    /** Takes trust away: the key is unmanaged again from the next request (tokens already issued keep their claims). */
+    /**
+     * Takes trust away: the key is unmanaged again from the next step of policy (a refresh asks the registry), and
+     * a revocation statement by the key goes to every guard over /events, covering tokens bound to it (`cnf.jkt`)
+     * or vouched for by it (`device_jkt`) issued until now: their next API request is refused, and the client's
+     * refresh gets tokens only as far as policy allows an unmanaged device.
+     */
     admin.post('/admin/devices/:jkt/revoke', async (request, reply) => {
       const jkt = deviceParam(request);
       const body = parseBody(deviceRevocationBody, request.body);
@@ -151,6 +170,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
       const now = deps.clock.now();
       const record = await deps.devices.revoke(jkt, { by: actor, now }, (r) => [deviceAction('device.revoke', r, actor, now, body.reason)]);
       if (!record) return noDevice(reply);
+      await deps.revoker.revoke({ kind: 'jkt', value: jkt, actor, reason: body.reason ?? 'device trust revoked', via: 'admin_api', tokensOnly: true });
       request.log.info({ jkt, actor }, 'device trust revoked by an administrator');
       return noStore(reply).send({ device: deviceJson(record) });
     });

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { DeviceStore } from '../../devices/device-store.js';
+import { trustOf, type DeviceStore } from '../../devices/device-store.js';
 import { enrollDevice } from '../../devices/enrollment.js';
 import type { DpopVerifier } from '../../dpop/proof.js';
 import { InvalidDpopProof } from '../../oauth/errors.js';
@@ -36,5 +36,19 @@ export function registerDeviceEnrollmentRoute(app: FastifyInstance, deps: Device
     return noStore(reply)
       .code(record.status === 'approved' ? 200 : 202)
       .send({ jkt: record.jkt, name: record.name, requested_class: record.requestedClass, status: record.status, class: record.class });
+  });
+
+  /**
+   * `GET /devices/self`: a device asks how the server sees its own key (`tether device status`). Proven like
+   * enrollment, by a DPoP proof of the key, so the answer is only ever about the caller's key and never lists or
+   * names another device; it says only the status (`not_enrolled`, `pending`, `approved`, `revoked`) and class.
+   */
+  const selfHtu = `${deps.issuer}/devices/self`;
+  app.get('/devices/self', async (request, reply) => {
+    const proof = dpopHeader(request);
+    if (!proof) throw new InvalidDpopProof('Asking about a device needs a DPoP proof by its key.');
+    const { jkt } = await deps.dpop.verify(proof, { htm: 'GET', htu: selfHtu, now: deps.clock.now() });
+    const record = await deps.devices.get(jkt);
+    return noStore(reply).send({ jkt, status: record?.status ?? 'not_enrolled', class: record ? trustOf(record)?.class ?? null : null });
   });
 }

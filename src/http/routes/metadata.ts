@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { SUPPORTED_GRANTS } from '../../config/schema.js';
+import { JWT_BEARER_GRANT, SUPPORTED_GRANTS, TOKEN_EXCHANGE_GRANT } from '../../config/schema.js';
 import { DPOP_ALGORITHMS } from '../../dpop/proof.js';
 import { SIGNING_ALG, type KeyRing } from '../../tokens/signing-keys.js';
 
@@ -19,7 +19,7 @@ export function registerMetadataRoutes(app: FastifyInstance, opts: { issuer: str
     revocation_endpoint: `${issuer}/revoke`,
     introspection_endpoint: `${issuer}/introspect`,
     jwks_uri: `${issuer}/jwks`,
-    grant_types_supported: [...SUPPORTED_GRANTS],
+    grant_types_supported: [...SUPPORTED_GRANTS, TOKEN_EXCHANGE_GRANT, JWT_BEARER_GRANT],
     response_types_supported: [],
     scopes_supported: opts.scopes,
     token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],

@@ -3,11 +3,13 @@ import type { DeviceDecisions, PendingRequest } from '../../device-flow/decision
 import { formatUserCode, normalizeUserCode } from '../../device-flow/user-code.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { Clock } from '../../shared/clock.js';
-import type { UserDirectory } from '../../users/user.js';
-import type { BrowserSession, BrowserSessions, CarriedCode } from '../../verification/browser-session.js';
+import { PASSWORD_SIGN_IN, type Authentication, type User, type UserDirectory } from '../../users/user.js';
+import type { BrowserSessions, CarriedCode } from '../../verification/browser-session.js';
 import type { CodeEntry } from '../../verification/code-entry.js';
 import { sameNetwork } from '../../verification/network.js';
+import type { Passkeys } from '../../verification/passkeys.js';
 import type { SignIn } from '../../verification/sign-in.js';
+import type { UpstreamSignIn } from '../../verification/upstream-sign-in.js';
 import { readCookie, sessionCookie, setSessionCookie } from '../cookies.js';
 import { formOf } from '../form-body.js';
 import type { AccountView } from '../pages/account-bar.js';
@@ -22,9 +24,13 @@ import {
 import { html, type SafeHtml } from '../pages/html.js';
 import { renderReview } from '../pages/review.js';
 import { renderSignIn } from '../pages/sign-in.js';
+import { PASSKEY_SCRIPT } from '../pages/passkey-script.js';
 import { STYLESHEET } from '../pages/stylesheet.js';
 import { requestContext } from '../request-context.js';
 import { securePage } from '../security-headers.js';
+import { registerPasskeyRoutes } from './passkeys.js';
+import { registerUpstreamSignInRoutes } from './upstream-sign-in.js';
+import type { Live, SignInPageExtras, VerificationFlow } from './verification-flow.js';
 
 export interface VerificationDeps {
   issuer: string;
@@ -35,11 +41,14 @@ export interface VerificationDeps {
   signIn: SignIn;
   users: UserDirectory;
   clock: Clock;
+  /** Whether local accounts exist: without any, the page offers only the upstream providers. */
+  localAccounts?: boolean;
+  upstream?: UpstreamSignIn;
+  passkeys?: Passkeys;
 }
 
 const SESSION_MAX_AGE = 3600;
 const page = { config: { page: true } };
-type Live = { id: string; session: BrowserSession };
 
 /**
  * The verification page (RFC 8628 §3.3): sign in, then enter or confirm the code, review, approve or deny.
@@ -62,8 +71,8 @@ export function registerVerificationRoutes(app: FastifyInstance, deps: Verificat
     return started;
   }
 
-  function send(reply: FastifyReply, body: string, status = 200) {
-    return securePage(reply).code(status).type('text/html; charset=utf-8').send(body);
+  function send(reply: FastifyReply, body: string, status = 200, options: { script?: boolean } = {}) {
+    return securePage(reply, options).code(status).type('text/html; charset=utf-8').send(body);
   }
 
   /** A POST from our own form in this browser, or none at all. */
@@ -79,19 +88,40 @@ export function registerVerificationRoutes(app: FastifyInstance, deps: Verificat
 
   async function account(s: Live & { session: { userId: string } }, keep?: AccountView['keep']): Promise<AccountView> {
     const user = await deps.users.find(s.session.userId);
-    return { csrf: deps.sessions.csrfToken(s.id), username: user?.displayName ?? s.session.userId, ...(keep ? { keep } : {}) };
+    // Passkeys belong to local accounts (an upstream person's ids hold the provider's name and a colon).
+    const passkeys = deps.passkeys !== undefined && !s.session.userId.includes(':') && !keep;
+    return { csrf: deps.sessions.csrfToken(s.id), username: user?.displayName ?? s.session.userId, ...(keep ? { keep } : {}), ...(passkeys ? { passkeys } : {}) };
   }
 
-  function signInPage(reply: FastifyReply, s: Live, carried: CarriedCode | undefined, status = 200, extra: { error?: string; notice?: string; username?: string } = {}) {
+  const localAccounts = deps.localAccounts ?? true;
+  const providers = (deps.upstream?.providers() ?? []).map((p) => ({ name: p.name, label: p.label }));
+
+  function signInPage(reply: FastifyReply, s: Live, carried: CarriedCode | undefined, status = 200, extra: SignInPageExtras = {}) {
+    const passkeys = localAccounts && deps.passkeys !== undefined;
     return send(
       reply,
       renderSignIn({
         csrf: deps.sessions.csrfToken(s.id),
         ...(carried ? { carry: deps.sessions.sealCode(s.id, carried), code: formatUserCode(carried.code) } : {}),
         ...extra,
+        providers,
+        passwordForm: localAccounts,
+        passkeys,
       }),
       status,
+      { script: passkeys },
     );
+  }
+
+  /** Every sign-in method ends here: a new session id (a planted one is worthless), then the code in hand. */
+  async function signedIn(request: FastifyRequest, reply: FastifyReply, previous: Live, user: User, authentication: Authentication, carried: CarriedCode | undefined, authTime?: number) {
+    const next = await deps.sessions.signIn(previous.id, user.id, authentication, authTime);
+    setSessionCookie(reply, cookie, next.id, SESSION_MAX_AGE);
+    const live = { ...next, session: { ...next.session, userId: user.id } };
+    if (!carried) return entryPage(reply, live);
+    // A code from the link is confirmed against the device first; one the person typed is checked now.
+    if (carried.via === 'link') return confirmPage(reply, live, carried.code);
+    return enterCode(request, reply, live, carried.code);
   }
 
   async function confirmPage(reply: FastifyReply, s: Live & { session: { userId: string } }, code: string) {
@@ -106,8 +136,9 @@ export function registerVerificationRoutes(app: FastifyInstance, deps: Verificat
   async function review(reply: FastifyReply, request: FastifyRequest, s: Live & { session: { userId: string; authTime: number | null } }, pending: PendingRequest) {
     const user = await deps.users.find(s.session.userId);
     const approver = requestContext(request);
+    const signIn = { ...(s.session.authentication ?? PASSWORD_SIGN_IN), at: s.session.authTime ?? deps.clock.now() };
     const outcome = user
-      ? await deps.decisions.preview(pending, user, s.session.authTime ?? deps.clock.now(), approver)
+      ? await deps.decisions.preview(pending, user, signIn, approver)
       : { refused: 'The signed-in account no longer exists.' };
     return send(
       reply,
@@ -152,7 +183,23 @@ export function registerVerificationRoutes(app: FastifyInstance, deps: Verificat
   app.get('/static/tether.css', (_request, reply) => {
     reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET);
   });
+  app.get('/static/passkey.js', (_request, reply) => {
+    reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=3600').header('x-content-type-options', 'nosniff').send(PASSKEY_SCRIPT);
+  });
   app.get('/', (_request, reply) => reply.redirect('/device'));
+
+  const flow: VerificationFlow = {
+    session,
+    postedSession,
+    existingSession: (request) => deps.sessions.find(readCookie(request, cookie.name)),
+    send,
+    signInPage,
+    openCarried: (s, sealed) => deps.sessions.openCode(s.id, sealed ?? undefined),
+    signedIn,
+    account: (s) => account(s),
+  };
+  if (deps.upstream) registerUpstreamSignInRoutes(app, flow, { upstream: deps.upstream, issuer: deps.issuer });
+  if (deps.passkeys) registerPasskeyRoutes(app, flow, { passkeys: deps.passkeys, users: deps.users, sessions: deps.sessions });
 
   app.get('/device', page, async (request, reply) => {
     const s = await session(request, reply);
@@ -199,15 +246,8 @@ export function registerVerificationRoutes(app: FastifyInstance, deps: Verificat
       }
       case 'wrong':
         return signInPage(reply, s, carried, 401, { error: 'Wrong username or password.', username });
-      case 'signed_in': {
-        const signedIn = await deps.sessions.signIn(s.id, outcome.user.id, 'pwd');
-        setSessionCookie(reply, cookie, signedIn.id, SESSION_MAX_AGE);
-        const live = { ...signedIn, session: { ...signedIn.session, userId: outcome.user.id } };
-        if (!carried) return entryPage(reply, live);
-        // A code from the link is confirmed against the device first; one the person typed is checked now.
-        if (carried.via === 'link') return confirmPage(reply, live, carried.code);
-        return enterCode(request, reply, live, carried.code);
-      }
+      case 'signed_in':
+        return signedIn(request, reply, s, outcome.user, PASSWORD_SIGN_IN, carried);
     }
   });
 
@@ -238,7 +278,8 @@ export function registerVerificationRoutes(app: FastifyInstance, deps: Verificat
     if (!user || !pending) return send(reply, renderExpired(), 410);
     const approver = requestContext(request);
     if (decision === 'approve') {
-      const outcome = await deps.decisions.approve(pending, user, authTime, approver);
+      const signIn = { ...(s.session.authentication ?? PASSWORD_SIGN_IN), at: authTime };
+      const outcome = await deps.decisions.approve(pending, user, signIn, approver);
       if (outcome.status === 'gone') {
         return send(reply, (await deps.decisions.wasAbandoned({ id: pending.authorization.id })) ? renderCancelled() : renderExpired(), 410);
       }

@@ -9,7 +9,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
     .createTable('directory_users')
     .addColumn('id', 'text', (c) => c.primaryKey())
-    // Canonical (canonicalUsername); unique, including the markers deleted people leave so no restart seeds them again.
+    // Canonical (canonicalUserId); unique, including the markers deleted people leave so no restart seeds them again.
     .addColumn('user_name', 'text', (c) => c.notNull().unique())
     .addColumn('display_name', 'text', (c) => c.notNull())
     .addColumn('emails', 'text', (c) => c.notNull())
