@@ -313,6 +313,22 @@ export function boundPolls(server, { clientId, devices, ...options }) {
   };
   const prefix = `grant_type=${encodeURIComponent(DEVICE_CODE_GRANT)}&client_id=${encodeURIComponent(clientId)}&device_code=`;
   let next = 0;
+  const request = {
+    method: 'POST',
+    path: new URL(server.endpoints.token).pathname,
+    headers: { 'content-type': FORM, 'user-agent': USER_AGENT },
+    setupRequest(req) {
+      const device = devices[next++ % devices.length];
+      req.body = prefix + encodeURIComponent(device.deviceCode);
+      req.headers.DPoP = freshProof(device.key, server.endpoints.token);
+      return req;
+    },
+    onResponse: (status, body) => tally.record(status, body),
+  };
+  return drive(server, options, request, tally);
+}
+
+/**
  * POST token with a pre-made form body and DPoP proof per request, each used once (`pool.exhausted` counts
  * requests that had to reuse one, which the server must refuse); only 200s count. For token exchange and the
  * JWT bearer grant (docs/workloads.md), whose subject tokens, assertions and proofs are all single-use.
@@ -324,9 +340,6 @@ export function singleUseTokenRequests(server, pool, options) {
     path: new URL(server.endpoints.token).pathname,
     headers: { 'content-type': FORM, 'user-agent': USER_AGENT },
     setupRequest(req) {
-      const device = devices[next++ % devices.length];
-      req.body = prefix + encodeURIComponent(device.deviceCode);
-      req.headers.DPoP = freshProof(device.key, server.endpoints.token);
       const k = pool.cursor++;
       if (k >= pool.items.length) pool.exhausted++;
       const item = pool.items[k % pool.items.length];
