@@ -2,9 +2,21 @@
 // count toward a rate and a misconfigured run shows up as "unexpected" instead of as a fast one.
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
+import { freshProof, tokenResponse } from './flows.mjs';
 import { DEVICE_CODE_GRANT } from './servers.mjs';
 
 const FORM = 'application/x-www-form-urlencoded';
+
+let nextAddress = 0;
+/**
+ * The device's address as a proxy in front of the server names it (X-Forwarded-For): a million addresses in turn
+ * (10.0.0.0/12), so per-address limits see a fleet, not one host. Tether trusts it from loopback only (the bench
+ * config's listen.trusted_proxies); oidc-provider ignores it.
+ */
+export function deviceAddress() {
+  const n = nextAddress++ % 1_048_576;
+  return `10.${n >> 16}.${(n >> 8) & 255}.${n & 255}`;
+}
 const USER_AGENT = 'tether-bench/1 (autocannon)';
 
 /**
@@ -81,6 +93,7 @@ async function drive(server, options, request, tally) {
   return {
     seconds,
     total: tally.valid + tally.unexpected,
+    slowDown: tally.slowDown,
     valid: tally.valid,
     rate: tally.valid / seconds,
     unexpected: tally.unexpected,
@@ -100,17 +113,24 @@ async function drive(server, options, request, tally) {
  * POST device_authorization with just client_id (RFC 8628 §3.1). Device codes from successful answers go into
  * `codes` (a ring of the most recent `codes.size`), to be polled later.
  */
-export function deviceAuthorizations(server, { clientId, codes, ...options }) {
-  const tally = new Tally((status) => status === 200);
+export function deviceAuthorizations(server, { clientId, codes, withUserCode = false, ...options }) {
+  const tally = new Tally((status, body) => status === 200 && body.includes('"device_code":"') && body.includes('"user_code":"') && body.includes('"expires_in":'));
   const path = new URL(server.endpoints.deviceAuthorization).pathname;
   const request = {
     method: 'POST',
     path,
     headers: { 'content-type': FORM, 'user-agent': USER_AGENT },
     body: `client_id=${encodeURIComponent(clientId)}`,
+    setupRequest(req) {
+      req.headers['x-forwarded-for'] = deviceAddress();
+      return req;
+    },
     onResponse(status, body) {
       tally.record(status, body);
-      if (status === 200) codes?.add(/"device_code":"([^"]+)"/.exec(body)?.[1]);
+      if (status !== 200) return;
+      const deviceCode = /"device_code":"([^"]+)"/.exec(body)?.[1];
+      if (withUserCode) codes?.add(deviceCode && { deviceCode, userCode: /"user_code":"([^"]+)"/.exec(body)?.[1] });
+      else codes?.add(deviceCode);
     },
   };
   return drive(server, options, request, tally);
@@ -179,6 +199,128 @@ export function pendingPolls(server, feed, options) {
       const { body, proof } = feed.next();
       req.body = body;
       req.headers.DPoP = proof;
+      return req;
+    },
+    onResponse: (status, body) => tally.record(status, body),
+  };
+  return drive(server, options, request, tally);
+}
+
+/**
+ * Redeems approved device codes, each once, each with a fresh proof by its device's key; every valid answer (200,
+ * DPoP access token, refresh token) becomes a refresh chain in `chains`.
+ */
+export function redemptions(server, { clientId, devices, chains, ...options }) {
+  const tally = new Tally((status, body) => {
+    const tokens = tokenResponse(status, body);
+    return tokens !== undefined;
+  });
+  const prefix = `grant_type=${encodeURIComponent(DEVICE_CODE_GRANT)}&client_id=${encodeURIComponent(clientId)}&device_code=`;
+  let next = 0;
+  const request = {
+    method: 'POST',
+    path: new URL(server.endpoints.token).pathname,
+    headers: { 'content-type': FORM, 'user-agent': USER_AGENT },
+    setupRequest(req, context) {
+      const device = devices[next++ % devices.length];
+      context.device = device;
+      req.body = prefix + encodeURIComponent(device.deviceCode);
+      req.headers.DPoP = freshProof(device.key, server.endpoints.token);
+      return req;
+    },
+    onResponse(status, body, context) {
+      tally.record(status, body);
+      const tokens = tokenResponse(status, body);
+      if (tokens) chains.push({ ...tokens, key: context.device.key });
+    },
+  };
+  return drive(server, { ...options, amount: options.amount ?? devices.length }, request, tally);
+}
+
+/**
+ * Refreshes along rotating chains: each request takes the chain at the front, sends its current refresh token with
+ * a fresh proof by the chain's key, and puts the chain back with the new token from the answer. A chain is in
+ * flight on one connection at a time, so no token is ever sent twice (a reuse would revoke its grant).
+ */
+export function refreshes(server, { clientId, chains, ...options }) {
+  const tally = new Tally((status, body) => tokenResponse(status, body) !== undefined);
+  const prefix = `grant_type=refresh_token&client_id=${encodeURIComponent(clientId)}&refresh_token=`;
+  const request = {
+    method: 'POST',
+    path: new URL(server.endpoints.token).pathname,
+    headers: { 'content-type': FORM, 'user-agent': USER_AGENT },
+    setupRequest(req, context) {
+      const chain = chains.shift();
+      if (!chain) throw new Error('refresh: no chain free; more chains than connections are needed');
+      context.chain = chain;
+      req.body = prefix + encodeURIComponent(chain.refresh);
+      req.headers.DPoP = freshProof(chain.key, server.endpoints.token);
+      return req;
+    },
+    onResponse(status, body, context) {
+      tally.record(status, body);
+      const tokens = tokenResponse(status, body);
+      if (tokens) chains.push({ ...tokens, key: context.chain.key });
+    },
+  };
+  return drive(server, options, request, tally);
+}
+
+/** Introspects access tokens round-robin as a resource server (client_secret_basic); valid: 200 and active. */
+export function introspections(server, { client, tokens, ...options }) {
+  const tally = new Tally((status, body) => status === 200 && body.includes('"active":true') && body.includes('"sub":'));
+  const authorization = `Basic ${Buffer.from(`${encodeURIComponent(client.id)}:${encodeURIComponent(client.secret)}`).toString('base64')}`;
+  let next = 0;
+  const request = {
+    method: 'POST',
+    path: new URL(server.endpoints.introspection).pathname,
+    headers: { 'content-type': FORM, 'user-agent': USER_AGENT, authorization },
+    setupRequest(req) {
+      req.body = `token=${encodeURIComponent(tokens[next++ % tokens.length])}`;
+      return req;
+    },
+    onResponse: (status, body) => tally.record(status, body),
+  };
+  return drive(server, options, request, tally);
+}
+
+/** The constant node:http route, with a body the size of a poll's. */
+export function constantRoute(server, options) {
+  const tally = new Tally((status, body) => status === 200 && body.includes('authorization_pending'));
+  const request = {
+    method: 'POST',
+    path: '/',
+    headers: { 'content-type': FORM, 'user-agent': USER_AGENT },
+    body: `grant_type=${encodeURIComponent(DEVICE_CODE_GRANT)}&client_id=bench-device&device_code=${'x'.repeat(43)}`,
+    onResponse: (status, body) => tally.record(status, body),
+  };
+  return drive(server, options, request, tally);
+}
+
+/**
+ * Pending polls of codes bound to their device's key, round-robin, each with a fresh proof by that key: the poll
+ * whose signature Tether checks (a bound code's answer depends on who signed).
+ */
+export function boundPolls(server, { clientId, devices, ...options }) {
+  const tally = new Tally(
+    (status, body) => status === 400 && (body.includes('"authorization_pending"') || body.includes('"slow_down"')),
+  );
+  tally.slowDown = 0;
+  const record = tally.record.bind(tally);
+  tally.record = (status, body) => {
+    if (body.includes('"slow_down"')) tally.slowDown++;
+    record(status, body);
+  };
+  const prefix = `grant_type=${encodeURIComponent(DEVICE_CODE_GRANT)}&client_id=${encodeURIComponent(clientId)}&device_code=`;
+  let next = 0;
+  const request = {
+    method: 'POST',
+    path: new URL(server.endpoints.token).pathname,
+    headers: { 'content-type': FORM, 'user-agent': USER_AGENT },
+    setupRequest(req) {
+      const device = devices[next++ % devices.length];
+      req.body = prefix + encodeURIComponent(device.deviceCode);
+      req.headers.DPoP = freshProof(device.key, server.endpoints.token);
       return req;
     },
     onResponse: (status, body) => tally.record(status, body),

@@ -8,7 +8,7 @@ const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 export async function preflight(server, { clientId, keys }) {
   const started = await fetch(server.endpoints.deviceAuthorization, {
     method: 'POST',
-    headers: FORM,
+    headers: { ...FORM, 'x-forwarded-for': '192.0.2.1' },
     body: new URLSearchParams({ client_id: clientId }),
   });
   const body = await started.text();

@@ -1,126 +1,282 @@
-// `npm run bench`: device authorization and DPoP pending-poll throughput, Tether (SQLite, durable) against npm
-// oidc-provider (in memory), each server alone on one core, driven identically from the other core.
+// `npm run bench`: every hot path of the server, Tether (real binary, SQLite, durable) beside npm oidc-provider
+// (in memory), each as a fraction of its ceiling, all from one run. Both servers, the constant node:http route and
+// the crypto probe run at once, pinned to one core; the load generator (autocannon, this process) has the other.
+// Every path is measured in rounds that alternate the servers, so load from elsewhere on the machine cannot single
+// one out; per path the best round by server CPU-second counts (other work only ever lowers a rate).
+//
+// Knobs (environment): BENCH_SECONDS (per timed window, default 4), BENCH_ROUNDS (default 2), BENCH_DEVICES
+// (codes polled, default 20,000), BENCH_REDEEM (approved codes redeemed per server and round, default 1,500).
 import { cpus } from 'node:os';
 import { clientKeys, signProofs } from './dpop-proofs.mjs';
-import { CodeRing, PollFeed, deviceAuthorizations, pendingPolls } from './load.mjs';
+import { approveAll, proofKey, startDevices } from './flows.mjs';
+import { CodeRing, PollFeed, boundPolls, constantRoute, deviceAuthorizations, introspections, pendingPolls, redemptions, refreshes } from './load.mjs';
 import { preflight } from './preflight.mjs';
-import { comparison, detail, int, problems, warnings } from './report.mjs';
-import { setUpPinning, startOidcProvider, startTether } from './servers.mjs';
+import { detail, int, problems, table, warnings } from './report.mjs';
+import { INTROSPECTOR, setUpPinning, startConstant, startCrypto, startOidcProvider, startTether } from './servers.mjs';
 
+const env = (name, fallback) => Number(process.env[name] ?? fallback);
 // Identical for both servers. 32 keep-alive connections saturate one single-threaded server without queueing
 // so deep that latency dominates; no pipelining, as real OAuth clients do not pipeline.
 const LOAD = { connections: 32, pipelining: 1 };
-const WARMUP_SECONDS = 3;
-const SECONDS = 10;
-// 20,000 codes polled round-robin: below 20,000 polls/s no code is polled twice within a second, so Tether's
-// pacer (client interval 1 s) never answers slow_down; real clients would poll each code every 5 s.
-const DEVICES = 20_000;
+const SECONDS = env('BENCH_SECONDS', 4);
+const ROUNDS = env('BENCH_ROUNDS', 2);
+const WARMUP_SECONDS = 2;
+// Codes polled round-robin: below DEVICES polls/s no code is polled twice within a second, so Tether's pacer
+// (client interval 1 s) never answers slow_down; real clients would poll each code every 5 s.
+const DEVICES = env('BENCH_DEVICES', 20_000);
 const DEVICES_PER_KEY = 1_000;
-const WARMUP_POLLS = 6_000;
+const REDEEM = env('BENCH_REDEEM', 1_500);
+// Codes bound to a key, polled round-robin: fewer than polls per second would re-poll a code within its 1 s interval.
+const BOUND_DEVICES = env('BENCH_BOUND_DEVICES', 8_000);
 const TOP_UP_SECONDS = 15;
 const CLIENT_ID = 'bench-device';
-const TARGETS = { deviceAuthorization: 2, poll: 4, pollCoreFraction: 0.25 };
+const TARGETS = { deviceAuthorization: 2, poll: 4, boundPoll: 4, redemption: 3, refresh: 3, pollCoreFraction: 0.25 };
 // The issue's scenario: 10,000 devices each polling every 5 s.
 const SCENARIO_POLLS_PER_SECOND = 10_000 / 5;
+// Keycloak's published sizing: 120 refresh-token grants per second per vCPU (keycloak.org, "Concepts for sizing CPU
+// and memory resources"), against its own database.
+const KEYCLOAK_REFRESH_PER_VCPU = 120;
 
 const log = (line = '') => process.stdout.write(`${line}\n`);
+const best = (runs) => runs.reduce((a, b) => (b.perCpuSecond > a.perCpuSecond ? b : a));
 
-async function benchmark(start, keys, pinned, devices) {
-  const server = await start({ clientId: CLIENT_ID, pinned });
-  const say = (what) => log(`  ${server.name}: ${what}`);
-  try {
-    await preflight(server, { clientId: CLIENT_ID, keys });
-    const codes = new CodeRing(devices);
-    say(`device authorization, ${WARMUP_SECONDS} s warm-up + ${SECONDS} s`);
-    await deviceAuthorizations(server, { ...LOAD, clientId: CLIENT_ID, codes, duration: WARMUP_SECONDS });
-    const deviceAuthorization = await deviceAuthorizations(server, { ...LOAD, clientId: CLIENT_ID, codes, duration: SECONDS });
-    if (codes.items.length < devices) {
-      const missing = devices - codes.items.length;
-      say(`creating ${int(missing)} more device codes (at most ${TOP_UP_SECONDS} s)`);
-      await deviceAuthorizations(server, { ...LOAD, clientId: CLIENT_ID, codes, amount: missing, maxSeconds: TOP_UP_SECONDS });
-      if (codes.items.length < devices) say(`polling ${int(codes.items.length)} codes instead of ${int(devices)}`);
+/** Runs `measure(server)` for each server, ROUNDS times, the order swapped every round; the best round each. */
+async function alternate(servers, label, measure) {
+  const runs = new Map(servers.map((s) => [s, []]));
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = r % 2 === 0 ? servers : [...servers].reverse();
+    for (const server of order) {
+      log(`  ${label}, round ${r + 1}: ${server.name}`);
+      const run = () => measure(server, r);
+      const name = `${label.replace(/\W+/g, '-')}-${r + 1}`;
+      runs.get(server).push(await (server.profiler ? server.profiler.around(name, run) : run()));
     }
-
-    const feed = new PollFeed({ clientId: CLIENT_ID, codes: codes.items });
-    const sign = (count) =>
-      signProofs({ keys, htu: server.endpoints.token, from: feed.cursor, count, devices: feed.devices, devicesPerKey: DEVICES_PER_KEY });
-    feed.load(await sign(WARMUP_POLLS));
-    // The warm-up is a fixed number of polls; its rate (the better of wall-clock and per-CPU-second, in case
-    // something else shared the core) sizes the proof pool for the timed run, with headroom.
-    const warm = await pendingPolls(server, feed, { ...LOAD, amount: WARMUP_POLLS, maxSeconds: SECONDS });
-    let expected = Math.max(warm.total / warm.seconds, warm.total / (warm.serverCpu * warm.seconds) || 0);
-    let poll;
-    for (let attempt = 1; attempt <= 2; attempt++) {
-      const poolSize = Math.ceil(expected * SECONDS * 1.5) + 2_000;
-      say(`signing ${int(poolSize)} DPoP proofs, then pending polls for ${SECONDS} s`);
-      feed.load(await sign(poolSize));
-      poll = await pendingPolls(server, feed, { ...LOAD, duration: SECONDS });
-      poll.exhausted = feed.exhausted;
-      if (poll.exhausted === 0) break;
-      // The warm-up underestimated the server (cold JIT); measure again with a pool sized from this run.
-      expected = poll.total / poll.seconds;
-      say(`ran out of proofs after ${int(poolSize)}; once more with a bigger pool`);
-    }
-    return { deviceAuthorization, poll, devices: feed.devices };
-  } finally {
-    await server.stop();
   }
+  return new Map([...runs].map(([s, list]) => [s, { ...best(list), rounds: list }]));
 }
 
 async function main() {
   const pinned = setUpPinning();
-  log(`Tether vs oidc-provider — ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`);
+  log(`Tether vs oidc-provider, every hot path — ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`);
   log(
     pinned
-      ? '  each server pinned to CPU 1 (taskset -c 1), load generator pinned to CPU 0'
+      ? '  servers pinned to CPU 1 (taskset -c 1), load generator pinned to CPU 0'
       : '  NOTE: taskset or a second core is missing: servers and load generator are NOT pinned; figures are rougher',
   );
   log(
-    `  ${LOAD.connections} connections, pipelining ${LOAD.pipelining}, ${SECONDS} s per measurement after warm-up; ` +
-      `${int(DEVICES)} device codes polled round-robin, one ES256 DPoP key per ${int(DEVICES_PER_KEY)}, a fresh proof per poll`,
+    `  ${LOAD.connections} connections, pipelining ${LOAD.pipelining}, ${SECONDS} s per window, ${ROUNDS} rounds alternating the servers (best counts); ` +
+      `${int(DEVICES)} codes polled round-robin, ${int(REDEEM)} redeemed per round; a fresh ES256 DPoP proof per request`,
   );
-  log('  Tether: real binary, SQLite WAL (synchronous=normal) · oidc-provider: in-memory adapter');
+  log('  Tether: real binary, SQLite WAL (synchronous=normal) · oidc-provider: in-memory adapter, ES256 JWT access tokens, rotating refresh tokens');
   log();
 
   const keys = await clientKeys(DEVICES / DEVICES_PER_KEY);
-  const tether = await benchmark(startTether, keys, pinned, DEVICES);
-  // The same number of codes at both, should a slow run have left Tether with fewer.
-  const oidc = await benchmark(startOidcProvider, keys, pinned, tether.devices);
+  const tether = await startTether({ clientId: CLIENT_ID, pinned });
+  const oidc = await startOidcProvider({ clientId: CLIENT_ID, pinned });
+  const constant = await startConstant({ pinned });
+  const crypto = startCrypto({ pinned });
+  await crypto.ready;
+  const servers = [tether, oidc];
+  const results = {};
+  try {
+    for (const server of servers) await preflight(server, { clientId: CLIENT_ID, keys });
 
-  const runs = [
-    ['Tether device authorization', tether.deviceAuthorization],
-    ['oidc-provider device authorization', oidc.deviceAuthorization],
-    ['Tether pending poll (DPoP)', tether.poll],
-    ['oidc-provider pending poll (DPoP)', oidc.poll],
-  ];
+    // --- The constant route and the signatures: the parts of every ceiling, measured between the servers' rounds.
+    const ceilingParts = async () => {
+      const c = await constantRoute(constant, { ...LOAD, duration: SECONDS });
+      const s = await crypto.measure(SECONDS);
+      return { constant: c, sign: s.sign.perCpuSecond, verify: s.verify.perCpuSecond, signWall: s.sign.rate, verifyWall: s.verify.rate };
+    };
+    await constantRoute(constant, { ...LOAD, duration: WARMUP_SECONDS });
+    const parts = [await ceilingParts()];
+
+    // --- Device authorization; the codes it makes are the ones polled next.
+    const rings = new Map(servers.map((s) => [s, new CodeRing(DEVICES)]));
+    for (const s of servers) await deviceAuthorizations(s, { ...LOAD, clientId: CLIENT_ID, codes: rings.get(s), duration: WARMUP_SECONDS });
+    results.deviceAuthorization = await alternate(servers, 'device authorization', (s) =>
+      deviceAuthorizations(s, { ...LOAD, clientId: CLIENT_ID, codes: rings.get(s), duration: SECONDS }),
+    );
+    for (const s of servers) {
+      const ring = rings.get(s);
+      if (ring.items.length < DEVICES) {
+        await deviceAuthorizations(s, { ...LOAD, clientId: CLIENT_ID, codes: ring, amount: DEVICES - ring.items.length, maxSeconds: TOP_UP_SECONDS });
+      }
+    }
+    parts.push(await ceilingParts());
+
+    // --- Pending polls with DPoP, over the same number of codes at both.
+    const devices = Math.min(...servers.map((s) => rings.get(s).items.length));
+    const feeds = new Map(servers.map((s) => [s, new PollFeed({ clientId: CLIENT_ID, codes: rings.get(s).items.slice(0, devices) })]));
+    const sign = (s, count) => {
+      const feed = feeds.get(s);
+      return signProofs({ keys, htu: s.endpoints.token, from: feed.cursor, count, devices: feed.devices, devicesPerKey: DEVICES_PER_KEY });
+    };
+    const expected = new Map();
+    for (const s of servers) {
+      const feed = feeds.get(s);
+      feed.load(await sign(s, 4_000));
+      const warm = await pendingPolls(s, feed, { ...LOAD, amount: 4_000, maxSeconds: SECONDS });
+      expected.set(s, Math.max(warm.total / warm.seconds, warm.total / (warm.serverCpu * warm.seconds) || 0));
+    }
+    results.poll = await alternate(servers, 'pending poll (DPoP)', async (s) => {
+      const feed = feeds.get(s);
+      for (let attempt = 0; ; attempt++) {
+        feed.load(await sign(s, Math.ceil(expected.get(s) * SECONDS * 1.5) + 2_000));
+        const run = await pendingPolls(s, feed, { ...LOAD, duration: SECONDS });
+        run.exhausted = feed.exhausted;
+        expected.set(s, Math.max(expected.get(s), run.total / run.seconds));
+        if (run.exhausted === 0 || attempt === 1) return run;
+        log(`    ${s.name}: ran out of proofs; once more with a bigger pool`);
+      }
+    });
+    parts.push(await ceilingParts());
+
+    // --- Pending polls of codes bound to their device's key at device authorization (a proof sent there): the
+    // poll whose proof signature Tether must check. oidc-provider does not bind at its device endpoint; its codes
+    // are polled the same way.
+    const boundKeys = Array.from({ length: 50 }, () => proofKey());
+    const bound = new Map();
+    for (const s of servers) bound.set(s, await startDevices(s, { clientId: CLIENT_ID, count: BOUND_DEVICES, keys: boundKeys, bind: true }));
+    for (const s of servers) await boundPolls(s, { ...LOAD, clientId: CLIENT_ID, devices: bound.get(s), duration: WARMUP_SECONDS });
+    results.boundPoll = await alternate(servers, 'pending poll, bound code', (s) =>
+      boundPolls(s, { ...LOAD, clientId: CLIENT_ID, devices: bound.get(s), duration: SECONDS }),
+    );
+
+    // --- Redemption: codes started (untimed), approved (untimed: Tether through its pages), then redeemed.
+    const deviceKeys = Array.from({ length: 64 }, () => proofKey());
+    const approved = new Map();
+    for (const s of servers) {
+      const started = performance.now();
+      const ring = new CodeRing(REDEEM * ROUNDS);
+      await deviceAuthorizations(s, { ...LOAD, clientId: CLIENT_ID, codes: ring, amount: REDEEM * ROUNDS, maxSeconds: 60, withUserCode: true });
+      const list = ring.items.map((c, i) => ({ ...c, key: deviceKeys[i % deviceKeys.length] }));
+      await approveAll(s, list.map((d) => d.userCode));
+      approved.set(s, list);
+      log(`  ${s.name}: ${int(list.length)} device codes started and approved in ${((performance.now() - started) / 1000).toFixed(1)} s (not timed)`);
+    }
+    const chains = new Map(servers.map((s) => [s, []]));
+    results.redemption = await alternate(servers, 'redemption', (s, r) =>
+      redemptions(s, { ...LOAD, clientId: CLIENT_ID, devices: approved.get(s).slice(r * REDEEM, (r + 1) * REDEEM), chains: chains.get(s), maxSeconds: 60 }),
+    );
+    parts.push(await ceilingParts());
+
+    for (const s of servers) {
+      const run = results.redemption.get(s);
+      if (chains.get(s).length < 2 * LOAD.connections) {
+        throw new Error(`${s.name}: only ${chains.get(s).length} redemptions succeeded: ${detail(s.name, run)}`);
+      }
+    }
+
+    // --- Refresh along the chains the redemptions started (each rotates: a new refresh token per answer).
+    results.refresh = await alternate(servers, 'refresh', (s) => refreshes(s, { ...LOAD, clientId: CLIENT_ID, chains: chains.get(s), duration: SECONDS }));
+
+    // --- Introspection by the resource server of the latest tokens: Tether's access tokens (a JWT whose signature
+    // it checks, then its grant); oidc-provider refuses to introspect its JWT access tokens ("Structured JWT Tokens
+    // cannot be introspected"), so there it is the refresh tokens, an in-memory lookup with no signature at all.
+    results.introspection = await alternate(servers, 'introspection', (s) =>
+      introspections(s, {
+        ...LOAD,
+        client: INTROSPECTOR,
+        tokens: chains.get(s).slice(-1_000).map((c) => (s === tether ? c.access : c.refresh)),
+        duration: SECONDS,
+      }),
+    );
+    parts.push(await ceilingParts());
+
+    report(results, parts, { tether, oidc, devices });
+  } finally {
+    for (const s of [...servers, constant, crypto]) await s.stop().catch(() => undefined);
+  }
+}
+
+function report(results, parts, { tether, oidc, devices }) {
+  const R_const = best(parts.map((p) => p.constant));
+  const R_sign = Math.max(...parts.map((p) => p.sign));
+  const R_verify = Math.max(...parts.map((p) => p.verify));
+  // The signatures each path cannot avoid: a DPoP proof to verify wherever one is sent, an access token to sign
+  // wherever one is issued, an access token's signature to check at introspection.
+  const unavoidable = {
+    deviceAuthorization: { verify: 0, sign: 0 },
+    // An unbound code's pending answer needs no signature (docs/architecture.md, "A pending poll's proof").
+    poll: { verify: 0, sign: 0 },
+    boundPoll: { verify: 1, sign: 0 },
+    redemption: { verify: 1, sign: 1 },
+    refresh: { verify: 1, sign: 1 },
+    introspection: { verify: 1, sign: 0 },
+  };
+  const ceilingOf = ({ verify, sign }) => 1 / (1 / R_const.perCpuSecond + verify / R_verify + sign / R_sign);
+  const labels = {
+    deviceAuthorization: 'device authorization',
+    poll: 'pending poll with DPoP (unbound code)',
+    boundPoll: 'pending poll with DPoP (bound code)',
+    redemption: 'redemption (token issuance)',
+    refresh: 'refresh (rotation)',
+    introspection: 'introspection',
+  };
+
   log();
-  log(`Details (valid = 200 with a device code / 400 authorization_pending or slow_down; ${int(oidc.devices)} codes polled):`);
-  for (const [name, run] of runs) log(detail(name, run));
-  log();
-  const metrics = (figure) => [
-    { label: 'device authorization', tether: figure(tether.deviceAuthorization), oidc: figure(oidc.deviceAuthorization), target: TARGETS.deviceAuthorization },
-    { label: 'pending poll with DPoP', tether: figure(tether.poll), oidc: figure(oidc.poll), target: TARGETS.poll },
-  ];
-  log(comparison(metrics((run) => run.rate)));
-  log();
-  // The same counts divided by the CPU time each server actually got: equal to the above on an idle machine, and
-  // the figure to trust when the warnings below say something else competed for the server's core.
-  log(comparison(metrics((run) => run.perCpuSecond), 'req/CPU-s'));
-  const fraction = SCENARIO_POLLS_PER_SECOND / tether.poll.rate;
-  const fractionByCpu = SCENARIO_POLLS_PER_SECOND / tether.poll.perCpuSecond;
+  log('Details (the best round of each; valid = the right status and body shape, anything else fails the bench):');
+  for (const [path, byServer] of Object.entries(results)) {
+    for (const [server, run] of byServer) log(detail(`${server.name} ${labels[path]}`, run));
+  }
+  log(detail('node:http constant route', R_const));
   log();
   log(
-    `10,000 devices polling every 5 s = ${int(SCENARIO_POLLS_PER_SECOND)} polls/s ÷ ${int(tether.poll.rate)} Tether DPoP polls/s on one core` +
-      ` = ${fraction.toFixed(3)} of one core; target < ${TARGETS.pollCoreFraction}: ` +
-      `${fraction < TARGETS.pollCoreFraction ? 'met' : 'NOT met'} (by CPU time used: ${fractionByCpu.toFixed(3)})`,
+    `Ceiling parts, best window: node:http constant route ${int(R_const.perCpuSecond)} req/CPU-s (${int(R_const.rate)} req/s); ` +
+      `ES256 sign ${int(R_sign)}/CPU-s, ES256 verify ${int(R_verify)}/CPU-s (node:crypto alone)`,
   );
+  log('Ceiling of a path = 1 / (1/R_const + verifies/R_verify + signs/R_sign): the signatures it cannot avoid on a constant route.');
+  log();
+  const rows = [['path', 'Tether req/CPU-s', 'Tether req/s', 'oidc-provider req/CPU-s', 'ratio', 'target', 'ceiling req/CPU-s', 'of ceiling', 'oidc of ceiling']];
+  const verdicts = [];
+  for (const [path, byServer] of Object.entries(results)) {
+    const t = byServer.get(tether);
+    const o = byServer.get(oidc);
+    const ratio = t.perCpuSecond / o.perCpuSecond;
+    const ceiling = ceilingOf(unavoidable[path]);
+    const target = TARGETS[path];
+    if (target) verdicts.push(`${labels[path]} ${ratio.toFixed(2)}× (target ≥ ${target}×: ${ratio >= target ? 'met' : 'NOT met'})`);
+    rows.push([
+      labels[path],
+      int(t.perCpuSecond),
+      int(t.rate),
+      int(o.perCpuSecond),
+      `${ratio.toFixed(2)}×`,
+      target ? `≥ ${target}×` : '—',
+      int(ceiling),
+      `${(t.perCpuSecond / ceiling).toFixed(2)}`,
+      `${(o.perCpuSecond / ceiling).toFixed(2)}`,
+    ]);
+  }
+  log(table(rows));
+  log();
+  for (const [path, live] of [['poll', devices], ['boundPoll', BOUND_DEVICES]]) {
+    const poll = results[path].get(tether);
+    const fraction = SCENARIO_POLLS_PER_SECOND / poll.perCpuSecond;
+    log(
+      `10,000 devices polling every 5 s (${labels[path]}) = ${int(SCENARIO_POLLS_PER_SECOND)} polls/s ÷ ${int(poll.perCpuSecond)} per CPU-second` +
+        ` = ${fraction.toFixed(3)} of one core; target < ${TARGETS.pollCoreFraction}: ${fraction < TARGETS.pollCoreFraction ? 'met' : 'NOT met'}` +
+        ` (by wall clock: ${(SCENARIO_POLLS_PER_SECOND / poll.rate).toFixed(3)}; ${int(live)} live codes)`,
+    );
+  }
+  const refresh = results.refresh.get(tether);
+  log(
+    `Refresh: ${int(refresh.perCpuSecond)} grants per CPU-second, ${(refresh.perCpuSecond / KEYCLOAK_REFRESH_PER_VCPU).toFixed(0)}× Keycloak's published ` +
+      `${KEYCLOAK_REFRESH_PER_VCPU} per vCPU (a published sizing figure, not measured here)`,
+  );
+  for (const v of verdicts) log(`  ${v}`);
 
-  const bad = runs.flatMap(([name, run]) => problems(name, run));
-  const suspect = runs.flatMap(([name, run]) => warnings(name, run));
-  for (const w of suspect) log(`WARNING ${w}`);
+  const all = Object.entries(results).flatMap(([path, byServer]) => [...byServer].flatMap(([s, run]) => run.rounds.map((r) => [`${s.name} ${labels[path]}`, r])));
+  all.push(...parts.map((p) => ['node:http constant route', p.constant]));
+  const bad = all.flatMap(([name, run]) => problems(name, run));
+  const suspect = all.flatMap(([name, run]) => warnings(name, run));
+  for (const w of new Set(suspect)) log(`WARNING ${w}`);
   for (const p of bad) log(`INVALID ${p}`);
-  // Missing a target is a result, not a failure; a run whose answers were wrong is.
-  if (bad.length > 0) process.exitCode = 1;
+  // Missing a target is a result, not a failure; a run with a single wrong answer is.
+  if (bad.length > 0) {
+    log('FAILED: some answers were not the valid answer (see INVALID above)');
+    process.exitCode = 1;
+  }
 }
 
 await main();

@@ -1,11 +1,13 @@
 // Starts each server under test as its own child process, pinned to one core, and stops it again.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
+import { connectProfiler, PROFILE_DIR } from './profiler.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -39,8 +41,8 @@ function nodeFlags(name) {
   return value ? value.split(/\s+/).filter(Boolean) : [];
 }
 
-function launch(name, script, { pinned, env = {} }) {
-  const args = [...nodeFlags(name), ...script];
+function launch(name, script, { pinned, env = {}, flags = [] }) {
+  const args = [...nodeFlags(name), ...flags, ...script];
   const [command, argv] = pinned ? ['taskset', ['-c', SERVER_CORE, process.execPath, ...args]] : [process.execPath, args];
   // NODE_ENV=production for both; output is kept (not shown) so routine logs stay quiet but a crash can be explained.
   const child = spawn(command, argv, { cwd: ROOT, env: { ...process.env, NODE_ENV: 'production', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -74,7 +76,7 @@ async function discover(origin) {
     const response = await fetch(origin + path);
     if (response.ok) {
       const m = await response.json();
-      return { deviceAuthorization: m.device_authorization_endpoint, token: m.token_endpoint };
+      return { deviceAuthorization: m.device_authorization_endpoint, token: m.token_endpoint, introspection: m.introspection_endpoint };
     }
   }
   throw new Error(`no authorization server metadata at ${origin}`);
@@ -88,12 +90,8 @@ async function finish(server, origin, cleanup = () => {}) {
     pid: server.child.pid,
     origin,
     endpoints,
-    /** CPU seconds the server has used so far (utime + stime from /proc; USER_HZ is 100 on Linux). */
-    cpuSeconds() {
-      const stat = readFileSync(`/proc/${server.child.pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return (Number(fields[11]) + Number(fields[12])) / 100;
-    },
+    /** CPU seconds the server has used so far: see {@link procCpuSeconds}. */
+    cpuSeconds: () => procCpuSeconds(server.child.pid),
     async stop() {
       server.child.kill('SIGTERM');
       const timer = setTimeout(() => server.child.kill('SIGKILL'), 5000);
@@ -104,35 +102,119 @@ async function finish(server, origin, cleanup = () => {}) {
   };
 }
 
+/** The resource server that introspects at both servers (RFC 7662 client authentication, client_secret_basic). */
+export const INTROSPECTOR = { id: 'bench-rs', secret: 'bench-introspection-secret-0123456789abcdef' };
+/** The person who approves device codes at Tether (through the verification page's forms). */
+export const APPROVER = { username: 'alice', password: 'bench-password-not-a-secret' };
+export const RESOURCE = 'https://api.bench.example';
+
 /**
  * The real `tether serve` binary on a YAML config: one public client polling every second (so round-robin polls
- * over many codes never earn slow_down), no users, SQLite (WAL, synchronous=normal: the durable default) in a
- * fresh temp data dir.
+ * over many codes never earn slow_down) that also refreshes, one resource server that introspects, one person to
+ * approve, SQLite (WAL, synchronous=normal: the durable default) in a fresh temp data dir.
  */
 export async function startTether({ clientId, pinned, extra = {} }) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'tether-bench-'));
-  const api = 'https://api.bench.example';
+  const { hashPassword } = await import(pathToFileURL(join(ROOT, 'dist/users/password.js')).href);
   const config = {
     issuer: `http://127.0.0.1:${port}`,
-    listen: { host: '127.0.0.1', port },
+    listen: { host: '127.0.0.1', port, trusted_proxies: ['127.0.0.1/32'] },
     data_dir: join(dir, 'data'),
     scopes: ['read'],
-    resources: [{ uri: api, name: 'Bench API', scopes: ['read'] }],
+    resources: [{ uri: RESOURCE, name: 'Bench API', scopes: ['read'] }],
     clients: [
-      { id: clientId, name: 'Bench device', type: 'public', grants: [DEVICE_CODE_GRANT], scopes: ['read'], resources: [api], polling_interval: 1 },
+      {
+        id: clientId,
+        name: 'Bench device',
+        type: 'public',
+        grants: [DEVICE_CODE_GRANT, 'refresh_token'],
+        scopes: ['read'],
+        resources: [RESOURCE],
+        polling_interval: 1,
+      },
+      { id: INTROSPECTOR.id, name: 'Bench API', type: 'confidential', secret: INTROSPECTOR.secret, grants: [DEVICE_CODE_GRANT], resources: [RESOURCE], introspection: true },
     ],
-    users: [],
+    users: [{ username: APPROVER.username, name: 'Alice', password_hash: await hashPassword(APPROVER.password) }],
+    // Devices reach it through a proxy on loopback that names each one's address (X-Forwarded-For, a million
+    // addresses in turn: see load.mjs), so the per-address caps stay at their defaults and are enforced as in
+    // production; only the one bench client may hold more live codes than the default 10,000.
+    brute_force: { device_authorization: { live_codes_per_client: 1_000_000 } },
     ...extra,
   };
   const file = join(dir, 'tether.yaml');
   writeFileSync(file, stringify(config));
-  const server = launch('Tether', ['bin/tether.js', 'serve', '--config', file], { pinned });
-  return { ...(await finish(server, config.issuer, () => rmSync(dir, { recursive: true, force: true }))), dataDir: config.data_dir, api };
+  // A fresh key-encryption key per run, from the environment as production would (never the data dir).
+  const env = { TETHER_KEK: randomBytes(32).toString('base64') };
+  const inspectPort = PROFILE_DIR ? await freePort() : undefined;
+  const flags = inspectPort ? [`--inspect=127.0.0.1:${inspectPort}`] : [];
+  const server = launch('Tether', ['bin/tether.js', 'serve', '--config', file], { pinned, env, flags });
+  const running = await finish(server, config.issuer, () => rmSync(dir, { recursive: true, force: true }));
+  running.dataDir = config.data_dir;
+  running.api = RESOURCE;
+  if (inspectPort) running.profiler = await connectProfiler(inspectPort);
+  return running;
 }
 
 export async function startOidcProvider({ clientId, pinned }) {
   const port = await freePort();
-  const server = launch('oidc-provider', ['bench/oidc-provider-server.mjs', String(port), clientId], { pinned });
+  const server = launch('oidc-provider', ['bench/oidc-provider-server.mjs', String(port), clientId, RESOURCE, INTROSPECTOR.id, INTROSPECTOR.secret], { pinned });
   return finish(server, `http://127.0.0.1:${port}`);
+}
+
+/** The constant route of every ceiling: node:http answering a fixed small JSON body, nothing else. */
+export async function startConstant({ pinned }) {
+  const port = await freePort();
+  const server = launch('node:http', ['bench/constant-server.mjs', String(port)], { pinned });
+  await waitUntilUp(server, `http://127.0.0.1:${port}/`);
+  return {
+    name: server.name,
+    pid: server.child.pid,
+    origin: `http://127.0.0.1:${port}`,
+    endpoints: { constant: `http://127.0.0.1:${port}/` },
+    cpuSeconds: () => procCpuSeconds(server.child.pid),
+    stop: async () => {
+      server.child.kill('SIGTERM');
+      await server.exited;
+    },
+  };
+}
+
+/** ES256 sign and verify rates of node:crypto alone, in a child on the servers' core, one window per call. */
+export function startCrypto({ pinned }) {
+  const [command, argv] = pinned
+    ? ['taskset', ['-c', SERVER_CORE, process.execPath, 'bench/crypto-rates.mjs']]
+    : [process.execPath, ['bench/crypto-rates.mjs']];
+  const child = spawn(command, argv, { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const next = () => new Promise((resolve) => child.once('message', resolve));
+  const ready = next();
+  return {
+    ready,
+    async measure(seconds) {
+      const answer = next();
+      child.send({ seconds });
+      return answer;
+    },
+    stop: async () => {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)));
+    },
+  };
+}
+
+/**
+ * CPU seconds a process (all its threads) has used: nanoseconds on CPU from /proc/PID/task/ * /schedstat where the
+ * kernel keeps it (exact), else utime + stime from /proc/PID/stat (USER_HZ 100: 10 ms steps).
+ */
+function procCpuSeconds(pid) {
+  try {
+    let ns = 0;
+    for (const task of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+    if (ns > 0) return ns / 1e9;
+  } catch {
+    // a thread ended while being read, or no schedstat: fall back
+  }
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }

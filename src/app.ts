@@ -30,9 +30,7 @@ import { ConfigError } from './config/load.js';
 import { KeyEncryptionError } from './tokens/key-encryption.js';
 import { Checkpointer } from './audit/checkpoint.js';
 import { databaseAnswers } from './storage/readiness.js';
-import { SqlAuditCheckpoints, SqlAuditLog } from './storage/audit-log.js';
-import { SqlGrantStore } from './storage/grants.js';
-import { SqlTokenStore } from './storage/tokens.js';
+import { SqlAuditCheckpoints } from './storage/audit-log.js';
 import { IssuedTokenVerifier } from './tokens/issued-token-verifier.js';
 import { buildHttpServer } from './http/server.js';
 import { workloadView } from './http/routes/workloads.js';
@@ -163,9 +161,10 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   const dpop = new DpopVerifier(replay, replayMark);
   const nonces = config.dpop.require_nonce ? new DpopNonces(() => clock.now()) : undefined;
   const proofs = { dpop, nonces };
-  const grantStore = new SqlGrantStore(db);
-  const audit = new SqlAuditLog(db);
-  const tokenStore = new SqlTokenStore(db);
+  // The engine's stores: on SQLite its fast paths (group commit, prepared statements), see storage/open.ts.
+  const grantStore = storage.grants;
+  const audit = storage.audit;
+  const tokenStore = storage.tokens;
   const metrics = new Metrics();
   // The longest an access token can live: statements matter that long, and a retiring key stays published that long.
   const maxTokenTtl = Math.max(

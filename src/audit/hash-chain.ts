@@ -18,7 +18,19 @@ export function canonicalJson(value: unknown): string {
 }
 
 /** The hash of an event: SHA-256 over the previous hash and every field but the hash itself. */
-export function eventHash(event: Omit<AuditEvent, 'hash'>): string {
+export function eventHash(event: Omit<AuditEvent, 'hash'>, dataJson?: string): string {
   const { prevHash, ...content } = event;
-  return createHash('sha256').update(prevHash).update('\n').update(canonicalJson(content)).digest('base64url');
+  return createHash('sha256').update(prevHash).update('\n').update(canonicalContent(content, dataJson)).digest('base64url');
+}
+
+/**
+ * canonicalJson(content), with `data` already in canonical form when the caller has it (an append serializes it
+ * once for the hash and the row alike): the same text, so the same hash, for a third of the work.
+ */
+function canonicalContent(content: Omit<AuditEvent, 'hash' | 'prevHash'>, dataJson: string | undefined): string {
+  if (dataJson === undefined) return canonicalJson(content);
+  const entries = Object.entries(content)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${k === 'data' ? dataJson : canonicalJson(v)}`).join(',')}}`;
 }

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { decodeSegment, importPublicJwk, isJwsAlgorithm, JWS_ALGORITHMS, jwkThumbprint, splitCompactJws, verifyJws, type JwsAlgorithm } from './jws.js';
+import { decodeSegment, importPublicJwk, isJwsAlgorithm, JWS_ALGORITHMS, jwkThumbprint, splitCompactJws, verifyJws, type CompactJws, type JwsAlgorithm } from './jws.js';
 import type { ReplayGuard } from './replay-guard.js';
 
 /** Why a proof was refused; stable, for tests and logs. */
@@ -91,10 +91,22 @@ export interface UnclaimedProof extends VerifiedProof {
   replayUntil: number;
 }
 
-interface ProofHeader {
+export interface ProofHeader {
   alg: JwsAlgorithm;
   key: KeyObject;
   jkt: string;
+}
+
+/** A proof that passed {@link ProofVerifier.inspect}: its key thumbprint is known, its signature not yet checked. */
+export interface InspectedProof {
+  /** Thumbprint of the key in the header; nobody has yet shown they hold it. */
+  readonly jkt: string;
+  readonly jti: string;
+  readonly iat: number;
+  readonly header: ProofHeader;
+  readonly jws: CompactJws;
+  readonly nonce: string | undefined;
+  readonly expected: ProofExpectation;
 }
 
 /** A jti must carry enough randomness to be unique (RFC 9449 §4.2 suggests 96 bits); shorter ones are refused. */
@@ -157,6 +169,15 @@ export class ProofVerifier {
    * checks that can fail, so a refused request cannot use up a client's jti) against whatever replay window it has.
    */
   check(proof: string, expected: ProofExpectation): UnclaimedProof {
+    return this.complete(this.inspect(proof, expected), true);
+  }
+
+  /**
+   * The checks of {@link check} that come before the signature (form, header, key, jti, htm, htu, iat, exp, ath,
+   * the bound key), for a caller that must look something up before it knows whether the signature matters; it
+   * then finishes with {@link complete}.
+   */
+  inspect(proof: string, expected: ProofExpectation): InspectedProof {
     const jws = splitCompactJws(proof);
     if (!jws) throw new ProofRejected('proof_malformed', 'The DPoP proof is not a compact JWT.');
     const header = this.header(jws.rawHeader);
@@ -186,11 +207,22 @@ export class ProofVerifier {
     if (expected.jkt !== undefined && header.jkt !== expected.jkt) {
       throw new ProofRejected('proof_key_mismatch', 'The proof is not signed by the key the token is bound to.');
     }
-    if (!verifyJws(header.alg, header.key, jws.signingInput, jws.signature)) {
+    const nonce = typeof payload['nonce'] === 'string' ? payload['nonce'] : undefined;
+    return { jkt: header.jkt, jti, iat, header, jws, nonce, expected };
+  }
+
+  /**
+   * The rest of {@link check} after {@link inspect}: the signature (unless `signature` is false: only for an answer
+   * that depends on nothing the signature proves, see docs/architecture.md, "A pending poll's proof"), the nonce
+   * and the restart mark. The replay claim is still the caller's, signed or not.
+   */
+  complete(inspected: InspectedProof, signature: boolean): UnclaimedProof {
+    const { header, jws, jti, iat, expected } = inspected;
+    if (signature && !verifyJws(header.alg, header.key, jws.signingInput, jws.signature)) {
       throw new ProofRejected('proof_signature', 'The proof signature is invalid.');
     }
     const nonces = expected.nonces;
-    if (nonces && !nonces.isValid(typeof payload['nonce'] === 'string' ? payload['nonce'] : undefined)) {
+    if (nonces && !nonces.isValid(inspected.nonce)) {
       throw new ProofRejected('nonce_required', 'This server requires a DPoP nonce.', nonces.current());
     }
     if (expected.notAfterIat !== undefined && iat <= expected.notAfterIat) {

@@ -41,27 +41,62 @@ export class DpopVerifier {
   }
 
   async verify(proof: string, expected: ProofExpectations): Promise<VerifiedProof> {
-    let verified: VerifiedProof;
-    try {
-      const checked = this.proofs.check(proof, {
+    return this.inspect(proof, expected).confirm();
+  }
+
+  /**
+   * Every check but the signature now; the signature and the rest when the caller knows whether the signature
+   * matters (see {@link ProofVerifier.inspect}).
+   */
+  inspect(proof: string, expected: ProofExpectations): PendingProof {
+    const inspected = refusals(() =>
+      this.proofs.inspect(proof, {
         htm: expected.htm,
         htu: expected.htu,
         now: expected.now,
         ath: expected.accessToken === undefined ? undefined : accessTokenHash(expected.accessToken),
         nonces: expected.nonces,
         notAfterIat: this.mark?.previous,
-      });
+      }),
+    );
+    const finish = async (signature: boolean): Promise<VerifiedProof> => {
+      const checked = refusals(() => this.proofs.complete(inspected, signature));
       // Claimed last, after every check that can fail, so a refused proof cannot use up a client's jti.
-      if (!(await this.replay.claim(checked.replayKey, checked.replayUntil))) throw replayed();
-      verified = { jkt: checked.jkt, jti: checked.jti, iat: checked.iat };
-    } catch (error) {
-      if (!(error instanceof ProofRejected)) throw error;
-      if (error.code === 'nonce_required' && error.nonce !== undefined) throw new UseDpopNonce(error.nonce);
-      throw new InvalidDpopProof(error.description);
-    }
-    // Answer only once the mark covers this proof, so a crash right after cannot make it acceptable again.
-    const stored = this.mark?.record(verified.iat);
-    if (stored) await stored;
-    return verified;
+      if (!(await this.replay.claim(checked.replayKey, checked.replayUntil))) throw new InvalidDpopProof(replayed().description);
+      return { jkt: checked.jkt, jti: checked.jti, iat: checked.iat };
+    };
+    return {
+      jkt: inspected.jkt,
+      confirm: async () => {
+        const verified = await finish(true);
+        // Answer only once the mark covers this proof, so a crash right after cannot make it acceptable again.
+        const stored = this.mark?.record(verified.iat);
+        if (stored) await stored;
+        return verified;
+      },
+      // Not recorded in the mark: a proof accepted unsigned is worth nothing a replay after a restart could reuse.
+      acceptUnsigned: () => finish(false),
+    };
   }
+}
+
+/** Runs a verifier step with its refusals as OAuth errors. */
+function refusals<T>(step: () => T): T {
+  try {
+    return step();
+  } catch (error) {
+    if (!(error instanceof ProofRejected)) throw error;
+    if (error.code === 'nonce_required' && error.nonce !== undefined) throw new UseDpopNonce(error.nonce);
+    throw new InvalidDpopProof(error.description);
+  }
+}
+
+/** A proof whose signature is not checked yet: see {@link DpopVerifier.inspect}. */
+export interface PendingProof {
+  /** The thumbprint of the key the proof names; not yet shown to be held by the sender. */
+  readonly jkt: string;
+  /** The signature and every remaining check, the replay claim last: the proof is then verified in full. */
+  confirm(): Promise<VerifiedProof>;
+  /** Everything but the signature, the replay claim included: only where the answer depends on nothing the signature proves. */
+  acceptUnsigned(): Promise<VerifiedProof>;
 }

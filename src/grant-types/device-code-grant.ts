@@ -9,7 +9,7 @@ import { hashSecret } from '../shared/crypto.js';
 import { subjectOf } from '../tokens/access-token.js';
 import { issuanceEvent, issueTokens } from '../tokens/issue-tokens.js';
 import type { GrantType, IssuingDeps, TokenRequest, TokenResponse } from './grant-type.js';
-import { checkTokenRequestProof } from './proof-policy.js';
+import { inspectTokenRequestProof } from './proof-policy.js';
 import { decideTokenStep } from './token-policy.js';
 
 export interface DeviceCodeGrantDeps extends IssuingDeps {
@@ -35,9 +35,21 @@ export class DeviceCodeGrant implements GrantType {
     // Stamped before the grant is read: a revocation that this read does not see is stamped later (inside its
     // transaction), so its statement covers this token at every guard, as the revoked grant does at the server.
     const issuedAtMs = stampMs(deps.clock);
-    const proof = await checkTokenRequestProof(deps.proofs, client, request, now);
+    const inspected = inspectTokenRequestProof(deps.proofs, client, request, now);
 
     const authorization = await deps.store.findByDeviceCodeHash(hashSecret(deviceCode));
+    // The signature is checked for every answer but one: a code of this client, bound to no key, still pending.
+    // That answer (authorization_pending or slow_down) carries no secret and binds nothing, and anyone holding the
+    // code gets the same with a key of their own, so who signed changes nothing. A bound code is another matter:
+    // without the signature check, a code thief could name the device's public key and have the device paced
+    // (slow_down). See docs/architecture.md, "A pending poll's proof".
+    const signatureMatters =
+      !authorization ||
+      authorization.clientId !== client.id ||
+      authorization.dpopJkt !== null ||
+      authorization.status !== 'pending' ||
+      authorization.expiresAt <= now;
+    const proof = inspected && (signatureMatters ? await inspected.confirm() : await inspected.acceptUnsigned());
     if (!authorization || authorization.clientId !== client.id) {
       throw new InvalidGrant('The device code is unknown or was issued to another client.');
     }

@@ -1,6 +1,6 @@
 import type { Client } from '../clients/client.js';
 import type { DpopNonces } from '../dpop/nonce.js';
-import type { DpopVerifier, VerifiedProof } from '../dpop/proof.js';
+import type { DpopVerifier, PendingProof, VerifiedProof } from '../dpop/proof.js';
 import { InvalidDpopProof } from '../oauth/errors.js';
 import type { TokenRequest } from './grant-type.js';
 
@@ -25,4 +25,21 @@ export async function checkTokenRequestProof(
     throw new InvalidDpopProof('This client must prove possession of its key with a DPoP proof.');
   }
   return policy.dpop.verify(request.dpopProof, { htm: 'POST', htu: request.htu, now, nonces: policy.nonces });
+}
+
+/**
+ * {@link checkTokenRequestProof} in two steps, for the device_code grant: every check but the signature now, the
+ * signature once the code is read (see docs/architecture.md, "A pending poll's proof").
+ */
+export function inspectTokenRequestProof(
+  policy: ProofPolicy,
+  client: Client,
+  request: TokenRequest,
+  now: number,
+): PendingProof | undefined {
+  if (!request.dpopProof) {
+    if (client.allowBearer) return undefined;
+    throw new InvalidDpopProof('This client must prove possession of its key with a DPoP proof.');
+  }
+  return policy.dpop.inspect(request.dpopProof, { htm: 'POST', htu: request.htu, now, nonces: policy.nonces });
 }

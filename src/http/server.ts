@@ -19,6 +19,7 @@ import { registerTokenManagementRoutes } from './routes/token-management.js';
 import { registerErrorHandler } from './error-handler.js';
 import { registerFormBody } from './form-body.js';
 import { proxyTrust } from './request-context.js';
+import { lazyRequestLogger } from './request-logger.js';
 import { registerDeviceAbandonRoute } from './routes/device-abandon.js';
 import { registerOwnSessionRoute } from './routes/own-session.js';
 import { registerDeviceAuthorizationRoute } from './routes/device-authorization.js';
@@ -75,6 +76,8 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     loggerInstance: deps.logger as FastifyBaseLogger,
     // Our own onResponse hook logs requests, path only: the query string may carry a user code.
     logController: new LogController({ disableRequestLogging: true }),
+    // request.log is made only when a request logs (most never do): see request-logger.ts.
+    childLoggerFactory: lazyRequestLogger,
     bodyLimit: BODY_LIMIT,
     trustProxy: proxyTrust(deps.trustProxy, deps.trustedProxies ?? []),
     return503OnClosing: true,

@@ -62,6 +62,9 @@ export class ChainCursor {
   }
 }
 
+/** Each appended event's `data` in canonical JSON, serialized once for both its hash and its row. */
+const canonicalData = new WeakMap<object, string>();
+
 /**
  * Takes the chain's head row for the rest of the caller's transaction and returns the head as committed. One
  * statement on both engines: an upsert that "updates" the row to itself. On PostgreSQL that row lock makes a
@@ -82,6 +85,9 @@ export async function lockAuditHead(tx: Tx): Promise<{ seq: number; hash: string
 
 /** The next link of the chain: the event with its position, its predecessor's hash and its own hash. */
 export function chainEvent(input: AuditEventInput, seq: number, prevHash: string, parentId: string | null): AuditEvent {
+  const dataJson = canonicalJson(input.data);
+  const data = JSON.parse(dataJson) as Record<string, unknown>;
+  canonicalData.set(data, dataJson);
   const content: Omit<AuditEvent, 'hash'> = {
     seq: seq + 1,
     id: uuidv7(),
@@ -94,10 +100,10 @@ export function chainEvent(input: AuditEventInput, seq: number, prevHash: string
     jti: input.jti ?? null,
     jkt: input.jkt ?? null,
     parentId,
-    data: JSON.parse(canonicalJson(input.data)) as Record<string, unknown>,
+    data,
     prevHash,
   };
-  return { ...content, hash: eventHash(content) };
+  return { ...content, hash: eventHash(content, dataJson) };
 }
 
 async function findParent(tx: Tx, parent: ParentRef): Promise<string | null> {
@@ -122,7 +128,7 @@ export function auditEventRow(e: AuditEvent): AuditEventTable {
     jti: e.jti ?? null,
     jkt: e.jkt ?? null,
     parent_id: e.parentId,
-    data: canonicalJson(e.data),
+    data: canonicalData.get(e.data) ?? canonicalJson(e.data),
     prev_hash: e.prevHash,
     hash: e.hash,
   };

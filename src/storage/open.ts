@@ -13,7 +13,10 @@ import { openPostgres } from './postgres.js';
 import { CHANNELS, PostgresNotifier, type NotifierChannel } from './postgres-notifier.js';
 import { SqlReplayStore } from './replay-store.js';
 import type { Database } from './schema.js';
-import { SqliteDeviceAuthorizationStore } from './sqlite-device-authorizations.js';
+import { SqlAuditLog } from './audit-log.js';
+import { SqlGrantStore } from './grants.js';
+import { sqliteFastPaths } from './sqlite-fast-paths.js';
+import { SqlTokenStore } from './tokens.js';
 import { openSqliteHandle } from './sqlite.js';
 
 /** The storage section of the configuration, as far as opening the engine needs it. */
@@ -35,6 +38,10 @@ export interface Storage {
   engine: Engine;
   db: Kysely<Database>;
   deviceAuthorizations: SqlDeviceAuthorizationStore;
+  /** The stores of redemption, refresh and introspection: on SQLite its fast paths (`sqlite-fast-paths.ts`). */
+  grants: SqlGrantStore;
+  tokens: SqlTokenStore;
+  audit: SqlAuditLog;
   /** PostgreSQL: the DPoP replay window shared by all instances on the database. */
   replay?: ReplayGuard;
   /** PostgreSQL: wake-ups between instances (LISTEN/NOTIFY). */
@@ -99,11 +106,15 @@ export async function openStorage(
 ): Promise<Storage> {
   if (options.engine === 'sqlite') {
     const sqlite = await openSqliteHandle({ dataDir, synchronous: options.synchronous });
+    // The synchronous fast paths (group commit, prepared statements) are SQLite's own.
+    const fast = sqliteFastPaths(sqlite);
     return {
       engine: 'sqlite',
       db: sqlite.db,
-      // The synchronous fast path (group commit, prepared statements) is SQLite's own.
-      deviceAuthorizations: new SqliteDeviceAuthorizationStore(sqlite),
+      deviceAuthorizations: fast.deviceAuthorizations,
+      grants: fast.grants,
+      tokens: fast.tokens,
+      audit: fast.audit,
       // One process owns the file: nobody else can start up beside it, and nobody shares its limits.
       startup: (work) => work(),
       pollPacer: (clock) => new PollPacer(clock),
@@ -129,6 +140,9 @@ export async function openStorage(
     engine: 'postgres',
     db,
     deviceAuthorizations: new SqlDeviceAuthorizationStore(db),
+    grants: new SqlGrantStore(db),
+    tokens: new SqlTokenStore(db),
+    audit: new SqlAuditLog(db),
     replay: new SqlReplayStore(db),
     pollPacer: (clock) => new SqlPollPacer(db, () => clock.nowMs()),
     failureCounts: (scope) => new SqlFailureCounts(db, scope),

@@ -1,31 +1,42 @@
 import type { Statement } from 'better-sqlite3';
 import type { AuditEventInput } from '../audit/event.js';
-import { GENESIS_HASH } from '../audit/hash-chain.js';
 import type { DeviceAuthorization } from '../device-flow/device-authorization.js';
-import { auditEventRow, ChainCursor, chainEvent, type ChainHead } from './audit-log.js';
+import type { IssuedTokens } from '../tokens/token-store.js';
 import {
   deviceAuthorizationFromRow,
   deviceAuthorizationRow,
   SqlDeviceAuthorizationStore,
 } from './device-authorizations.js';
-import type { AuditEventTable, DeviceAuthorizationTable } from './schema.js';
+import type { DeviceAuthorizationTable } from './schema.js';
+import { SqliteAuditAppender } from './sqlite-audit-append.js';
+import { SqliteGroupCommit } from './sqlite-group-commit.js';
+import type { SqliteIssuedTokenWriter } from './sqlite-tokens.js';
 import type { SqliteHandle } from './sqlite.js';
 
 /**
- * SQLite's fast path for the two hottest operations of the device flow: creating a request (with its audit
- * event) and the pending poll's lookup. Kysely's async transaction machinery costs several times the SQL
- * itself; here one synchronous transaction of prepared statements does the same work, still durable and still
- * atomic with its audit event. Everything else stays on the dialect-neutral Kysely store it extends.
+ * SQLite's fast path for the hottest operations of the device flow: creating a request (with its audit event),
+ * the poll's lookup and the redemption. Kysely's async transaction machinery costs several times the SQL itself;
+ * here synchronous transactions of prepared statements do the same work, still durable and still atomic with
+ * their audit events, and a group commit shares one transaction among the writes of an event-loop turn.
+ * Everything else stays on the dialect-neutral Kysely store it extends.
  */
 export class SqliteDeviceAuthorizationStore extends SqlDeviceAuthorizationStore {
   private readonly insertRequest: Statement;
   private readonly selectByHash: Statement;
-  private readonly insertEvent: Statement;
-  private readonly selectHead: Statement;
-  private readonly upsertHead: Statement;
+  private readonly claimApproved: Statement;
+  private readonly countLiveByIp: Statement;
+  private readonly countLiveByClient: Statement;
+  /** Live-code counts per address and per client, as last counted, plus the codes created since. */
+  private readonly liveCounts = new Map<string, { count: number; countedAt: number }>();
+  private readonly bindGrant: Statement;
   private readonly createWithEvents: (a: DeviceAuthorization, events: AuditEventInput[]) => boolean;
 
-  constructor(private readonly sqlite: SqliteHandle) {
+  constructor(
+    private readonly sqlite: SqliteHandle,
+    private readonly commit: SqliteGroupCommit = new SqliteGroupCommit(sqlite),
+    private readonly audit: SqliteAuditAppender = new SqliteAuditAppender(sqlite.raw),
+    private readonly issued?: SqliteIssuedTokenWriter,
+  ) {
     super(sqlite.db);
     const { raw } = sqlite;
     const columns = Object.keys(deviceAuthorizationRow(EMPTY)) as (keyof DeviceAuthorizationTable)[];
@@ -34,17 +45,18 @@ export class SqliteDeviceAuthorizationStore extends SqlDeviceAuthorizationStore 
       `insert into device_authorizations (${columns.join(', ')}) values (${columns.map((c) => `@${c}`).join(', ')}) on conflict do nothing`,
     );
     this.selectByHash = raw.prepare('select * from device_authorizations where device_code_hash = ?');
-    const eventColumns = Object.keys(auditEventRow(chainEvent({ type: 'admin.action', at: 0, data: {} }, 0, GENESIS_HASH, null))) as (keyof AuditEventTable)[];
-    this.insertEvent = raw.prepare(
-      `insert into audit_events (${eventColumns.join(', ')}) values (${eventColumns.map((c) => `@${c}`).join(', ')})`,
-    );
-    this.selectHead = raw.prepare('select seq, hash from audit_head where id = 1');
-    this.upsertHead = raw.prepare(
-      'insert into audit_head (id, seq, hash) values (1, @seq, @hash) on conflict (id) do update set seq = excluded.seq, hash = excluded.hash',
-    );
+    this.claimApproved = raw.prepare("update device_authorizations set status = 'redeemed' where id = ? and status = 'approved'");
+    this.bindGrant = raw.prepare('update grants set dpop_jkt = ? where id = ?');
+    // On the (requester_ip | client_id, status, expires_at) indexes of migration 0002-verif.
+    this.countLiveByIp = raw
+      .prepare("select count(*) from device_authorizations where requester_ip = ? and status = 'pending' and expires_at > ?")
+      .pluck();
+    this.countLiveByClient = raw
+      .prepare("select count(*) from device_authorizations where client_id = ? and status = 'pending' and expires_at > ?")
+      .pluck();
     this.createWithEvents = (a, events) => {
       if (this.insertRequest.run(deviceAuthorizationRow(a)).changes === 0) return false;
-      this.appendEvents(events);
+      this.audit.append(events);
       return true;
     };
   }
@@ -54,11 +66,39 @@ export class SqliteDeviceAuthorizationStore extends SqlDeviceAuthorizationStore 
    * commit is most of the cost, and nobody is answered before it. A failure other than a user-code collision
    * fails the whole batch, and every request in it is answered with that error.
    */
-  override create(a: DeviceAuthorization, events: AuditEventInput[]): Promise<boolean> {
-    return new Promise((resolve, reject) => {
+  override async create(a: DeviceAuthorization, events: AuditEventInput[]): Promise<boolean> {
+    const created = await new Promise<boolean>((resolve, reject) => {
       this.pending.push({ a, events, resolve, reject });
       if (this.pending.length === 1) setImmediate(() => void this.flush());
     });
+    if (created) {
+      for (const key of [`ip:${a.requester.ip}`, `client:${a.clientId}`]) {
+        const known = this.liveCounts.get(key);
+        if (known) known.count++;
+      }
+    }
+    return created;
+  }
+
+  /**
+   * The live-code caps' counts (DeviceRequestLimits asks two on every device authorization). An index range
+   * count costs as many steps as the address or client holds codes, up to the cap (10,000 per client by
+   * default), on every request; so each count is taken at most once a second and the codes created here since
+   * are added to it. Codes that left "pending" or expired in that second are still counted: the count can only
+   * be too high, never too low, so a cap is never passed by more than the burst its comment already allows.
+   */
+  override async countLive(now: number, of: { clientId?: string; requesterIp?: string } = {}): Promise<number> {
+    const by = of.requesterIp !== undefined ? 'ip' : of.clientId !== undefined ? 'client' : undefined;
+    if (by === undefined || (of.requesterIp !== undefined && of.clientId !== undefined)) return super.countLive(now, of);
+    const value = by === 'ip' ? (of.requesterIp as string) : (of.clientId as string);
+    const key = `${by}:${value}`;
+    const at = performance.now();
+    const known = this.liveCounts.get(key);
+    if (known && at - known.countedAt < LIVE_COUNT_MS) return known.count;
+    const count = Number((by === 'ip' ? this.countLiveByIp : this.countLiveByClient).get(value, now));
+    if (this.liveCounts.size >= 10_000) this.liveCounts.clear();
+    this.liveCounts.set(key, { count, countedAt: at });
+    return count;
   }
 
   private pending: { a: DeviceAuthorization; events: AuditEventInput[]; resolve: (ok: boolean) => void; reject: (e: unknown) => void }[] = [];
@@ -87,20 +127,29 @@ export class SqliteDeviceAuthorizationStore extends SqlDeviceAuthorizationStore 
   override async findByDeviceCodeHash(hash: string): Promise<DeviceAuthorization | undefined> {
     const row = this.selectByHash.get(hash) as DeviceAuthorizationTable | undefined;
     if (row?.status === 'pending') return deviceAuthorizationFromRow(row);
-    return super.findByDeviceCodeHash(hash);
+    const locked = await this.sqlite.exclusive(() => this.selectByHash.get(hash) as DeviceAuthorizationTable | undefined);
+    return locked && deviceAuthorizationFromRow(locked);
   }
 
-  /** appendAuditEvents on prepared statements, for events without a parent (as a new request's are). */
-  private appendEvents(events: AuditEventInput[]): void {
-    if (events.length === 0) return;
-    const chain = new ChainCursor(this.selectHead.get() as ChainHead | undefined);
-    for (const input of events) {
-      if (input.parent) throw new Error('the SQLite fast path records only events without a parent');
-      this.insertEvent.run(auditEventRow(chain.link(input, null)));
-    }
-    this.upsertHead.run(chain.head);
+  /**
+   * The single-use claim of an approved code (`status = 'approved'` in the update), the grant's key binding, the
+   * tokens and the audit event: one savepoint of a group commit, answered once committed.
+   */
+  override redeem(id: string, tokens: IssuedTokens, dpopJkt: string | null, events: AuditEventInput[]): Promise<boolean> {
+    const issued = this.issued;
+    if (!issued) return super.redeem(id, tokens, dpopJkt, events);
+    return this.commit.run(() => {
+      if (this.claimApproved.run(id).changes !== 1) return false;
+      if (dpopJkt !== null) this.bindGrant.run(dpopJkt, tokens.access.grantId);
+      issued.insert(tokens);
+      this.audit.append(events);
+      return true;
+    });
   }
 }
+
+/** How long a live-code count is reused (plus the codes created meanwhile). */
+const LIVE_COUNT_MS = 1_000;
 
 const EMPTY: DeviceAuthorization = {
   id: '',

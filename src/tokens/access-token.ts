@@ -1,6 +1,6 @@
 import { uuidv7 } from '../shared/ids.js';
-import { SignJWT } from 'jose';
 import type { Grant } from '../grants/grant.js';
+import { signCompactEs256 } from './compact-jws.js';
 import type { SigningKeySource } from './signing-keys.js';
 
 /** What an access token says about its grant. */
@@ -89,14 +89,10 @@ export async function mintAccessToken(
   // Always an array when known, even empty: "in no group" must not read as "the issuer did not say".
   if (subject.groups) claims['groups'] = [...new Set(subject.groups)];
   const { kid, alg, key } = keys.signingKey;
-  const token = await new SignJWT(claims)
-    .setProtectedHeader({ alg, typ: 'at+jwt', kid })
-    .setIssuer(issuer)
-    .setSubject(subject.userId)
-    .setAudience(subject.resource)
-    .setIssuedAt(now)
-    .setExpirationTime(now + ttl)
-    .setJti(jti)
-    .sign(key);
+  const token = signCompactEs256(
+    { alg, typ: 'at+jwt', kid },
+    { ...claims, iss: issuer, sub: subject.userId, aud: subject.resource, iat: now, exp: now + ttl, jti },
+    key,
+  );
   return { token, jti, issuedAt: now, expiresAt: now + ttl, expiresIn: ttl };
 }

@@ -1,0 +1,241 @@
+// `node bench/scaling.mjs` (after `npm run build`): cost per request as the work held grows, with memory.
+//
+//  1. Pending polls (real binary, HTTP, a fresh DPoP proof each, a fixed 450 polls/s) with 1,000 to 100,000 live device codes. The codes
+//     are written straight into the server's SQLite file (synthetic rows, no audit events) while it runs; the polls
+//     go through the server as usual. Server CPU per poll and server RSS per size.
+//  2. The audit log from 10^4 to 10^6 events (BENCH_SCALING_AUDIT_MAX=10000000 for 10^7, which takes several
+//     minutes here): the chain is built with the server's own chainEvent and written by a direct insert, then the
+//     cost of one more append (through the server's group commit, one event per commit) and of verifying the
+//     whole chain, per event.
+//  3. Revocation statements held by a guard, 10 to 100,000: CPU per guard check (DPoP token, fresh proof, policy
+//     off) and heap.
+// Each table's last column is the cost relative to its smallest size: flat is within ±20%.
+import { createHash, generateKeyPairSync, randomBytes, randomUUID, sign } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import Database from 'better-sqlite3';
+import { freshProof, proofKey } from './flows.mjs';
+import { boundPolls } from './load.mjs';
+import { table } from './report.mjs';
+import { setUpPinning, startTether } from './servers.mjs';
+
+const ROOT = join(import.meta.dirname, '..');
+const dist = (path) => import(pathToFileURL(join(ROOT, 'dist', path)).href);
+const env = (name, fallback) => Number(process.env[name] ?? fallback);
+const SECONDS = env('BENCH_SCALING_SECONDS', 8);
+const AUDIT_MAX = env('BENCH_SCALING_AUDIT_MAX', 1_000_000);
+const CLIENT_ID = 'bench-device';
+const POLL_RATE = 450;
+const log = (line = '') => process.stdout.write(`${line}\n`);
+const int = (n) => Math.round(n).toLocaleString('en-US');
+const mb = (bytes) => `${(bytes / 1048576).toFixed(1)} MB`;
+const cpuMicros = (since) => {
+  const used = process.cpuUsage(since);
+  return used.user + used.system;
+};
+const rssOf = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) * 1024;
+const relative = (rows, column) => rows.map((r) => [...r, `${(r[column] / rows[0][column]).toFixed(2)}×`]);
+
+async function polls(pinned) {
+  const sizes = [1_000, 10_000, 100_000];
+  const server = await startTether({ clientId: CLIENT_ID, pinned });
+  const rows = [];
+  try {
+    const dataDir = server.dataDir;
+    const db = new Database(join(dataDir, 'tether.sqlite'));
+    db.pragma('busy_timeout = 5000');
+    const insert = db.prepare(
+      `insert into device_authorizations (id, device_code_hash, user_code, client_id, scope, resource, requester_ip, requester_user_agent,
+        dpop_jkt, environment, interval, created_at, expires_at, status) values (?, ?, ?, ?, 'read', 'https://api.bench.example', '127.0.0.1', 'bench', null, null, 1, ?, ?, 'pending')`,
+    );
+    const keys = Array.from({ length: 20 }, () => proofKey());
+    const devices = [];
+    const now = Math.floor(Date.now() / 1000);
+    // JIT warm-up at full speed on codes of their own, deleted before the measurements begin.
+    const warm = [];
+    db.transaction(() => {
+      for (let i = 0; i < 2_000; i++) {
+        const code = randomBytes(32).toString('base64url');
+        insert.run(`warm-${i}`, createHash('sha256').update(code).digest('base64url'), `WARM${i}`, CLIENT_ID, now, now + 1800);
+        warm.push({ deviceCode: code, key: keys[i % keys.length] });
+      }
+    })();
+    await boundPolls(server, { connections: 32, pipelining: 1, clientId: CLIENT_ID, devices: warm, duration: 4 });
+    db.prepare("delete from device_authorizations where id like 'warm-%'").run();
+    for (const size of sizes) {
+      const adding = size - devices.length;
+      db.transaction(() => {
+        for (let i = 0; i < adding; i++) {
+          const code = randomBytes(32).toString('base64url');
+          insert.run(randomUUID(), createHash('sha256').update(code).digest('base64url'), randomBytes(8).toString('hex').toUpperCase(), CLIENT_ID, now, now + 1800);
+          devices.push({ deviceCode: code, key: keys[devices.length % keys.length] });
+        }
+      })();
+      // Polls round-robin over every live code at one fixed rate for every size, below 500/s so that even the
+      // smallest set is polled at most every 2 s, never faster than its interval (1 s; a faster poll is answered slow_down, another path).
+      const load = { connections: 8, pipelining: 1, clientId: CLIENT_ID, devices, overallRate: POLL_RATE };
+      await boundPolls(server, { ...load, duration: 1 });
+      const run = await boundPolls(server, { ...load, duration: SECONDS });
+      if (run.unexpected > 0) throw new Error(`polls at ${size} codes: ${run.unexpected} unexpected answers: ${JSON.stringify([...run.other])}`);
+      if (run.slowDown > 0) log(`  (${int(size)} codes: ${int(run.slowDown)} of ${int(run.total)} answers were slow_down)`);
+      rows.push([int(size), int(run.perCpuSecond), (1e6 / run.perCpuSecond).toFixed(1), int(run.rate), mb(rssOf(server.pid)), 1e6 / run.perCpuSecond]);
+    }
+    db.close();
+  } finally {
+    await server.stop();
+  }
+  log(`Pending polls (unbound codes, a fresh ES256 proof each, ${POLL_RATE} polls/s at every size) vs live device codes`);
+  log(table([['live codes', 'polls/CPU-s', 'µs CPU/poll', 'polls/s', 'server RSS', 'µs vs smallest'], ...relative(rows, 5).map((r) => [...r.slice(0, 5), r[6]])]));
+  log();
+}
+
+async function auditLog() {
+  const { openSqliteHandle } = await dist('storage/sqlite.js');
+  const { chainEvent, auditEventRow, auditEventFromRow } = await dist('storage/audit-log.js');
+  const { sqliteFastPaths } = await dist('storage/sqlite-fast-paths.js');
+  const { eventHash } = await dist('audit/hash-chain.js');
+  const { uuidv7 } = await dist('shared/ids.js');
+  const dir = mkdtempSync(join(tmpdir(), 'tether-scaling-audit-'));
+  const rows = [];
+  try {
+    const sqlite = await openSqliteHandle({ dataDir: join(dir, 'data'), synchronous: 'normal' });
+    const { raw } = sqlite;
+    const columns = Object.keys(auditEventRow(chainEvent({ type: 'admin.action', at: 0, data: {} }, 0, 'x', null)));
+    const insert = raw.prepare(`insert into audit_events (${columns.join(', ')}) values (${columns.map((c) => `@${c}`).join(', ')})`);
+    const head = raw.prepare('insert into audit_head (id, seq, hash) values (1, @seq, @hash) on conflict (id) do update set seq = excluded.seq, hash = excluded.hash');
+    const fast = sqliteFastPaths(sqlite);
+    let seq = 0;
+    let hash = 'tether-audit-genesis';
+    const event = (i) => ({
+      type: 'token.introspected',
+      at: 1_700_000_000 + Math.floor(i / 1000),
+      clientId: 'bench-rs',
+      grantId: `grant-${i % 5000}`,
+      // Access-token jtis are UUIDv7 (time-ordered) in the product, so the jti index grows at one end.
+      jti: uuidv7(1_700_000_000_000 + i),
+      data: { active: true, token_type: 'DPoP', caller: 'bench-rs' },
+    });
+    for (let size = 10_000; size <= AUDIT_MAX; size *= 10) {
+      const started = performance.now();
+      // Populate: the server's own chaining, written straight to the table in large transactions.
+      while (seq < size) {
+        raw.transaction(() => {
+          const end = Math.min(size, seq + 20_000);
+          while (seq < end) {
+            const e = chainEvent(event(seq), seq, hash, null);
+            insert.run(auditEventRow(e));
+            seq = e.seq;
+            hash = e.hash;
+          }
+          head.run({ seq, hash });
+        })();
+      }
+      const populated = (performance.now() - started) / 1000;
+      // Append: one event per commit, through the server's group commit, 2,000 times.
+      const APPENDS = 2_000;
+      let cpu = process.cpuUsage();
+      for (let i = 0; i < APPENDS; i++) await fast.audit.record([event(seq + i)]);
+      const appendMicros = cpuMicros(cpu) / APPENDS;
+      const last = raw.prepare('select seq, hash from audit_head where id = 1').get();
+      seq = Number(last.seq);
+      hash = last.hash;
+      // Verify: the whole chain, read in pages of 50,000, every hash recomputed (as `tether audit verify` does).
+      cpu = process.cpuUsage();
+      const page = raw.prepare('select * from audit_events where seq > ? order by seq limit 50000');
+      let verified = 0;
+      let after = 0;
+      let prevHash = 'tether-audit-genesis';
+      let firstSeq = 1;
+      for (;;) {
+        const events = page.all(after).map(auditEventFromRow);
+        if (events.length === 0) break;
+        // What verifyChain does per event (audit/verify.ts), continued across pages: sequence, link, own hash.
+        for (const e of events) {
+          const { hash: own, ...content } = e;
+          if (e.seq !== firstSeq || e.prevHash !== prevHash || eventHash(content) !== own) throw new Error(`chain broken at ${e.seq}`);
+          prevHash = own;
+          firstSeq++;
+        }
+        verified += events.length;
+        after = events.at(-1).seq;
+      }
+      const verifyMicros = cpuMicros(cpu) / verified;
+      const fileSize = raw.prepare('select page_count * page_size as bytes from pragma_page_count(), pragma_page_size()').get().bytes;
+      rows.push([int(size), appendMicros.toFixed(1), verifyMicros.toFixed(2), mb(fileSize), mb(process.memoryUsage().rss), `${populated.toFixed(1)} s`, appendMicros, verifyMicros]);
+    }
+    await sqlite.db.destroy();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  log(`Audit log: append (one event per commit, group commit path) and full-chain verification, per event${AUDIT_MAX < 10_000_000 ? ' (10^7 not run by default: BENCH_SCALING_AUDIT_MAX=10000000)' : ''}`);
+  const base = rows[0];
+  log(
+    table([
+      ['events', 'µs CPU/append', 'µs CPU/event verified', 'database', 'bench RSS', 'populated in', 'append vs smallest', 'verify vs smallest'],
+      ...rows.map((r) => [...r.slice(0, 6), `${(r[6] / base[6]).toFixed(2)}×`, `${(r[7] / base[7]).toFixed(2)}×`]),
+    ]),
+  );
+  log();
+}
+
+async function guardRevocations() {
+  const { Guard, StaticJwks, RevocationList, silentLogger } = await dist('guard/index.js');
+  const issuerKeys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const issuerJwk = { ...issuerKeys.publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'ES256' };
+  const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const ISS = 'https://as.bench';
+  const AUD = 'https://api.bench';
+  const HTU = 'https://api.bench/orders';
+  const start = Math.floor(Date.now() / 1000);
+  const key = proofKey();
+  const token = (() => {
+    const input = `${b64({ alg: 'ES256', typ: 'at+jwt', kid: 'k1' })}.${b64({ iss: ISS, aud: AUD, sub: 'alice', client_id: 'tether-cli', scope: 'read', sid: 'grant-live', iat: start, exp: start + 3600, jti: randomUUID(), cnf: { jkt: key.jkt } })}`;
+    return `${input}.${sign('sha256', Buffer.from(input), { key: issuerKeys.privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+  })();
+  const ath = createHash('sha256').update(token).digest('base64url');
+  const proof = () => {
+    const input = `${key.header}.${b64({ htm: 'GET', htu: HTU, iat: start, jti: randomUUID(), ath })}`;
+    return `${input}.${sign('sha256', Buffer.from(input), { key: key.privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+  };
+  const CHECKS = 20_000;
+  const rows = [];
+  for (const size of [10, 1_000, 10_000, 100_000]) {
+    const list = new RevocationList();
+    for (let i = 0; i < size; i++) {
+      const kind = ['grant', 'user', 'jkt', 'client'][i % 4];
+      list.apply({ seq: i + 1, kind, value: `${kind}-${i}`, issuedBeforeMs: (start - 10) * 1000, relevantUntil: start + 3600 });
+    }
+    const guard = new Guard({
+      issuer: ISS,
+      audience: AUD,
+      keys: new StaticJwks({ keys: [issuerJwk] }),
+      revocations: { health: () => ({ fresh: true }), isRevoked: (t) => list.covers(t, start + 1) },
+      logger: silentLogger,
+      now: () => start + 1,
+    });
+    const proofs = Array.from({ length: CHECKS + 2_000 }, proof);
+    for (let i = 0; i < 2_000; i++) await guard.check({ method: 'GET', url: HTU, authorization: `DPoP ${token}`, dpop: proofs[i], ip: '192.0.2.1', userAgent: 'bench' });
+    global.gc?.();
+    const cpu = process.cpuUsage();
+    for (let i = 2_000; i < proofs.length; i++) {
+      const result = await guard.check({ method: 'GET', url: HTU, authorization: `DPoP ${token}`, dpop: proofs[i], ip: '192.0.2.1', userAgent: 'bench' });
+      if (!result.ok) throw new Error(`guard refused a valid request: ${result.code}`);
+    }
+    const micros = cpuMicros(cpu) / CHECKS;
+    global.gc?.();
+    rows.push([int(size), micros.toFixed(1), mb(process.memoryUsage().heapUsed), micros]);
+  }
+  log('Guard: revocation statements held (on other grants, users, keys and clients) vs CPU per check (DPoP token, fresh proof, policy off)');
+  log(table([['statements', 'µs CPU/check', 'heap after GC', 'vs smallest'], ...relative(rows, 3).map((r) => [r[0], r[1], r[2], r[4]])]));
+  log();
+}
+
+const pinned = setUpPinning();
+log(`Cost as work grows — Node ${process.version}; ${SECONDS} s per poll measurement${pinned ? ', server pinned to CPU 1, load to CPU 0' : ''}`);
+log();
+const only = new Set((process.env['BENCH_SCALING'] ?? 'polls,audit,guard').split(','));
+if (only.has('polls')) await polls(pinned);
+if (only.has('audit')) await auditLog();
+if (only.has('guard')) await guardRevocations();

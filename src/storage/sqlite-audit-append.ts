@@ -1,0 +1,58 @@
+import type { Database as Driver, Statement } from 'better-sqlite3';
+import type { AuditEvent, AuditEventInput, ParentRef } from '../audit/event.js';
+import { GENESIS_HASH } from '../audit/hash-chain.js';
+import { auditEventRow, ChainCursor, chainEvent, type ChainHead } from './audit-log.js';
+import type { AuditEventTable } from './schema.js';
+
+/**
+ * `appendAuditEvents` on prepared statements, for SQLite's synchronous fast paths: the same chain (ChainCursor),
+ * the same rows, the same parent lookup, read and written inside the caller's transaction. Runs only inside a
+ * driver transaction (the group commit's, or the device store's), which is what serializes appends.
+ */
+export class SqliteAuditAppender {
+  private readonly insertEvent: Statement;
+  private readonly selectHead: Statement;
+  private readonly upsertHead: Statement;
+  private readonly parentQueries = new Map<string, Statement>();
+
+  constructor(private readonly raw: Driver) {
+    const eventColumns = Object.keys(auditEventRow(chainEvent({ type: 'admin.action', at: 0, data: {} }, 0, GENESIS_HASH, null))) as (keyof AuditEventTable)[];
+    this.insertEvent = raw.prepare(
+      `insert into audit_events (${eventColumns.join(', ')}) values (${eventColumns.map((c) => `@${c}`).join(', ')})`,
+    );
+    this.selectHead = raw.prepare('select seq, hash from audit_head where id = 1');
+    this.upsertHead = raw.prepare(
+      'insert into audit_head (id, seq, hash) values (1, @seq, @hash) on conflict (id) do update set seq = excluded.seq, hash = excluded.hash',
+    );
+  }
+
+  /** Appends `inputs` to the chain; call inside a driver transaction. */
+  append(inputs: readonly AuditEventInput[]): AuditEvent[] {
+    if (inputs.length === 0) return [];
+    const chain = new ChainCursor(this.selectHead.get() as ChainHead | undefined);
+    const written: AuditEvent[] = [];
+    for (const input of inputs) {
+      // Looked up after the earlier events of this append are written: a parent may be among them.
+      const event = chain.link(input, input.parent ? this.findParent(input.parent) : null);
+      this.insertEvent.run(auditEventRow(event));
+      written.push(event);
+    }
+    this.upsertHead.run(chain.head);
+    return written;
+  }
+
+  /** The latest event matching `parent`, as `findParent` of audit-log.ts finds it. */
+  private findParent(parent: ParentRef): string | null {
+    const fields = (['grantId', 'deviceAuthorizationId', 'jti'] as const).filter((f) => parent[f]);
+    const key = fields.join(',');
+    let query = this.parentQueries.get(key);
+    if (!query) {
+      const column = { grantId: 'grant_id', deviceAuthorizationId: 'device_authorization_id', jti: 'jti' } as const;
+      const where = ['type = ?', ...fields.map((f) => `${column[f]} = ?`)].join(' and ');
+      query = this.raw.prepare(`select id from audit_events where ${where} order by seq desc limit 1`).pluck();
+      this.parentQueries.set(key, query);
+    }
+    const id = query.get(parent.type, ...fields.map((f) => parent[f])) as string | undefined;
+    return id ?? null;
+  }
+}

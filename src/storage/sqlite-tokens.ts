@@ -1,0 +1,103 @@
+import type { Statement } from 'better-sqlite3';
+import type { AuditEventInput } from '../audit/event.js';
+import type { GrantRecord } from '../grants/grant.js';
+import type { IssuedAccessToken, IssuedTokens, StoredRefreshToken } from '../tokens/token-store.js';
+import { grantFromRow, SqlGrantStore } from './grants.js';
+import type { AccessTokenTable, GrantTable, RefreshTokenTable } from './schema.js';
+import type { SqliteAuditAppender } from './sqlite-audit-append.js';
+import type { SqliteGroupCommit } from './sqlite-group-commit.js';
+import type { SqliteHandle } from './sqlite.js';
+import { SqlTokenStore } from './tokens.js';
+
+/**
+ * Prepared statements for the writes every token response makes (an access token, a refresh token), shared by
+ * redemption and refresh. Synchronous: call inside a driver transaction.
+ */
+export class SqliteIssuedTokenWriter {
+  private readonly insertAccess: Statement;
+  private readonly insertRefresh: Statement;
+
+  constructor(raw: SqliteHandle['raw']) {
+    this.insertAccess = raw.prepare('insert into access_tokens (jti, grant_id, issued_at, expires_at) values (?, ?, ?, ?)');
+    this.insertRefresh = raw.prepare(
+      "insert into refresh_tokens (hash, grant_id, parent_hash, issued_at, expires_at, status) values (?, ?, ?, ?, ?, 'active')",
+    );
+  }
+
+  insert({ access, refresh }: IssuedTokens): void {
+    this.insertAccess.run(access.jti, access.grantId, access.issuedAt, access.expiresAt);
+    if (refresh) this.insertRefresh.run(refresh.hash, refresh.grantId, refresh.parentHash, refresh.issuedAt, refresh.expiresAt);
+  }
+}
+
+/**
+ * SQLite's fast path for refresh and introspection: token reads on prepared statements, and the rotation (old
+ * token retired, new ones recorded, grant touched, audit event appended) as one savepoint of a group commit.
+ * Same rows, same single-use rule (`status = 'active'` in the update that retires the old token), same atomicity
+ * with the audit event as the Kysely store it extends; reads go through `exclusive`, so they never see another
+ * transaction's uncommitted rows.
+ */
+export class SqliteTokenStore extends SqlTokenStore {
+  private readonly selectRefresh: Statement;
+  private readonly selectAccess: Statement;
+  private readonly retire: Statement;
+  private readonly touchGrant: Statement;
+
+  constructor(
+    private readonly sqlite: SqliteHandle,
+    private readonly commit: SqliteGroupCommit,
+    private readonly audit: SqliteAuditAppender,
+    private readonly issued: SqliteIssuedTokenWriter,
+  ) {
+    super(sqlite.db);
+    const { raw } = sqlite;
+    this.selectRefresh = raw.prepare('select * from refresh_tokens where hash = ?');
+    this.selectAccess = raw.prepare('select * from access_tokens where jti = ?');
+    this.retire = raw.prepare("update refresh_tokens set status = 'rotated' where hash = ? and status = 'active'");
+    this.touchGrant = raw.prepare('update grants set last_used_at = ? where id = ?');
+  }
+
+  override async findRefreshToken(hash: string): Promise<StoredRefreshToken | undefined> {
+    const r = await this.sqlite.exclusive(() => this.selectRefresh.get(hash) as RefreshTokenTable | undefined);
+    if (!r) return undefined;
+    return {
+      hash: r.hash,
+      grantId: r.grant_id,
+      parentHash: r.parent_hash,
+      issuedAt: Number(r.issued_at),
+      expiresAt: Number(r.expires_at),
+      status: r.status,
+    };
+  }
+
+  override async findAccessToken(jti: string): Promise<IssuedAccessToken | undefined> {
+    const r = await this.sqlite.exclusive(() => this.selectAccess.get(jti) as AccessTokenTable | undefined);
+    if (!r) return undefined;
+    return { jti: r.jti, grantId: r.grant_id, issuedAt: Number(r.issued_at), expiresAt: Number(r.expires_at) };
+  }
+
+  override rotateRefreshToken(oldHash: string, next: Required<IssuedTokens>, now: number, events: AuditEventInput[]): Promise<boolean> {
+    return this.commit.run(() => {
+      if (this.retire.run(oldHash).changes !== 1) return false;
+      this.issued.insert(next);
+      this.touchGrant.run(now, next.access.grantId);
+      this.audit.append(events);
+      return true;
+    });
+  }
+}
+
+/** Grant reads on a prepared statement (every redemption, refresh and introspection reads one). */
+export class SqliteGrantStore extends SqlGrantStore {
+  private readonly selectGrant: Statement;
+
+  constructor(private readonly sqlite: SqliteHandle) {
+    super(sqlite.db);
+    this.selectGrant = sqlite.raw.prepare('select * from grants where id = ?');
+  }
+
+  override async findGrant(id: string): Promise<GrantRecord | undefined> {
+    const row = await this.sqlite.exclusive(() => this.selectGrant.get(id) as GrantTable | undefined);
+    return row && grantFromRow(row);
+  }
+}
