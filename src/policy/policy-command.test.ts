@@ -4,10 +4,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, test } from 'node:test';
 import { policyCommand } from '../cli/commands/policy.js';
-import type { CliIO } from '../cli/io.js';
+import { captureIo } from '../../test/support/cli-io.js';
 
 const EXAMPLES = join(import.meta.dirname, '../../docs/policy-examples');
 const NOW = 1_800_000_000;
@@ -15,15 +14,9 @@ let dir = '';
 after(() => rm(dir, { recursive: true, force: true }));
 
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const io: CliIO = { stdout, stderr, stdin: new PassThrough(), env: {} };
+  const io = captureIo();
   const code = await policyCommand(args, io, { now: () => NOW });
-  return { code, out, err };
+  return { code, out: io.out(), err: io.err() };
 }
 
 test('validate: the default pack, a good directory, and a bad file with its location', async () => {

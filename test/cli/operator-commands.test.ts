@@ -3,25 +3,15 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { auditCommand } from '../../src/cli/commands/audit.js';
 import { gatewayCommand } from '../../src/cli/commands/gateway.js';
-import { ExitCode, type CliIO } from '../../src/cli/io.js';
+import { ExitCode } from '../../src/cli/io.js';
+import { captureIo } from '../support/cli-io.js';
 import { authorize } from '../support/device-flow.js';
 import { startServer, type TestServer } from '../support/in-process.js';
 
 const BIN = join(import.meta.dirname, '../../bin/tether.js');
-
-function io(env: Record<string, string> = {}): CliIO & { out: () => string; err: () => string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  return { stdout, stderr, stdin: new PassThrough(), env, out: () => out, err: () => err };
-}
 
 describe('operator commands', () => {
   let server: TestServer;
@@ -39,13 +29,13 @@ describe('operator commands', () => {
   test('tether audit on a folder without a store: exit 2, and the folder is not created', async () => {
     const missing = join(scratch, 'no-such-folder');
     for (const args of [['verify'], [], ['export'], ['trace', 'ABCD-EFGH']]) {
-      const cli = io();
+      const cli = captureIo();
       assert.equal(await auditCommand([...args, '--data-dir', missing], cli), ExitCode.usage, cli.err());
       assert.match(cli.err(), /no Tether store in .*no-such-folder/);
       assert.doesNotMatch(cli.out(), /intact/);
       assert.equal(existsSync(missing), false, 'no folder was created');
     }
-    const cli = io();
+    const cli = captureIo();
     assert.equal(await auditCommand(['verify', '--data-dir', server.config.data_dir], cli), ExitCode.ok, cli.err());
     assert.match(cli.out(), /Audit chain intact: [1-9]\d* events/);
   });
@@ -63,7 +53,7 @@ describe('operator commands', () => {
   });
 
   test('tether gateway with credentials the issuer refuses: a clear message and exit 5 instead of retrying forever', async () => {
-    const cli = io({ TETHER_GATEWAY_CLIENT_SECRET: 'not-the-secret-of-api-gateway-0123456789', TETHER_LOG_LEVEL: 'silent' });
+    const cli = captureIo({ TETHER_GATEWAY_CLIENT_SECRET: 'not-the-secret-of-api-gateway-0123456789', TETHER_LOG_LEVEL: 'silent' });
     const never = new Promise<void>(() => undefined);
     const started = Date.now();
     const code = await gatewayCommand(

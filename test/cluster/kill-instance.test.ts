@@ -6,18 +6,18 @@ import { generateKekText } from '../../src/tokens/key-encryption.js';
 // Runs the real binary twice (`tether serve --config`), behind a round-robin proxy written here that drops an
 // instance once it is dead, as a load balancer's health check would.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import pg from 'pg';
 import { normalizeUserCode } from '../../src/device-flow/user-code.js';
 import { hashPassword } from '../../src/users/password.js';
+import { startTether, type RunningBinary } from '../support/binary.js';
 import { FormBrowser } from '../support/browser-form.js';
 import { dpopKey } from '../support/dpop.js';
 import { DEVICE_GRANT, postForm } from '../support/http.js';
@@ -31,39 +31,11 @@ const MIN_TOKENS_BEFORE_KILL = 12;
 const MAX_LOAD_MS = 15_000;
 const AFTER_KILL_MS = 2_000;
 
-interface Running {
-  child: ChildProcess;
-  exited: Promise<number | null>;
-  output: string[];
-  url: string;
-}
+type Running = RunningBinary & { url: string };
 
-async function startBinary(config: string, port: number, env: NodeJS.ProcessEnv): Promise<Running> {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/tether.js'), 'serve', '--config', config, '--port', String(port)], {
-    cwd: ROOT,
-    env: { ...process.env, ...env, TETHER_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-  const lines = createInterface({ input: child.stdout! });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "tether listening" within 20 s:\n${output.join('')}`)), 20_000);
-    lines.on('line', (line) => {
-      output.push(line);
-      if (output.length > 200) output.splice(0, 100);
-      if (line.includes('"tether listening"')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`tether exited with ${code} before listening:\n${output.join('\n')}`));
-    });
-  });
-  return { child, exited, output, url: `http://127.0.0.1:${port}` };
+async function startBinary(config: string, port: number, env: Record<string, string>): Promise<Running> {
+  const running = await startTether(['serve', '--config', config, '--port', String(port)], env);
+  return { ...running, url: `http://127.0.0.1:${port}` };
 }
 
 function roundRobin(port: number, targets: string[]): Promise<Server> {

@@ -4,15 +4,15 @@
 // page and token redemptions concurrently, kills the process mid-load, restarts it on the same data directory and
 // checks every confirmed approval and every returned access token against the database and the new process.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from 'jose';
+import { startTether, type RunningBinary } from '../support/binary.js';
 import { FormBrowser } from '../support/browser-form.js';
 import { dpopKey, type DpopKey } from '../support/dpop.js';
 import { DEVICE_GRANT, postForm } from '../support/http.js';
@@ -32,44 +32,9 @@ const MIN_LOAD_MS = 2500;
 const MIN_TOKENS = 24;
 const MAX_LOAD_MS = 12_000;
 
-interface Running {
-  child: ChildProcess;
-  exited: Promise<number | null>;
-  output: string[];
-}
-
-/** Starts the binary and resolves once it logs "tether listening". */
-async function startBinary(port: number, dataDir: string): Promise<Running> {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/tether.js'), 'serve', '--dev', '--port', String(port), '--data-dir', dataDir], {
-    cwd: ROOT,
-    env: { ...process.env, TETHER_DEV_PASSWORD: PASSWORD, TETHER_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-  const lines = createInterface({ input: child.stdout! });
-  const listening = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "tether listening" within 15 s:\n${output.join('')}`)), 15_000);
-    lines.on('line', (line) => {
-      output.push(line);
-      if (output.length > 200) output.splice(0, 100);
-      try {
-        if ((JSON.parse(line) as { msg?: string }).msg === 'tether listening') {
-          clearTimeout(timer);
-          resolve();
-        }
-      } catch {
-        // not a log line
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`tether exited with ${code} before listening:\n${output.join('\n')}`));
-    });
-  });
-  await listening;
-  return { child, exited, output };
+/** Starts `tether serve --dev` and resolves once it logs "tether listening". */
+function startBinary(port: number, dataDir: string): Promise<RunningBinary> {
+  return startTether(['serve', '--dev', '--port', String(port), '--data-dir', dataDir], { TETHER_DEV_PASSWORD: PASSWORD }, { timeoutMs: 15_000 });
 }
 
 interface Flow {
@@ -86,7 +51,7 @@ describe('durability across SIGKILL', { timeout: 60_000 }, () => {
   let dataDir: string;
   let port: number;
   let issuer: string;
-  const processes: Running[] = [];
+  const processes: RunningBinary[] = [];
   const flows: Flow[] = [];
 
   before(async () => {

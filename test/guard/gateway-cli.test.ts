@@ -2,24 +2,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import type { CliIO } from '../../src/cli/io.js';
 import { gatewayCommand } from '../../src/cli/commands/gateway.js';
 import { main } from '../../src/cli/main.js';
+import { captureIo } from '../support/cli-io.js';
 import { GATEWAY_SECRET, startServer, type TestServer } from '../support/in-process.js';
 import { ath, login } from '../support/tokens.js';
 import { startUpstream, until } from './support.js';
-
-function io(env: Record<string, string> = {}): CliIO & { out: () => string; err: () => string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  return { stdout, stderr, stdin: new PassThrough(), env, out: () => out, err: () => err };
-}
 
 describe('tether gateway', () => {
   let server: TestServer;
@@ -35,7 +24,7 @@ describe('tether gateway', () => {
   });
 
   test('is registered, and its help names every flag', async () => {
-    const cli = io();
+    const cli = captureIo();
     assert.equal(await main(['gateway', '--help'], cli), 0);
     for (const flag of ['--issuer', '--audience', '--upstream', '--port', '--stale-after', '--policies', '--tier', 'TETHER_GATEWAY_CLIENT_SECRET']) {
       assert.ok(cli.out().includes(flag), flag);
@@ -44,16 +33,16 @@ describe('tether gateway', () => {
 
   test('never takes the secret from the command line, and says where to put it', async () => {
     const args = ['--issuer', server.issuer, '--audience', server.api, '--upstream', upstream.url, '--port', '0', '--client-id', 'api-gateway'];
-    const inArgv = io({ TETHER_GATEWAY_CLIENT_SECRET: GATEWAY_SECRET });
+    const inArgv = captureIo({ TETHER_GATEWAY_CLIENT_SECRET: GATEWAY_SECRET });
     assert.equal(await gatewayCommand([...args, '--client-secret', 'x'], inArgv), 2);
     assert.match(inArgv.err(), /TETHER_GATEWAY_CLIENT_SECRET/);
-    const missing = io();
+    const missing = captureIo();
     assert.equal(await gatewayCommand(args, missing), 2);
     assert.match(missing.err(), /set TETHER_GATEWAY_CLIENT_SECRET/);
-    const noPort = io({ TETHER_GATEWAY_CLIENT_SECRET: GATEWAY_SECRET });
+    const noPort = captureIo({ TETHER_GATEWAY_CLIENT_SECRET: GATEWAY_SECRET });
     assert.equal(await gatewayCommand(args.slice(0, 6), noPort), 2);
     // Proofs name the URL clients call; on every address there is none to default to, and Host is not trusted.
-    const everywhere = io({ TETHER_GATEWAY_CLIENT_SECRET: GATEWAY_SECRET });
+    const everywhere = captureIo({ TETHER_GATEWAY_CLIENT_SECRET: GATEWAY_SECRET });
     assert.equal(await gatewayCommand([...args, '--host', '0.0.0.0'], everywhere), 2);
     assert.match(everywhere.err(), /--public-url/);
   });
@@ -65,10 +54,10 @@ describe('tether gateway', () => {
       writeFileSync(bad, 'permit (principal, action == Tether::Action::"CallResource", resource) when { context.verb == "GET" };\n');
       const env = { TETHER_GATEWAY_CLIENT_SECRET: GATEWAY_SECRET, TETHER_GATEWAY_CLIENT_ID: 'api-gateway' };
       const args = ['--issuer', server.issuer, '--audience', server.api, '--upstream', upstream.url, '--port', '0'];
-      const invalid = io(env);
+      const invalid = captureIo(env);
       assert.equal(await gatewayCommand([...args, '--policies', bad], invalid), 3);
       assert.match(invalid.err(), /policy_invalid[\s\S]*bad\.cedar:1:\d+:.*verb/);
-      const tier = io(env);
+      const tier = captureIo(env);
       assert.equal(await gatewayCommand([...args, '--tier', 'secret'], tier), 2);
       assert.match(tier.err(), /--tier must be one of low, medium, high/);
     } finally {
@@ -82,7 +71,7 @@ describe('tether gateway', () => {
       join(dir, 'api.cedar'),
       '@id("baseline")\npermit (principal, action, resource);\n@id("no-admin")\n@reason("Not here.")\nforbid (principal, action == Tether::Action::"CallResource", resource)\nwhen { context.path like "/admin*" && resource.tier == "high" };\n',
     );
-    const cli = io({ TETHER_GATEWAY_CLIENT_SECRET: GATEWAY_SECRET, TETHER_GATEWAY_CLIENT_ID: 'api-gateway' });
+    const cli = captureIo({ TETHER_GATEWAY_CLIENT_SECRET: GATEWAY_SECRET, TETHER_GATEWAY_CLIENT_ID: 'api-gateway' });
     let stop!: () => void;
     const stopped = new Promise<void>((resolve) => (stop = resolve));
     const args = ['--issuer', server.issuer, '--audience', server.api, '--upstream', upstream.url, '--port', '0', '--policies', dir, '--tier', 'high'];
@@ -110,7 +99,7 @@ describe('tether gateway', () => {
   });
 
   test('runs: guards the upstream, forwards the identity, stops cleanly', async () => {
-    const cli = io({ TETHER_GATEWAY_CLIENT_SECRET: GATEWAY_SECRET, TETHER_GATEWAY_CLIENT_ID: 'api-gateway', TETHER_LOG_LEVEL: 'info' });
+    const cli = captureIo({ TETHER_GATEWAY_CLIENT_SECRET: GATEWAY_SECRET, TETHER_GATEWAY_CLIENT_ID: 'api-gateway', TETHER_LOG_LEVEL: 'info' });
     let stop!: () => void;
     const stopped = new Promise<void>((resolve) => (stop = resolve));
     const run = gatewayCommand(['--issuer', server.issuer, '--audience', server.api, '--upstream', upstream.url, '--port', '0', '--scope', 'read'], cli, stopped);

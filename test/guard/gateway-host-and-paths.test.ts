@@ -3,21 +3,18 @@
 // upstream; each attack carries a valid token and a proof that names exactly what it sends.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import type { Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { connectGuard, type ConnectedGuard } from '../../src/guard/connect.js';
-import { createGateway, unsafePathReason } from '../../src/guard/gateway.js';
+import { unsafePathReason } from '../../src/guard/gateway.js';
 import { dpopKey, type DpopKey } from '../support/dpop.js';
-import { GATEWAY_SECRET, startServer, type TestServer } from '../support/in-process.js';
+import { startGateway, type InProcessGateway, type Upstream } from '../support/gateway.js';
+import { startServer, type TestServer } from '../support/in-process.js';
 import { rawRequest } from '../support/raw-http.js';
 import { login } from '../support/tokens.js';
-import { listen, memoryLogger, startUpstream } from './support.js';
 
 describe('the gateway against Host and path tricks', () => {
   let server: TestServer;
-  let connected: ConnectedGuard;
-  let gateway: Server & { closeUpstream(): void };
-  let upstream: Awaited<ReturnType<typeof startUpstream>>;
+  let running: InProcessGateway;
+  let upstream: Upstream;
   let base: string;
   let key: DpopKey;
   let token: string;
@@ -25,23 +22,17 @@ describe('the gateway against Host and path tricks', () => {
 
   before(async () => {
     server = await startServer();
-    upstream = await startUpstream();
-    connected = await connectGuard({ issuer: server.issuer, audience: server.api, clientId: 'api-gateway', clientSecret: GATEWAY_SECRET, logger: memoryLogger() });
     // No publicUrl: the default is the bound address, as `tether gateway` prints it.
-    gateway = createGateway({ guard: connected.guard, upstream: upstream.url, logger: memoryLogger() });
-    base = `http://127.0.0.1:${await listen(gateway)}`;
+    running = await startGateway(server);
+    ({ upstream, base } = running);
     key = await dpopKey();
-    const [session] = await Promise.all([login(server, { key }), connected.stream.ready(5_000)]);
+    const [session] = await Promise.all([login(server, { key }), running.connected.stream.ready(5_000)]);
     token = session.accessToken;
     ath = createHash('sha256').update(token).digest('base64url');
   });
 
   after(async () => {
-    await connected.close();
-    gateway.closeAllConnections();
-    await new Promise<void>((resolve) => gateway.close(() => resolve()));
-    gateway.closeUpstream();
-    await upstream.close();
+    await running.close();
     await server.close();
   });
 

@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as client from 'openid-client';
 import type { ReloadOutcome } from '../../src/guard/api-policy.js';
-import { connectGuard, type ConnectedGuard } from '../../src/guard/connect.js';
-import { createGateway } from '../../src/guard/gateway.js';
-import { GATEWAY_SECRET, startServer, type TestServer } from '../support/in-process.js';
-import { listen, memoryLogger, oidcClient, oidcLogin, refusalOf, startUpstream, until, type OidcSession } from './support.js';
+import type { ConnectedGuard } from '../../src/guard/connect.js';
+import { startGateway, type InProcessGateway, type Upstream } from '../support/gateway.js';
+import { startServer, type TestServer } from '../support/in-process.js';
+import { memoryLogger, oidcClient, oidcLogin, refusalOf, until, type OidcSession } from './support.js';
 
 const TEAM = `@id("baseline")
 permit (principal, action, resource);
@@ -34,9 +33,9 @@ when { context.method == "POST" };
  */
 describe('the gateway decides every request with Cedar policies', () => {
   let server: TestServer;
-  let upstream: Awaited<ReturnType<typeof startUpstream>>;
+  let running: InProcessGateway;
+  let upstream: Upstream;
   let connected: ConnectedGuard;
-  let gateway: Server & { closeUpstream(): void };
   let base: string;
   let config: client.Configuration;
   let alice: OidcSession;
@@ -52,18 +51,11 @@ describe('the gateway decides every request with Cedar policies', () => {
     dir = mkdtempSync(join(tmpdir(), 'tether-gateway-policy-'));
     writeFileSync(join(dir, '10-team.cedar'), TEAM);
     server = await startServer({ device_flow: { code_ttl: '5m', interval: 1 } });
-    upstream = await startUpstream();
-    connected = await connectGuard({
-      issuer: server.issuer,
-      audience: server.api,
-      clientId: 'api-gateway',
-      clientSecret: GATEWAY_SECRET,
+    running = await startGateway(server, {
       logger,
-      policies: dir,
-      policyOptions: { debounceMs: 50, onReload: (outcome) => reloads.push(outcome) },
+      guard: { policies: dir, policyOptions: { debounceMs: 50, onReload: (outcome) => reloads.push(outcome) } },
     });
-    gateway = createGateway({ guard: connected.guard, upstream: upstream.url, logger });
-    base = `http://127.0.0.1:${await listen(gateway)}`;
+    ({ upstream, connected, base } = running);
     config = await oidcClient(server);
     [alice, bob] = await Promise.all([
       oidcLogin(server, config, { scope: 'read write' }, 'alice'),
@@ -73,11 +65,7 @@ describe('the gateway decides every request with Cedar policies', () => {
   });
 
   after(async () => {
-    await connected.close();
-    gateway.closeAllConnections();
-    await new Promise<void>((resolve) => gateway.close(() => resolve()));
-    gateway.closeUpstream();
-    await upstream.close();
+    await running.close();
     await server.close();
     rmSync(dir, { recursive: true, force: true });
   });

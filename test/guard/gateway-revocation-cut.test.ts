@@ -1,20 +1,11 @@
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
-import { gatewayCommand } from '../../src/cli/commands/gateway.js';
-import type { CliIO } from '../../src/cli/io.js';
 import { FakeClock } from '../../src/shared/clock.js';
-import { GATEWAY_SECRET, startServer, type TestServer } from '../support/in-process.js';
-import { adminRevoke, ath, callApi, introspect, login, type LoggedIn } from '../support/tokens.js';
-import { startUpstream, until } from './support.js';
-
-function io(env: Record<string, string>): CliIO & { err: () => string } {
-  const stderr = new PassThrough();
-  let err = '';
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  return { stdout: new PassThrough(), stderr, stdin: new PassThrough(), env, err: () => err };
-}
+import { dpopGetStatus, startGatewayCommand, type GatewayUnderTest } from '../support/gateway.js';
+import { startServer, type TestServer } from '../support/in-process.js';
+import { adminRevoke, callApi, introspect, login, type LoggedIn } from '../support/tokens.js';
+import { until } from './support.js';
 
 /**
  * Revocation cuts exactly (issue 10, point 8). Today's statements cut at a whole second, so a token issued in the
@@ -24,32 +15,20 @@ function io(env: Record<string, string>): CliIO & { err: () => string } {
  */
 describe('a revocation cuts at the same instant at the server and at tether gateway', () => {
   let server: TestServer;
-  let upstream: Awaited<ReturnType<typeof startUpstream>>;
-  let stop!: () => void;
-  let run: Promise<number>;
+  let gateway: GatewayUnderTest;
   let base: string;
   const clock = new FakeClock(Math.floor(Date.now() / 1000));
 
-  const atGateway = async (session: LoggedIn) => {
-    const url = `${base}/orders`;
-    const proof = await session.key.proof('GET', url, { ath: await ath(session.accessToken) });
-    return (await fetch(url, { headers: { authorization: `DPoP ${session.accessToken}`, dpop: proof } })).status;
-  };
+  const atGateway = (session: LoggedIn) => dpopGetStatus(base, session);
 
   before(async () => {
     server = await startServer({}, clock);
-    upstream = await startUpstream();
-    const cli = io({ TETHER_GATEWAY_CLIENT_SECRET: GATEWAY_SECRET, TETHER_GATEWAY_CLIENT_ID: 'api-gateway' });
-    const stopped = new Promise<void>((resolve) => (stop = resolve));
-    run = gatewayCommand(['--issuer', server.issuer, '--audience', server.api, '--upstream', upstream.url, '--port', '0'], cli, stopped);
-    await until(() => /Tether gateway: (http:\/\/\S+)/.test(cli.err()), 10_000, 'the gateway banner');
-    base = /Tether gateway: (http:\/\/\S+)/.exec(cli.err())?.[1] as string;
+    gateway = await startGatewayCommand(server);
+    base = gateway.base;
   });
 
   after(async () => {
-    stop();
-    await run;
-    await upstream.close();
+    await gateway.close();
     await server.close();
   });
 
@@ -79,8 +58,8 @@ describe('a revocation cuts at the same instant at the server and at tether gate
     // The gateway, told by its event stream: the same verdicts.
     await until(async () => (await atGateway(earlier)) === 401, 10_000, 'the gateway to apply the revocation');
     assert.equal(await atGateway(later), 200);
-    const seen = upstream.seen.length;
+    const seen = gateway.upstream.seen.length;
     assert.equal(await atGateway(earlier), 401);
-    assert.equal(upstream.seen.length, seen, 'a revoked token never reaches the upstream');
+    assert.equal(gateway.upstream.seen.length, seen, 'a revoked token never reaches the upstream');
   });
 });

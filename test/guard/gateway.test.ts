@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
-import type { Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import * as client from 'openid-client';
-import { connectGuard, type ConnectedGuard } from '../../src/guard/connect.js';
 import { createGateway } from '../../src/guard/gateway.js';
 import { Guard } from '../../src/guard/guard.js';
 import { RemoteJwks } from '../../src/guard/keys.js';
 import { RevocationStream, type StreamNotice } from '../../src/guard/revocation-stream.js';
 import { GATEWAY_SECRET, startServer, type TestServer } from '../support/in-process.js';
 import { adminRevoke, ath, login, type LoggedIn } from '../support/tokens.js';
-import { listen, memoryLogger, oidcClient, oidcLogin, refusalOf, startRelay, startUpstream, until, type OidcSession } from './support.js';
+import { startGateway, type InProcessGateway, type Upstream } from '../support/gateway.js';
+import { listen, memoryLogger, oidcClient, oidcLogin, refusalOf, startRelay, until, type OidcSession } from './support.js';
 
 /**
  * `tether gateway` end to end: a real Tether, the gateway (guard + push revocation) in front of an upstream that
@@ -17,9 +16,8 @@ import { listen, memoryLogger, oidcClient, oidcLogin, refusalOf, startRelay, sta
  */
 describe('the gateway in front of an unchanged API', () => {
   let server: TestServer;
-  let upstream: Awaited<ReturnType<typeof startUpstream>>;
-  let connected: ConnectedGuard;
-  let gateway: Server & { closeUpstream(): void };
+  let running: InProcessGateway;
+  let upstream: Upstream;
   let base: string;
   let config: client.Configuration;
   let session: OidcSession;
@@ -32,28 +30,14 @@ describe('the gateway in front of an unchanged API', () => {
 
   before(async () => {
     server = await startServer({ device_flow: { code_ttl: '5m', interval: 1 } });
-    upstream = await startUpstream();
-    connected = await connectGuard({
-      issuer: server.issuer,
-      audience: server.api,
-      clientId: 'api-gateway',
-      clientSecret: GATEWAY_SECRET,
-      staleAfterMs: 3_000,
-      logger,
-      now: () => Date.now() / 1000 + clockOffset,
-    });
-    gateway = createGateway({ guard: connected.guard, upstream: upstream.url, scopes: ['read'], logger });
-    base = `http://127.0.0.1:${await listen(gateway)}`;
+    running = await startGateway(server, { logger, scopes: ['read'], guard: { staleAfterMs: 3_000, now: () => Date.now() / 1000 + clockOffset } });
+    ({ upstream, base } = running);
     config = await oidcClient(server);
-    [session, raw] = await Promise.all([oidcLogin(server, config, { scope: 'read write' }), login(server), connected.stream.ready(5_000)]);
+    [session, raw] = await Promise.all([oidcLogin(server, config, { scope: 'read write' }), login(server), running.connected.stream.ready(5_000)]);
   });
 
   after(async () => {
-    await connected.close();
-    gateway.closeAllConnections();
-    await new Promise<void>((resolve) => gateway.close(() => resolve()));
-    gateway.closeUpstream();
-    await upstream.close();
+    await running.close();
     await server.close();
   });
 

@@ -1,27 +1,13 @@
 import assert from 'node:assert/strict';
-import type { Server } from 'node:http';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { decodeProtectedHeader } from 'jose';
 import { keysCommand } from '../../src/cli/commands/keys.js';
-import type { CliIO } from '../../src/cli/io.js';
-import { connectGuard, type ConnectedGuard } from '../../src/guard/connect.js';
-import { createGateway } from '../../src/guard/gateway.js';
 import { FakeClock } from '../../src/shared/clock.js';
+import { captureIo } from '../support/cli-io.js';
 import { dpopKey } from '../support/dpop.js';
-import { ADMIN_KEY, GATEWAY_SECRET, startServer, type TestServer } from '../support/in-process.js';
-import { ath, introspect, login, type LoggedIn } from '../support/tokens.js';
-import { listen, memoryLogger, startUpstream } from './support.js';
-
-function io(env: Record<string, string>): CliIO & { out: () => string; err: () => string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  return { stdout, stderr, stdin: new PassThrough(), env, out: () => out, err: () => err };
-}
+import { dpopGetStatus, startGateway, type InProcessGateway } from '../support/gateway.js';
+import { ADMIN_KEY, startServer, type TestServer } from '../support/in-process.js';
+import { introspect, login, type LoggedIn } from '../support/tokens.js';
 
 /**
  * `tether keys rotate` against a running server, with the gateway (guard with the remote JWKS, push revocation)
@@ -31,44 +17,25 @@ function io(env: Record<string, string>): CliIO & { out: () => string; err: () =
 describe('signing key rotation at a running gateway', () => {
   const clock = new FakeClock(Math.floor(Date.now() / 1000));
   let server: TestServer;
-  let upstream: Awaited<ReturnType<typeof startUpstream>>;
-  let connected: ConnectedGuard;
-  let gateway: Server & { closeUpstream(): void };
+  let running: InProcessGateway;
   let base: string;
   let env: Record<string, string>;
 
   const kidOf = (s: LoggedIn) => decodeProtectedHeader(s.accessToken).kid;
   const jwksKids = async () => ((await (await fetch(`${server.issuer}/jwks`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
   const loginNow = async () => login(server, { key: await dpopKey('ES256', () => clock.now()) });
-  const atGateway = async (s: LoggedIn) => {
-    const url = `${base}/orders`;
-    const proof = await s.key.proof('GET', url, { ath: await ath(s.accessToken) });
-    return (await fetch(url, { headers: { authorization: `DPoP ${s.accessToken}`, dpop: proof } })).status;
-  };
+  const atGateway = (s: LoggedIn) => dpopGetStatus(base, s);
 
   before(async () => {
     server = await startServer({ keys: { publish_ahead: '2m' }, tokens: { access_token_ttl: '5m' } }, clock);
     env = { TETHER_ADMIN_KEY: ADMIN_KEY, TETHER_ISSUER: server.issuer };
-    upstream = await startUpstream();
-    connected = await connectGuard({
-      issuer: server.issuer,
-      audience: server.api,
-      clientId: 'api-gateway',
-      clientSecret: GATEWAY_SECRET,
-      logger: memoryLogger(),
-      now: () => clock.now(),
-    });
-    gateway = createGateway({ guard: connected.guard, upstream: upstream.url, logger: memoryLogger() });
-    base = `http://127.0.0.1:${await listen(gateway)}`;
-    await connected.stream.ready(5_000);
+    running = await startGateway(server, { guard: { now: () => clock.now() } });
+    base = running.base;
+    await running.connected.stream.ready(5_000);
   });
 
   after(async () => {
-    await connected.close();
-    gateway.closeAllConnections();
-    await new Promise<void>((resolve) => gateway.close(() => resolve()));
-    gateway.closeUpstream();
-    await upstream.close();
+    await running.close();
     await server.close();
   });
 
@@ -81,12 +48,12 @@ describe('signing key rotation at a running gateway', () => {
     // Nobody without the admin key rotates anything.
     const anonymous = await fetch(`${server.issuer}/admin/keys/rotate`, { method: 'POST' });
     assert.equal(anonymous.status, 401);
-    const intruder = io({ ...env, TETHER_ADMIN_KEY: 'tether_admin_not_the_key_000000000000000000' });
+    const intruder = captureIo({ ...env, TETHER_ADMIN_KEY: 'tether_admin_not_the_key_000000000000000000' });
     assert.equal(await keysCommand(['rotate'], intruder), 5);
     assert.deepEqual(await jwksKids(), [oldKid]);
 
     // Rotate through the CLI: the new key is published at once, but the old one keeps signing.
-    const rotate = io(env);
+    const rotate = captureIo(env);
     assert.equal(await keysCommand(['rotate'], rotate), 0, rotate.err());
     const newKid = /New signing key (\S+) is published now/.exec(rotate.out())?.[1];
     assert.ok(newKid && newKid !== oldKid);
@@ -96,7 +63,7 @@ describe('signing key rotation at a running gateway', () => {
     assert.equal(await atGateway(beforeSwitch), 200);
 
     // A second rotation while the first is pending is refused (exit 1) and changes nothing.
-    const again = io(env);
+    const again = captureIo(env);
     assert.equal(await keysCommand(['rotate'], again), 1);
     assert.match(again.err(), /rotation_in_progress/);
     assert.equal((await jwksKids()).length, 2);
@@ -110,7 +77,7 @@ describe('signing key rotation at a running gateway', () => {
     assert.equal((await introspect(server, beforeSwitch.accessToken))['active'], true);
     assert.equal((await introspect(server, afterSwitch.accessToken))['active'], true);
 
-    const list = io(env);
+    const list = captureIo(env);
     assert.equal(await keysCommand(['list'], list), 0);
     assert.match(list.out(), new RegExp(`${newKid}\\s+signing`));
     assert.match(list.out(), new RegExp(`${oldKid}\\s+retiring`));

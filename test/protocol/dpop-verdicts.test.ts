@@ -6,16 +6,15 @@ import { createHash, createHmac, generateKeyPairSync, randomUUID, sign } from 'n
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import type { JWK } from 'jose';
-import { connectGuard, type ConnectedGuard } from '../../src/guard/connect.js';
-import { createGateway } from '../../src/guard/gateway.js';
 import { withGuard } from '../../src/guard/adapters/node-http.js';
 import { DpopNonces } from '../../src/dpop/nonce.js';
 import { jwkThumbprint } from '../../src/dpop/jws.js';
-import { listen, memoryLogger, startUpstream } from '../guard/support.js';
+import { listen } from '../guard/support.js';
 import type { DpopKey } from '../support/dpop.js';
 import { decide } from '../support/device-flow.js';
 import { DEVICE_GRANT, postForm } from '../support/http.js';
-import { GATEWAY_SECRET, startServer, type TestServer } from '../support/in-process.js';
+import { startGateway, type InProcessGateway } from '../support/gateway.js';
+import { startServer, type TestServer } from '../support/in-process.js';
 import { login } from '../support/tokens.js';
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -121,26 +120,16 @@ const ROWS: Row[] = [
 
 describe('one verdict for every DPoP proof: token endpoint, guard and gateway', () => {
   let server: TestServer;
-  let connected: ConnectedGuard;
-  let gateway: Server & { closeUpstream(): void };
-  let upstream: Awaited<ReturnType<typeof startUpstream>>;
+  let running: InProcessGateway;
   let targets: Target[];
   const key = rawKey();
   let refreshToken: string;
 
   before(async () => {
     server = await startServer();
-    upstream = await startUpstream();
-    connected = await connectGuard({
-      issuer: server.issuer,
-      audience: server.api,
-      clientId: 'api-gateway',
-      clientSecret: GATEWAY_SECRET,
-      logger: memoryLogger(),
-    });
-    gateway = createGateway({ guard: connected.guard, upstream: upstream.url, logger: memoryLogger() });
-    const gatewayBase = `http://127.0.0.1:${await listen(gateway)}`;
-    const [session] = await Promise.all([login(server, { key }), connected.stream.ready(5_000)]);
+    running = await startGateway(server);
+    const gatewayBase = running.base;
+    const [session] = await Promise.all([login(server, { key }), running.connected.stream.ready(5_000)]);
     refreshToken = session.refreshToken;
     const ath = createHash('sha256').update(session.accessToken).digest('base64url');
     const resource = (name: string, url: string): Target => ({
@@ -173,11 +162,7 @@ describe('one verdict for every DPoP proof: token endpoint, guard and gateway', 
   });
 
   after(async () => {
-    await connected.close();
-    gateway.closeAllConnections();
-    await new Promise<void>((resolve) => gateway.close(() => resolve()));
-    gateway.closeUpstream();
-    await upstream.close();
+    await running.close();
     await server.close();
   });
 
@@ -203,33 +188,22 @@ describe('one verdict for every DPoP proof: token endpoint, guard and gateway', 
 
   test('a refused proof never reached the upstream', () => {
     const accepted = ROWS.filter((r) => r.expect === 'accept').length + ROWS.filter((r) => r.twice).length;
-    assert.equal(upstream.seen.length, accepted);
+    assert.equal(running.upstream.seen.length, accepted);
   });
 });
 
 describe('one verdict for nonces (RFC 9449 §8, §9): token endpoint, guard and gateway, all demanding them', () => {
   let server: TestServer;
-  let connected: ConnectedGuard;
-  let gateway: Server & { closeUpstream(): void };
+  let running: InProcessGateway;
   let guarded: Server;
-  let upstream: Awaited<ReturnType<typeof startUpstream>>;
   const key = rawKey();
   let targets: Target[];
 
   before(async () => {
     server = await startServer({ dpop: { require_nonce: true } });
-    upstream = await startUpstream();
-    connected = await connectGuard({
-      issuer: server.issuer,
-      audience: server.api,
-      clientId: 'api-gateway',
-      clientSecret: GATEWAY_SECRET,
-      logger: memoryLogger(),
-      nonces: new DpopNonces(() => now()),
-    });
-    gateway = createGateway({ guard: connected.guard, upstream: upstream.url, logger: memoryLogger() });
-    const gatewayBase = `http://127.0.0.1:${await listen(gateway)}`;
-    guarded = createServer(withGuard(connected.guard, (_req, res) => res.end('{}'), {}));
+    running = await startGateway(server, { guard: { nonces: new DpopNonces(() => now()) } });
+    const gatewayBase = running.base;
+    guarded = createServer(withGuard(running.connected.guard, (_req, res) => res.end('{}'), {}));
     const guardedBase = `http://127.0.0.1:${await listen(guarded)}`;
 
     // A login by hand: the token endpoint answers the first proof with a nonce, the second carries it.
@@ -237,7 +211,7 @@ describe('one verdict for nonces (RFC 9449 §8, §9): token endpoint, guard and 
     const tokenUrl = `${server.issuer}/token`;
     const codes = await postForm(deviceUrl, { client_id: 'tether-cli' }, { dpop: key.raw({}, { htm: 'POST', htu: deviceUrl, iat: now(), jti: randomUUID() }) });
     assert.equal(codes.status, 200, JSON.stringify(codes.body));
-    await Promise.all([decide(server, String(codes.body['user_code'])), connected.stream.ready(5_000)]);
+    await Promise.all([decide(server, String(codes.body['user_code'])), running.connected.stream.ready(5_000)]);
     const form = { grant_type: DEVICE_GRANT, client_id: 'tether-cli', device_code: String(codes.body['device_code']) };
     const first = await postForm(tokenUrl, form, { dpop: key.raw({}, { htm: 'POST', htu: tokenUrl, iat: now(), jti: randomUUID() }) });
     assert.equal(first.body['error'], 'use_dpop_nonce');
@@ -281,13 +255,9 @@ describe('one verdict for nonces (RFC 9449 §8, §9): token endpoint, guard and 
   });
 
   after(async () => {
-    await connected.close();
-    for (const s of [gateway, guarded]) {
-      s.closeAllConnections();
-      await new Promise<void>((resolve) => s.close(() => resolve()));
-    }
-    gateway.closeUpstream();
-    await upstream.close();
+    guarded.closeAllConnections();
+    await new Promise<void>((resolve) => guarded.close(() => resolve()));
+    await running.close();
     await server.close();
   });
 

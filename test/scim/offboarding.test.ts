@@ -2,28 +2,19 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { gatewayCommand } from '../../src/cli/commands/gateway.js';
-import type { CliIO } from '../../src/cli/io.js';
 import { toOcsf } from '../../src/audit/ocsf.js';
 import { SqlAuditLog } from '../../src/storage/audit-log.js';
 import { FormBrowser } from '../support/browser-form.js';
 import { assertOAuthError, authorize, redeem } from '../support/device-flow.js';
 import { dpopKey } from '../support/dpop.js';
-import { ADMIN_KEY, GATEWAY_SECRET, startServer, type TestServer } from '../support/in-process.js';
-import { ath, callApi, introspect, login, refresh, type LoggedIn } from '../support/tokens.js';
-import { startUpstream, until } from '../guard/support.js';
+import { dpopGetStatus, startGatewayCommand, type GatewayUnderTest } from '../support/gateway.js';
+import { ADMIN_KEY, startServer, type TestServer } from '../support/in-process.js';
+import { callApi, introspect, login, refresh, type LoggedIn } from '../support/tokens.js';
+import { until } from '../guard/support.js';
 import { SCIM_TOKEN_HASH, ScimClient } from './scim-client.js';
 
 const SCIM_ACTOR = `scim:${SCIM_TOKEN_HASH.slice(0, 8)}`;
-
-function io(env: Record<string, string>): CliIO & { err: () => string } {
-  const stderr = new PassThrough();
-  let err = '';
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  return { stdout: new PassThrough(), stderr, stdin: new PassThrough(), env, err: () => err };
-}
 
 /** Signs in on the verification page for a fresh device code; returns the status and page of the sign-in step. */
 async function signIn(server: TestServer, username: string): Promise<{ status: number; page: string }> {
@@ -44,32 +35,20 @@ async function offboardingEvents(server: TestServer, userId: string) {
 describe('offboarding over SCIM', () => {
   let server: TestServer;
   let scim: ScimClient;
-  let upstream: Awaited<ReturnType<typeof startUpstream>>;
-  let stop!: () => void;
-  let run: Promise<number>;
+  let gateway: GatewayUnderTest;
   let base: string;
 
-  const atGateway = async (session: LoggedIn) => {
-    const url = `${base}/orders`;
-    const proof = await session.key.proof('GET', url, { ath: await ath(session.accessToken) });
-    return (await fetch(url, { headers: { authorization: `DPoP ${session.accessToken}`, dpop: proof } })).status;
-  };
+  const atGateway = (session: LoggedIn) => dpopGetStatus(base, session);
 
   before(async () => {
     server = await startServer({ scim: { bearer_token_hashes: [SCIM_TOKEN_HASH] } });
     scim = new ScimClient(server.issuer);
-    upstream = await startUpstream();
-    const cli = io({ TETHER_GATEWAY_CLIENT_SECRET: GATEWAY_SECRET, TETHER_GATEWAY_CLIENT_ID: 'api-gateway' });
-    const stopped = new Promise<void>((resolve) => (stop = resolve));
-    run = gatewayCommand(['--issuer', server.issuer, '--audience', server.api, '--upstream', upstream.url, '--port', '0'], cli, stopped);
-    await until(() => /Tether gateway: (http:\/\/\S+)/.test(cli.err()), 10_000, 'the gateway banner');
-    base = /Tether gateway: (http:\/\/\S+)/.exec(cli.err())?.[1] as string;
+    gateway = await startGatewayCommand(server);
+    base = gateway.base;
   });
 
   after(async () => {
-    stop();
-    await run;
-    await upstream.close();
+    await gateway.close();
     await server.close();
   });
 
@@ -96,9 +75,9 @@ describe('offboarding over SCIM', () => {
     const elapsed = performance.now() - started;
     assert.ok(elapsed < 1_000, `refused at the gateway ${Math.round(elapsed)} ms after the SCIM call`);
     t.diagnostic(`both tokens refused at tether gateway ${Math.round(elapsed)} ms after the SCIM PATCH was sent`);
-    const seen = upstream.seen.length;
+    const seen = gateway.upstream.seen.length;
     assert.equal(await atGateway(first), 401);
-    assert.equal(upstream.seen.length, seen, 'an offboarded token never reaches the upstream');
+    assert.equal(gateway.upstream.seen.length, seen, 'an offboarded token never reaches the upstream');
 
     // At the server: tokens inactive, refresh refused with invalid_grant.
     assert.equal((await introspect(server, first.accessToken))['active'], false);

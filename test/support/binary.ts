@@ -13,8 +13,11 @@ export interface RunningBinary {
   kill(): Promise<void>;
 }
 
-/** Starts the built binary (`npm run build` first) with `args` and resolves once it logs "tether listening". */
-export async function startTether(args: string[], env: Record<string, string> = {}): Promise<RunningBinary> {
+/**
+ * Starts the built binary (`npm run build` first) with `args` and resolves once it logs "tether listening";
+ * rejects if it exits first or takes longer than `timeoutMs`.
+ */
+export async function startTether(args: string[], env: Record<string, string> = {}, { timeoutMs = 20_000 } = {}): Promise<RunningBinary> {
   const child = spawn(process.execPath, [join(ROOT, 'bin/tether.js'), ...args], {
     cwd: ROOT,
     env: { ...process.env, TETHER_LOG_LEVEL: 'info', ...env },
@@ -25,7 +28,7 @@ export async function startTether(args: string[], env: Record<string, string> = 
   child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
   const lines = createInterface({ input: child.stdout! });
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "tether listening" within 20 s:\n${output.join('')}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`no "tether listening" within ${timeoutMs / 1000} s:\n${output.join('')}`)), timeoutMs);
     lines.on('line', (line) => {
       output.push(line);
       if (output.length > 200) output.splice(0, 100);

@@ -1,15 +1,21 @@
 import assert from 'node:assert/strict';
-import type { Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { connectGuard, type ConnectedGuard } from '../../src/guard/connect.js';
-import { createGateway } from '../../src/guard/gateway.js';
 import { SqlAuditLog } from '../../src/storage/audit-log.js';
 import { dpopKey, type DpopKey } from '../support/dpop.js';
-import { ADMIN_KEY, GATEWAY_SECRET, startServer, type TestServer } from '../support/in-process.js';
+import { startGateway, type InProcessGateway } from '../support/gateway.js';
+import { ADMIN_KEY, startServer, type TestServer } from '../support/in-process.js';
 import { adminRevoke, ath, login } from '../support/tokens.js';
-import { listen, memoryLogger, startUpstream, until } from '../guard/support.js';
+import { memoryLogger, until } from '../guard/support.js';
 import { SCIM_TOKEN_HASH, ScimClient } from '../scim/scim-client.js';
 import { CI_AUDIENCE, exchange, federatedWorkload, startCiIssuer, workloadApi, type CiIssuer } from './support.js';
+
+/** The status of a DPoP GET of `/orders/7` through the gateway at `base` (the body read and dropped). */
+async function statusThrough(base: string, token: string, key: DpopKey): Promise<number> {
+  const url = `${base}/orders/7`;
+  const response = await fetch(url, { headers: { authorization: `DPoP ${token}`, dpop: await key.proof('GET', url, { ath: await ath(token) }) } });
+  await response.arrayBuffer();
+  return response.status;
+}
 
 /**
  * Offboarding (OWASP NHI1): revoking all of a person's grants suspends their workloads and pushes an `owner`
@@ -19,35 +25,20 @@ import { CI_AUDIENCE, exchange, federatedWorkload, startCiIssuer, workloadApi, t
 describe('offboarding a workload\'s owner', () => {
   let ci: CiIssuer;
   let server: TestServer;
-  let upstream: Awaited<ReturnType<typeof startUpstream>>;
-  let connected: ConnectedGuard;
-  let gateway: Server & { closeUpstream(): void };
-  let base: string;
+  let gateway: InProcessGateway;
   const logger = memoryLogger();
 
-  const viaGateway = async (token: string, key: DpopKey) => {
-    const url = `${base}/orders/7`;
-    const response = await fetch(url, { headers: { authorization: `DPoP ${token}`, dpop: await key.proof('GET', url, { ath: await ath(token) }) } });
-    await response.arrayBuffer();
-    return response.status;
-  };
+  const viaGateway = (token: string, key: DpopKey) => statusThrough(gateway.base, token, key);
 
   before(async () => {
     ci = await startCiIssuer();
     server = await startServer({ federation: { issuers: [{ issuer: ci.issuer, audience: CI_AUDIENCE }] } });
-    upstream = await startUpstream();
-    connected = await connectGuard({ issuer: server.issuer, audience: server.api, clientId: 'api-gateway', clientSecret: GATEWAY_SECRET, logger });
-    gateway = createGateway({ guard: connected.guard, upstream: upstream.url, scopes: ['read'], logger });
-    base = `http://127.0.0.1:${await listen(gateway)}`;
-    await connected.stream.ready(5_000);
+    gateway = await startGateway(server, { logger, scopes: ['read'] });
+    await gateway.connected.stream.ready(5_000);
   });
 
   after(async () => {
-    await connected.close();
-    gateway.closeAllConnections();
-    await new Promise<void>((resolve) => gateway.close(() => resolve()));
-    gateway.closeUpstream();
-    await upstream.close();
+    await gateway.close();
     await server.close();
     await ci.close();
   });
@@ -71,7 +62,7 @@ describe('offboarding a workload\'s owner', () => {
     const bobRunner = await dpopKey();
     const bobToken = String((await exchange(server, await ci.token({ sub: 'repo:acme/other:ref:refs/heads/main' }), bobRunner)).body['access_token']);
     assert.equal(await viaGateway(running, runner), 200);
-    assert.equal(upstream.seen.at(-1)?.headers['x-tether-sub'], `workload:${String(mine.body['id'])}`);
+    assert.equal(gateway.upstream.seen.at(-1)?.headers['x-tether-sub'], `workload:${String(mine.body['id'])}`);
     assert.equal(await viaGateway(bobToken, bobRunner), 200);
 
     const start = performance.now();
@@ -111,35 +102,20 @@ describe('offboarding a workload\'s owner', () => {
 describe('a workload owner deactivated by SCIM', () => {
   let ci: CiIssuer;
   let server: TestServer;
-  let upstream: Awaited<ReturnType<typeof startUpstream>>;
-  let connected: ConnectedGuard;
-  let gateway: Server & { closeUpstream(): void };
-  let base: string;
+  let gateway: InProcessGateway;
   const logger = memoryLogger();
 
-  const viaGateway = async (token: string, key: DpopKey) => {
-    const url = `${base}/orders/7`;
-    const response = await fetch(url, { headers: { authorization: `DPoP ${token}`, dpop: await key.proof('GET', url, { ath: await ath(token) }) } });
-    await response.arrayBuffer();
-    return response.status;
-  };
+  const viaGateway = (token: string, key: DpopKey) => statusThrough(gateway.base, token, key);
 
   before(async () => {
     ci = await startCiIssuer();
     server = await startServer({ federation: { issuers: [{ issuer: ci.issuer, audience: CI_AUDIENCE }] }, scim: { bearer_token_hashes: [SCIM_TOKEN_HASH] } });
-    upstream = await startUpstream();
-    connected = await connectGuard({ issuer: server.issuer, audience: server.api, clientId: 'api-gateway', clientSecret: GATEWAY_SECRET, logger });
-    gateway = createGateway({ guard: connected.guard, upstream: upstream.url, scopes: ['read'], logger });
-    base = `http://127.0.0.1:${await listen(gateway)}`;
-    await connected.stream.ready(5_000);
+    gateway = await startGateway(server, { logger, scopes: ['read'] });
+    await gateway.connected.stream.ready(5_000);
   });
 
   after(async () => {
-    await connected.close();
-    gateway.closeAllConnections();
-    await new Promise<void>((resolve) => gateway.close(() => resolve()));
-    gateway.closeUpstream();
-    await upstream.close();
+    await gateway.close();
     await server.close();
     await ci.close();
   });
