@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import { parseRange } from '../policy/ip-range.js';
 import { DEVICE_CODE_GRANT, MAX_DEVICE_CODE_TTL, SUPPORTED_GRANTS } from '../oauth/grant-types.js';
-import { parseDuration } from '../shared/duration.js';
+import { bruteForceSchema } from './brute-force-schema.js';
+import { absoluteUri, duration, scopeToken } from './field-types.js';
+import { storageSchema } from './storage-schema.js';
+import { upstreamProviderSchema } from './upstream-provider-schema.js';
 
 // The protocol's own nouns live in src/oauth; re-exported so configuration code can name them from one place.
 export {
@@ -13,21 +16,6 @@ export {
   TOKEN_EXCHANGE_GRANT,
 } from '../oauth/grant-types.js';
 
-const duration = (description: string) =>
-  z
-    .union([z.string(), z.number()])
-    .transform((value, ctx) => {
-      const seconds = parseDuration(value);
-      if (seconds === undefined) {
-        ctx.addIssue({ code: 'custom', message: `expected a duration such as "90s", "5m" or "12h" (${description})` });
-        return z.NEVER;
-      }
-      return seconds;
-    })
-    .describe(description);
-
-const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'a scope is printable ASCII without spaces or quotes');
-const absoluteUri = z.string().url('expected an absolute URI');
 
 const resourceSchema = z
   .object({
@@ -183,102 +171,6 @@ const workloadsSchema = z
   })
   .strict();
 
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-/** Where the data lives: the embedded SQLite file under data_dir, or a PostgreSQL database shared by instances. */
-const storageSchema = z
-  .object({
-    engine: z.enum(['sqlite', 'postgres']).default('sqlite').describe('sqlite: embedded, one instance; postgres: shared'),
-    synchronous: z
-      .enum(['normal', 'full'])
-      .default('normal')
-      .describe('SQLite only. normal: durable across a process crash; full: also across power loss, slower'),
-    // The PostgreSQL URL carries a password, so like every other secret it is never written in the file itself:
-    // the file names the variable or the file that holds it.
-    url_env: z.string().regex(ENV_NAME, 'an environment variable name').optional().describe('variable holding the URL'),
-    url_file: z.string().min(1).optional().describe('file holding the URL (e.g. a mounted secret)'),
-    url: z
-      .string()
-      .refine(isPasswordlessPostgresUrl, 'a postgres:// URL without a password (put one with a password in url_env or url_file)')
-      .optional()
-      .describe('a URL without a password, for peer or certificate authentication'),
-    pool_size: z.number().int().min(2).max(200).default(10).describe('PostgreSQL connections this instance keeps at most'),
-  })
-  .strict()
-  .superRefine((storage, ctx) => {
-    const sources = [storage.url, storage.url_env, storage.url_file].filter((v) => v !== undefined).length;
-    if (storage.engine === 'postgres' && sources !== 1) {
-      ctx.addIssue({ code: 'custom', path: ['url_env'], message: 'engine postgres needs exactly one of url_env, url_file or url' });
-    }
-    if (storage.engine === 'sqlite' && sources > 0) {
-      ctx.addIssue({ code: 'custom', path: ['engine'], message: 'a database URL is given but engine is sqlite (set engine: postgres)' });
-    }
-  });
-
-function isPasswordlessPostgresUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.password === '' && !url.searchParams.has('password');
-  } catch {
-    return false;
-  }
-}
-
-const PROVIDER_NAME = /^[a-z][a-z0-9-]{0,31}$/;
-const amrValue = z.string().min(1).max(64);
-
-/** An upstream OpenID Connect provider people sign in through (docs/sign-in.md). */
-const upstreamProviderSchema = z
-  .object({
-    name: z
-      .string()
-      .regex(PROVIDER_NAME, 'a provider name is a lower-case letter, then lower-case letters, digits or -, at most 32')
-      .describe('Short name: the callback is /device/callback/<name>, policy sees authMethod "upstream:<name>".'),
-    issuer: absoluteUri.describe('The provider\'s issuer URL; its /.well-known/openid-configuration is discovered.'),
-    client_id: z.string().min(1).describe('Tether\'s client id at the provider.'),
-    client_secret_env: z
-      .string()
-      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')
-      .optional()
-      .describe('Environment variable holding the client secret (never written in the YAML).'),
-    client_secret_file: z.string().min(1).optional().describe('File holding the client secret (one line).'),
-    scopes: z
-      .array(scopeToken)
-      .default(['openid', 'email', 'profile'])
-      .describe('Scopes asked for at the provider; "openid" is always sent.'),
-    claims: z
-      .object({
-        username: z.string().min(1).default('preferred_username').describe('claim holding the username shown and audited'),
-        display_name: z.string().min(1).default('name').describe('claim holding the display name'),
-        groups: z.string().min(1).default('groups').describe('claim holding the groups (an array of strings, or one string)'),
-      })
-      .strict()
-      .prefault({})
-      .describe('Which ID token claims give the username, display name and groups.'),
-    allowed_email_domains: z
-      .array(z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'a domain such as example.com'))
-      .default([])
-      .describe('When set, only people whose verified email is in one of these domains may sign in.'),
-    display_label: z.string().min(1).max(60).optional().describe('The button says "Sign in with <label>" (default: the name).'),
-    mfa_amr: z
-      .array(amrValue)
-      .default(['mfa', 'otp', 'hwk', 'sms', 'sc'])
-      .describe('amr values that mean a multi-factor sign-in (RFC 8176): any one of them sets context.mfa.'),
-    phishing_resistant_amr: z
-      .array(amrValue)
-      .default(['hwk'])
-      .describe('amr values that mean a phishing-resistant sign-in (a security key or passkey): any one sets context.phishingResistant.'),
-    mfa_acr: z.array(z.string().min(1)).default([]).describe('acr values that mean a multi-factor sign-in.'),
-    phishing_resistant_acr: z.array(z.string().min(1)).default([]).describe('acr values that mean a phishing-resistant sign-in.'),
-    timeout: duration('how long a request to the provider (discovery, token) may take').default(10),
-  })
-  .strict()
-  .superRefine((p, ctx) => {
-    if (p.client_secret_env !== undefined && p.client_secret_file !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['client_secret_env'], message: 'give client_secret_env or client_secret_file, not both' });
-    }
-  });
-
 const userSchema = z
   .object({
     username: z
@@ -293,79 +185,6 @@ const userSchema = z
       .startsWith('$argon2id$', 'must be an argon2id hash (tether hash-password)')
       .describe('argon2id hash from `tether hash-password`; never the password.'),
     groups: z.array(z.string()).default([]).describe('Groups policy reads (`principal.groups`) and tokens carry (`groups`).'),
-  })
-  .strict();
-
-interface BackoffDefaults {
-  free_failures: number;
-  base_delay: number;
-  max_delay: number;
-  max_failures?: number;
-  window: number;
-}
-
-/** Growing delays for one kind of key (an account, a browser session, an address); see FailureBackoff. */
-const backoffSchema = (what: string, d: BackoffDefaults) =>
-  z
-    .object({
-      free_failures: z.number().int().min(0).default(d.free_failures).describe(`${what}: failures allowed before any delay`),
-      base_delay: duration('delay after the first failure past the free ones')
-        .default(d.base_delay)
-        .describe(`${what}: wait after the first failure past the free ones; it doubles with each further failure`),
-      max_delay: duration('longest delay').default(d.max_delay).describe(`${what}: longest wait between two attempts`),
-      max_failures: (d.max_failures === undefined
-        ? z.number().int().min(1).optional()
-        : z.number().int().min(1).default(d.max_failures)
-      ).describe(`${what}: failures per window after which attempts are refused until the oldest ages out${d.max_failures === undefined ? ' (unset: never refused, only slowed)' : ''}`),
-      window: duration('window failures count over').default(d.window).describe(`${what}: how long a failure counts`),
-    })
-    .strict()
-    .prefault({})
-    .describe(`Growing delays for ${what}.`);
-
-const alarmFields = (what: string, failures: number) => ({
-  alarm_failures: z
-    .number()
-    .int()
-    .min(1)
-    .default(failures)
-    .describe(`${what} across the whole server within alarm_window that raise an alarm (metric, audit event, warning); never a refusal`),
-  alarm_window: duration('alarm window').default(300).describe('window the server-wide alarm counts over'),
-});
-
-const bruteForceSchema = z
-  .object({
-    code_entry: z
-      .object({
-        per_account: backoffSchema('wrong user codes per signed-in account', { free_failures: 3, base_delay: 2, max_delay: 300, max_failures: 10, window: 3600 }),
-        per_session: backoffSchema('wrong user codes per browser session', { free_failures: 3, base_delay: 2, max_delay: 300, max_failures: 10, window: 3600 }),
-        per_ip: backoffSchema('wrong user codes per client address', { free_failures: 5, base_delay: 2, max_delay: 300, max_failures: 30, window: 3600 }),
-        ...alarmFields('Wrong user codes', 100),
-      })
-      .strict()
-      .prefault({})
-      .describe('Guessing user codes: the person signs in first, then each limit slows only the key that failed.'),
-    sign_in: z
-      .object({
-        per_account: backoffSchema('wrong passwords per account (slowed, never locked)', { free_failures: 5, base_delay: 1, max_delay: 30, window: 3600 }),
-        per_ip: backoffSchema('wrong passwords per client address (slowed, then blocked)', { free_failures: 10, base_delay: 1, max_delay: 300, max_failures: 50, window: 3600 }),
-        concurrent_checks: z.number().int().min(1).default(2).describe('password (argon2id) checks that may run at once'),
-        queue_length: z.number().int().min(0).default(32).describe('sign-ins that may wait for a check; past it, "busy, try again" (503)'),
-        ...alarmFields('Wrong passwords', 200),
-      })
-      .strict()
-      .prefault({})
-      .describe('Guessing passwords on the verification page.'),
-    device_authorization: z
-      .object({
-        per_ip_requests: z.number().int().min(1).default(30).describe('device authorization requests per client address per window (429 slow_down past it)'),
-        window: duration('device authorization window').default(60).describe('window per_ip_requests counts over'),
-        live_codes_per_ip: z.number().int().min(1).default(20).describe('undecided, unexpired device codes one client address may hold'),
-        live_codes_per_client: z.number().int().min(1).default(10000).describe('undecided, unexpired device codes one client may hold'),
-      })
-      .strict()
-      .prefault({})
-      .describe('Requesting device codes.'),
   })
   .strict();
 
