@@ -32,6 +32,7 @@ test("tether --help lists each command with the summary its own definition gives
     device: async () => (await import('./commands/device.js')).deviceCommand as unknown as Command<CommandContext>,
     logout: async () => (await import('./commands/logout.js')).logoutCommand as unknown as Command<CommandContext>,
     workload: async () => (await import('./commands/workload.js')).workloadCommand as unknown as Command<CommandContext>,
+    token: async () => (await import('./commands/token.js')).tokenCommand as unknown as Command<CommandContext>,
     agent: async () => (await import('./commands/agent.js')).agentCommand as Command<CommandContext>,
     keys: async () => (await import('./commands/keys.js')).keysCli as unknown as Command<CommandContext>,
     policy: async () => (await import('./commands/policy.js')).policyCli as unknown as Command<CommandContext>,

@@ -53,6 +53,10 @@ export const COMMANDS: Record<string, Entry> = {
   login: client('sign in with the device flow (code, link, QR); secrets go to the keychain or the agent', async () => (await import('./commands/login.js')).loginCommand),
   status: client('who is signed in, where, for what, until when, with which key and secret store', async () => (await import('./commands/status.js')).statusCommand),
   exec: client('run a command whose requests to the API get a token and DPoP proof through a local proxy', async () => (await import('./commands/exec.js')).execCommand),
+  token: client(
+    "print a workload's short-lived DPoP-bound token, only with --print (CI; prefer tether exec --workload)",
+    async () => (await import('./commands/token.js')).tokenCommand,
+  ),
   request: client('make one authenticated call to the API (like curl), for scripts', async () => (await import('./commands/request.js')).requestCommand),
   device: client("this machine's device key: enroll it, see its trust", async () => (await import('./commands/device.js')).deviceCommand),
   logout: client('revoke the session at the server and wipe it here', async () => (await import('./commands/logout.js')).logoutCommand),

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { defineCommand, urlOption } from '../command.js';
+import { defineCommand, urlOption, UsageError } from '../command.js';
 import { abandonRequest } from '../auth/abandon.js';
 import { deviceKeyIn } from '../auth/device-key.js';
 import { deviceAuthorizationRequest, pollDeviceAuthorization, type DeviceAuthorization } from '../auth/device-flow.js';
@@ -17,6 +17,7 @@ import { renderQr } from '../ui/qr.js';
 import { Spinner } from '../ui/spinner.js';
 import { profileFile, type ClientDeps } from './client-deps.js';
 import { reportFailure } from './session.js';
+import { openWorkloadSession } from '../workload/workload-exec.js';
 
 /** The public client every Tether server registers for this CLI. */
 export const CLIENT_ID = 'tether-cli';
@@ -36,6 +37,11 @@ to it, and the machine's device key (tether device) vouches for it. Secrets go t
   --scope SCOPE    scopes to ask for, space-separated or repeated (default: all the client may have)
   --resource URL   the API the tokens are for (default: the client's default)
 
+In CI: tether login --workload NAME --issuer URL --resource URL [--audience AUD] [--token-file PATH | --token-env NAME]
+  (or TETHER_WORKLOAD=NAME) never starts a device login: it exchanges the CI platform's OIDC token for a token of
+  workload NAME, with a DPoP key kept only in memory, to check the workload works here, and writes nothing. Run
+  commands with tether exec --workload NAME -- CMD. --workload is refused at a person's terminal.
+
 Environment: TETHER_SECRET_STORE=agent|keyring forces a secret store. Exit codes: docs/cli.md.`;
 
 /** `tether login`: the device flow, as smooth as `gh auth login`, ending in secrets kept off disk. */
@@ -47,16 +53,30 @@ export const loginCommand = defineCommand({
     issuer: { type: 'string' },
     scope: { type: 'string', multiple: true },
     resource: { type: 'string' },
+    // In CI, the workload to act as instead of a person (docs/workloads.md).
+    workload: { type: 'string' },
+    audience: { type: 'string' },
+    'token-file': { type: 'string' },
+    'token-env': { type: 'string' },
   },
   run: async ({ values }, deps: ClientDeps) => {
     const { io } = deps;
     const scope = values.scope?.join(' ').split(/\s+/).filter(Boolean).join(' ') || undefined;
     const given = values.issuer ?? io.env['TETHER_ISSUER'];
     const named = given === undefined ? undefined : urlOption(values.issuer === undefined ? 'TETHER_ISSUER' : '--issuer', given);
+    const context = detectRunContext(io.env, deps.tty);
+    // TETHER_WORKLOAD only counts unattended: a variable left in a person's shell must not turn their login into
+    // a workload's. The flag at a person's terminal is a mistake worth saying so.
+    const workload = values.workload ?? (context.attended ? undefined : io.env['TETHER_WORKLOAD'] || undefined);
+    const workloadOnly = (['audience', 'token-file', 'token-env'] as const).find((k) => values[k] !== undefined);
+    if (workloadOnly && workload === undefined) throw new UsageError(`--${workloadOnly} goes with --workload NAME`);
+    if (workload !== undefined) {
+      if (context.attended) throw new UsageError('--workload is for CI: at your own terminal, sign in as yourself with tether login');
+      return workloadLogin(deps, context, { ...values, workload, issuer: named, scope });
+    }
     try {
       const issuer = named ?? profileFile(deps).select()?.issuer ?? DEFAULT_ISSUER;
       const metadata = await discover(deps.fetch, issuer);
-      const context = detectRunContext(io.env, deps.tty);
       // Unattended, the device declares itself automation and the server's policy decides: the default pack
       // refuses it before any code exists; a server that allows it lets the login go on, plainly, for the log.
       return await runLogin(deps, metadata, context, {
@@ -70,6 +90,39 @@ export const loginCommand = defineCommand({
   },
 });
 
+/**
+ * `tether login --workload NAME` in CI: the federated exchange (RFC 8693) instead of a device login, so a person's
+ * login never happens here. The token and its DPoP key live in this process's memory only, and go with it: nothing
+ * is saved, and no profile or secret store is touched. It proves the workload works here and says how to use it.
+ */
+async function workloadLogin(
+  deps: ClientDeps,
+  context: RunContext,
+  options: { workload: string; issuer: string | undefined; resource?: string | undefined; scope: string | undefined; audience?: string | undefined; 'token-file'?: string | undefined; 'token-env'?: string | undefined },
+): Promise<number> {
+  const { io } = deps;
+  try {
+    const session = await openWorkloadSession(options, deps);
+    const token = await session.tokens.accessToken();
+    const labels = readTokenLabels(token);
+    const expiresAt = session.tokens.expiresAt;
+    io.stderr.write(
+      [
+        `Workload ${options.workload} can sign in here (${context.ci ?? 'unattended'}): no device login, no person's token.`,
+        `  Identity  ${labels.subject ?? '(unknown)'} at ${session.resource}, scopes ${labels.scopes?.join(' ') || '(none)'}`,
+        `  Token     DPoP-bound to a key made in memory for this run${expiresAt !== undefined ? `, until ${new Date(expiresAt * 1000).toISOString()}` : ''}`,
+        '  Saved     nothing: the key and token are gone when this command exits',
+        `  Next      tether exec --workload ${options.workload} --issuer URL --resource URL -- CMD  (each run exchanges anew)`,
+        '',
+      ].join('\n'),
+    );
+    return ExitCode.ok;
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    return reportFailure(io, 'login', error);
+  }
+}
+
 function refuseUnattended(deps: ClientDeps, metadata: ServerMetadata, context: RunContext, why: string): number {
   const lines = [
     'tether login: refusing to start a device login: nobody seems to be at the keyboard.',
@@ -77,6 +130,8 @@ function refuseUnattended(deps: ClientDeps, metadata: ServerMetadata, context: R
     '',
     'A device code printed where no person is watching can be approved by whoever reads the log, and nobody here',
     'is meant to approve it. Instead:',
+    '  - in CI, act as a workload, never as a person: tether login --workload NAME (or TETHER_WORKLOAD=NAME) checks',
+    '    it, and tether exec --workload NAME -- CMD runs the job with its tokens (docs/workloads.md);',
     '  - sign in on your own machine (tether login in a terminal) and run the job there with tether exec;',
     '  - give automation its own identity: a confidential client (client secret or private_key_jwt) on the server;',
     '  - if you are here but without a terminal (ssh host tether login), run it with one: ssh -t.',

@@ -34,6 +34,11 @@ export class WorkloadTokenSource {
     },
   ) {}
 
+  /** When the token last obtained expires (epoch seconds), for messages; undefined before the first exchange. */
+  get expiresAt(): number | undefined {
+    return this.cached?.expiresAt;
+  }
+
   async accessToken(): Promise<string> {
     const now = this.options.now();
     if (this.cached && this.cached.expiresAt - MARGIN_SECONDS > now) return this.cached.token;
