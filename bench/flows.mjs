@@ -31,9 +31,10 @@ export function tokenResponse(status, body) {
 }
 
 /** Drives Tether's verification page as a browser would: sign in once, then enter and approve each user code. */
-class FormBrowser {
-  constructor(issuer) {
+export class FormBrowser {
+  constructor(issuer, approver = APPROVER) {
     this.issuer = issuer;
+    this.approver = approver;
     this.cookie = '';
     this.page = '';
   }
@@ -62,7 +63,7 @@ class FormBrowser {
     await this.request('/device');
     let page = await this.request('/device', { user_code: userCode });
     if (page.includes('action="/device/sign-in"')) {
-      page = await this.request('/device/sign-in', { user_code: userCode, username: APPROVER.username, password: APPROVER.password });
+      page = await this.request('/device/sign-in', { user_code: userCode, username: this.approver.username, password: this.approver.password });
     }
     page = await this.request('/device/decision', { user_code: userCode, decision: 'approve' });
     if (!page.includes('Device approved')) throw new Error(`approval failed: ${page.slice(0, 300)}`);

@@ -19,6 +19,7 @@ import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { FormBrowser } from './flows.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SELF = fileURLToPath(import.meta.url);
@@ -134,43 +135,6 @@ function child(role, { pinned, core = SERVER_CORE, env = {}, execArgv = [] }) {
 // ---------------------------------------------------------------------------------------------------------------
 // Talking to Tether: device logins (driving the verification page's forms), admin revocations.
 
-class FormBrowser {
-  constructor(issuer) {
-    this.issuer = issuer;
-    this.cookie = '';
-    this.page = '';
-  }
-
-  async request(path, form) {
-    const response = await fetch(`${this.issuer}${path}`, {
-      method: form ? 'POST' : 'GET',
-      headers: { cookie: this.cookie, ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
-      // Like a browser submitting the page's form: every hidden field (csrf, the sealed request) goes along.
-      body: form ? new URLSearchParams({ ...this.hidden(), ...form }) : undefined,
-      redirect: 'manual',
-      signal: AbortSignal.timeout(15_000),
-    });
-    const set = response.headers.get('set-cookie');
-    if (set) this.cookie = set.split(';')[0];
-    this.page = await response.text();
-    return this.page;
-  }
-
-  hidden() {
-    const fields = {};
-    for (const [, name, value] of this.page.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) fields[name] = value;
-    return fields;
-  }
-
-  async approve(userCode) {
-    await this.request('/device');
-    let page = await this.request('/device', { user_code: userCode });
-    if (page.includes('action="/device/sign-in"')) page = await this.request('/device/sign-in', { user_code: userCode, username: 'alice', password: PASSWORD });
-    page = await this.request('/device/decision', { user_code: userCode, decision: 'approve' });
-    if (!page.includes('Device approved')) throw new Error(`approval failed: ${page.slice(0, 300)}`);
-  }
-}
-
 async function postForm(url, form, headers = {}) {
   const response = await fetch(url, {
     method: 'POST',
@@ -199,7 +163,7 @@ async function logins(issuer, keys, parallel = 4) {
   let next = 0;
   await Promise.all(
     Array.from({ length: parallel }, async () => {
-      const browser = new FormBrowser(issuer);
+      const browser = new FormBrowser(issuer, { username: 'alice', password: PASSWORD });
       while (next < keys.length) {
         const i = next++;
         out[i] = await deviceLogin(issuer, browser, keys[i]);
