@@ -272,7 +272,7 @@ describe('the default policy pack, through the HTTP endpoints', () => {
       const io = { stdout: sink(out), stderr: sink(err), stdin: process.stdin, env: { TETHER_ADMIN_KEY: ADMIN_KEY } };
       assert.equal(await adminCommand(['devices', 'list', '--issuer', server.issuer], io), 0, err.join(''));
       assert.match(out.join(''), new RegExp(`${key.jkt}\\s+pending\\s+asks managed\\s+alice-laptop`));
-      assert.equal(await adminCommand(['devices', 'approve', key.jkt, '--class', 'managed', '--issuer', server.issuer], io), 0, err.join(''));
+      assert.equal(await adminCommand(['devices', 'approve', '--class', 'managed', '--issuer', server.issuer, '--', key.jkt], io), 0, err.join(''));
       assert.match(out.join(''), /Approved .* \(alice-laptop\) as managed\./);
       assert.equal(await adminCommand(['devices', 'approve', '--issuer', server.issuer], io), 2, 'a key is required');
 

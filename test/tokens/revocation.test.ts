@@ -107,7 +107,7 @@ describe('revocation, on every path, takes effect at once', () => {
     const err: string[] = [];
     const sink = (into: string[]) => new Writable({ write: (c: Buffer, _e, done) => (into.push(c.toString()), done()) });
     const io = { stdout: sink(out), stderr: sink(err), stdin: process.stdin, env: { TETHER_ADMIN_KEY: ADMIN_KEY } };
-    const code = await adminCommand(['revoke', '--jkt', session.key.jkt, '--reason', 'lost laptop', '--issuer', server.issuer], io);
+    const code = await adminCommand(['revoke', `--jkt=${session.key.jkt}`, '--reason', 'lost laptop', '--issuer', server.issuer], io);
     assert.equal(code, 0, err.join(''));
     assert.match(out.join(''), /Revoked 1 grant/);
     await assertDead(server, session);
