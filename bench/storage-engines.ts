@@ -17,8 +17,11 @@ import { SqlDeviceAuthorizationStore } from '../src/storage/device-authorization
 import { openDatabase, type StorageOptions } from '../src/storage/open.js';
 import { hashSecret } from '../src/shared/crypto.js';
 import { uuidv7 } from '../src/shared/ids.js';
+import { generateKekText } from '../src/tokens/key-encryption.js';
 import { postgresUnavailable, startPostgres } from '../test/support/postgres.js';
 import { freePort } from '../test/support/ports.js';
+
+const BENCH_KEK = generateKekText();
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
@@ -60,7 +63,8 @@ async function startInstance(config: string, env: NodeJS.ProcessEnv): Promise<In
   const port = await freePort();
   const child = spawn(process.execPath, [join(ROOT, 'bin/tether.js'), 'serve', '--config', config, '--port', String(port)], {
     cwd: ROOT,
-    env: { ...process.env, ...env, TETHER_LOG_LEVEL: 'warn' },
+    // Instances on one database share the key-encryption key its signing keys are sealed with.
+    env: { ...process.env, TETHER_KEK: BENCH_KEK, ...env, TETHER_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
@@ -137,6 +141,8 @@ async function run(name: string, storage: Record<string, unknown>, instances: nu
       ],
       // The person the approvals below are for; never signs in (approvals are written straight to the database).
       users: [{ username: 'bench-user', password_hash: '$argon2id$v=19$m=19456,t=2,p=1$YmVuY2hiZW5jaA$unusedunusedunusedunusedunusedunusedunused' }],
+      // Every bench device asks from this one address: lift its device-request caps (nothing here guesses codes).
+      brute_force: { device_authorization: { per_ip_requests: 10_000_000, live_codes_per_ip: 10_000_000, live_codes_per_client: 10_000_000 } },
     }),
   );
   const servers: Instance[] = [];
