@@ -22,7 +22,7 @@ import { assertOAuthError, type DeviceCodes, type Reply } from '../support/devic
 import { dpopKey, type DpopKey } from '../support/dpop.js';
 import { DEVICE_GRANT, postForm } from '../support/http.js';
 import { ADMIN_KEY, startServer, type TestServer } from '../support/in-process.js';
-import { FakeProvider, providerConfig } from '../sso/fake-provider.js';
+import { ALICE_WITH_SECURITY_KEY, FakeProvider, providerConfig } from '../sso/fake-provider.js';
 
 const PROD = 'https://prod.example';
 const DEVICE_IP = '203.0.113.20';
@@ -38,15 +38,7 @@ const REASONS = {
 };
 
 /** Alice at the company's provider, signing in with a security key (RFC 8176 `hwk`): phishing-resistant. */
-const ALICE_WITH_KEY = {
-  sub: 'alice-1',
-  preferred_username: 'alice',
-  name: 'Alice',
-  email: 'alice@corp.example',
-  email_verified: true,
-  groups: ['engineering'],
-  amr: ['hwk', 'pin'],
-};
+const ALICE_WITH_KEY = ALICE_WITH_SECURITY_KEY;
 
 describe('the default policy pack, through the HTTP endpoints', () => {
   let server: TestServer;
