@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { parseBody } from '../json-body.js';
 import type { AdminKeys } from '../../admin/admin-keys.js';
 import type { AuditEventInput } from '../../audit/event.js';
 import type { DeviceStore } from '../../devices/device-store.js';
@@ -58,14 +59,6 @@ export interface AdminDeps {
   signingKeys?: KeyAdminDeps;
 }
 
-function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
-  const parsed = schema.safeParse(body ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new InvalidRequest(`${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`);
-  }
-  return parsed.data;
-}
 
 /** What the admin API says about a device. */
 function deviceJson(d: DeviceRecord) {

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { parseBody } from '../json-body.js';
 import type { Guard } from '../../guard/guard.js';
 import { DEVICE_CLASSES } from '../../policy/types.js';
 import { InvalidRequest, OAuthError } from '../../oauth/errors.js';
@@ -49,14 +50,6 @@ const createBody = z
 
 const rotateBody = z.object({ public_key: z.record(z.string(), z.unknown()) }).strict();
 
-function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
-  const parsed = schema.safeParse(body ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new InvalidRequest(`${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`);
-  }
-  return parsed.data;
-}
 
 /** What the API says about a workload: everything but secrets (it has none), with the stale flag. */
 export function workloadView(w: Workload, now: number, staleAfter: number) {
