@@ -29,6 +29,11 @@ const REDEEM = env('BENCH_REDEEM', 1_500);
 // Codes bound to a key, polled round-robin: fewer than polls per second would re-poll a code within its 1 s interval.
 const BOUND_DEVICES = env('BENCH_BOUND_DEVICES', 8_000);
 const TOP_UP_SECONDS = 15;
+// BENCH_ONLY=poll,refresh (paths by their key in TARGETS/labels): measure only those, for working on one path; a
+// full `npm run bench` measures all. Refresh needs redemption's chains and introspection its tokens, so those run
+// their redemption too.
+const ONLY = process.env['BENCH_ONLY'] ? new Set(process.env['BENCH_ONLY'].split(',')) : undefined;
+const wanted = (...paths) => !ONLY || paths.some((p) => ONLY.has(p));
 const CLIENT_ID = 'bench-device';
 const TARGETS = { deviceAuthorization: 2, poll: 4, boundPoll: 4, redemption: 3, refresh: 3, pollCoreFraction: 0.25 };
 // The issue's scenario: 10,000 devices each polling every 5 s.
@@ -91,97 +96,106 @@ async function main() {
     const parts = [await ceilingParts()];
 
     // --- Device authorization; the codes it makes are the ones polled next.
-    const rings = new Map(servers.map((s) => [s, new CodeRing(DEVICES)]));
-    for (const s of servers) await deviceAuthorizations(s, { ...LOAD, clientId: CLIENT_ID, codes: rings.get(s), duration: WARMUP_SECONDS });
-    results.deviceAuthorization = await alternate(servers, 'device authorization', (s) =>
-      deviceAuthorizations(s, { ...LOAD, clientId: CLIENT_ID, codes: rings.get(s), duration: SECONDS }),
-    );
-    for (const s of servers) {
-      const ring = rings.get(s);
-      if (ring.items.length < DEVICES) {
-        await deviceAuthorizations(s, { ...LOAD, clientId: CLIENT_ID, codes: ring, amount: DEVICES - ring.items.length, maxSeconds: TOP_UP_SECONDS });
+    let devices = 0;
+    if (wanted('deviceAuthorization', 'poll')) {
+      const rings = new Map(servers.map((s) => [s, new CodeRing(DEVICES)]));
+      for (const s of servers) await deviceAuthorizations(s, { ...LOAD, clientId: CLIENT_ID, codes: rings.get(s), duration: WARMUP_SECONDS });
+      results.deviceAuthorization = await alternate(servers, 'device authorization', (s) =>
+        deviceAuthorizations(s, { ...LOAD, clientId: CLIENT_ID, codes: rings.get(s), duration: SECONDS }),
+      );
+      for (const s of servers) {
+        const ring = rings.get(s);
+        if (ring.items.length < DEVICES) {
+          await deviceAuthorizations(s, { ...LOAD, clientId: CLIENT_ID, codes: ring, amount: DEVICES - ring.items.length, maxSeconds: TOP_UP_SECONDS });
+        }
       }
-    }
-    parts.push(await ceilingParts());
+      parts.push(await ceilingParts());
 
-    // --- Pending polls with DPoP, over the same number of codes at both.
-    const devices = Math.min(...servers.map((s) => rings.get(s).items.length));
-    const feeds = new Map(servers.map((s) => [s, new PollFeed({ clientId: CLIENT_ID, codes: rings.get(s).items.slice(0, devices) })]));
-    const sign = (s, count) => {
-      const feed = feeds.get(s);
-      return signProofs({ keys, htu: s.endpoints.token, from: feed.cursor, count, devices: feed.devices, devicesPerKey: DEVICES_PER_KEY });
-    };
-    const expected = new Map();
-    for (const s of servers) {
-      const feed = feeds.get(s);
-      feed.load(await sign(s, 4_000));
-      const warm = await pendingPolls(s, feed, { ...LOAD, amount: 4_000, maxSeconds: SECONDS });
-      expected.set(s, Math.max(warm.total / warm.seconds, warm.total / (warm.serverCpu * warm.seconds) || 0));
-    }
-    results.poll = await alternate(servers, 'pending poll (DPoP)', async (s) => {
-      const feed = feeds.get(s);
-      for (let attempt = 0; ; attempt++) {
-        feed.load(await sign(s, Math.ceil(expected.get(s) * SECONDS * 1.5) + 2_000));
-        const run = await pendingPolls(s, feed, { ...LOAD, duration: SECONDS });
-        run.exhausted = feed.exhausted;
-        expected.set(s, Math.max(expected.get(s), run.total / run.seconds));
-        if (run.exhausted === 0 || attempt === 1) return run;
-        log(`    ${s.name}: ran out of proofs; once more with a bigger pool`);
+      // --- Pending polls with DPoP, over the same number of codes at both.
+      devices = Math.min(...servers.map((s) => rings.get(s).items.length));
+      const feeds = new Map(servers.map((s) => [s, new PollFeed({ clientId: CLIENT_ID, codes: rings.get(s).items.slice(0, devices) })]));
+      const sign = (s, count) => {
+        const feed = feeds.get(s);
+        return signProofs({ keys, htu: s.endpoints.token, from: feed.cursor, count, devices: feed.devices, devicesPerKey: DEVICES_PER_KEY });
+      };
+      const expected = new Map();
+      for (const s of servers) {
+        const feed = feeds.get(s);
+        feed.load(await sign(s, 4_000));
+        const warm = await pendingPolls(s, feed, { ...LOAD, amount: 4_000, maxSeconds: SECONDS });
+        expected.set(s, Math.max(warm.total / warm.seconds, warm.total / (warm.serverCpu * warm.seconds) || 0));
       }
-    });
-    parts.push(await ceilingParts());
+      results.poll = await alternate(servers, 'pending poll (DPoP)', async (s) => {
+        const feed = feeds.get(s);
+        for (let attempt = 0; ; attempt++) {
+          feed.load(await sign(s, Math.ceil(expected.get(s) * SECONDS * 1.5) + 2_000));
+          const run = await pendingPolls(s, feed, { ...LOAD, duration: SECONDS });
+          run.exhausted = feed.exhausted;
+          expected.set(s, Math.max(expected.get(s), run.total / run.seconds));
+          if (run.exhausted === 0 || attempt === 1) return run;
+          log(`    ${s.name}: ran out of proofs; once more with a bigger pool`);
+        }
+      });
+      parts.push(await ceilingParts());
+    }
 
     // --- Pending polls of codes bound to their device's key at device authorization (a proof sent there): the
     // poll whose proof signature Tether must check. oidc-provider does not bind at its device endpoint; its codes
     // are polled the same way.
-    const boundKeys = Array.from({ length: 50 }, () => proofKey());
-    const bound = new Map();
-    for (const s of servers) bound.set(s, await startDevices(s, { clientId: CLIENT_ID, count: BOUND_DEVICES, keys: boundKeys, bind: true }));
-    for (const s of servers) await boundPolls(s, { ...LOAD, clientId: CLIENT_ID, devices: bound.get(s), duration: WARMUP_SECONDS });
-    results.boundPoll = await alternate(servers, 'pending poll, bound code', (s) =>
-      boundPolls(s, { ...LOAD, clientId: CLIENT_ID, devices: bound.get(s), duration: SECONDS }),
-    );
-
-    // --- Redemption: codes started (untimed), approved (untimed: Tether through its pages), then redeemed.
-    const deviceKeys = Array.from({ length: 64 }, () => proofKey());
-    const approved = new Map();
-    for (const s of servers) {
-      const started = performance.now();
-      const ring = new CodeRing(REDEEM * ROUNDS);
-      await deviceAuthorizations(s, { ...LOAD, clientId: CLIENT_ID, codes: ring, amount: REDEEM * ROUNDS, maxSeconds: 60, withUserCode: true });
-      const list = ring.items.map((c, i) => ({ ...c, key: deviceKeys[i % deviceKeys.length] }));
-      await approveAll(s, list.map((d) => d.userCode));
-      approved.set(s, list);
-      log(`  ${s.name}: ${int(list.length)} device codes started and approved in ${((performance.now() - started) / 1000).toFixed(1)} s (not timed)`);
+    if (wanted('boundPoll')) {
+      const boundKeys = Array.from({ length: 50 }, () => proofKey());
+      const bound = new Map();
+      for (const s of servers) bound.set(s, await startDevices(s, { clientId: CLIENT_ID, count: BOUND_DEVICES, keys: boundKeys, bind: true }));
+      for (const s of servers) await boundPolls(s, { ...LOAD, clientId: CLIENT_ID, devices: bound.get(s), duration: WARMUP_SECONDS });
+      results.boundPoll = await alternate(servers, 'pending poll, bound code', (s) =>
+        boundPolls(s, { ...LOAD, clientId: CLIENT_ID, devices: bound.get(s), duration: SECONDS }),
+      );
     }
-    const chains = new Map(servers.map((s) => [s, []]));
-    results.redemption = await alternate(servers, 'redemption', (s, r) =>
-      redemptions(s, { ...LOAD, clientId: CLIENT_ID, devices: approved.get(s).slice(r * REDEEM, (r + 1) * REDEEM), chains: chains.get(s), maxSeconds: 60 }),
-    );
-    parts.push(await ceilingParts());
 
-    for (const s of servers) {
-      const run = results.redemption.get(s);
-      if (chains.get(s).length < 2 * LOAD.connections) {
-        throw new Error(`${s.name}: only ${chains.get(s).length} redemptions succeeded: ${detail(s.name, run)}`);
+    if (wanted('redemption', 'refresh', 'introspection')) {
+      // --- Redemption: codes started (untimed), approved (untimed: Tether through its pages), then redeemed.
+      const deviceKeys = Array.from({ length: 64 }, () => proofKey());
+      const approved = new Map();
+      for (const s of servers) {
+        const started = performance.now();
+        const ring = new CodeRing(REDEEM * ROUNDS);
+        await deviceAuthorizations(s, { ...LOAD, clientId: CLIENT_ID, codes: ring, amount: REDEEM * ROUNDS, maxSeconds: 60, withUserCode: true });
+        const list = ring.items.map((c, i) => ({ ...c, key: deviceKeys[i % deviceKeys.length] }));
+        await approveAll(s, list.map((d) => d.userCode));
+        approved.set(s, list);
+        log(`  ${s.name}: ${int(list.length)} device codes started and approved in ${((performance.now() - started) / 1000).toFixed(1)} s (not timed)`);
       }
+      const chains = new Map(servers.map((s) => [s, []]));
+      results.redemption = await alternate(servers, 'redemption', (s, r) =>
+        redemptions(s, { ...LOAD, clientId: CLIENT_ID, devices: approved.get(s).slice(r * REDEEM, (r + 1) * REDEEM), chains: chains.get(s), maxSeconds: 60 }),
+      );
+      parts.push(await ceilingParts());
+
+      for (const s of servers) {
+        const run = results.redemption.get(s);
+        if (chains.get(s).length < 2 * LOAD.connections) {
+          throw new Error(`${s.name}: only ${chains.get(s).length} redemptions succeeded: ${detail(s.name, run)}`);
+        }
+      }
+
+      // --- Refresh along the chains the redemptions started (each rotates: a new refresh token per answer).
+      if (wanted('refresh', 'introspection')) {
+        results.refresh = await alternate(servers, 'refresh', (s) => refreshes(s, { ...LOAD, clientId: CLIENT_ID, chains: chains.get(s), duration: SECONDS }));
+      }
+
+      // --- Introspection by the resource server of the latest tokens: Tether's access tokens (a JWT whose signature
+      // it checks, then its grant); oidc-provider refuses to introspect its JWT access tokens ("Structured JWT Tokens
+      // cannot be introspected"), so there it is the refresh tokens, an in-memory lookup with no signature at all.
+      if (wanted('introspection')) results.introspection = await alternate(servers, 'introspection', (s) =>
+        introspections(s, {
+          ...LOAD,
+          client: INTROSPECTOR,
+          tokens: chains.get(s).slice(-1_000).map((c) => (s === tether ? c.access : c.refresh)),
+          duration: SECONDS,
+        }),
+      );
+      parts.push(await ceilingParts());
     }
-
-    // --- Refresh along the chains the redemptions started (each rotates: a new refresh token per answer).
-    results.refresh = await alternate(servers, 'refresh', (s) => refreshes(s, { ...LOAD, clientId: CLIENT_ID, chains: chains.get(s), duration: SECONDS }));
-
-    // --- Introspection by the resource server of the latest tokens: Tether's access tokens (a JWT whose signature
-    // it checks, then its grant); oidc-provider refuses to introspect its JWT access tokens ("Structured JWT Tokens
-    // cannot be introspected"), so there it is the refresh tokens, an in-memory lookup with no signature at all.
-    results.introspection = await alternate(servers, 'introspection', (s) =>
-      introspections(s, {
-        ...LOAD,
-        client: INTROSPECTOR,
-        tokens: chains.get(s).slice(-1_000).map((c) => (s === tether ? c.access : c.refresh)),
-        duration: SECONDS,
-      }),
-    );
-    parts.push(await ceilingParts());
 
     report(results, parts, { tether, oidc, devices });
   } finally {
@@ -251,6 +265,7 @@ function report(results, parts, { tether, oidc, devices }) {
   log(table(rows));
   log();
   for (const [path, live] of [['poll', devices], ['boundPoll', BOUND_DEVICES]]) {
+    if (!results[path]) continue;
     const poll = results[path].get(tether);
     const fraction = SCENARIO_POLLS_PER_SECOND / poll.perCpuSecond;
     log(
@@ -259,8 +274,8 @@ function report(results, parts, { tether, oidc, devices }) {
         ` (by wall clock: ${(SCENARIO_POLLS_PER_SECOND / poll.rate).toFixed(3)}; ${int(live)} live codes)`,
     );
   }
-  const refresh = results.refresh.get(tether);
-  log(
+  const refresh = results.refresh?.get(tether);
+  if (refresh) log(
     `Refresh: ${int(refresh.perCpuSecond)} grants per CPU-second, ${(refresh.perCpuSecond / KEYCLOAK_REFRESH_PER_VCPU).toFixed(0)}× Keycloak's published ` +
       `${KEYCLOAK_REFRESH_PER_VCPU} per vCPU (a published sizing figure, not measured here)`,
   );
