@@ -217,8 +217,8 @@ export class ProofVerifier {
    * and the restart mark. The replay claim is still the caller's, signed or not.
    */
   complete(inspected: InspectedProof, signature: boolean): UnclaimedProof {
-    const { header, jws, jti, iat, expected } = inspected;
-    if (signature && !verifyJws(header.alg, header.key, jws.signingInput, jws.signature)) {
+    const { header, jti, iat, expected } = inspected;
+    if (signature && !this.signatureHolds(inspected)) {
       throw new ProofRejected('proof_signature', 'The proof signature is invalid.');
     }
     const nonces = expected.nonces;
@@ -229,6 +229,12 @@ export class ProofVerifier {
       throw new ProofRejected('proof_iat', 'The proof is dated before this server last started; send a new one.');
     }
     return { jkt: header.jkt, jti, iat, replayKey: `${header.jkt}:${jti}`, replayUntil: iat + this.maxAge + this.maxFuture };
+  }
+
+  /** Whether the proof's signature holds under the key its header names: the check {@link complete} makes first. */
+  signatureHolds(inspected: InspectedProof): boolean {
+    const { header, jws } = inspected;
+    return verifyJws(header.alg, header.key, jws.signingInput, jws.signature);
   }
 
   private header(rawHeader: string): ProofHeader {

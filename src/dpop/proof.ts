@@ -76,6 +76,7 @@ export class DpopVerifier {
       },
       // Not recorded in the mark: a proof accepted unsigned is worth nothing a replay after a restart could reuse.
       acceptUnsigned: () => finish(false),
+      signatureHolds: () => this.proofs.signatureHolds(inspected),
     };
   }
 }
@@ -99,4 +100,9 @@ export interface PendingProof {
   confirm(): Promise<VerifiedProof>;
   /** Everything but the signature, the replay claim included: only where the answer depends on nothing the signature proves. */
   acceptUnsigned(): Promise<VerifiedProof>;
+  /**
+   * The signature check alone, for a proof accepted unsigned whose signature comes to matter later (a pending
+   * poll's, when pacing would refuse it: see docs/architecture.md, "A pending poll's proof").
+   */
+  signatureHolds(): boolean;
 }

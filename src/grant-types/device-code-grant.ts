@@ -38,18 +38,19 @@ export class DeviceCodeGrant implements GrantType {
     const inspected = inspectTokenRequestProof(deps.proofs, client, request, now);
 
     const authorization = await deps.store.findByDeviceCodeHash(hashSecret(deviceCode));
-    // The signature is checked for every answer but one: a code of this client, bound to no key, still pending.
-    // That answer (authorization_pending or slow_down) carries no secret and binds nothing, and anyone holding the
-    // code gets the same with a key of their own, so who signed changes nothing. A bound code is another matter:
-    // without the signature check, a code thief could name the device's public key and have the device paced
-    // (slow_down). See docs/architecture.md, "A pending poll's proof".
-    const signatureMatters =
-      !authorization ||
-      authorization.clientId !== client.id ||
-      authorization.dpopJkt !== null ||
-      authorization.status !== 'pending' ||
-      authorization.expiresAt <= now;
-    const proof = inspected && (signatureMatters ? await inspected.confirm() : await inspected.acceptUnsigned());
+    // The signature is checked for every answer but a pending one: a code of this client, still pending, either
+    // bound to no key (its answer is the same whoever signed: anyone holding the code gets it with a key of their
+    // own) or bound to the very key the proof names. For the bound code, the pacer checks the signature if pacing
+    // comes to depend on it, so a code thief who names the device's public key cannot make the device slow down.
+    // Every answer that carries or binds anything gets the full check. See docs/architecture.md, "A pending poll's proof".
+    const pending =
+      authorization !== undefined &&
+      authorization.clientId === client.id &&
+      authorization.status === 'pending' &&
+      authorization.expiresAt > now;
+    const unsigned =
+      pending && (authorization.dpopJkt === null || (authorization.dpopJkt === inspected?.jkt && deps.pacer.defersSignatures));
+    const proof = inspected && (unsigned ? await inspected.acceptUnsigned() : await inspected.confirm());
     if (!authorization || authorization.clientId !== client.id) {
       throw new InvalidGrant('The device code is unknown or was issued to another client.');
     }
@@ -62,7 +63,8 @@ export class DeviceCodeGrant implements GrantType {
     if (authorization.status === 'denied') throw new AccessDenied('The request was denied.');
     if (authorization.status === 'abandoned') throw new InvalidGrant('The device abandoned this request.');
     if (authorization.status === 'pending') {
-      await deps.pacer.poll(authorization.id, authorization.interval, authorization.expiresAt);
+      const witness = unsigned && authorization.dpopJkt !== null ? inspected : undefined;
+      await deps.pacer.poll(authorization.id, authorization.interval, authorization.expiresAt, witness);
       throw new AuthorizationPending('The person has not yet approved the request.');
     }
 

@@ -13,6 +13,9 @@ import type { Database } from './schema.js';
  * @see https://www.rfc-editor.org/rfc/rfc8628#section-3.5
  */
 export class SqlPollPacer implements PollPacing {
+  /** A poll's witness would have to be kept for the next poll, which may reach another instance: polls come checked. */
+  readonly defersSignatures = false;
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly nowMs: () => number = Date.now,
