@@ -5,12 +5,18 @@
 // one out; per path the best round by server CPU-second counts (other work only ever lowers a rate).
 //
 // Knobs (environment): BENCH_SECONDS (per timed window, default 4), BENCH_ROUNDS (default 2), BENCH_DEVICES
-// (codes polled, default 20,000), BENCH_REDEEM (approved codes redeemed per server and round, default 1,500).
+// (codes polled, default 20,000), BENCH_REDEEM (approved codes redeemed per server and round, default 1,500),
+// BENCH_ONLY (paths to measure, below), BENCH_PROFILE=DIR (CPU profiles of Tether per phase, and the breakdown of
+// where its CPU went: parsing, framework, SQLite, audit hashing, policy, logging, signatures, node:http; run with
+// `node --experimental-websocket` on Node 20).
 import { cpus } from 'node:os';
+import { join } from 'node:path';
 import { clientKeys, signProofs } from './dpop-proofs.mjs';
 import { approveAll, proofKey, startDevices } from './flows.mjs';
 import { CodeRing, PollFeed, boundPolls, constantRoute, deviceAuthorizations, introspections, pendingPolls, redemptions, refreshes } from './load.mjs';
 import { preflight } from './preflight.mjs';
+import { breakdownTable } from './profile-breakdown.mjs';
+import { PROFILE_DIR } from './profiler.mjs';
 import { detail, int, problems, table, warnings } from './report.mjs';
 import { INTROSPECTOR, setUpPinning, startConstant, startCrypto, startOidcProvider, startTether } from './servers.mjs';
 
@@ -43,6 +49,8 @@ const SCENARIO_POLLS_PER_SECOND = 10_000 / 5;
 const KEYCLOAK_REFRESH_PER_VCPU = 120;
 
 const log = (line = '') => process.stdout.write(`${line}\n`);
+/** Profiles written this run (BENCH_PROFILE), one per phase and round of Tether, for the breakdown at the end. */
+const profiled = [];
 const best = (runs) => runs.reduce((a, b) => (b.perCpuSecond > a.perCpuSecond ? b : a));
 
 /** Runs `measure(server)` for each server, ROUNDS times, the order swapped every round; the best round each. */
@@ -54,6 +62,7 @@ async function alternate(servers, label, measure) {
       log(`  ${label}, round ${r + 1}: ${server.name}`);
       const run = () => measure(server, r);
       const name = `${label.replace(/\W+/g, '-')}-${r + 1}`;
+      if (server.profiler) profiled.push(join(PROFILE_DIR, `${name}.cpuprofile`));
       runs.get(server).push(await (server.profiler ? server.profiler.around(name, run) : run()));
     }
   }
@@ -199,6 +208,11 @@ async function main() {
     }
 
     report(results, parts, { tether, oidc, devices });
+    if (profiled.length > 0) {
+      log();
+      log(`Where Tether's CPU went, share of its busy time per phase (profiles in ${PROFILE_DIR}; bench/profile-breakdown.mjs):`);
+      log(breakdownTable(profiled));
+    }
   } finally {
     for (const s of [...servers, constant, crypto]) await s.stop().catch(() => undefined);
   }
