@@ -298,8 +298,9 @@ export function constantRoute(server, options) {
 }
 
 /**
- * Pending polls of codes bound to their device's key, round-robin, each with a fresh proof by that key: the poll
- * whose signature Tether checks (a bound code's answer depends on who signed).
+ * Pending polls of codes bound to their device's key, round-robin, each with a fresh proof by that key. Tether
+ * checks such a proof's signature only when pacing depends on it (a poll too soon; docs/architecture.md, "A pending
+ * poll's proof"); every answer must still be authorization_pending (or slow_down, counted apart).
  */
 export function boundPolls(server, { clientId, devices, ...options }) {
   const tally = new Tally(
