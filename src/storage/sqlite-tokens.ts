@@ -7,6 +7,7 @@ import type { AccessTokenTable, GrantTable, RefreshTokenTable } from './schema.j
 import type { SqliteAuditAppender } from './sqlite-audit-append.js';
 import type { SqliteGroupCommit } from './sqlite-group-commit.js';
 import type { SqliteHandle } from './sqlite.js';
+import { committedRead } from './sqlite-committed-read.js';
 import { SqlTokenStore } from './tokens.js';
 
 /**
@@ -34,7 +35,7 @@ export class SqliteIssuedTokenWriter {
  * SQLite's fast path for refresh and introspection: token reads on prepared statements, and the rotation (old
  * token retired, new ones recorded, grant touched, audit event appended) as one savepoint of a group commit.
  * Same rows, same single-use rule (`status = 'active'` in the update that retires the old token), same atomicity
- * with the audit event as the Kysely store it extends; reads go through `exclusive`, so they never see another
+ * with the audit event as the Kysely store it extends; reads are `committedRead`s, so they never see another
  * transaction's uncommitted rows.
  */
 export class SqliteTokenStore extends SqlTokenStore {
@@ -58,7 +59,7 @@ export class SqliteTokenStore extends SqlTokenStore {
   }
 
   override async findRefreshToken(hash: string): Promise<StoredRefreshToken | undefined> {
-    const r = await this.sqlite.exclusive(() => this.selectRefresh.get(hash) as RefreshTokenTable | undefined);
+    const r = await committedRead(this.sqlite, () => this.selectRefresh.get(hash) as RefreshTokenTable | undefined);
     if (!r) return undefined;
     return {
       hash: r.hash,
@@ -71,7 +72,7 @@ export class SqliteTokenStore extends SqlTokenStore {
   }
 
   override async findAccessToken(jti: string): Promise<IssuedAccessToken | undefined> {
-    const r = await this.sqlite.exclusive(() => this.selectAccess.get(jti) as AccessTokenTable | undefined);
+    const r = await committedRead(this.sqlite, () => this.selectAccess.get(jti) as AccessTokenTable | undefined);
     if (!r) return undefined;
     return { jti: r.jti, grantId: r.grant_id, issuedAt: Number(r.issued_at), expiresAt: Number(r.expires_at) };
   }
@@ -97,7 +98,7 @@ export class SqliteGrantStore extends SqlGrantStore {
   }
 
   override async findGrant(id: string): Promise<GrantRecord | undefined> {
-    const row = await this.sqlite.exclusive(() => this.selectGrant.get(id) as GrantTable | undefined);
+    const row = await committedRead(this.sqlite, () => this.selectGrant.get(id) as GrantTable | undefined);
     return row && grantFromRow(row);
   }
 }
