@@ -124,7 +124,7 @@ export class SqliteDeviceAuthorizationStore extends SqlDeviceAuthorizationStore 
   /**
    * A pending answer straight from the driver. Anything else must be committed before it is acted on (an approval
    * still inside its transaction may yet roll back): read while the connection is in no transaction, it is; read
-   * inside one, it is read again once that transaction has ended (`exclusive`; see `sqlite-committed-read.ts`).
+   * inside one, it is read again once that transaction has ended (`exclusive`; see `sqlite-outside-transaction.ts`).
    */
   override async findByDeviceCodeHash(hash: string): Promise<DeviceAuthorization | undefined> {
     const row = this.selectByHash.get(hash) as DeviceAuthorizationTable | undefined;

@@ -3,7 +3,7 @@ import type { DirectoryUser } from '../users/directory.js';
 import { canonicalUserId } from '../users/canonical-id.js';
 import type { User } from '../users/user.js';
 import type { DirectoryUserTable, UpstreamUserTable } from './schema.js';
-import { committedRead } from './sqlite-committed-read.js';
+import { outsideTransaction } from './sqlite-outside-transaction.js';
 import type { SqliteHandle } from './sqlite.js';
 import { SqlUpstreamUserStore, upstreamUserFromRow } from './upstream-users.js';
 import { SqlDirectoryStore, userFromRow } from './users.js';
@@ -12,7 +12,7 @@ import { SqlDirectoryStore, userFromRow } from './users.js';
  * The stored directory's reads of one person on prepared statements. Every issuance and every refresh reads the
  * person (policy decides on their groups now, and a deactivated person gets nothing): through Kysely that was two
  * queries built, compiled and run through its connection lock, several times the cost of the SQL. Same rows, same
- * order of groups, committed rows only (`committedRead`); writes and lists stay on the Kysely store it extends.
+ * order of groups, committed rows only (`outsideTransaction`); writes and lists stay on the Kysely store it extends.
  */
 export class SqliteDirectoryStore extends SqlDirectoryStore {
   private readonly selectById: Statement;
@@ -30,11 +30,11 @@ export class SqliteDirectoryStore extends SqlDirectoryStore {
   }
 
   override async findUser(id: string): Promise<DirectoryUser | undefined> {
-    return committedRead(this.sqlite, () => this.read(this.selectById, id));
+    return outsideTransaction(this.sqlite, () => this.read(this.selectById, id));
   }
 
   override async findUserByName(userName: string): Promise<DirectoryUser | undefined> {
-    return committedRead(this.sqlite, () => this.read(this.selectByName, canonicalUserId(userName)));
+    return outsideTransaction(this.sqlite, () => this.read(this.selectByName, canonicalUserId(userName)));
   }
 
   private read(select: Statement, value: string): DirectoryUser | undefined {
@@ -53,7 +53,7 @@ export class SqliteUpstreamUserStore extends SqlUpstreamUserStore {
   }
 
   override async findUpstreamUser(id: string): Promise<User | undefined> {
-    const row = await committedRead(this.sqlite, () => this.selectById.get(id) as Pick<UpstreamUserTable, 'id' | 'username' | 'display_name' | 'groups'> | undefined);
+    const row = await outsideTransaction(this.sqlite, () => this.selectById.get(id) as Pick<UpstreamUserTable, 'id' | 'username' | 'display_name' | 'groups'> | undefined);
     return row && upstreamUserFromRow(row);
   }
 }
