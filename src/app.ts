@@ -47,7 +47,6 @@ import { CombinedDirectory } from './users/upstream-users.js';
 import { upstreamProviders } from './config/upstream-providers.js';
 import { SqlPasskeyStore } from './storage/passkeys.js';
 import { SqlSignInCeremonyStore } from './storage/sign-in-ceremonies.js';
-import { SqlUpstreamUserStore } from './storage/upstream-users.js';
 import { Passkeys } from './verification/passkeys.js';
 import { SignInCeremonies } from './verification/sign-in-ceremony.js';
 import { UpstreamSignIn } from './verification/upstream-sign-in.js';
@@ -60,7 +59,6 @@ import { DEFAULT_PACK_NAME, DEFAULT_POLICY_PACK } from './policy/default-pack.js
 import { PolicyEngine } from './policy/engine.js';
 import { watchPolicies, type PolicyWatcher } from './policy/watch.js';
 import { SqlDeviceStore } from './storage/devices.js';
-import { SqlDirectoryStore } from './storage/users.js';
 import { StoredUserDirectory } from './users/stored-user-directory.js';
 import { Offboarding, type OffboardHook } from './users/offboarding.js';
 import { ScimAccess } from './scim/bearer-access.js';
@@ -183,7 +181,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
   });
   const verifier = new IssuedTokenVerifier(keys, config.issuer);
   // The stored directory decides who is active and in which groups; local accounts only prove a password.
-  const directory = new SqlDirectoryStore(db);
+  const directory = storage.directory;
   await directory
     .seedLocalAccounts(
       config.users.map((u) => ({ id: canonicalUserId(u.username), userName: u.username, displayName: u.name ?? u.username, groups: u.groups })),
@@ -196,7 +194,7 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     });
   // Local accounts as the stored directory has them (active, groups), and the people upstream providers brought in,
   // looked up by id alike (grants, policy, tokens).
-  const users = new CombinedDirectory(new StoredUserDirectory(options.users, directory), new SqlUpstreamUserStore(db));
+  const users = new CombinedDirectory(new StoredUserDirectory(options.users, directory), storage.upstreamUsers);
   // Offboarding ends the person's signed-in verification-page sessions first, so a reactivation revives none.
   const endBrowserSessions: OffboardHook = async ({ userId }) => ({ browser_sessions_ended: await sessionStore.deleteSessionsOfUser(userId) });
   const offboarding = new Offboarding({ revoker, hooks: [endBrowserSessions, ...(options.offboardHooks ?? [])], logger });

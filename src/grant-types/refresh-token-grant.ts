@@ -87,7 +87,7 @@ export class RefreshTokenGrant implements GrantType {
       policy: decision.reasons,
     });
     // Lost the race to a concurrent use of the same token: that, too, is reuse.
-    if (!(await deps.tokens.rotateRefreshToken(hash, { access: issued.access, refresh: issued.refresh }, now, [event]))) {
+    if (!(await deps.tokens.rotateRefreshToken(hash, { access: issued.access, refresh: issued.refresh }, [event]))) {
       await this.revokeForReuse(grant.id, hash, request);
       throw new InvalidGrant('The refresh token was already used; the grant is revoked.');
     }

@@ -109,21 +109,33 @@ function approval(input: ApprovalInput, env: RequestEnvironment): CedarRequest {
   });
 }
 
+/**
+ * Every token request (each issuance and each refresh) builds one, so the context is one object literal: spreading
+ * `common()` and `origin()` into it cost more than everything else the builder does (V8 copies spread properties
+ * one by one on a slow path).
+ */
 function token(input: IssueInput | RefreshInput, env: RequestEnvironment): CedarRequest {
   const b = new Builder(input, env);
   b.client();
-  return b.finish(b.user(input.user), {
-    ...b.common(),
-    environment: input.environment ?? '',
-    authMethod: input.signIn.method,
-    authAgeSeconds: age(input.now, input.signIn.at, 'signIn.at'),
-    mfa: input.signIn.mfa === true,
-    phishingResistant: input.signIn.phishingResistant === true,
-    acr: input.signIn.acr ?? '',
-    amr: [...new Set(input.signIn.amr ?? [])],
-    grantAgeSeconds: age(input.now, input.grantCreatedAt, 'grantCreatedAt'),
-    ...b.origin('requester', input.requester),
-  });
+  const principal = b.user(input.user);
+  const { signIn } = input;
+  const requester = b.originFacts('requester', input.requester);
+  return b.finish(
+    principal,
+    b.withCommon({
+      environment: input.environment ?? '',
+      authMethod: signIn.method,
+      authAgeSeconds: age(input.now, signIn.at, 'signIn.at'),
+      mfa: signIn.mfa === true,
+      phishingResistant: signIn.phishingResistant === true,
+      acr: signIn.acr ?? '',
+      amr: [...new Set(signIn.amr ?? [])],
+      grantAgeSeconds: age(input.now, input.grantCreatedAt, 'grantCreatedAt'),
+      ip: ip(requester.ip),
+      network: requester.network,
+      userAgent: requester.userAgent,
+    }),
+  );
 }
 
 function api(input: ApiRequestInput, env: RequestEnvironment): CedarRequest {
@@ -222,6 +234,17 @@ class Builder {
       hour,
       weekday,
     };
+  }
+
+  /** `context` with the attributes of {@link common} added to it, without copying it. */
+  withCommon(context: Record<string, CedarValueJson>): Record<string, CedarValueJson> {
+    const { hour, weekday } = this.env.localTime(this.input.now);
+    context['client'] = ref(this.clientUid);
+    context['device'] = ref(this.deviceUid);
+    context['scopes'] = [...new Set(this.input.scopes)];
+    context['hour'] = hour;
+    context['weekday'] = weekday;
+    return context;
   }
 
   originFacts(field: string, origin: { ip: string; userAgent?: string }): { ip: string; network: string; userAgent: string } {

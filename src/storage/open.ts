@@ -17,6 +17,8 @@ import { SqlAuditLog } from './audit-log.js';
 import { SqlGrantStore } from './grants.js';
 import { sqliteFastPaths } from './sqlite-fast-paths.js';
 import { SqlTokenStore } from './tokens.js';
+import { SqlUpstreamUserStore } from './upstream-users.js';
+import { SqlDirectoryStore } from './users.js';
 import { openSqliteHandle } from './sqlite.js';
 
 /** The storage section of the configuration, as far as opening the engine needs it. */
@@ -42,6 +44,9 @@ export interface Storage {
   grants: SqlGrantStore;
   tokens: SqlTokenStore;
   audit: SqlAuditLog;
+  /** The stored directory and the upstream people (read at every issuance and refresh): on SQLite, prepared reads. */
+  directory: SqlDirectoryStore;
+  upstreamUsers: SqlUpstreamUserStore;
   /** PostgreSQL: the DPoP replay window shared by all instances on the database. */
   replay?: ReplayGuard;
   /** PostgreSQL: wake-ups between instances (LISTEN/NOTIFY). */
@@ -115,6 +120,8 @@ export async function openStorage(
       grants: fast.grants,
       tokens: fast.tokens,
       audit: fast.audit,
+      directory: fast.directory,
+      upstreamUsers: fast.upstreamUsers,
       // One process owns the file: nobody else can start up beside it, and nobody shares its limits.
       startup: (work) => work(),
       pollPacer: (clock) => new PollPacer(clock),
@@ -143,6 +150,8 @@ export async function openStorage(
     grants: new SqlGrantStore(db),
     tokens: new SqlTokenStore(db),
     audit: new SqlAuditLog(db),
+    directory: new SqlDirectoryStore(db),
+    upstreamUsers: new SqlUpstreamUserStore(db),
     replay: new SqlReplayStore(db),
     pollPacer: (clock) => new SqlPollPacer(db, () => clock.nowMs()),
     failureCounts: (scope) => new SqlFailureCounts(db, scope),

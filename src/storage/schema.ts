@@ -50,6 +50,10 @@ export interface GrantTable {
   created_at: number;
   expires_at: number;
   idle_ttl: number;
+  /**
+   * The grant's creation; no longer rewritten by each refresh (nothing read it, and the write cost every rotation
+   * a page). The last use is the newest refresh token's `issued_at`, and the audit log's `token.refreshed`.
+   */
   last_used_at: number;
   status: 'active' | 'revoked';
   revoked_at: number | null;

@@ -46,7 +46,8 @@ export class SqliteDeviceAuthorizationStore extends SqlDeviceAuthorizationStore 
     );
     this.selectByHash = raw.prepare('select * from device_authorizations where device_code_hash = ?');
     this.claimApproved = raw.prepare("update device_authorizations set status = 'redeemed' where id = ? and status = 'approved'");
-    this.bindGrant = raw.prepare('update grants set dpop_jkt = ? where id = ?');
+    // A grant already bound to the key (a code bound at the device endpoint) is left as it is: no row written.
+    this.bindGrant = raw.prepare('update grants set dpop_jkt = @jkt where id = @id and dpop_jkt is not @jkt');
     // On the (requester_ip | client_id, status, expires_at) indexes of migration 0002-verif.
     this.countLiveByIp = raw
       .prepare("select count(*) from device_authorizations where requester_ip = ? and status = 'pending' and expires_at > ?")
@@ -121,12 +122,13 @@ export class SqliteDeviceAuthorizationStore extends SqlDeviceAuthorizationStore 
   }
 
   /**
-   * A pending answer straight from the driver. Anything else is read again through the locked path: an approval
-   * still inside its transaction must not be acted on before it commits.
+   * A pending answer straight from the driver. Anything else must be committed before it is acted on (an approval
+   * still inside its transaction may yet roll back): read while the connection is in no transaction, it is; read
+   * inside one, it is read again once that transaction has ended (`exclusive`; see `sqlite-outside-transaction.ts`).
    */
   override async findByDeviceCodeHash(hash: string): Promise<DeviceAuthorization | undefined> {
     const row = this.selectByHash.get(hash) as DeviceAuthorizationTable | undefined;
-    if (row?.status === 'pending') return deviceAuthorizationFromRow(row);
+    if (row?.status === 'pending' || !this.sqlite.raw.inTransaction) return row && deviceAuthorizationFromRow(row);
     const locked = await this.sqlite.exclusive(() => this.selectByHash.get(hash) as DeviceAuthorizationTable | undefined);
     return locked && deviceAuthorizationFromRow(locked);
   }
@@ -140,7 +142,7 @@ export class SqliteDeviceAuthorizationStore extends SqlDeviceAuthorizationStore 
     if (!issued) return super.redeem(id, tokens, dpopJkt, events);
     return this.commit.run(() => {
       if (this.claimApproved.run(id).changes !== 1) return false;
-      if (dpopJkt !== null) this.bindGrant.run(dpopJkt, tokens.access.grantId);
+      if (dpopJkt !== null) this.bindGrant.run({ jkt: dpopJkt, id: tokens.access.grantId });
       issued.insert(tokens);
       this.audit.append(events);
       return true;

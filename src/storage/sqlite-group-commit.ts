@@ -1,4 +1,5 @@
 import type { SqliteHandle } from './sqlite.js';
+import { outsideTransaction } from './sqlite-outside-transaction.js';
 
 interface Pending {
   work: () => unknown;
@@ -13,12 +14,31 @@ interface Pending {
  *
  * One item's failure rolls back its savepoint only, and that item alone is rejected; the others commit. A failed
  * commit rejects the whole batch, so no caller is ever told "done" for work that did not reach the database.
- * The batch runs through `exclusive`, so it never lands inside a Kysely transaction that holds the connection.
+ * The batch runs `outsideTransaction`, so it never lands inside a Kysely transaction that holds the connection.
  */
 export class SqliteGroupCommit {
   private pending: Pending[] = [];
+  /**
+   * One item in a savepoint of its own: a nested better-sqlite3 transaction is a savepoint, so a throw undoes
+   * this item only. Made once: `transaction()` builds four wrapper functions each time it is called.
+   */
+  private readonly inSavepoint: (work: () => unknown) => unknown;
+  /** The batch in one transaction; each item's outcome recorded, never thrown. */
+  private readonly inTransaction: (batch: Pending[], outcomes: { ok: boolean; value: unknown }[]) => void;
 
-  constructor(private readonly sqlite: SqliteHandle) {}
+  constructor(private readonly sqlite: SqliteHandle) {
+    const { raw } = sqlite;
+    this.inSavepoint = raw.transaction((work: () => unknown) => work());
+    this.inTransaction = raw.transaction((batch: Pending[], outcomes: { ok: boolean; value: unknown }[]) => {
+      for (const item of batch) {
+        try {
+          outcomes.push({ ok: true, value: this.inSavepoint(item.work) });
+        } catch (error) {
+          outcomes.push({ ok: false, value: error });
+        }
+      }
+    });
+  }
 
   /** Runs `work` (synchronous statements on the driver) in the next batch; resolves with its result once committed. */
   run<T>(work: () => T): Promise<T> {
@@ -31,21 +51,9 @@ export class SqliteGroupCommit {
   private async flush(): Promise<void> {
     const batch = this.pending;
     this.pending = [];
-    const { raw } = this.sqlite;
     const outcomes: { ok: boolean; value: unknown }[] = [];
     try {
-      await this.sqlite.exclusive(() =>
-        raw.transaction(() => {
-          for (const item of batch) {
-            try {
-              // A nested better-sqlite3 transaction is a savepoint: a throw undoes this item only.
-              outcomes.push({ ok: true, value: raw.transaction(item.work)() });
-            } catch (error) {
-              outcomes.push({ ok: false, value: error });
-            }
-          }
-        })(),
-      );
+      await outsideTransaction(this.sqlite, () => this.inTransaction(batch, outcomes));
     } catch (error) {
       for (const item of batch) item.reject(error);
       return;

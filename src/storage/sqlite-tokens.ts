@@ -7,6 +7,7 @@ import type { AccessTokenTable, GrantTable, RefreshTokenTable } from './schema.j
 import type { SqliteAuditAppender } from './sqlite-audit-append.js';
 import type { SqliteGroupCommit } from './sqlite-group-commit.js';
 import type { SqliteHandle } from './sqlite.js';
+import { outsideTransaction } from './sqlite-outside-transaction.js';
 import { SqlTokenStore } from './tokens.js';
 
 /**
@@ -32,16 +33,15 @@ export class SqliteIssuedTokenWriter {
 
 /**
  * SQLite's fast path for refresh and introspection: token reads on prepared statements, and the rotation (old
- * token retired, new ones recorded, grant touched, audit event appended) as one savepoint of a group commit.
+ * token retired, new ones recorded, audit event appended) as one savepoint of a group commit.
  * Same rows, same single-use rule (`status = 'active'` in the update that retires the old token), same atomicity
- * with the audit event as the Kysely store it extends; reads go through `exclusive`, so they never see another
+ * with the audit event as the Kysely store it extends; reads run `outsideTransaction`, so they never see another
  * transaction's uncommitted rows.
  */
 export class SqliteTokenStore extends SqlTokenStore {
   private readonly selectRefresh: Statement;
   private readonly selectAccess: Statement;
   private readonly retire: Statement;
-  private readonly touchGrant: Statement;
 
   constructor(
     private readonly sqlite: SqliteHandle,
@@ -54,11 +54,10 @@ export class SqliteTokenStore extends SqlTokenStore {
     this.selectRefresh = raw.prepare('select * from refresh_tokens where hash = ?');
     this.selectAccess = raw.prepare('select * from access_tokens where jti = ?');
     this.retire = raw.prepare("update refresh_tokens set status = 'rotated' where hash = ? and status = 'active'");
-    this.touchGrant = raw.prepare('update grants set last_used_at = ? where id = ?');
   }
 
   override async findRefreshToken(hash: string): Promise<StoredRefreshToken | undefined> {
-    const r = await this.sqlite.exclusive(() => this.selectRefresh.get(hash) as RefreshTokenTable | undefined);
+    const r = await outsideTransaction(this.sqlite, () => this.selectRefresh.get(hash) as RefreshTokenTable | undefined);
     if (!r) return undefined;
     return {
       hash: r.hash,
@@ -71,16 +70,15 @@ export class SqliteTokenStore extends SqlTokenStore {
   }
 
   override async findAccessToken(jti: string): Promise<IssuedAccessToken | undefined> {
-    const r = await this.sqlite.exclusive(() => this.selectAccess.get(jti) as AccessTokenTable | undefined);
+    const r = await outsideTransaction(this.sqlite, () => this.selectAccess.get(jti) as AccessTokenTable | undefined);
     if (!r) return undefined;
     return { jti: r.jti, grantId: r.grant_id, issuedAt: Number(r.issued_at), expiresAt: Number(r.expires_at) };
   }
 
-  override rotateRefreshToken(oldHash: string, next: Required<IssuedTokens>, now: number, events: AuditEventInput[]): Promise<boolean> {
+  override rotateRefreshToken(oldHash: string, next: Required<IssuedTokens>, events: AuditEventInput[]): Promise<boolean> {
     return this.commit.run(() => {
       if (this.retire.run(oldHash).changes !== 1) return false;
       this.issued.insert(next);
-      this.touchGrant.run(now, next.access.grantId);
       this.audit.append(events);
       return true;
     });
@@ -97,7 +95,7 @@ export class SqliteGrantStore extends SqlGrantStore {
   }
 
   override async findGrant(id: string): Promise<GrantRecord | undefined> {
-    const row = await this.sqlite.exclusive(() => this.selectGrant.get(id) as GrantTable | undefined);
+    const row = await outsideTransaction(this.sqlite, () => this.selectGrant.get(id) as GrantTable | undefined);
     return row && grantFromRow(row);
   }
 }

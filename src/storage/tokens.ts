@@ -44,7 +44,7 @@ export class SqlTokenStore implements TokenStore {
     };
   }
 
-  async rotateRefreshToken(oldHash: string, next: Required<IssuedTokens>, now: number, events: AuditEventInput[]): Promise<boolean> {
+  async rotateRefreshToken(oldHash: string, next: Required<IssuedTokens>, events: AuditEventInput[]): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
       const result = await tx
         .updateTable('refresh_tokens')
@@ -54,7 +54,6 @@ export class SqlTokenStore implements TokenStore {
         .executeTakeFirst();
       if (result.numUpdatedRows !== 1n) return false;
       await insertIssuedTokens(tx, next);
-      await tx.updateTable('grants').set({ last_used_at: now }).where('id', '=', next.access.grantId).execute();
       await appendAuditEvents(tx, events);
       return true;
     });

@@ -1,7 +1,7 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type { UpstreamUserStore } from '../users/upstream-users.js';
 import type { User } from '../users/user.js';
-import type { Database } from './schema.js';
+import type { Database, UpstreamUserTable } from './schema.js';
 
 /** The people upstream providers brought in (table `upstream_users`, migration 0004-sso). */
 export class SqlUpstreamUserStore implements UpstreamUserStore {
@@ -18,13 +18,17 @@ export class SqlUpstreamUserStore implements UpstreamUserStore {
 
   async findUpstreamUser(id: string): Promise<User | undefined> {
     const r = await this.db.selectFrom('upstream_users').selectAll().where('id', '=', id).executeTakeFirst();
-    if (!r) return undefined;
-    const groups: unknown = JSON.parse(r.groups);
-    return {
-      id: r.id,
-      username: r.username,
-      displayName: r.display_name,
-      groups: Array.isArray(groups) ? groups.filter((g): g is string => typeof g === 'string') : [],
-    };
+    return r && upstreamUserFromRow(r);
   }
+}
+
+/** A person an upstream provider brought in, from their row. */
+export function upstreamUserFromRow(r: Pick<Selectable<UpstreamUserTable>, 'id' | 'username' | 'display_name' | 'groups'>): User {
+  const groups: unknown = JSON.parse(r.groups);
+  return {
+    id: r.id,
+    username: r.username,
+    displayName: r.display_name,
+    groups: Array.isArray(groups) ? groups.filter((g): g is string => typeof g === 'string') : [],
+  };
 }

@@ -312,7 +312,8 @@ async function withMemberships(db: Tx, rows: Selectable<DirectoryUserTable>[]): 
   );
 }
 
-function userFromRow(row: Selectable<DirectoryUserTable>, memberOf: DirectoryUser['memberOf']): DirectoryUser {
+/** A person from their row and their memberships (ordered by group name). */
+export function userFromRow(row: Selectable<DirectoryUserTable>, memberOf: DirectoryUser['memberOf']): DirectoryUser {
   return {
     id: row.id,
     userName: row.user_name,

@@ -76,23 +76,25 @@ export async function mintAccessToken(
   issuedAtMs: number = now * 1000,
 ): Promise<MintedAccessToken> {
   const jti = uuidv7();
+  // Claims are set one by one on one object (every token response mints one; spreads and Object.assign copied them
+  // again on V8's slow path).
   const claims: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(subject.claims ?? {})) if (!RESERVED_CLAIMS.has(name)) claims[name] = value;
-  Object.assign(claims, {
-    client_id: subject.clientId,
-    scope: subject.scopes.join(' '),
-    auth_time: subject.authTime,
-    sid: subject.grantId,
-    [IAT_MS_CLAIM]: issuedAtMs,
-  });
+  if (subject.claims) for (const [name, value] of Object.entries(subject.claims)) if (!RESERVED_CLAIMS.has(name)) claims[name] = value;
+  claims['client_id'] = subject.clientId;
+  claims['scope'] = subject.scopes.join(' ');
+  claims['auth_time'] = subject.authTime;
+  claims['sid'] = subject.grantId;
+  claims[IAT_MS_CLAIM] = issuedAtMs;
   if (subject.dpopJkt) claims['cnf'] = { jkt: subject.dpopJkt };
   // Always an array when known, even empty: "in no group" must not read as "the issuer did not say".
   if (subject.groups) claims['groups'] = [...new Set(subject.groups)];
+  claims['iss'] = issuer;
+  claims['sub'] = subject.userId;
+  claims['aud'] = subject.resource;
+  claims['iat'] = now;
+  claims['exp'] = now + ttl;
+  claims['jti'] = jti;
   const { kid, alg, key } = keys.signingKey;
-  const token = signCompactEs256(
-    { alg, typ: 'at+jwt', kid },
-    { ...claims, iss: issuer, sub: subject.userId, aud: subject.resource, iat: now, exp: now + ttl, jti },
-    key,
-  );
+  const token = signCompactEs256({ alg, typ: 'at+jwt', kid }, claims, key);
   return { token, jti, issuedAt: now, expiresAt: now + ttl, expiresIn: ttl };
 }

@@ -33,6 +33,6 @@ export interface TokenStore {
    * Marks the old refresh token rotated and records its successors, in one transaction. False when the old one
    * was no longer active (rotated or revoked by a concurrent request).
    */
-  rotateRefreshToken(oldHash: string, next: Required<IssuedTokens>, now: number, events: AuditEventInput[]): Promise<boolean>;
+  rotateRefreshToken(oldHash: string, next: Required<IssuedTokens>, events: AuditEventInput[]): Promise<boolean>;
   findAccessToken(jti: string): Promise<IssuedAccessToken | undefined>;
 }

@@ -234,7 +234,7 @@ for (const [name, makeEngine, skip] of engines) {
       const other = new SqlTokenStore(otherDb);
       const outcomes = await Promise.all(
         Array.from({ length: 8 }, (_, i) =>
-          (i % 2 === 0 ? tokens : other).rotateRefreshToken(first.refresh.hash, tokensFor(grant.id, first.refresh.hash), NOW + 5, [event('token.refreshed')]),
+          (i % 2 === 0 ? tokens : other).rotateRefreshToken(first.refresh.hash, tokensFor(grant.id, first.refresh.hash), [event('token.refreshed')]),
         ),
       );
       assert.equal(outcomes.filter(Boolean).length, 1);
@@ -453,7 +453,7 @@ for (const [name, makeEngine, skip] of engines) {
         await storage.db.transaction().execute((tx) => insertIssuedTokens(tx, first));
         races.push(
           Promise.all([
-            tokens.rotateRefreshToken(first.refresh.hash, tokensFor(grant.id, first.refresh.hash), NOW + 5, [event('token.refreshed')]),
+            tokens.rotateRefreshToken(first.refresh.hash, tokensFor(grant.id, first.refresh.hash), [event('token.refreshed')]),
             grants.applyRevocation(
               { id: uuidv7(), kind: 'grant', value: grant.id, issuedBefore: NOW + 10, issuedBeforeMs: (NOW + 10) * 1000, createdAt: NOW + 10, actor: 'a', reason: 'race', via: 'admin_api' },
               (revoked) => revoked.map((g) => ({ ...event('grant.revoked'), grantId: g.id })),
