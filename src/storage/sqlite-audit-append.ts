@@ -1,7 +1,7 @@
 import type { Database as Driver, Statement } from 'better-sqlite3';
-import type { AuditEvent, AuditEventInput, ParentRef } from '../audit/event.js';
+import type { AuditEventInput, ParentRef } from '../audit/event.js';
 import { GENESIS_HASH } from '../audit/hash-chain.js';
-import { auditEventRow, ChainCursor, chainEvent, type ChainHead } from './audit-log.js';
+import { ChainCursor, chainedRow, type ChainHead } from './audit-log.js';
 import type { AuditEventTable } from './schema.js';
 
 /**
@@ -16,7 +16,7 @@ export class SqliteAuditAppender {
   private readonly parentQueries = new Map<string, Statement>();
 
   constructor(private readonly raw: Driver) {
-    const eventColumns = Object.keys(auditEventRow(chainEvent({ type: 'admin.action', at: 0, data: {} }, 0, GENESIS_HASH, null))) as (keyof AuditEventTable)[];
+    const eventColumns = Object.keys(chainedRow({ type: 'admin.action', at: 0, data: {} }, 0, GENESIS_HASH, null)) as (keyof AuditEventTable)[];
     this.insertEvent = raw.prepare(
       `insert into audit_events (${eventColumns.join(', ')}) values (${eventColumns.map((c) => `@${c}`).join(', ')})`,
     );
@@ -27,18 +27,14 @@ export class SqliteAuditAppender {
   }
 
   /** Appends `inputs` to the chain; call inside a driver transaction. */
-  append(inputs: readonly AuditEventInput[]): AuditEvent[] {
-    if (inputs.length === 0) return [];
+  append(inputs: readonly AuditEventInput[]): void {
+    if (inputs.length === 0) return;
     const chain = new ChainCursor(this.selectHead.get() as ChainHead | undefined);
-    const written: AuditEvent[] = [];
     for (const input of inputs) {
       // Looked up after the earlier events of this append are written: a parent may be among them.
-      const event = chain.link(input, input.parent ? this.findParent(input.parent) : null);
-      this.insertEvent.run(auditEventRow(event));
-      written.push(event);
+      this.insertEvent.run(chain.link(input, input.parent ? this.findParent(input.parent) : null));
     }
     this.upsertHead.run(chain.head);
-    return written;
   }
 
   /** The latest event matching `parent`, as `findParent` of audit-log.ts finds it. */
