@@ -26,7 +26,7 @@ export class SqliteDeviceAuthorizationStore extends SqlDeviceAuthorizationStore 
   private readonly claimApproved: Statement;
   private readonly countLiveByIp: Statement;
   private readonly countLiveByClient: Statement;
-  /** Live-code counts per address and per client, as last counted, plus the codes created since. */
+  /** Live-code counts per client, as last counted, plus the codes created since. */
   private readonly liveCounts = new Map<string, { count: number; countedAt: number }>();
   private readonly bindGrant: Statement;
   private readonly createWithEvents: (a: DeviceAuthorization, events: AuditEventInput[]) => boolean;
@@ -72,32 +72,31 @@ export class SqliteDeviceAuthorizationStore extends SqlDeviceAuthorizationStore 
       if (this.pending.length === 1) setImmediate(() => void this.flush());
     });
     if (created) {
-      for (const key of [`ip:${a.requester.ip}`, `client:${a.clientId}`]) {
-        const known = this.liveCounts.get(key);
-        if (known) known.count++;
-      }
+      const known = this.liveCounts.get(a.clientId);
+      if (known) known.count++;
     }
     return created;
   }
 
   /**
-   * The live-code caps' counts (DeviceRequestLimits asks two on every device authorization). An index range
-   * count costs as many steps as the address or client holds codes, up to the cap (10,000 per client by
-   * default), on every request; so each count is taken at most once a second and the codes created here since
-   * are added to it. Codes that left "pending" or expired in that second are still counted: the count can only
-   * be too high, never too low, so a cap is never passed by more than the burst its comment already allows.
+   * The live-code caps' counts (DeviceRequestLimits asks two on every device authorization). An address's count
+   * is taken afresh each time: the per-address cap keeps it small (20 by default), so the index range is a few
+   * steps, and caching it per address would only churn a map with every new address. A client's count costs as
+   * many steps as the client holds codes, up to its cap (10,000 by default), so it is taken at most once a second
+   * and the codes created here since are added to it. Codes that left "pending" or expired in that second are
+   * still counted: the count can only be too high, never too low, so a cap is never passed by more than the burst
+   * its comment already allows.
    */
   override async countLive(now: number, of: { clientId?: string; requesterIp?: string } = {}): Promise<number> {
-    const by = of.requesterIp !== undefined ? 'ip' : of.clientId !== undefined ? 'client' : undefined;
-    if (by === undefined || (of.requesterIp !== undefined && of.clientId !== undefined)) return super.countLive(now, of);
-    const value = by === 'ip' ? (of.requesterIp as string) : (of.clientId as string);
-    const key = `${by}:${value}`;
+    const { clientId, requesterIp } = of;
+    if (requesterIp !== undefined && clientId === undefined) return Number(this.countLiveByIp.get(requesterIp, now));
+    if (clientId === undefined || requesterIp !== undefined) return super.countLive(now, of);
     const at = performance.now();
-    const known = this.liveCounts.get(key);
+    const known = this.liveCounts.get(clientId);
     if (known && at - known.countedAt < LIVE_COUNT_MS) return known.count;
-    const count = Number((by === 'ip' ? this.countLiveByIp : this.countLiveByClient).get(value, now));
+    const count = Number(this.countLiveByClient.get(clientId, now));
     if (this.liveCounts.size >= 10_000) this.liveCounts.clear();
-    this.liveCounts.set(key, { count, countedAt: at });
+    this.liveCounts.set(clientId, { count, countedAt: at });
     return count;
   }
 
