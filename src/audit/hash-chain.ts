@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import * as nodeCrypto from 'node:crypto';
 import type { AuditEvent } from './event.js';
 
 /** The chain starts from a fixed value so the first event is checked like every other. */
@@ -56,6 +56,10 @@ export function appendedEventHash(prevHash: string, c: ChainedContent, dataJson:
   return linkHash(prevHash, text);
 }
 
+/** crypto.hash (Node 20.12 and later): the same digest without a Hash object per event. */
+const oneShot = (nodeCrypto as { hash?: (algorithm: string, data: string, encoding: 'base64url') => string }).hash;
+
 function linkHash(prevHash: string, contentJson: string): string {
-  return createHash('sha256').update(`${prevHash}\n${contentJson}`, 'utf8').digest('base64url');
+  const text = `${prevHash}\n${contentJson}`;
+  return oneShot ? oneShot('sha256', text, 'base64url') : nodeCrypto.createHash('sha256').update(text, 'utf8').digest('base64url');
 }
