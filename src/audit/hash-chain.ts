@@ -7,15 +7,22 @@ export const GENESIS_HASH = 'tether-audit-genesis';
 /**
  * JSON with keys sorted at every level, so the same event always hashes the same whatever the order its fields
  * were written in. Written by hand: a dozen lines, and the libraries for it (RFC 8785) do far more than we need.
- * Loops rather than entries/filter/map chains: every append serializes its event's data with it, and the
- * intermediate arrays cost more than the text. `Array.prototype.sort` without a comparator orders keys by UTF-16
- * code units, as `<` does, so the text is the one every earlier version wrote.
+ * Every append serializes its event's data with it, so a value already in canonical shape (plain objects whose
+ * keys are in order, as the hot paths write their event data) goes straight to the native JSON.stringify, which
+ * writes the same text; anything else is written by the loops below. `Array.prototype.sort` without a comparator
+ * orders keys by UTF-16 code units, as `<` does, so the text is the one every earlier version wrote.
  */
 export function canonicalJson(value: unknown): string {
+  if (value !== null && typeof value === 'object' && inCanonicalShape(value)) return JSON.stringify(value);
+  return writeCanonical(value);
+}
+
+function writeCanonical(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
   if (Array.isArray(value)) {
+    // As `value.map(canonicalJson).join(',')` wrote it: a hole, or an element with no JSON (a function), is empty.
     let out = '[';
-    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i]);
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + (i in value ? (writeCanonical(value[i]) ?? '') : '');
     return `${out}]`;
   }
   const record = value as Record<string, unknown>;
@@ -25,10 +32,53 @@ export function canonicalJson(value: unknown): string {
   for (const key of keys) {
     const v = record[key];
     if (v === undefined) continue;
-    out += `${first ? '' : ','}${JSON.stringify(key)}:${canonicalJson(v)}`;
+    out += `${first ? '' : ','}${JSON.stringify(key)}:${writeCanonical(v)}`;
     first = false;
   }
   return `${out}}`;
+}
+
+/**
+ * Whether JSON.stringify writes exactly writeCanonical's text for `value`: only plain objects (no toJSON, no
+ * boxed primitives or class instances) with their own keys already in code-unit order (Object.keys order is the
+ * order JSON.stringify writes, integer-like keys first), arrays, and JSON primitives; no functions or symbols,
+ * which the two treat differently, and no array holes. `undefined` is fine where both drop it (a property) or
+ * both write null (an array element).
+ */
+function inCanonicalShape(value: object): boolean {
+  if (Array.isArray(value)) {
+    const list = value as unknown[];
+    for (let i = 0; i < list.length; i++) {
+      if (!(i in list)) return false;
+      const v = list[i];
+      if (v !== undefined && !valueInShape(v)) return false;
+    }
+    return true;
+  }
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  const record = value as Record<string, unknown>;
+  let previous: string | undefined;
+  for (const key of Object.keys(record)) {
+    if (previous !== undefined && !(previous < key)) return false;
+    previous = key;
+    const v = record[key];
+    if (v !== undefined && !valueInShape(v)) return false;
+  }
+  return true;
+}
+
+function valueInShape(v: unknown): boolean {
+  switch (typeof v) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+      return true;
+    case 'object':
+      return v === null || inCanonicalShape(v);
+    default:
+      return false;
+  }
 }
 
 /** The hash of an event: SHA-256 over the previous hash and every field but the hash itself. */
