@@ -1,7 +1,37 @@
-import { hashSecret, randomToken } from '../shared/crypto.js';
+import * as nodeCrypto from 'node:crypto';
+import { hashSecret } from '../shared/crypto.js';
+
+/**
+ * CSPRNG bytes drawn a page at a time, as Node's own randomInt (user codes) and randomUUID do: one randomBytes(32)
+ * call per code cost more than the rest of minting it. Each byte is handed out once and zeroed as it leaves, so
+ * the pool never holds a code already given out.
+ */
+const POOL = 4096;
+const pool = Buffer.alloc(POOL);
+let offset = POOL;
+
+function randomText(bytes: number): string {
+  if (offset + bytes > POOL) {
+    nodeCrypto.randomFillSync(pool);
+    offset = 0;
+  }
+  const text = pool.toString('base64url', offset, offset + bytes);
+  pool.fill(0, offset, offset + bytes);
+  offset += bytes;
+  return text;
+}
+
+/** crypto.hash: Node 20.12 and later (package.json allows 20.11, which falls back to hashSecret). */
+const oneShot = (nodeCrypto as { hash?: (algorithm: string, data: string, encoding: 'base64url') => string }).hash;
+
+/**
+ * hashSecret's value (SHA-256 as base64url), the one-shot way, without a Hash object per call. The poll looks
+ * codes up by hashSecret, so the two must agree (device-code.test.ts).
+ */
+export const codeHash: (code: string) => string = oneShot ? (code) => oneShot('sha256', code, 'base64url') : hashSecret;
 
 /** 32 random bytes: 256 bits, well beyond guessing; only its SHA-256 is stored. */
 export function generateDeviceCode(): { code: string; hash: string } {
-  const code = randomToken(32);
-  return { code, hash: hashSecret(code) };
+  const code = randomText(32);
+  return { code, hash: codeHash(code) };
 }

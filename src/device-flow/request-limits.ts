@@ -1,6 +1,5 @@
 import { SlowDown } from '../oauth/errors.js';
 import type { Clock } from '../shared/clock.js';
-import { FailureBackoff } from '../verification/failure-backoff.js';
 import type { DeviceAuthorizationStore } from './device-authorization.js';
 
 export interface DeviceRequestLimitSettings {
@@ -36,23 +35,37 @@ export class DeviceRequestsLimited extends SlowDown {
  * docs/configuration.md counts them), and each costs storage.
  */
 export class DeviceRequestLimits {
-  private readonly rate: FailureBackoff;
+  /** Per address, the times of its requests in the last window, oldest first. */
+  private readonly requests = new Map<string, number[]>();
 
   constructor(
     private readonly settings: DeviceRequestLimitSettings,
     private readonly store: Pick<DeviceAuthorizationStore, 'countLive'>,
     private readonly clock: Clock,
-  ) {
-    const n = settings.perIpRequests;
-    // A fixed budget per window: every request counts, none is free past n, and no delay before.
-    this.rate = new FailureBackoff({ freeFailures: n, maxFailures: n, baseDelay: 0, maxDelay: 0, window: settings.window }, () => clock.now());
-  }
+  ) {}
 
-  /** Counts this request against its address; refuses it past the rate, before any client authentication. */
+  /**
+   * Counts this request against its address; refuses it past the rate, before any client authentication. A fixed
+   * budget per sliding window: every admitted request counts, and the n+1st waits until the oldest of the last n
+   * ages out. One pass over the address's times, which are
+   * kept in arrival order, so aged ones leave from the front.
+   */
   admit(ip: string): void {
-    const wait = this.rate.wait(ip);
-    if (wait > 0) throw new DeviceRequestsLimited(wait, 'Too many device authorization requests from this address. Wait and try again.');
-    this.rate.fail(ip);
+    const now = this.clock.now();
+    const { perIpRequests: n, window } = this.settings;
+    let times = this.requests.get(ip);
+    if (!times) {
+      times = [];
+      this.requests.set(ip, times);
+    }
+    let aged = 0;
+    while (aged < times.length && (times[aged] as number) <= now - window) aged++;
+    if (aged > 0) times.splice(0, aged);
+    if (times.length >= n) {
+      const wait = Math.max(1, (times[times.length - n] as number) + window - now);
+      throw new DeviceRequestsLimited(wait, 'Too many device authorization requests from this address. Wait and try again.');
+    }
+    times.push(now);
   }
 
   /**
@@ -70,7 +83,9 @@ export class DeviceRequestLimits {
     }
   }
 
+  /** Forgets addresses whose requests have all aged out. */
   sweep(): void {
-    this.rate.sweep();
+    const cutoff = this.clock.now() - this.settings.window;
+    for (const [ip, times] of this.requests) if ((times[times.length - 1] ?? 0) <= cutoff) this.requests.delete(ip);
   }
 }

@@ -1,13 +1,12 @@
 import { uuidv7 } from '../shared/ids.js';
 import type { AuditEventInput } from '../audit/event.js';
-import { hashSecret } from '../shared/crypto.js';
 import type { ClientRegistry } from '../clients/client-registry.js';
 import { resolveRequestedAccess } from '../clients/requested-access.js';
 import type { ClientCredentials } from '../clients/client-registry.js';
 import { DEVICE_CODE_GRANT, MAX_DEVICE_CODE_TTL } from '../oauth/grant-types.js';
 import { InvalidDpopProof, InvalidRequest, ServerError } from '../oauth/errors.js';
 import type { Clock } from '../shared/clock.js';
-import { generateDeviceCode } from './device-code.js';
+import { codeHash, generateDeviceCode } from './device-code.js';
 import type { RequestOrigin } from '../oauth/request-origin.js';
 import type { DeviceAuthorizationStore } from './device-authorization.js';
 import { resourceFacts, type PolicyGate } from '../policy-gate/policy-gate.js';
@@ -128,19 +127,20 @@ export async function requestDeviceAuthorization(
       clientId: client.id,
       deviceAuthorizationId: id,
       jkt: request.dpopJkt,
+      // Keys in sorted order: the audit chain's canonical JSON of data so written is one native JSON.stringify.
       data: {
-        ip: request.context.ip,
-        user_agent: request.context.userAgent,
-        scopes,
-        resource: access.resource.uri,
-        environment,
         device_class: device.class,
+        device_code_hash: deviceCode.hash,
         ...(deviceJkt !== null ? { device_jkt: deviceJkt } : {}),
-        policy: decision.reasons,
+        environment,
         expires_in: ttl,
         interval,
-        device_code_hash: deviceCode.hash,
-        user_code_hash: hashSecret(userCode),
+        ip: request.context.ip,
+        policy: decision.reasons,
+        resource: access.resource.uri,
+        scopes,
+        user_agent: request.context.userAgent,
+        user_code_hash: codeHash(userCode),
       },
     };
     const created = await deps.store.create({

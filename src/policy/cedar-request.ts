@@ -79,11 +79,48 @@ export function toCedarRequest(input: PolicyInput, env: RequestEnvironment): Ced
 function deviceRequest(input: DeviceRequestInput, env: RequestEnvironment): CedarRequest {
   const b = new Builder(input, env);
   const client = b.client();
-  return b.finish(client, {
-    ...b.common(),
-    environment: input.environment ?? '',
-    ...b.origin('requester', input.requester),
-  });
+  const reads = env.reads;
+  if (reads === undefined || reads === 'all') {
+    return b.finish(client, {
+      ...b.common(),
+      environment: input.environment ?? '',
+      ...b.origin('requester', input.requester),
+    });
+  }
+  // Every device authorization is decided, so only what the policies in force read is worked out (the default
+  // pack reads the device and the declared environment: no clock, no network classification). The address is
+  // checked whatever they read: a value that is not one is a caller defect, not something policy may ignore.
+  const address = normalizeIp('requester.ip', input.requester.ip);
+  const context: Record<string, CedarValueJson> = {};
+  for (const key of reads) {
+    const value = deviceContext(key, input, address, b, env);
+    if (value !== undefined) context[key] = value;
+  }
+  return b.finish(client, context);
+}
+
+/** One context attribute of RequestDeviceCode, as deviceRequest's full context would have it. */
+function deviceContext(key: string, input: DeviceRequestInput, address: string, b: Builder, env: RequestEnvironment): CedarValueJson | undefined {
+  switch (key) {
+    case 'client':
+    case 'device':
+    case 'scopes':
+      return b.common()[key];
+    case 'hour':
+      return env.localTime(input.now).hour;
+    case 'weekday':
+      return env.localTime(input.now).weekday;
+    case 'environment':
+      return input.environment ?? '';
+    case 'ip':
+      return ip(address);
+    case 'network':
+      return env.networks.classify(address);
+    case 'userAgent':
+      return input.requester.userAgent ?? '';
+    default:
+      return undefined;
+  }
 }
 
 function approval(input: ApprovalInput, env: RequestEnvironment): CedarRequest {

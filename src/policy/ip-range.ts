@@ -26,15 +26,25 @@ export function parseRange(text: string): IpRange | undefined {
 
 /** Whether `ip` (already a valid, normalized address) lies in `range`. */
 export function inRange(range: IpRange, ip: string): boolean {
-  if ((range.family === 4) !== isIPv4(ip)) return false;
-  const groups = toGroups(ip);
-  if (!groups) return false;
+  const { v4, groups } = addressGroups(ip);
+  if ((range.family === 4) !== v4 || !groups) return false;
   let left = range.bits;
   for (let i = 0; left > 0; i++, left -= 16) {
     const mask = left >= 16 ? 0xffff : (0xffff << (16 - left)) & 0xffff;
     if (((groups[i] ?? 0) & mask) !== ((range.groups[i] ?? 0) & mask)) return false;
   }
   return true;
+}
+
+/**
+ * The last address parsed, for the next range: classifying one address checks it against every configured and
+ * built-in range in turn (eight at least), and parsing it is most of each check.
+ */
+let last: { ip: string; v4: boolean; groups: readonly number[] | undefined } = { ip: '', v4: false, groups: undefined };
+
+function addressGroups(ip: string): { v4: boolean; groups: readonly number[] | undefined } {
+  if (last.ip !== ip) last = { ip, v4: isIPv4(ip), groups: toGroups(ip) };
+  return last;
 }
 
 function toGroups(address: string): number[] | undefined {

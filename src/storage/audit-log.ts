@@ -1,7 +1,7 @@
 import { uuidv7 } from '../shared/ids.js';
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { AuditEvent, AuditEventInput, AuditEventType, AuditLog, AuditQuery, ParentRef } from '../audit/event.js';
-import { canonicalJson, eventHash, GENESIS_HASH } from '../audit/hash-chain.js';
+import { appendedEventHash, canonicalJson, GENESIS_HASH, type ChainedContent } from '../audit/hash-chain.js';
 import type { Checkpoint } from '../audit/verify.js';
 import type { AuditEventTable, Database } from './schema.js';
 
@@ -11,20 +11,16 @@ type Tx = Transaction<Database> | Kysely<Database>;
  * Appends events to the chain inside the caller's transaction, so a state change and the event that records it
  * commit together or not at all.
  */
-export async function appendAuditEvents(tx: Tx, inputs: readonly AuditEventInput[]): Promise<AuditEvent[]> {
-  if (inputs.length === 0) return [];
+export async function appendAuditEvents(tx: Tx, inputs: readonly AuditEventInput[]): Promise<void> {
+  if (inputs.length === 0) return;
   const head = await lockAuditHead(tx);
   const chain = new ChainCursor(head);
-  const written: AuditEvent[] = [];
   for (const input of inputs) {
     // Looked up one by one, after the earlier events of this append are written: a parent may be among them.
     const parentId = input.parent ? await findParent(tx, input.parent) : null;
-    const event = chain.link(input, parentId);
-    await tx.insertInto('audit_events').values(auditEventRow(event)).execute();
-    written.push(event);
+    await tx.insertInto('audit_events').values(chain.link(input, parentId)).execute();
   }
   await tx.updateTable('audit_head').set(chain.head).where('id', '=', 1).execute();
-  return written;
 }
 
 /** The chain's end as `audit_head` stores it: the last event's position and hash. */
@@ -48,12 +44,12 @@ export class ChainCursor {
     this.hash = head?.hash ?? GENESIS_HASH;
   }
 
-  /** The next event, linked to the one before; the cursor moves past it. */
-  link(input: AuditEventInput, parentId: string | null): AuditEvent {
-    const event = chainEvent(input, this.seq, this.hash, parentId);
-    this.seq = event.seq;
-    this.hash = event.hash;
-    return event;
+  /** The next event's row, linked to the one before; the cursor moves past it. */
+  link(input: AuditEventInput, parentId: string | null): AuditEventTable {
+    const row = chainedRow(input, this.seq, this.hash, parentId);
+    this.seq = row.seq;
+    this.hash = row.hash;
+    return row;
   }
 
   /** The head to store once the linked events are written. */
@@ -61,9 +57,6 @@ export class ChainCursor {
     return { seq: this.seq, hash: this.hash };
   }
 }
-
-/** Each appended event's `data` in canonical JSON, serialized once for both its hash and its row. */
-const canonicalData = new WeakMap<object, string>();
 
 /**
  * Takes the chain's head row for the rest of the caller's transaction and returns the head as committed. One
@@ -83,12 +76,15 @@ export async function lockAuditHead(tx: Tx): Promise<{ seq: number; hash: string
   return { seq: Number(head.seq), hash: head.hash };
 }
 
-/** The next link of the chain: the event with its position, its predecessor's hash and its own hash. */
-export function chainEvent(input: AuditEventInput, seq: number, prevHash: string, parentId: string | null): AuditEvent {
-  const dataJson = canonicalJson(input.data);
-  const data = JSON.parse(dataJson) as Record<string, unknown>;
-  canonicalData.set(data, dataJson);
-  const content: Omit<AuditEvent, 'hash'> = {
+/**
+ * The next link of the chain as the row that stores it: the event with its position, its predecessor's hash and
+ * its own hash. `data` is serialized once, canonically, for both the row and the hash, and the hash is taken over
+ * the canonical text written in its fixed key order (appendedEventHash): the bytes verification recomputes from
+ * the stored row, so events appended before and after this shortcut verify alike.
+ */
+export function chainedRow(input: AuditEventInput, seq: number, prevHash: string, parentId: string | null): AuditEventTable {
+  const data = canonicalJson(input.data);
+  const content: ChainedContent = {
     seq: seq + 1,
     id: uuidv7(),
     type: input.type,
@@ -100,10 +96,23 @@ export function chainEvent(input: AuditEventInput, seq: number, prevHash: string
     jti: input.jti ?? null,
     jkt: input.jkt ?? null,
     parentId,
-    data,
-    prevHash,
   };
-  return { ...content, hash: eventHash(content, dataJson) };
+  return {
+    seq: content.seq,
+    id: content.id,
+    type: content.type,
+    at: content.at,
+    user_id: content.userId,
+    client_id: content.clientId,
+    grant_id: content.grantId,
+    device_authorization_id: content.deviceAuthorizationId,
+    jti: content.jti,
+    jkt: content.jkt,
+    parent_id: parentId,
+    data,
+    prev_hash: prevHash,
+    hash: appendedEventHash(prevHash, content, data),
+  };
 }
 
 async function findParent(tx: Tx, parent: ParentRef): Promise<string | null> {
@@ -113,25 +122,6 @@ async function findParent(tx: Tx, parent: ParentRef): Promise<string | null> {
   if (parent.jti) query = query.where('jti', '=', parent.jti);
   const row = await query.orderBy('seq', 'desc').limit(1).executeTakeFirst();
   return row?.id ?? null;
-}
-
-export function auditEventRow(e: AuditEvent): AuditEventTable {
-  return {
-    seq: e.seq,
-    id: e.id,
-    type: e.type,
-    at: e.at,
-    user_id: e.userId ?? null,
-    client_id: e.clientId ?? null,
-    grant_id: e.grantId ?? null,
-    device_authorization_id: e.deviceAuthorizationId ?? null,
-    jti: e.jti ?? null,
-    jkt: e.jkt ?? null,
-    parent_id: e.parentId,
-    data: canonicalData.get(e.data) ?? canonicalJson(e.data),
-    prev_hash: e.prevHash,
-    hash: e.hash,
-  };
 }
 
 /** A stored row as an event; `data` that no longer parses is kept as raw text so verification can flag it. */

@@ -10,6 +10,7 @@ import * as device from './migrations/0003-device.js';
 import * as sso from './migrations/0004-sso.js';
 import * as failureCounts from './migrations/0005-failure-counts.js';
 import * as accessTokenIndex from './migrations/0006-access-token-index.js';
+import * as auditIndexes from './migrations/0006-audit-indexes.js';
 
 // Migrations are imported statically (not read from a folder) so the compiled package carries them. They use
 // Kysely's schema builder, which writes each engine's SQL; what differs between engines is asked of dialect.ts.
@@ -24,6 +25,7 @@ const migrations: Record<string, Migration> = {
   '0004-sso': sso,
   '0005-failure-counts': failureCounts,
   '0006-access-token-index': accessTokenIndex,
+  '0006-audit-indexes': auditIndexes,
 };
 
 /**

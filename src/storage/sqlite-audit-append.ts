@@ -1,7 +1,7 @@
 import type { Database as Driver, Statement } from 'better-sqlite3';
-import type { AuditEvent, AuditEventInput, ParentRef } from '../audit/event.js';
+import type { AuditEventInput, ParentRef } from '../audit/event.js';
 import { GENESIS_HASH } from '../audit/hash-chain.js';
-import { auditEventRow, ChainCursor, chainEvent, type ChainHead } from './audit-log.js';
+import { ChainCursor, chainedRow, type ChainHead } from './audit-log.js';
 import type { AuditEventTable } from './schema.js';
 
 /**
@@ -16,9 +16,11 @@ export class SqliteAuditAppender {
   private readonly parentQueries = new Map<string, Statement>();
 
   constructor(private readonly raw: Driver) {
-    const eventColumns = Object.keys(auditEventRow(chainEvent({ type: 'admin.action', at: 0, data: {} }, 0, GENESIS_HASH, null))) as (keyof AuditEventTable)[];
+    const eventColumns = Object.keys(chainedRow({ type: 'admin.action', at: 0, data: {} }, 0, GENESIS_HASH, null)) as (keyof AuditEventTable)[];
+    // Positional parameters, bound from the row's values in the order chainedRow writes them (the order of
+    // eventColumns): binding by name costs a lookup per column on every append.
     this.insertEvent = raw.prepare(
-      `insert into audit_events (${eventColumns.join(', ')}) values (${eventColumns.map((c) => `@${c}`).join(', ')})`,
+      `insert into audit_events (${eventColumns.join(', ')}) values (${eventColumns.map(() => '?').join(', ')})`,
     );
     this.selectHead = raw.prepare('select seq, hash from audit_head where id = 1');
     this.upsertHead = raw.prepare(
@@ -27,18 +29,34 @@ export class SqliteAuditAppender {
   }
 
   /** Appends `inputs` to the chain; call inside a driver transaction. */
-  append(inputs: readonly AuditEventInput[]): AuditEvent[] {
-    if (inputs.length === 0) return [];
+  append(inputs: readonly AuditEventInput[]): void {
+    if (inputs.length === 0) return;
+    const chain = this.open();
+    chain.append(inputs);
+    chain.close();
+  }
+
+  /**
+   * The chain for several appends in one driver transaction with no savepoint between them (a batch that commits
+   * or rolls back whole): the head is read once at the start and written once at `close`, instead of once per
+   * append. Nothing else may append in that transaction before `close`.
+   */
+  open(): { append(inputs: readonly AuditEventInput[]): void; close(): void } {
     const chain = new ChainCursor(this.selectHead.get() as ChainHead | undefined);
-    const written: AuditEvent[] = [];
-    for (const input of inputs) {
-      // Looked up after the earlier events of this append are written: a parent may be among them.
-      const event = chain.link(input, input.parent ? this.findParent(input.parent) : null);
-      this.insertEvent.run(auditEventRow(event));
-      written.push(event);
-    }
-    this.upsertHead.run(chain.head);
-    return written;
+    let moved = false;
+    return {
+      append: (inputs) => {
+        for (const input of inputs) {
+          // Looked up after the earlier events of this append are written: a parent may be among them.
+          const row = chain.link(input, input.parent ? this.findParent(input.parent) : null);
+          this.insertEvent.run(...Object.values(row));
+          moved = true;
+        }
+      },
+      close: () => {
+        if (moved) this.upsertHead.run(chain.head);
+      },
+    };
   }
 
   /** The latest event matching `parent`, as `findParent` of audit-log.ts finds it. */

@@ -10,6 +10,7 @@ import {
 import type { DeviceAuthorizationTable } from './schema.js';
 import { SqliteAuditAppender } from './sqlite-audit-append.js';
 import { SqliteGroupCommit } from './sqlite-group-commit.js';
+import { outsideTransaction } from './sqlite-outside-transaction.js';
 import type { SqliteIssuedTokenWriter } from './sqlite-tokens.js';
 import type { SqliteHandle } from './sqlite.js';
 
@@ -26,10 +27,16 @@ export class SqliteDeviceAuthorizationStore extends SqlDeviceAuthorizationStore 
   private readonly claimApproved: Statement;
   private readonly countLiveByIp: Statement;
   private readonly countLiveByClient: Statement;
-  /** Live-code counts per address and per client, as last counted, plus the codes created since. */
+  /** Live-code counts per client, as last counted, plus the codes created since. */
   private readonly liveCounts = new Map<string, { count: number; countedAt: number }>();
+  /**
+   * Per address, the latest expiry of any pending code it was given: read from the table when the store opens,
+   * then raised by every code created here. One process owns a SQLite file (storage/open.ts), so nothing else
+   * adds codes; past that time the address holds no live code, whatever happened to its codes meanwhile.
+   */
+  private readonly liveUntil: Map<string, number>;
+  private pruneAt = PRUNE_AT;
   private readonly bindGrant: Statement;
-  private readonly createWithEvents: (a: DeviceAuthorization, events: AuditEventInput[]) => boolean;
 
   constructor(
     private readonly sqlite: SqliteHandle,
@@ -42,7 +49,8 @@ export class SqliteDeviceAuthorizationStore extends SqlDeviceAuthorizationStore 
     const columns = Object.keys(deviceAuthorizationRow(EMPTY)) as (keyof DeviceAuthorizationTable)[];
     this.insertRequest = raw.prepare(
       // A user-code collision is simply "not inserted" (then no event either), so no savepoint is needed per request.
-      `insert into device_authorizations (${columns.join(', ')}) values (${columns.map((c) => `@${c}`).join(', ')}) on conflict do nothing`,
+      // Positional parameters, bound in deviceAuthorizationRow's order (that of `columns`): cheaper than by name.
+      `insert into device_authorizations (${columns.join(', ')}) values (${columns.map(() => '?').join(', ')}) on conflict do nothing`,
     );
     this.selectByHash = raw.prepare('select * from device_authorizations where device_code_hash = ?');
     this.claimApproved = raw.prepare("update device_authorizations set status = 'redeemed' where id = ? and status = 'approved'");
@@ -55,50 +63,50 @@ export class SqliteDeviceAuthorizationStore extends SqlDeviceAuthorizationStore 
     this.countLiveByClient = raw
       .prepare("select count(*) from device_authorizations where client_id = ? and status = 'pending' and expires_at > ?")
       .pluck();
-    this.createWithEvents = (a, events) => {
-      if (this.insertRequest.run(deviceAuthorizationRow(a)).changes === 0) return false;
-      this.audit.append(events);
-      return true;
-    };
+    // Once, at start: a scan of the requester index (covering), as long as the table is.
+    const rows = raw
+      .prepare("select requester_ip as ip, max(expires_at) as until from device_authorizations where status = 'pending' group by requester_ip")
+      .all() as { ip: string; until: number | bigint }[];
+    this.liveUntil = new Map(rows.map((r) => [r.ip, Number(r.until)]));
   }
 
   /**
    * Requests that arrive in the same turn of the event loop are written in one transaction (group commit): the
-   * commit is most of the cost, and nobody is answered before it. A failure other than a user-code collision
+   * commit is most of the cost, and nobody is answered before it. Their events extend the audit chain with one
+   * read and one write of its head for the whole batch. A failure other than a user-code collision
    * fails the whole batch, and every request in it is answered with that error.
    */
   override async create(a: DeviceAuthorization, events: AuditEventInput[]): Promise<boolean> {
-    const created = await new Promise<boolean>((resolve, reject) => {
+    return new Promise<boolean>((resolve, reject) => {
       this.pending.push({ a, events, resolve, reject });
       if (this.pending.length === 1) setImmediate(() => void this.flush());
     });
-    if (created) {
-      for (const key of [`ip:${a.requester.ip}`, `client:${a.clientId}`]) {
-        const known = this.liveCounts.get(key);
-        if (known) known.count++;
-      }
-    }
-    return created;
   }
 
   /**
-   * The live-code caps' counts (DeviceRequestLimits asks two on every device authorization). An index range
-   * count costs as many steps as the address or client holds codes, up to the cap (10,000 per client by
-   * default), on every request; so each count is taken at most once a second and the codes created here since
-   * are added to it. Codes that left "pending" or expired in that second are still counted: the count can only
-   * be too high, never too low, so a cap is never passed by more than the burst its comment already allows.
+   * The live-code caps' counts (DeviceRequestLimits asks two on every device authorization). An address's count is
+   * 0 without a query when no code it was given can still be live (`liveUntil`): the usual case, a device asking
+   * for its first code. Otherwise it is counted afresh: the per-address cap keeps that range a few steps, and
+   * caching it per address would only churn a map with every new address. A client's count costs as
+   * many steps as the client holds codes, up to its cap (10,000 by default), so it is taken at most once a second
+   * and the codes created here since are added to it. Codes that left "pending" or expired in that second are
+   * still counted: the count can only be too high, never too low, so a cap is never passed by more than the burst
+   * its comment already allows.
    */
   override async countLive(now: number, of: { clientId?: string; requesterIp?: string } = {}): Promise<number> {
-    const by = of.requesterIp !== undefined ? 'ip' : of.clientId !== undefined ? 'client' : undefined;
-    if (by === undefined || (of.requesterIp !== undefined && of.clientId !== undefined)) return super.countLive(now, of);
-    const value = by === 'ip' ? (of.requesterIp as string) : (of.clientId as string);
-    const key = `${by}:${value}`;
+    const { clientId, requesterIp } = of;
+    if (requesterIp !== undefined && clientId === undefined) {
+      const until = this.liveUntil.get(requesterIp);
+      if (until === undefined || until <= now) return 0;
+      return Number(this.countLiveByIp.get(requesterIp, now));
+    }
+    if (clientId === undefined || requesterIp !== undefined) return super.countLive(now, of);
     const at = performance.now();
-    const known = this.liveCounts.get(key);
+    const known = this.liveCounts.get(clientId);
     if (known && at - known.countedAt < LIVE_COUNT_MS) return known.count;
-    const count = Number((by === 'ip' ? this.countLiveByIp : this.countLiveByClient).get(value, now));
+    const count = Number(this.countLiveByClient.get(clientId, now));
     if (this.liveCounts.size >= 10_000) this.liveCounts.clear();
-    this.liveCounts.set(key, { count, countedAt: at });
+    this.liveCounts.set(clientId, { count, countedAt: at });
     return count;
   }
 
@@ -109,9 +117,18 @@ export class SqliteDeviceAuthorizationStore extends SqlDeviceAuthorizationStore 
     this.pending = [];
     const outcomes: boolean[] = [];
     try {
-      await this.sqlite.exclusive(() =>
+      await outsideTransaction(this.sqlite, () =>
         this.sqlite.raw.transaction(() => {
-          for (const item of batch) outcomes.push(this.createWithEvents(item.a, item.events));
+          const chain = this.audit.open();
+          for (const item of batch) {
+            const created = this.insertRequest.run(...Object.values(deviceAuthorizationRow(item.a))).changes === 1;
+            if (created) {
+              chain.append(item.events);
+              this.counted(item.a);
+            }
+            outcomes.push(created);
+          }
+          chain.close();
         })(),
       );
     } catch (error) {
@@ -119,6 +136,25 @@ export class SqliteDeviceAuthorizationStore extends SqlDeviceAuthorizationStore 
       return;
     }
     batch.forEach((item, i) => item.resolve(outcomes[i] ?? false));
+  }
+
+  /**
+   * Adds a code to the live counts before its batch commits (a batch that then fails leaves them too high, which
+   * only means a query that was not needed), so no request after the commit can see the address without it.
+   */
+  private counted(a: DeviceAuthorization): void {
+    const known = this.liveCounts.get(a.clientId);
+    if (known) known.count++;
+    const ip = a.requester.ip;
+    if ((this.liveUntil.get(ip) ?? -Infinity) < a.expiresAt) {
+      // Expired entries say nothing; dropped in one pass when the map grows (it holds the addresses with live codes).
+      if (this.liveUntil.size >= this.pruneAt) {
+        for (const [key, until] of this.liveUntil) if (until <= a.createdAt) this.liveUntil.delete(key);
+        // Many live addresses are not pruned again at every code: the next pass waits for the map to double.
+        this.pruneAt = Math.max(PRUNE_AT, this.liveUntil.size * 2);
+      }
+      this.liveUntil.set(ip, a.expiresAt);
+    }
   }
 
   /**
@@ -152,6 +188,8 @@ export class SqliteDeviceAuthorizationStore extends SqlDeviceAuthorizationStore 
 
 /** How long a live-code count is reused (plus the codes created meanwhile). */
 const LIVE_COUNT_MS = 1_000;
+/** Addresses in `liveUntil` before its expired entries are first dropped. */
+const PRUNE_AT = 100_000;
 
 const EMPTY: DeviceAuthorization = {
   id: '',

@@ -55,6 +55,31 @@ describe('device authorization limits', () => {
     }
   });
 
+  it('still counts the codes an address got before a restart', async () => {
+    // The SQLite store answers "none live" for an address without a query when it knows of no code of it that
+    // can still be live; it must learn the codes already in the file when it opens, or a restart resets the cap.
+    const limits = { brute_force: { device_authorization: { live_codes_per_ip: 3 } } };
+    const first = await startServer(limits);
+    const dataDir = first.config.data_dir;
+    await first.tether.close();
+    const { rmSync } = await import('node:fs');
+    try {
+      const before = await startServer({ ...limits, data_dir: dataDir });
+      for (let i = 0; i < 3; i++) assert.equal((await request(before, '203.0.113.5')).status, 200);
+      await before.tether.close();
+      const after = await startServer({ ...limits, data_dir: dataDir });
+      try {
+        assertSlowDown(await request(after, '203.0.113.5'), 'fourth live code, after a restart');
+        assert.equal((await request(after, '203.0.113.6')).status, 200, 'another address is not affected');
+      } finally {
+        await after.tether.close();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+      await first.close();
+    }
+  });
+
   it('caps the live codes one client may hold, from whatever address', async () => {
     const server = await startServer({ brute_force: { device_authorization: { live_codes_per_client: 4 } } });
     try {

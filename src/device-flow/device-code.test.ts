@@ -1,0 +1,23 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { hashSecret } from '../shared/crypto.js';
+import { codeHash, generateDeviceCode } from './device-code.js';
+
+test('a device code is stored under the hash the poll looks it up by', () => {
+  for (const text of ['', 'a', 'é\u2028', generateDeviceCode().code]) assert.equal(codeHash(text), hashSecret(text));
+  const { code, hash } = generateDeviceCode();
+  assert.equal(hash, hashSecret(code));
+});
+
+test('device codes are 32 fresh random bytes each, never repeated across pool refills', () => {
+  const seen = new Set<string>();
+  // 2,000 codes pass the 4 KB pool's refill many times over.
+  for (let i = 0; i < 2000; i++) {
+    const { code } = generateDeviceCode();
+    assert.equal(Buffer.from(code, 'base64url').length, 32);
+    assert.ok(!seen.has(code));
+    seen.add(code);
+  }
+  // Not the zeros a consumed pool slice is wiped to.
+  assert.ok(![...seen].some((c) => Buffer.from(c, 'base64url').every((b) => b === 0)));
+});
