@@ -12,7 +12,7 @@ import { table } from './report.mjs';
 /** Parts in the order they are tried at each frame; the first whose test matches the frame takes the sample. */
 const PARTS = [
   ['signatures', (f) => /^(verifyOneShot|signOneShot|SignJob)$/.test(f.functionName)],
-  ['audit hashing', (f) => /\/audit\/hash-chain\.js$/.test(f.url) || (f.functionName === 'chainEvent' && /audit-log\.js$/.test(f.url))],
+  ['audit hashing', (f) => /\/audit\/hash-chain\.js$/.test(f.url) || (/^(chainedRow|chainEvent)$/.test(f.functionName) && /audit-log\.js$/.test(f.url))],
   ['policy', (f) => /\/(policy|policy-gate)\/[^/]+\.js$/.test(f.url) || /cedar/.test(f.url)],
   ['logging', (f) => /node_modules\/pino|\/logging\/|request-logger\.js$/.test(f.url)],
   ['SQLite', (f) => /better-sqlite3|\/storage\/|kysely/.test(f.url)],

@@ -11,6 +11,7 @@ import * as sso from './migrations/0004-sso.js';
 import * as failureCounts from './migrations/0005-failure-counts.js';
 import * as accessTokenIndex from './migrations/0006-access-token-index.js';
 import * as auditIndexes from './migrations/0006-audit-indexes.js';
+import * as auditGrantTypeIndex from './migrations/0007-audit-grant-type-index.js';
 
 // Migrations are imported statically (not read from a folder) so the compiled package carries them. They use
 // Kysely's schema builder, which writes each engine's SQL; what differs between engines is asked of dialect.ts.
@@ -26,6 +27,7 @@ const migrations: Record<string, Migration> = {
   '0005-failure-counts': failureCounts,
   '0006-access-token-index': accessTokenIndex,
   '0006-audit-indexes': auditIndexes,
+  '0007-audit-grant-type-index': auditGrantTypeIndex,
 };
 
 /**
