@@ -1,9 +1,9 @@
-import { ReplayCache } from '../dpop/replay-cache.js';
 import { AccessTokenVerifier, TokenRejected, type VerifiedIdentity, type VerifiedToken } from './access-token.js';
 import { formatChallenge, type GuardErrorCode } from './challenge.js';
 import { ProofRejected, ProofVerifier, type NonceSource } from '../dpop/proof-verifier.js';
 import { JWS_ALGORITHMS, type JwsAlgorithm } from '../dpop/jws.js';
 import { KeysUnavailable, type KeySource } from './keys.js';
+import { ProofIdCache } from './proof-ids.js';
 import { consoleLogger, type GuardLogger } from './logger.js';
 import { DecisionCache, type AuthorizationDecision, type PolicyOptions, type RequestContext } from './policy.js';
 import type { RevocationSource } from './revocation-source.js';
@@ -130,7 +130,7 @@ const NO_STORE = 'no-store';
 export class Guard {
   private readonly tokens: AccessTokenVerifier;
   private readonly proofs: ProofVerifier;
-  private readonly replay: ReplayCache;
+  private readonly replay: ProofIdCache;
   private readonly decisions: DecisionCache | undefined;
   private readonly now: () => number;
   private readonly logger: GuardLogger;
@@ -151,7 +151,7 @@ export class Guard {
       cacheSize: options.tokenCacheSize,
       clockTolerance,
     });
-    this.replay = new ReplayCache({ now: () => this.now(), nowMs: () => this.now() * 1000 });
+    this.replay = new ProofIdCache(() => this.now());
     this.proofs = new ProofVerifier({
       replay: this.replay,
       algorithms: options.proofAlgorithms ?? JWS_ALGORITHMS,
