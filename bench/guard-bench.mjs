@@ -9,6 +9,9 @@
 //     time from before each admin call until each guard refuses the token.
 //  3. Memory: 1,000,000 guard checks in-process, heap after GC at every 100,000.
 //
+// BENCH_GUARD_PHASES=throughput runs only part 1; BENCH_GUARD_SECONDS shortens the windows; BENCH_PROFILE=DIR
+// writes a CPU profile of each guard server there.
+//
 // Servers under test run as child processes pinned to CPU 1 (taskset), the load generator here on CPU 0.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, randomUUID, sign, verify } from 'node:crypto';
@@ -108,6 +111,12 @@ function machineCpuSeconds() {
 function child(role, { pinned, core = SERVER_CORE, env = {}, execArgv = [] }) {
   // e.g. BENCH_GUARD_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the guard server.
   const flags = (process.env[`BENCH_${role.toUpperCase()}_NODE_FLAGS`] ?? '').split(/\s+/).filter(Boolean);
+  // BENCH_PROFILE=DIR: a CPU profile of each guard server, guard-policy-on.cpuprofile and guard-policy-off.cpuprofile
+  // (summarize with a profile tool; the file also holds the idle time between the windows).
+  const profileDir = process.env['BENCH_PROFILE'];
+  if (profileDir && role === 'guard') {
+    flags.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=guard-policy-${env['BENCH_GUARD_POLICY'] === 'off' ? 'off' : 'on'}.cpuprofile`);
+  }
   const args = [...execArgv, ...flags, SELF, '--child', role];
   const [command, argv] = pinned ? ['taskset', ['-c', core, process.execPath, ...args]] : [process.execPath, args];
   const proc = spawn(command, argv, { cwd: ROOT, env: { ...process.env, NODE_ENV: 'production', ...env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
@@ -393,6 +402,32 @@ async function serveConstant() {
   const body = JSON.stringify({ sub: 'alice', client_id: 'tether-cli', scope: 'read' });
   const server = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end(body);
+  });
+  process.send({ port: await listenOn(server) });
+}
+
+/**
+ * The ceiling as a server: the constant route plus one ES256 verification of the request's DPoP proof (its key
+ * imported once per header), nothing else. Not part of C; it shows what the two costs come to when one process
+ * pays both per request (caches and branch predictors shared), which C, a sum of two separately measured costs,
+ * does not see. 401 for a signature that does not verify, so every counted answer did the work.
+ */
+async function serveVerifyingConstant() {
+  const body = JSON.stringify({ sub: 'alice', client_id: 'tether-cli', scope: 'read' });
+  const keys = new Map();
+  const server = createServer((req, res) => {
+    const dpop = req.headers['dpop'] ?? '';
+    const first = dpop.indexOf('.');
+    const last = dpop.lastIndexOf('.');
+    const header = dpop.slice(0, first);
+    let key = keys.get(header);
+    if (!key) {
+      key = createPublicKey({ key: JSON.parse(Buffer.from(header, 'base64url').toString()).jwk, format: 'jwk' });
+      keys.set(header, key);
+    }
+    const ok = verify('sha256', Buffer.from(dpop.slice(0, last), 'latin1'), { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(dpop.slice(last + 1), 'base64url'));
+    res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json', 'cache-control': 'no-store' });
     res.end(body);
   });
   process.send({ port: await listenOn(server) });
@@ -704,20 +739,24 @@ async function main() {
         const info = await c.first;
         return { c, info, target: { url: `http://127.0.0.1:${info.port}/api`, pid: c.proc.pid } };
       })();
+      const realized = await start('constverify');
       const verifier = child('verify', { pinned });
       children.push(verifier);
       await verifier.first;
       const constHeaders = dpopHeaders(sessions, constServer.target.url, 1)[0];
       const guardLoad = new DpopLoad(guardServer.target, sessions, 'guard');
       const bareLoad = new DpopLoad(bareServer.target, sessions, 'guard, policy off');
+      const realizedLoad = new DpopLoad(realized.target, sessions, 'constant route + one verification');
       await drive(constServer.target, { duration: WARMUP_SECONDS, headers: constHeaders });
       await guardLoad.warm();
       await bareLoad.warm();
-      const rounds = { constant: [], verify: [], guard: [], bare: [] };
+      await realizedLoad.warm();
+      const rounds = { constant: [], verify: [], guard: [], bare: [], realized: [] };
       for (let r = 0; r < ROUNDS; r++) {
         rounds.constant.push(await drive(constServer.target, { duration: SECONDS, headers: constHeaders }));
         verifier.proc.send('run');
         rounds.verify.push(await verifier.next());
+        rounds.realized.push(await realizedLoad.window());
         // Policy off and on in alternation, the order swapped each round, so neither gets the quieter moments.
         if (r % 2 === 0) {
           rounds.bare.push(await bareLoad.window());
@@ -729,7 +768,7 @@ async function main() {
       }
       guardServer.c.proc.send('stats');
       const guardStats = await guardServer.c.next();
-      for (const c of [constServer.c, guardServer.c, bareServer.c, verifier]) await c.stop();
+      for (const c of [constServer.c, guardServer.c, bareServer.c, realized.c, verifier]) await c.stop();
       const constant = best(rounds.constant);
       const rVerify = best(rounds.verify);
       const guarded = { ...best(rounds.guard), info: guardServer.info };
@@ -738,6 +777,8 @@ async function main() {
       log(`  ${'ES256 verification, node:crypto alone (R_verify)'.padEnd(58, ' ')} ${int(rVerify.rate).padStart(7)}  ${int(rVerify.perCpuSecond).padStart(7)}`);
       const ceiling = { rate: 1 / (1 / constant.rate + 1 / rVerify.rate), perCpuSecond: 1 / (1 / constant.perCpuSecond + 1 / rVerify.perCpuSecond) };
       log(`  ${'ceiling C = 1/(1/R_const + 1/R_verify)'.padEnd(58, ' ')} ${int(ceiling.rate).padStart(7)}  ${int(ceiling.perCpuSecond).padStart(7)}`);
+      const oneProcess = best(rounds.realized);
+      row('  for comparison: both in one process, nothing else', oneProcess, `   = ${(oneProcess.perCpuSecond / ceiling.perCpuSecond).toFixed(2)} C`);
       const fraction = guarded.perCpuSecond / ceiling.perCpuSecond;
       const okGuard = fraction >= TARGETS.ceilingFraction;
       row('Tether guard: DPoP token, unique proof, policy off', bare, `   = ${(bare.perCpuSecond / ceiling.perCpuSecond).toFixed(2)} C`);
@@ -749,6 +790,7 @@ async function main() {
       row('express-oauth2-jwt-bearer: plain Bearer JWT (Express)', express);
       log();
       log(`  guard: ${fraction.toFixed(2)} C per server CPU-second, target >= ${TARGETS.ceilingFraction} C: ${okGuard ? 'met' : 'NOT MET'}`);
+      log(`  guard / (constant route + one verification in one process): ${(guarded.perCpuSecond / oneProcess.perCpuSecond).toFixed(2)}, the part of the gap to C that is the guard's own work`);
       log(`  guard / express-oauth2-jwt-bearer: ${(guarded.perCpuSecond / express.perCpuSecond).toFixed(1)}x, while also verifying a proof signature, DPoP binding, replay, revocation and policy`);
       log(
         `  policy on adds ${(overhead * 100).toFixed(1)}% per request (server CPU per request, on vs off), ` +
@@ -756,7 +798,7 @@ async function main() {
       );
       log(`  policy: ${guarded.info.policy}; one decision without the guard's cache costs ${guarded.info.decisionMicros.toFixed(1)} µs`);
       log(`  guard state after its run: ${JSON.stringify(guardStats.stats)}; revocation stream current: ${guardStats.fresh}`);
-      for (const [name, list] of [['const', rounds.constant], ['guard', rounds.guard], ['guard, policy off', rounds.bare], ['express', [express]]]) {
+      for (const [name, list] of [['const', rounds.constant], ['const + verify', rounds.realized], ['guard', rounds.guard], ['guard, policy off', rounds.bare], ['express', [express]]]) {
         const other = list.reduce((n, r) => n + r.other, 0);
         if (other > 0) log(`  ${name}: ${int(other)} unexpected answers, e.g. ${list.flatMap((r) => r.samples).slice(0, 3).join(' | ')}`);
       }
@@ -819,7 +861,7 @@ async function main() {
 const role = process.argv[2] === '--child' ? process.argv[3] : undefined;
 if (!isMainThread) signerThread();
 else if (role) {
-  const roles = { tether: serveTether, const: serveConstant, guard: serveGuard, express: serveExpress, verify: measureVerify, memory: memoryRun };
+  const roles = { tether: serveTether, const: serveConstant, constverify: serveVerifyingConstant, guard: serveGuard, express: serveExpress, verify: measureVerify, memory: memoryRun };
   // Exit normally on SIGTERM, so --cpu-prof and the like get to write their files.
   if (role !== 'tether') process.once('SIGTERM', () => process.exit(0));
   roles[role]().catch((error) => {

@@ -34,7 +34,7 @@ const SPECS: Readonly<Record<JwsAlgorithm, AlgorithmSpec>> = {
 
 /** RSA keys shorter than this are refused (RFC 7518 §3.3). */
 const MIN_RSA_BITS = 2048;
-const BASE64URL = /^[A-Za-z0-9_-]+$/;
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 /** Members that only a private or symmetric key has: a proof carrying one is refused (RFC 9449 §4.3, check 7). */
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 
@@ -55,19 +55,16 @@ export interface CompactJws {
 
 /** Splits a compact JWS; undefined unless it has exactly three base64url segments. */
 export function splitCompactJws(token: string): CompactJws | undefined {
+  // Buffer's base64url decoder skips characters it does not know; a strict check keeps one token one meaning. One
+  // pass over the whole text: exactly three non-empty base64url segments between two dots.
+  if (!COMPACT_JWS.test(token)) return undefined;
   const first = token.indexOf('.');
   const second = token.indexOf('.', first + 1);
-  if (first <= 0 || second <= first + 1 || token.indexOf('.', second + 1) !== -1 || second === token.length - 1) return undefined;
-  const rawHeader = token.slice(0, first);
-  const rawPayload = token.slice(first + 1, second);
-  const rawSignature = token.slice(second + 1);
-  // Buffer's base64url decoder skips characters it does not know; a strict check keeps one token one meaning.
-  if (!BASE64URL.test(rawHeader) || !BASE64URL.test(rawPayload) || !BASE64URL.test(rawSignature)) return undefined;
   return {
-    rawHeader,
-    rawPayload,
+    rawHeader: token.slice(0, first),
+    rawPayload: token.slice(first + 1, second),
     signingInput: token.slice(0, second),
-    signature: Buffer.from(rawSignature, 'base64url'),
+    signature: Buffer.from(token.slice(second + 1), 'base64url'),
   };
 }
 
@@ -111,7 +108,7 @@ export function importPublicJwk(jwk: unknown, alg: JwsAlgorithm): KeyObject | un
 export function verifyJws(alg: JwsAlgorithm, key: KeyObject, signingInput: string, signature: Buffer): boolean {
   const spec = SPECS[alg];
   if (spec.signatureLength !== undefined && signature.length !== spec.signatureLength) return false;
-  const data = Buffer.from(signingInput, 'latin1');
+  const data = signingBytes(signingInput);
   try {
     if (spec.keyType === 'ec') return verify(spec.hash, data, { key, dsaEncoding: 'ieee-p1363' }, signature);
     if (spec.keyType === 'rsa') {
@@ -121,6 +118,18 @@ export function verifyJws(alg: JwsAlgorithm, key: KeyObject, signingInput: strin
   } catch {
     return false;
   }
+}
+
+/**
+ * Reused for the bytes a signature covers: `verify` below is synchronous and keeps nothing of its input, so one
+ * buffer per thread serves every call, sparing an allocation per proof (a worker thread has its own module copy).
+ */
+const SCRATCH = Buffer.allocUnsafe(8192);
+
+/** `text` as bytes (latin1: a JWS signing input is ASCII), in {@link SCRATCH} when it fits. */
+function signingBytes(text: string): Buffer {
+  if (text.length > SCRATCH.length) return Buffer.from(text, 'latin1');
+  return SCRATCH.subarray(0, SCRATCH.write(text, 0, 'latin1'));
 }
 
 /**

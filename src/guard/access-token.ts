@@ -77,14 +77,21 @@ export interface AccessTokenVerifierOptions {
 }
 
 /**
- * Verifies JWT access tokens (RFC 9068 §4) and keeps each verified token until it expires, keyed by its exact text:
+ * Verifies JWT access tokens (RFC 9068 §4) and keeps each verified token until it expires, matched by its exact text:
  * a token is immutable and its signature cannot stop being valid, so while it lives only its expiry (and, in the
  * guard, revocation and the proof) need checking again. The cache is bounded; a token pushed out is verified anew.
+ *
+ * The cache is looked up by the token's signature segment (86 characters for ES256) and a hit must then equal the
+ * whole token, character for character: the same answer as a map keyed by the whole text, without hashing its
+ * ~700 characters on every request. A token with another header or payload and a copied signature finds the entry,
+ * fails the comparison and is verified in full (and refused); only a token that verified ever enters the cache, so
+ * a forgery cannot displace a real entry either.
  *
  * @see https://www.rfc-editor.org/rfc/rfc9068#section-4
  */
 export class AccessTokenVerifier {
-  private readonly cache: ExpiringCache<string, VerifiedToken>;
+  /** Signature segment -> the whole token it was verified as, and the result. */
+  private readonly cache: ExpiringCache<string, { token: string; verified: VerifiedToken }>;
   private readonly audiences: ReadonlySet<string>;
   private readonly algorithms: readonly JwsAlgorithm[];
   private readonly tolerance: number;
@@ -98,7 +105,9 @@ export class AccessTokenVerifier {
 
   /** The token if it was verified before and has not expired: the synchronous fast path of {@link verify}. */
   cached(token: string, now: number): VerifiedToken | undefined {
-    return this.cache.get(token, now);
+    const entry = this.cache.get(signatureSegment(token), now);
+    // The whole text must match: equal signatures with another header or payload are another token.
+    return entry !== undefined && entry.token === token ? entry.verified : undefined;
   }
 
   /** How many verified tokens are cached. */
@@ -114,7 +123,7 @@ export class AccessTokenVerifier {
     const cached = this.cached(token, now);
     if (cached) return cached;
     const verified = await this.verifyUncached(token, now);
-    this.cache.set(token, verified, verified.exp + this.tolerance, now);
+    this.cache.set(signatureSegment(token), { token, verified }, verified.exp + this.tolerance, now);
     return verified;
   }
 
@@ -165,4 +174,9 @@ export class AccessTokenVerifier {
     const identity = Object.freeze({ sub, clientId, scopes, grantId, jkt, jti, issuedAt: iat, expiresAt: exp, claims: Object.freeze(claims) });
     return { claims, sub, clientId, grantId, jkt, scope: scope ?? '', scopes, jti, iat, exp, ath: accessTokenHash(token), identity };
   }
+}
+
+/** The text after the last dot: a compact JWS's signature (the whole string when there is no dot). */
+function signatureSegment(token: string): string {
+  return token.slice(token.lastIndexOf('.') + 1);
 }

@@ -180,6 +180,25 @@ describe('Guard', () => {
     assert.equal(replay.error, 'invalid_dpop_proof');
   });
 
+  test('checkNow: a promise for a token not seen before, a plain answer once it is cached; same checks either way', async () => {
+    const guard = testGuard(key, clock.now);
+    const token = await accessToken(key, { now: clock.now(), jkt: client.jkt });
+    const first = guard.checkNow(await dpopRequest(client, token));
+    assert.ok(first instanceof Promise, 'the token signature is verified once, behind a key lookup');
+    assert.equal((await first).ok, true);
+    const second = guard.checkNow(await dpopRequest(client, token));
+    assert.ok(!(second instanceof Promise), 'a cached token is answered synchronously');
+    assert.equal(second.ok, true);
+    // Synchronous, and still every per-request check: a replayed proof and a proof for another method are refused.
+    const request = await dpopRequest(client, token);
+    assert.equal((guard.checkNow(request) as GuardResult).ok, true);
+    assert.equal(refused(guard.checkNow(request) as GuardResult).code, 'proof_replayed');
+    assert.equal(refused(guard.checkNow({ ...(await dpopRequest(client, token)), method: 'POST' }) as GuardResult).code, 'invalid_proof');
+    // The scheme is case-insensitive (RFC 9110 §11.1) on the cached path too, and a garbled header is still refused.
+    assert.equal((await guard.checkNow(await dpopRequest(client, token, { scheme: 'dpop' }))).ok, true);
+    assert.equal(refused(await guard.checkNow({ ...(await dpopRequest(client, token)), authorization: `DPoP ${token} x` })).code, 'malformed_authorization');
+  });
+
   test('with server nonces, a proof without one gets use_dpop_nonce and the nonce', async () => {
     const nonces = new DpopNonces(clock.now);
     const guard = testGuard(key, clock.now, { nonces });

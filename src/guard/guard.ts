@@ -1,9 +1,9 @@
-import { ReplayCache } from '../dpop/replay-cache.js';
 import { AccessTokenVerifier, TokenRejected, type VerifiedIdentity, type VerifiedToken } from './access-token.js';
 import { formatChallenge, type GuardErrorCode } from './challenge.js';
 import { ProofRejected, ProofVerifier, type NonceSource } from '../dpop/proof-verifier.js';
 import { JWS_ALGORITHMS, type JwsAlgorithm } from '../dpop/jws.js';
 import { KeysUnavailable, type KeySource } from './keys.js';
+import { ProofIdCache } from './proof-ids.js';
 import { consoleLogger, type GuardLogger } from './logger.js';
 import { DecisionCache, type AuthorizationDecision, type PolicyOptions, type RequestContext } from './policy.js';
 import type { RevocationSource } from './revocation-source.js';
@@ -130,7 +130,7 @@ const NO_STORE = 'no-store';
 export class Guard {
   private readonly tokens: AccessTokenVerifier;
   private readonly proofs: ProofVerifier;
-  private readonly replay: ReplayCache;
+  private readonly replay: ProofIdCache;
   private readonly decisions: DecisionCache | undefined;
   private readonly now: () => number;
   private readonly logger: GuardLogger;
@@ -151,7 +151,7 @@ export class Guard {
       cacheSize: options.tokenCacheSize,
       clockTolerance,
     });
-    this.replay = new ReplayCache({ now: () => this.now(), nowMs: () => this.now() * 1000 });
+    this.replay = new ProofIdCache(() => this.now());
     this.proofs = new ProofVerifier({
       replay: this.replay,
       algorithms: options.proofAlgorithms ?? JWS_ALGORITHMS,
@@ -170,9 +170,26 @@ export class Guard {
 
   /** Checks one request; never throws for anything a client can send. */
   async check(request: GuardRequest, options: CheckOptions = {}): Promise<GuardResult> {
+    return this.checkNow(request, options);
+  }
+
+  /**
+   * {@link check}, answered synchronously when everything it needs is at hand (the token verified before, the
+   * revocation answer and the policy decision known), else a promise: an adapter can then write the response in
+   * the request's own callback, with no detour through the microtask queue. It may throw (synchronously or by
+   * rejecting) only for faults of the guard itself, never for anything a client can send. Every check of
+   * {@link check} runs on every request either way: only the awaiting is skipped.
+   */
+  checkNow(request: GuardRequest, options: CheckOptions = {}): GuardResult | Promise<GuardResult> {
     const now = this.now();
     const authorization = request.authorization;
     if (!authorization) return this.absent;
+    // A token seen before: a cache hit is an exact match of a token that once matched TOKEN68 (it has no spaces
+    // and only token68 characters), so "DPoP " + it is what the pattern would have accepted: skip the pattern.
+    if (authorization.startsWith('DPoP ')) {
+      const token = this.tokens.cached(authorization.slice(5), now);
+      if (token) return this.afterToken(token, 'DPoP', request, options, now);
+    }
     const match = TOKEN68.exec(authorization);
     if (!match) {
       // Another scheme (Basic, say) is not an attempt at a token; a garbled DPoP/Bearer header is a bad request.
@@ -182,17 +199,22 @@ export class Guard {
     }
     const scheme = (match[1] as string).length === 4 ? 'DPoP' : 'Bearer';
     const raw = match[2] as string;
+    const token = this.tokens.cached(raw, now);
+    if (token) return this.afterToken(token, scheme, request, options, now);
+    return this.tokens.verify(raw, now).then(
+      (verified) => this.afterToken(verified, scheme, request, options, now),
+      (error: unknown) => this.tokenFailure(error, scheme),
+    );
+  }
 
-    // A token seen before is taken from the cache without a detour through the event loop.
-    let token = this.tokens.cached(raw, now);
-    if (!token) {
-      try {
-        token = await this.tokens.verify(raw, now);
-      } catch (error) {
-        return this.tokenFailure(error, scheme);
-      }
-    }
-
+  /** Everything after the token's own checks: binding and proof, revocation, scopes, policy. */
+  private afterToken(
+    token: VerifiedToken,
+    scheme: 'DPoP' | 'Bearer',
+    request: GuardRequest,
+    options: CheckOptions,
+    now: number,
+  ): GuardResult | Promise<GuardResult> {
     if (token.jkt !== null) {
       if (scheme !== 'DPoP') {
         const description = 'This token is bound to a key: send it with the DPoP scheme and a proof.';
@@ -235,12 +257,26 @@ export class Guard {
         const retry = { 'retry-after': String(health.retryAfterSeconds) };
         return this.refusal(503, 'revocation_unknown', 'temporarily_unavailable', description, undefined, retry);
       }
+      // Asked on every request, cached token or not: a statement pushed a moment ago applies to the next request.
       const revoked = revocations.isRevoked(token);
-      if (revoked === true || (revoked !== false && (await revoked))) {
-        return this.unauthorized('revoked', 'invalid_token', 'The access token has been revoked.', scheme);
+      if (revoked === true) return this.unauthorized('revoked', 'invalid_token', 'The access token has been revoked.', scheme);
+      if (revoked !== false) {
+        return revoked.then((yes) =>
+          yes ? this.unauthorized('revoked', 'invalid_token', 'The access token has been revoked.', scheme) : this.afterRevocation(token, scheme, request, options, now),
+        );
       }
     }
+    return this.afterRevocation(token, scheme, request, options, now);
+  }
 
+  /** Scopes, then request-time policy. */
+  private afterRevocation(
+    token: VerifiedToken,
+    scheme: 'DPoP' | 'Bearer',
+    request: GuardRequest,
+    options: CheckOptions,
+    now: number,
+  ): GuardResult | Promise<GuardResult> {
     const missing = missingScopes(token.scopes, this.requiredScopes, options.scopes);
     if (missing.length > 0) {
       const description = `This request needs scope ${missing.join(' ')}.`;
@@ -248,13 +284,11 @@ export class Guard {
       const header = formatChallenge(scheme, params);
       return this.refusal(403, 'insufficient_scope', 'insufficient_scope', description, header);
     }
-
-    if (this.decisions) {
-      let refusal = this.authorize(token, request, now, scheme);
-      if (refusal instanceof Promise) refusal = await refusal;
-      if (refusal) return refusal;
-    }
-    return { ok: true, identity: token.identity };
+    const allowed: GuardAllow = { ok: true, identity: token.identity };
+    if (!this.decisions) return allowed;
+    const refusal = this.authorize(token, request, now, scheme);
+    if (refusal instanceof Promise) return refusal.then((r) => r ?? allowed);
+    return refusal ?? allowed;
   }
 
   /** Policy for an otherwise accepted request; undefined when it allows. Synchronous when the decision is cached. */

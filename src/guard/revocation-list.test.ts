@@ -72,3 +72,19 @@ test('a millisecond cut splits tokens of the same second: before it dead, after 
   // A stamp far from iat is not believed: the token counts from the start of its second again.
   assert.equal(list.covers(token({ iat: 1000, claims: { iat_ms: 1_120_000 } }), 1001), true);
 });
+
+test('a sweep removes what has ended, and keeps a target a later statement extended', () => {
+  const list = new RevocationList(0);
+  list.apply(statement({ value: 'g1', relevantUntil: 1600 }));
+  list.apply(statement({ value: 'g2', relevantUntil: 1600 }));
+  list.apply(statement({ value: 'g1', issuedBefore: 1100, relevantUntil: 1700 }));
+  list.apply(statement({ value: 'g2', relevantUntil: 1600 })); // again: changes nothing
+  list.apply(statement({ kind: 'all', value: null, issuedBefore: 1100, relevantUntil: 1650 }));
+  assert.equal(list.sweep(1600), 1, 'g2 ended; g1 was extended to 1700');
+  assert.equal(list.covers(token({ grantId: 'g1', iat: 1050 }), 1601), true);
+  assert.equal(list.covers(token({ grantId: 'g2', iat: 1050, sub: 'bob', jkt: null, clientId: 'x' }), 1601), true, 'the cut of all still holds');
+  assert.equal(list.sweep(1650), 1, 'the cut of all ended');
+  assert.equal(list.covers(token({ grantId: 'g2', iat: 1050, sub: 'bob', jkt: null, clientId: 'x' }), 1651), false);
+  assert.equal(list.sweep(1700), 1);
+  assert.equal(list.size, 0);
+});

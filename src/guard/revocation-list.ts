@@ -42,6 +42,12 @@ export class RevocationList {
     owner: new Map(),
   };
   private all: Cutoff | undefined;
+  /**
+   * When each target's statement may go, earliest first: a sweep removes what has ended without looking at what
+   * has not, so a request that triggers one pays for the statements that end, never for the number held. One entry
+   * per statement that made its target's end later; an entry whose target was extended since is skipped.
+   */
+  private readonly endings = new EndingQueue();
   private nextSweep = -Infinity;
 
   /**
@@ -54,12 +60,18 @@ export class RevocationList {
   apply(statement: PushedRevocation): void {
     const cutoff = { issuedBeforeMs: statement.issuedBeforeMs, relevantUntil: statement.relevantUntil + this.graceSeconds };
     if (statement.kind === 'all') {
-      this.all = merge(this.all, cutoff);
+      const before = this.all;
+      this.all = merge(before, cutoff);
+      if (this.all.relevantUntil !== before?.relevantUntil) this.endings.push(this.all.relevantUntil, 'all', '');
       return;
     }
     if (statement.value === null) return;
     const map = this.byTarget[statement.kind];
-    map.set(statement.value, merge(map.get(statement.value), cutoff));
+    const before = map.get(statement.value);
+    const merged = merge(before, cutoff);
+    map.set(statement.value, merged);
+    // A statement applied again (a stream resumed) changes nothing and queues nothing.
+    if (merged.relevantUntil !== before?.relevantUntil) this.endings.push(merged.relevantUntil, statement.kind, statement.value);
   }
 
   /** Whether a statement covers `token`; `now` in seconds (also sweeps what no longer matters, once a second). */
@@ -91,17 +103,22 @@ export class RevocationList {
   /** Forgets statements whose tokens have all expired; returns how many went. */
   sweep(now: number): number {
     let removed = 0;
-    for (const map of Object.values(this.byTarget)) {
-      for (const [value, cutoff] of map) {
-        if (cutoff.relevantUntil <= now) {
-          map.delete(value);
+    for (let ending = this.endings.peek(); ending !== undefined && ending.at <= now; ending = this.endings.peek()) {
+      this.endings.pop();
+      if (ending.kind === 'all') {
+        if (this.all && this.all.relevantUntil <= now) {
+          this.all = undefined;
           removed++;
         }
+        continue;
       }
-    }
-    if (this.all && this.all.relevantUntil <= now) {
-      this.all = undefined;
-      removed++;
+      const map = this.byTarget[ending.kind];
+      const cutoff = map.get(ending.value);
+      // Extended by a later statement: its own entry further down the queue removes it in time.
+      if (cutoff && cutoff.relevantUntil <= now) {
+        map.delete(ending.value);
+        removed++;
+      }
     }
     this.nextSweep = now + 1;
     return removed;
@@ -133,4 +150,47 @@ function issuedAtMs(token: RevocableToken): number {
 
 function hit(cutoff: Cutoff | undefined, iatMs: number, now: number): boolean {
   return cutoff !== undefined && cutoff.relevantUntil > now && iatMs <= cutoff.issuedBeforeMs;
+}
+
+interface Ending {
+  at: number;
+  kind: RevocationTarget;
+  value: string;
+}
+
+/** A binary min-heap of endings by time: O(log n) to add or take one, whatever the number held. */
+class EndingQueue {
+  private readonly heap: Ending[] = [];
+
+  push(at: number, kind: RevocationTarget, value: string): void {
+    const heap = this.heap;
+    let i = heap.push({ at, kind, value }) - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if ((heap[parent] as Ending).at <= at) break;
+      [heap[i], heap[parent]] = [heap[parent] as Ending, heap[i] as Ending];
+      i = parent;
+    }
+  }
+
+  peek(): Ending | undefined {
+    return this.heap[0];
+  }
+
+  pop(): void {
+    const heap = this.heap;
+    const last = heap.pop();
+    if (last === undefined || heap.length === 0) return;
+    heap[0] = last;
+    for (let i = 0; ; ) {
+      const left = 2 * i + 1;
+      const right = left + 1;
+      let smallest = i;
+      if (left < heap.length && (heap[left] as Ending).at < (heap[smallest] as Ending).at) smallest = left;
+      if (right < heap.length && (heap[right] as Ending).at < (heap[smallest] as Ending).at) smallest = right;
+      if (smallest === i) return;
+      [heap[i], heap[smallest]] = [heap[smallest] as Ending, heap[i] as Ending];
+      i = smallest;
+    }
+  }
 }

@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { refusalBody, type CheckOptions, type Guard } from '../guard.js';
+import { refusalBody, type CheckOptions, type Guard, type GuardResult } from '../guard.js';
 import { rememberIdentity } from './identity.js';
 
 export { identityOf } from './identity.js';
@@ -20,8 +20,18 @@ export function tetherGuard(guard: Guard, options: ExpressGuardOptions = {}): Re
   const publicUrl = options.publicUrl?.replace(/\/+$/, '');
   return (request: Request, response: Response, next: NextFunction) => {
     const origin = publicUrl ?? `${request.protocol}://${request.get('host') ?? 'localhost'}`;
-    guard
-      .check(
+    const answer = (result: GuardResult): void => {
+      if (!result.ok) {
+        response.status(result.status).set(result.headers).type('application/json').send(refusalBody(result));
+        return;
+      }
+      rememberIdentity(request, result.identity);
+      response.locals['tether'] = result.identity;
+      next();
+    };
+    let result: GuardResult | Promise<GuardResult>;
+    try {
+      result = guard.checkNow(
         {
           method: request.method,
           // originalUrl: a router mounted at a prefix rewrites req.url, but the client signed the full path.
@@ -33,15 +43,13 @@ export function tetherGuard(guard: Guard, options: ExpressGuardOptions = {}): Re
           route: typeof request.route?.path === 'string' ? request.baseUrl + request.route.path : undefined,
         },
         options,
-      )
-      .then((result) => {
-        if (!result.ok) {
-          response.status(result.status).set(result.headers).type('application/json').send(refusalBody(result));
-          return;
-        }
-        rememberIdentity(request, result.identity);
-        response.locals['tether'] = result.identity;
-        next();
-      }, next);
+      );
+    } catch (error) {
+      next(error);
+      return;
+    }
+    // Synchronous when the guard can answer at once; next() then runs in this call, as Express expects of middleware.
+    if (result instanceof Promise) result.then(answer, next);
+    else answer(result);
   };
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { VerifiedIdentity } from '../access-token.js';
-import { refusalBody, type CheckOptions, type Guard, type GuardRefusal, type GuardRequest } from '../guard.js';
+import { refusalBody, type CheckOptions, type Guard, type GuardRefusal, type GuardRequest, type GuardResult } from '../guard.js';
 import { rememberIdentity } from './identity.js';
 
 export { identityOf } from './identity.js';
@@ -61,22 +61,42 @@ export function withGuard(
   handler: (request: IncomingMessage, response: ServerResponse, identity: Readonly<VerifiedIdentity>) => unknown,
   options: NodeGuardOptions = {},
 ): (request: IncomingMessage, response: ServerResponse) => void {
+  const fail = (response: ServerResponse): void => {
+    if (!response.headersSent) response.writeHead(500, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    response.end('{"error":"server_error"}');
+  };
+  const answer = (request: IncomingMessage, response: ServerResponse, result: GuardResult): void => {
+    if (!result.ok) {
+      // The body of a refused request is not read; let it drain so the connection stays usable.
+      request.resume();
+      writeRefusal(response, result);
+      return;
+    }
+    rememberIdentity(request, result.identity);
+    const handled = handler(request, response, result.identity);
+    if (handled instanceof Promise) handled.catch(() => fail(response));
+  };
   return (request, response) => {
-    guard
-      .check(guardRequestOf(request, options), options)
-      .then(async (result) => {
-        if (!result.ok) {
-          // The body of a refused request is not read; let it drain so the connection stays usable.
-          request.resume();
-          writeRefusal(response, result);
-          return;
-        }
-        rememberIdentity(request, result.identity);
-        await handler(request, response, result.identity);
-      })
-      .catch(() => {
-        if (!response.headersSent) response.writeHead(500, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-        response.end('{"error":"server_error"}');
-      });
+    // Synchronous whenever the guard can answer at once (a token seen before): the response is then written in the
+    // request's own callback, as a plain node:http handler would.
+    try {
+      const result = guard.checkNow(guardRequestOf(request, options), options);
+      if (result instanceof Promise) {
+        result.then(
+          (r) => {
+            try {
+              answer(request, response, r);
+            } catch {
+              fail(response);
+            }
+          },
+          () => fail(response),
+        );
+      } else {
+        answer(request, response, result);
+      }
+    } catch {
+      fail(response);
+    }
   };
 }
