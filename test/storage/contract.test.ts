@@ -32,6 +32,7 @@ import { SqlWorkloadStore } from '../../src/storage/workloads.js';
 import type { Workload } from '../../src/workloads/workload.js';
 import { uuidv7 } from '../../src/shared/ids.js';
 import { postgresSkipReason, startPostgres, type TestPostgres } from '../support/postgres.js';
+import { FIXTURE_NOW, grantFor, pendingAuthorization } from '../support/storage-fixtures.js';
 
 interface Engine {
   /** The store as the server opens it. */
@@ -46,7 +47,7 @@ interface Engine {
   cleanup(): Promise<void>;
 }
 
-const NOW = 1_800_000_000;
+const NOW = FIXTURE_NOW;
 const ctx = { ip: '192.0.2.1', userAgent: 'contract-test' };
 
 function sqliteEngine(): Engine {
@@ -78,49 +79,7 @@ async function postgresEngine(): Promise<Engine> {
   };
 }
 
-function request(overrides: Partial<DeviceAuthorization> = {}): DeviceAuthorization {
-  const id = uuidv7();
-  return {
-    id,
-    deviceCodeHash: `hash-${id}`,
-    userCode: `CODE${id.slice(-8)}`,
-    clientId: 'tether-cli',
-    scopes: ['read', 'write'],
-    resource: 'https://api.example',
-    requester: ctx,
-    dpopJkt: null,
-    deviceJkt: null,
-    environment: null,
-    interval: 5,
-    createdAt: NOW,
-    expiresAt: NOW + 300,
-    status: 'pending',
-    decidedAt: null,
-    approverUserId: null,
-    approver: null,
-    grantId: null,
-    ...overrides,
-  };
-}
-
-function grantFor(a: DeviceAuthorization, overrides: Partial<Grant> = {}): Grant {
-  return {
-    id: uuidv7(),
-    userId: 'alice',
-    clientId: a.clientId,
-    deviceAuthorizationId: a.id,
-    scopes: a.scopes,
-    resource: a.resource,
-    dpopJkt: null,
-    deviceJkt: null,
-    environment: null,
-    authTime: NOW,
-    createdAt: NOW,
-    expiresAt: NOW + 43_200,
-    idleTtl: 3600,
-    ...overrides,
-  };
-}
+const request = (overrides: Partial<DeviceAuthorization> = {}) => pendingAuthorization(ctx, overrides);
 
 const event = (type: AuditEventInput['type'], data: Record<string, unknown> = {}): AuditEventInput => ({ type, at: NOW, data });
 

@@ -14,8 +14,9 @@ import type { Grant } from '../../src/grants/grant.js';
 import { openStorage, type Storage } from '../../src/storage/open.js';
 import type { Database } from '../../src/storage/schema.js';
 import { uuidv7 } from '../../src/shared/ids.js';
+import { FIXTURE_NOW, grantFor as grantOf, pendingAuthorization } from '../support/storage-fixtures.js';
 
-const NOW = 1_800_000_000;
+const NOW = FIXTURE_NOW;
 const ctx = { ip: '192.0.2.1', userAgent: 'outside-transaction-test' };
 const event = (type: AuditEventInput['type']): AuditEventInput => ({ type, at: NOW, data: {} });
 
@@ -37,47 +38,8 @@ async function inRolledBackTransaction<T>(storage: Storage, inside: (tx: Transac
   return started as T;
 }
 
-function authorization(): DeviceAuthorization {
-  const id = uuidv7();
-  return {
-    id,
-    deviceCodeHash: `hash-${id}`,
-    userCode: `CODE${id.slice(-8)}`,
-    clientId: 'tether-cli',
-    scopes: ['read'],
-    resource: 'https://api.example',
-    requester: ctx,
-    dpopJkt: null,
-    deviceJkt: null,
-    environment: null,
-    interval: 5,
-    createdAt: NOW,
-    expiresAt: NOW + 300,
-    status: 'pending',
-    decidedAt: null,
-    approverUserId: null,
-    approver: null,
-    grantId: null,
-  };
-}
-
-function grantFor(a: DeviceAuthorization): Grant {
-  return {
-    id: uuidv7(),
-    userId: 'alice',
-    clientId: a.clientId,
-    deviceAuthorizationId: a.id,
-    scopes: a.scopes,
-    resource: a.resource,
-    dpopJkt: 'jkt-1',
-    deviceJkt: null,
-    environment: null,
-    authTime: NOW,
-    createdAt: NOW,
-    expiresAt: NOW + 43_200,
-    idleTtl: 3600,
-  };
-}
+const authorization = () => pendingAuthorization(ctx, { scopes: ['read'] });
+const grantFor = (a: DeviceAuthorization) => grantOf(a, { dpopJkt: 'jkt-1' });
 
 describe('SQLite fast paths never act on, or write into, an open transaction', () => {
   let dataDir: string;
