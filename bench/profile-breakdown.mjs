@@ -37,6 +37,16 @@ export function breakdown(profile) {
   const part = (id) => {
     if (partOf.has(id)) return partOf.get(id);
     let found = OTHER;
+    // The native `run` of better-sqlite3 and of node:crypto's one-shot sign/verify look alike, and V8 may inline the
+    // JS frames between (verifyJws into Tether's caller): the first caller with a file says which it is.
+    if (byId.get(id).callFrame.functionName === 'run' && byId.get(id).callFrame.url === '') {
+      let caller = parent.get(id);
+      while (caller !== undefined && byId.get(caller).callFrame.url === '') caller = parent.get(caller);
+      const url = caller === undefined ? '' : byId.get(caller).callFrame.url;
+      found = /better-sqlite3|\/storage\//.test(url) ? 'SQLite' : 'signatures';
+      partOf.set(id, found);
+      return found;
+    }
     for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
       const frame = byId.get(cur).callFrame;
       const hit = PARTS.find(([, test]) => test(frame));

@@ -27,6 +27,9 @@ export function warnings(name, run) {
     found.push(`${name}: other processes used ${run.otherCpu.toFixed(2)} cores meanwhile; req/CPU-s is the figure to trust`);
   }
   if (run.loadCpu > 0.95) found.push(`${name}: the load generator used ${pct(run.loadCpu)} of its core`);
+  if (run.slowDown > 0.01 * run.total) {
+    found.push(`${name}: ${pct(run.slowDown / run.total)} of the answers were slow_down: codes were polled faster than their interval, another path (raise BENCH_BOUND_DEVICES)`);
+  }
   return found;
 }
 
@@ -35,7 +38,8 @@ export function detail(name, run) {
   return [
     `  ${name.padEnd(38)} ${int(run.valid)} valid of ${int(run.total)} in ${run.seconds.toFixed(1)} s` +
       `, p50 ${run.latency.p50} ms, p99 ${run.latency.p99} ms, server CPU ${pct(run.serverCpu)}, load-gen CPU ${pct(run.loadCpu)}` +
-      (Number.isNaN(run.otherCpu) ? '' : `, other processes ${run.otherCpu.toFixed(2)} cores`),
+      (Number.isNaN(run.otherCpu) ? '' : `, other processes ${run.otherCpu.toFixed(2)} cores`) +
+      (run.slowDown ? `, of which slow_down ×${int(run.slowDown)}` : ''),
     ...other.map((o) => `      unexpected: ${o}`),
   ].join('\n');
 }
