@@ -1,4 +1,4 @@
-import * as nodeCrypto from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { hashSecret } from '../shared/crypto.js';
 
 /**
@@ -12,7 +12,7 @@ let offset = POOL;
 
 function randomText(bytes: number): string {
   if (offset + bytes > POOL) {
-    nodeCrypto.randomFillSync(pool);
+    randomFillSync(pool);
     offset = 0;
   }
   const text = pool.toString('base64url', offset, offset + bytes);
@@ -21,17 +21,8 @@ function randomText(bytes: number): string {
   return text;
 }
 
-/** crypto.hash: Node 20.12 and later (package.json allows 20.11, which falls back to hashSecret). */
-const oneShot = (nodeCrypto as { hash?: (algorithm: string, data: string, encoding: 'base64url') => string }).hash;
-
-/**
- * hashSecret's value (SHA-256 as base64url), the one-shot way, without a Hash object per call. The poll looks
- * codes up by hashSecret, so the two must agree (device-code.test.ts).
- */
-export const codeHash: (code: string) => string = oneShot ? (code) => oneShot('sha256', code, 'base64url') : hashSecret;
-
 /** 32 random bytes: 256 bits, well beyond guessing; only its SHA-256 is stored. */
 export function generateDeviceCode(): { code: string; hash: string } {
   const code = randomText(32);
-  return { code, hash: codeHash(code) };
+  return { code, hash: hashSecret(code) };
 }

@@ -6,7 +6,8 @@ import type { ClientCredentials } from '../clients/client-registry.js';
 import { DEVICE_CODE_GRANT, MAX_DEVICE_CODE_TTL } from '../oauth/grant-types.js';
 import { InvalidDpopProof, InvalidRequest, ServerError } from '../oauth/errors.js';
 import type { Clock } from '../shared/clock.js';
-import { codeHash, generateDeviceCode } from './device-code.js';
+import { generateDeviceCode } from './device-code.js';
+import { hashSecret } from '../shared/crypto.js';
 import type { RequestOrigin } from '../oauth/request-origin.js';
 import type { DeviceAuthorizationStore } from './device-authorization.js';
 import { resourceFacts, type PolicyGate } from '../policy-gate/policy-gate.js';
@@ -140,7 +141,7 @@ export async function requestDeviceAuthorization(
         resource: access.resource.uri,
         scopes,
         user_agent: request.context.userAgent,
-        user_code_hash: codeHash(userCode),
+        user_code_hash: hashSecret(userCode),
       },
     };
     const created = await deps.store.create({
