@@ -8,7 +8,7 @@ import type { SqliteAuditAppender } from './sqlite-audit-append.js';
 import type { SqliteGroupCommit } from './sqlite-group-commit.js';
 import type { SqliteHandle } from './sqlite.js';
 import { outsideTransaction } from './sqlite-outside-transaction.js';
-import { SqlTokenStore } from './tokens.js';
+import { accessTokenFromRow, refreshTokenFromRow, SqlTokenStore } from './tokens.js';
 
 /**
  * Prepared statements for the writes every token response makes (an access token, a refresh token), shared by
@@ -58,21 +58,12 @@ export class SqliteTokenStore extends SqlTokenStore {
 
   override async findRefreshToken(hash: string): Promise<StoredRefreshToken | undefined> {
     const r = await outsideTransaction(this.sqlite, () => this.selectRefresh.get(hash) as RefreshTokenTable | undefined);
-    if (!r) return undefined;
-    return {
-      hash: r.hash,
-      grantId: r.grant_id,
-      parentHash: r.parent_hash,
-      issuedAt: Number(r.issued_at),
-      expiresAt: Number(r.expires_at),
-      status: r.status,
-    };
+    return r && refreshTokenFromRow(r);
   }
 
   override async findAccessToken(jti: string): Promise<IssuedAccessToken | undefined> {
     const r = await outsideTransaction(this.sqlite, () => this.selectAccess.get(jti) as AccessTokenTable | undefined);
-    if (!r) return undefined;
-    return { jti: r.jti, grantId: r.grant_id, issuedAt: Number(r.issued_at), expiresAt: Number(r.expires_at) };
+    return r && accessTokenFromRow(r);
   }
 
   override rotateRefreshToken(oldHash: string, next: Required<IssuedTokens>, events: AuditEventInput[]): Promise<boolean> {

@@ -1,8 +1,25 @@
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { IssuedAccessToken, IssuedRefreshToken, IssuedTokens, StoredRefreshToken, TokenStore } from '../tokens/token-store.js';
-import type { Database } from './schema.js';
+import type { AccessTokenTable, Database, RefreshTokenTable } from './schema.js';
 import type { AuditEventInput } from '../audit/event.js';
 import { appendAuditEvents } from './audit-log.js';
+
+/** A stored refresh token row as the token store answers it (both engines read the same columns). */
+export function refreshTokenFromRow(r: Selectable<RefreshTokenTable>): StoredRefreshToken {
+  return {
+    hash: r.hash,
+    grantId: r.grant_id,
+    parentHash: r.parent_hash,
+    issuedAt: Number(r.issued_at),
+    expiresAt: Number(r.expires_at),
+    status: r.status,
+  };
+}
+
+/** A stored access token row as the token store answers it. */
+export function accessTokenFromRow(r: Selectable<AccessTokenTable>): IssuedAccessToken {
+  return { jti: r.jti, grantId: r.grant_id, issuedAt: Number(r.issued_at), expiresAt: Number(r.expires_at) };
+}
 
 /** Inserts the tokens of one issuance inside the caller's transaction. */
 export async function insertIssuedTokens(tx: Transaction<Database>, tokens: IssuedTokens): Promise<void> {
@@ -33,15 +50,7 @@ export class SqlTokenStore implements TokenStore {
 
   async findRefreshToken(hash: string): Promise<StoredRefreshToken | undefined> {
     const r = await this.db.selectFrom('refresh_tokens').selectAll().where('hash', '=', hash).executeTakeFirst();
-    if (!r) return undefined;
-    return {
-      hash: r.hash,
-      grantId: r.grant_id,
-      parentHash: r.parent_hash,
-      issuedAt: Number(r.issued_at),
-      expiresAt: Number(r.expires_at),
-      status: r.status,
-    };
+    return r && refreshTokenFromRow(r);
   }
 
   async rotateRefreshToken(oldHash: string, next: Required<IssuedTokens>, events: AuditEventInput[]): Promise<boolean> {
@@ -61,7 +70,6 @@ export class SqlTokenStore implements TokenStore {
 
   async findAccessToken(jti: string): Promise<IssuedAccessToken | undefined> {
     const r = await this.db.selectFrom('access_tokens').selectAll().where('jti', '=', jti).executeTakeFirst();
-    if (!r) return undefined;
-    return { jti: r.jti, grantId: r.grant_id, issuedAt: Number(r.issued_at), expiresAt: Number(r.expires_at) };
+    return r && accessTokenFromRow(r);
   }
 }
