@@ -15,7 +15,6 @@ import { fileURLToPath } from 'node:url';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type KeyObject } from 'jose';
 import { SqlDeviceAuthorizationStore } from '../src/storage/device-authorizations.js';
 import { openDatabase, type StorageOptions } from '../src/storage/open.js';
-import { hashSecret } from '../src/shared/crypto.js';
 import { uuidv7 } from '../src/shared/ids.js';
 import { generateKekText } from '../src/tokens/key-encryption.js';
 import { postgresUnavailable, startPostgres } from '../test/support/postgres.js';
@@ -189,7 +188,7 @@ async function run(name: string, storage: Record<string, unknown>, instances: nu
     const now = Math.floor(Date.now() / 1000);
     const approved: string[] = [];
     for (const code of codes.slice(0, 6000)) {
-      const a = await store.findByDeviceCodeHash(hashSecret(code));
+      const a = await store.findById(code.slice(0, code.indexOf('.')));
       if (!a || a.status !== 'pending') continue;
       const grant = {
         id: uuidv7(), userId: 'bench-user', clientId: a.clientId, deviceAuthorizationId: a.id, scopes: a.scopes, resource: a.resource,

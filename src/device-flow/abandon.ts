@@ -3,7 +3,7 @@ import type { ClientCredentials, ClientRegistry } from '../clients/client-regist
 import { DEVICE_CODE_GRANT } from '../oauth/grant-types.js';
 import { InvalidGrant } from '../oauth/errors.js';
 import type { Clock } from '../shared/clock.js';
-import { hashSecret } from '../shared/crypto.js';
+import { findByDeviceCode } from './device-code.js';
 import type { DeviceAuthorizationStore } from './device-authorization.js';
 import type { RequestOrigin } from '../oauth/request-origin.js';
 
@@ -39,7 +39,7 @@ export type AbandonOutcome = 'abandoned' | 'already_ended';
  */
 export async function abandonDeviceAuthorization(deps: AbandonDeps, request: AbandonRequest): Promise<AbandonOutcome> {
   const client = await deps.clients.authenticate(request.credentials, DEVICE_CODE_GRANT, `${deps.issuer}/device_authorization/abandon`);
-  const authorization = await deps.store.findByDeviceCodeHash(hashSecret(request.deviceCode));
+  const authorization = await findByDeviceCode(deps.store, request.deviceCode);
   if (!authorization || authorization.clientId !== client.id) {
     throw new InvalidGrant('The device code is unknown or was issued to another client.');
   }

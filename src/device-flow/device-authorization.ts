@@ -6,7 +6,7 @@ import type { IssuedTokens } from '../tokens/token-store.js';
 /** `abandoned`: the device gave up on the request (its person cancelled the login) before tokens were issued. */
 export type DeviceAuthorizationStatus = 'pending' | 'approved' | 'denied' | 'redeemed' | 'abandoned';
 
-/** One RFC 8628 request, as stored: never the device code itself, only its hash. */
+/** One RFC 8628 request, as stored: never the device code itself (`<id>.<secret>`), only its hash. */
 export interface DeviceAuthorization {
   id: string;
   deviceCodeHash: string;
@@ -42,8 +42,13 @@ export interface DeviceAuthorization {
 export interface DeviceAuthorizationStore {
   /** Inserts; returns false when the user code collides with a stored one (the caller draws another). */
   create(authorization: DeviceAuthorization, events: AuditEventInput[]): Promise<boolean>;
-  findByDeviceCodeHash(hash: string): Promise<DeviceAuthorization | undefined>;
+  /**
+   * A request whose device code was handed out before codes named their row (no id in it), by the code's hash;
+   * kept only while such a code can still be answered (storage migration 0008).
+   */
+  findByLegacyDeviceCodeHash(hash: string): Promise<DeviceAuthorization | undefined>;
   findByUserCode(userCode: string): Promise<DeviceAuthorization | undefined>;
+  /** By primary key: the row a device code names. Reads committed rows only. */
   findById(id: string): Promise<DeviceAuthorization | undefined>;
   /** Approves a pending, unexpired authorization and creates its grant in one transaction. */
   approve(id: string, now: number, approver: RequestOrigin, grant: Grant, events: AuditEventInput[]): Promise<boolean>;

@@ -116,12 +116,13 @@ export async function requestDeviceAuthorization(
   const scopes = decision.scopes;
   const ttl = Math.min(client.deviceCodeTtl ?? deps.defaults.codeTtl, MAX_DEVICE_CODE_TTL);
   const interval = client.pollingInterval ?? deps.defaults.interval;
-  const deviceCode = generateDeviceCode();
 
   // 20^12 codes against at most a few thousand live ones: a collision is rare; the unique index catches it.
   for (let attempt = 0; attempt < 5; attempt++) {
     const userCode = generateUserCode();
     const id = uuidv7();
+    // The device code names its row: the poll finds the request by primary key, then compares the hash.
+    const deviceCode = generateDeviceCode(id);
     const requested: AuditEventInput = {
       type: 'device_code.requested',
       at: now,

@@ -1,11 +1,11 @@
 import { stampMs } from '../shared/clock.js';
 import { DEVICE_CODE_GRANT } from '../oauth/grant-types.js';
 import type { DeviceAuthorizationStore } from '../device-flow/device-authorization.js';
+import { findByDeviceCode } from '../device-flow/device-code.js';
 import type { PollPacing } from '../device-flow/poll-pacing.js';
 import { boundLifetimes, lifetimesFor, policyBoundGrant } from '../grants/lifetime.js';
 import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant } from '../oauth/errors.js';
 import { deviceClaims } from '../policy/device-trust.js';
-import { hashSecret } from '../shared/crypto.js';
 import { subjectOf } from '../tokens/access-token.js';
 import { issuanceEvent, issueTokens } from '../tokens/issue-tokens.js';
 import type { GrantType, IssuingDeps, TokenRequest, TokenResponse } from './grant-type.js';
@@ -37,7 +37,8 @@ export class DeviceCodeGrant implements GrantType {
     const issuedAtMs = stampMs(deps.clock);
     const inspected = inspectTokenRequestProof(deps.proofs, client, request, now);
 
-    const authorization = await deps.store.findByDeviceCodeHash(hashSecret(deviceCode));
+    // A right row id with a wrong secret is undefined here, answered exactly as an unknown code.
+    const authorization = await findByDeviceCode(deps.store, deviceCode);
     // The signature is checked for every answer but a pending one: a code of this client, still pending, either
     // bound to no key (its answer is the same whoever signed: anyone holding the code gets it with a key of their
     // own) or bound to the very key the proof names. For the bound code, the pacer checks the signature if pacing

@@ -24,3 +24,13 @@ export function constantTimeEqual(a: string, b: string): boolean {
   const hb = createHash('sha256').update(b, 'utf8').digest();
   return timingSafeEqual(ha, hb);
 }
+
+/**
+ * Compares two digests of the same algorithm and encoding (such as two `hashSecret` results) in time independent
+ * of where they differ. Their length is public (the algorithm's), so unlike constantTimeEqual they are not hashed
+ * again; a length mismatch (a malformed stored value) is simply unequal.
+ */
+export function digestsEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  return timingSafeEqual(Buffer.from(a, 'latin1'), Buffer.from(b, 'latin1'));
+}

@@ -82,11 +82,12 @@ export class SqlDeviceAuthorizationStore implements DeviceAuthorizationStore {
     }
   }
 
-  async findByDeviceCodeHash(hash: string): Promise<DeviceAuthorization | undefined> {
+  async findByLegacyDeviceCodeHash(hash: string): Promise<DeviceAuthorization | undefined> {
     const row = await this.db
-      .selectFrom('device_authorizations')
-      .selectAll()
-      .where('device_code_hash', '=', hash)
+      .selectFrom('legacy_device_codes')
+      .innerJoin('device_authorizations', 'device_authorizations.id', 'legacy_device_codes.device_authorization_id')
+      .selectAll('device_authorizations')
+      .where('legacy_device_codes.device_code_hash', '=', hash)
       .executeTakeFirst();
     return row && deviceAuthorizationFromRow(row);
   }
@@ -227,6 +228,20 @@ export class SqlDeviceAuthorizationStore implements DeviceAuthorizationStore {
   }
 
   async deleteExpired(before: number): Promise<number> {
+    // Codes from before migration 0008 go once expired (or swept): the table only shrinks, to empty in minutes.
+    await this.db
+      .deleteFrom('legacy_device_codes')
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('device_authorizations')
+              .select('device_authorizations.id')
+              .whereRef('device_authorizations.id', '=', 'legacy_device_codes.device_authorization_id')
+              .where('device_authorizations.expires_at', '>=', before),
+          ),
+        ),
+      )
+      .execute();
     // Only codes nobody acted on: approved and redeemed ones are the provenance of a grant and stay.
     const result = await this.db
       .deleteFrom('device_authorizations')

@@ -33,6 +33,12 @@ export interface DeviceAuthorizationTable {
   grant_id: string | null;
 }
 
+/** Device codes handed out before codes named their row (migration 0008), while they can still be answered. */
+export interface LegacyDeviceCodeTable {
+  device_code_hash: string;
+  device_authorization_id: string;
+}
+
 export interface GrantTable {
   id: string;
   user_id: string;
@@ -292,6 +298,7 @@ export interface FailureCountTable {
 export interface Database {
   signing_keys: SigningKeyTable;
   device_authorizations: DeviceAuthorizationTable;
+  legacy_device_codes: LegacyDeviceCodeTable;
   grants: GrantTable;
   access_tokens: AccessTokenTable;
   refresh_tokens: RefreshTokenTable;

@@ -16,14 +16,14 @@ import type { SqliteHandle } from './sqlite.js';
 
 /**
  * SQLite's fast path for the hottest operations of the device flow: creating a request (with its audit event),
- * the poll's lookup and the redemption. Kysely's async transaction machinery costs several times the SQL itself;
+ * the poll's lookup (by the row id its device code names) and the redemption. Kysely's async transaction machinery costs several times the SQL itself;
  * here synchronous transactions of prepared statements do the same work, still durable and still atomic with
  * their audit events, and a group commit shares one transaction among the writes of an event-loop turn.
  * Everything else stays on the dialect-neutral Kysely store it extends.
  */
 export class SqliteDeviceAuthorizationStore extends SqlDeviceAuthorizationStore {
   private readonly insertRequest: Statement;
-  private readonly selectByHash: Statement;
+  private readonly selectById: Statement;
   private readonly claimApproved: Statement;
   private readonly countLiveByIp: Statement;
   private readonly countLiveByClient: Statement;
@@ -52,7 +52,7 @@ export class SqliteDeviceAuthorizationStore extends SqlDeviceAuthorizationStore 
       // Positional parameters, bound in deviceAuthorizationRow's order (that of `columns`): cheaper than by name.
       `insert into device_authorizations (${columns.join(', ')}) values (${columns.map(() => '?').join(', ')}) on conflict do nothing`,
     );
-    this.selectByHash = raw.prepare('select * from device_authorizations where device_code_hash = ?');
+    this.selectById = raw.prepare('select * from device_authorizations where id = ?');
     this.claimApproved = raw.prepare("update device_authorizations set status = 'redeemed' where id = ? and status = 'approved'");
     // A grant already bound to the key (a code bound at the device endpoint) is left as it is: no row written.
     this.bindGrant = raw.prepare('update grants set dpop_jkt = @jkt where id = @id and dpop_jkt is not @jkt');
@@ -162,10 +162,10 @@ export class SqliteDeviceAuthorizationStore extends SqlDeviceAuthorizationStore 
    * still inside its transaction may yet roll back): read while the connection is in no transaction, it is; read
    * inside one, it is read again once that transaction has ended (`exclusive`; see `sqlite-outside-transaction.ts`).
    */
-  override async findByDeviceCodeHash(hash: string): Promise<DeviceAuthorization | undefined> {
-    const row = this.selectByHash.get(hash) as DeviceAuthorizationTable | undefined;
+  override async findById(id: string): Promise<DeviceAuthorization | undefined> {
+    const row = this.selectById.get(id) as DeviceAuthorizationTable | undefined;
     if (row?.status === 'pending' || !this.sqlite.raw.inTransaction) return row && deviceAuthorizationFromRow(row);
-    const locked = await this.sqlite.exclusive(() => this.selectByHash.get(hash) as DeviceAuthorizationTable | undefined);
+    const locked = await this.sqlite.exclusive(() => this.selectById.get(id) as DeviceAuthorizationTable | undefined);
     return locked && deviceAuthorizationFromRow(locked);
   }
 

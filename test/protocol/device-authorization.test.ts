@@ -24,8 +24,8 @@ describe('device authorization endpoint', () => {
     assert.match(reply.headers.get('content-type') ?? '', /^application\/json/);
     assert.equal(reply.headers.get('cache-control'), 'no-store');
     const body = reply.body;
-    // 256 bits of base64url is 43 characters.
-    assert.match(String(body['device_code']), /^[A-Za-z0-9_-]{43,}$/);
+    // The row id (a UUID), a dot, and 256 bits of base64url (43 characters).
+    assert.match(String(body['device_code']), /^[0-9a-f-]{36}\.[A-Za-z0-9_-]{43}$/);
     assert.match(String(body['user_code']), USER_CODE);
     assert.equal(body['verification_uri'], `${server.issuer}/device`);
     const complete = new URL(String(body['verification_uri_complete']));
@@ -54,13 +54,15 @@ describe('device authorization endpoint', () => {
       .where('user_code', '=', codes.user_code.replaceAll('-', ''))
       .executeTakeFirst();
     assert.ok(row, 'the request is stored');
+    // The code names its row (`<id>.<secret>`): the id is stored, as every row's is; the secret never.
+    const secret = codes.device_code.split('.')[1]!;
     for (const [column, value] of Object.entries(row)) {
-      assert.ok(!String(value).includes(codes.device_code), `column ${column} holds the device code`);
+      assert.ok(!String(value).includes(secret), `column ${column} holds the device code`);
     }
     // Nor anywhere else in the database files.
     const base = join(server.config.data_dir, 'tether.sqlite');
     for (const file of [base, `${base}-wal`]) {
-      if (existsSync(file)) assert.ok(!readFileSync(file).includes(codes.device_code), `${file} holds the device code`);
+      if (existsSync(file)) assert.ok(!readFileSync(file).includes(secret), `${file} holds the device code`);
     }
   });
 

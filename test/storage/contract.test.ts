@@ -11,6 +11,8 @@ import type { Kysely } from 'kysely';
 import type { AuditEventInput } from '../../src/audit/event.js';
 import { verifyChain } from '../../src/audit/verify.js';
 import type { DeviceAuthorization } from '../../src/device-flow/device-authorization.js';
+import { findByDeviceCode, generateDeviceCode } from '../../src/device-flow/device-code.js';
+import { hashSecret } from '../../src/shared/crypto.js';
 import type { Grant } from '../../src/grants/grant.js';
 import { SqlAuditCheckpoints, SqlAuditLog } from '../../src/storage/audit-log.js';
 import { SqlBrowserSessionStore } from '../../src/storage/browser-sessions.js';
@@ -133,9 +135,11 @@ for (const [name, makeEngine, skip] of engines) {
 
     test('device authorization: create, pending poll, approve, deny, user-code collision', async () => {
       const store = storage.deviceAuthorizations;
-      const a = request();
+      const id = uuidv7();
+      const code = generateDeviceCode(id);
+      const a = request({ id, deviceCodeHash: code.hash });
       assert.equal(await store.create(a, [event('device_code.requested')]), true);
-      const pending = await store.findByDeviceCodeHash(a.deviceCodeHash);
+      const pending = await findByDeviceCode(store, code.code);
       assert.equal(pending?.status, 'pending');
       assert.deepEqual(pending?.scopes, ['read', 'write']);
       assert.equal(pending?.expiresAt, NOW + 300);
@@ -148,7 +152,7 @@ for (const [name, makeEngine, skip] of engines) {
       const grant = grantFor(a);
       assert.equal(await store.approve(a.id, NOW + 1, ctx, grant, [event('device.approved')]), true);
       assert.equal(await store.approve(a.id, NOW + 2, ctx, grantFor(a), [event('device.approved')]), false, 'decided once');
-      const decided = await store.findByDeviceCodeHash(a.deviceCodeHash);
+      const decided = await findByDeviceCode(store, code.code);
       assert.equal(decided?.status, 'approved');
       assert.equal(decided?.grantId, grant.id);
       assert.equal(decided?.decidedAt, NOW + 1);
@@ -163,6 +167,37 @@ for (const [name, makeEngine, skip] of engines) {
       assert.ok((await store.deleteExpired(NOW)) >= 1);
       assert.equal(await store.findById(late.id), undefined);
       assert.ok(await store.findById(a.id), 'an approved code is provenance and stays');
+    });
+
+    test('device code: found by the row it names only with its secret; a code from before 0008 by its hash', async () => {
+      const store = storage.deviceAuthorizations;
+      const id = uuidv7();
+      const code = generateDeviceCode(id);
+      assert.equal(await store.create(request({ id, deviceCodeHash: code.hash }), [event('device_code.requested')]), true);
+      assert.equal((await findByDeviceCode(store, code.code))?.id, id);
+      const other = generateDeviceCode(id).code;
+      assert.notEqual(other, code.code);
+      assert.equal(await findByDeviceCode(store, other), undefined, 'the right id with another secret is unknown');
+      assert.equal(await findByDeviceCode(store, `${id}.`), undefined);
+      assert.equal(await findByDeviceCode(store, id), undefined, 'the id alone is no code');
+      assert.equal(await findByDeviceCode(store, `${uuidv7()}.${code.code.split('.')[1]}`), undefined, 'the secret under another id');
+      // No index by hash any more: two rows may carry one hash (nothing looks rows up by it).
+      assert.equal(await store.create(request({ deviceCodeHash: code.hash }), [event('device_code.requested')]), true);
+
+      // A code handed out before migration 0008 (no id in it): found through legacy_device_codes until it expires.
+      const legacyCode = 'oldFormatCode0123456789abcdefghijklmnopqrstu';
+      const old = request({ deviceCodeHash: hashSecret(legacyCode), expiresAt: NOW + 60 });
+      assert.equal(await store.create(old, [event('device_code.requested')]), true);
+      assert.equal(await findByDeviceCode(store, legacyCode), undefined, 'only the codes the migration kept are found by hash');
+      await storage.db.insertInto('legacy_device_codes').values({ device_code_hash: old.deviceCodeHash, device_authorization_id: old.id }).execute();
+      assert.equal((await findByDeviceCode(store, legacyCode))?.id, old.id);
+      assert.equal(await findByDeviceCode(store, `${legacyCode}x`), undefined);
+      await store.deleteExpired(NOW + 30);
+      assert.equal((await findByDeviceCode(store, legacyCode))?.id, old.id, 'kept while it is live');
+      await store.deleteExpired(NOW + 61);
+      assert.equal(await findByDeviceCode(store, legacyCode), undefined);
+      const left = await storage.db.selectFrom('legacy_device_codes').selectAll().where('device_authorization_id', '=', old.id).execute();
+      assert.equal(left.length, 0, 'pruned once expired');
     });
 
     test('device code: concurrent redemptions from two instances give exactly one token', async () => {

@@ -58,7 +58,7 @@ describe('SQLite fast paths never act on, or write into, an open transaction', (
     assert.equal(await storage.deviceAuthorizations.create(a, [event('device_code.requested')]), true);
     const found = await inRolledBackTransaction(storage, async (tx) => {
       await tx.updateTable('device_authorizations').set({ status: 'approved' }).where('id', '=', a.id).execute();
-      return { read: storage.deviceAuthorizations.findByDeviceCodeHash(a.deviceCodeHash) };
+      return { read: storage.deviceAuthorizations.findById(a.id) };
     });
     assert.equal((await found.read)?.status, 'pending');
   });
