@@ -18,7 +18,7 @@ test('a request logger writes with its bindings, only at enabled levels, and mak
   log.debug({ hidden: true }, 'not written');
   assert.equal(children, 0, 'a level that is off creates nothing');
   assert.equal(log.level, 'info');
-  assert.equal(log.isLevelEnabled('debug'), false);
+  assert.equal((log as FastifyBaseLogger & { isLevelEnabled(level: string): boolean }).isLevelEnabled('debug'), false);
   log.info({ shown: 1 }, 'written');
   log.warn('again');
   assert.equal(children, 1, 'one child, made at the first line');
