@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PolicyEngine } from './engine.js';
+import type { CedarRequest } from './cedar.js';
+import { PolicyEngine, requestKey } from './engine.js';
 import { PolicyInputError, PolicyLoadError } from './errors.js';
 import type { ApiRequestInput, IssueInput, PolicyDecision, RefreshInput } from './types.js';
 
@@ -284,4 +285,45 @@ test('a request carries only the context the policies read, and the decisions ar
 test('two policies on one line without @id get distinct ids', () => {
   const engine = engineWith('permit (principal, action, resource); forbid (principal, action, resource) when { context.hour == 99 };');
   assert.deepEqual(engine.loaded?.policies.map((p) => p.id), ['test.cedar:1', 'test.cedar:1:39']);
+});
+
+test('a cached answer is keyed by the whole request: two requests share a key only when their JSON is equal', () => {
+  const base = (): CedarRequest => ({
+    principal: { type: 'Tether::User', id: 'alice' },
+    action: { type: 'Tether::Action', id: 'Issue' },
+    resource: { type: 'Tether::Resource', id: 'https://api.example' },
+    context: { environment: '' },
+    entities: [
+      { uid: { type: 'Tether::User', id: 'alice' }, attrs: {}, parents: [{ type: 'Tether::Group', id: 'eng' }] },
+      { uid: { type: 'Tether::Client', id: 'cli' }, attrs: {}, parents: [] },
+    ],
+  });
+  // Each variant moves text from one field to its neighbour, or changes one value, in ways a naive join would merge.
+  const variants: ((r: CedarRequest) => void)[] = [
+    () => undefined,
+    (r) => (r.principal = { type: 'Tether::User', id: 'alice"' }),
+    (r) => (r.principal = { type: 'Tether::Use', id: 'ralice' }),
+    (r) => (r.principal = { type: 'Tether::User', id: 'alice\u0000' }),
+    (r) => (r.context = { environment: ';' }),
+    (r) => (r.context = { environment: '', x: 1 }),
+    (r) => (r.entities[0]!.parents = []),
+    (r) => (r.entities[0]!.parents = [{ type: 'Tether::Group', id: 'eng' }, { type: 'Tether::Group', id: 'ops' }]),
+    (r) => (r.entities[0]!.parents = [{ type: 'Tether::Group', id: 'eng"}{"type":"Tether::Group","id":"ops' }]),
+    (r) => r.entities[1]!.parents.push({ type: 'Tether::Group', id: 'eng' }),
+    (r) => (r.entities[0]!.parents = [{ __entity: { type: 'Tether::Group', id: 'eng' } }]),
+    (r) => (r.entities[1]!.attrs = { tier: 'low' }),
+    (r) => (r.entities[1]!.tags = {}),
+    (r) => r.entities.pop(),
+    (r) => r.entities.reverse(),
+  ];
+  const requests = variants.map((change) => {
+    const r = base();
+    change(r);
+    return r;
+  });
+  for (const a of requests) {
+    for (const b of requests) {
+      assert.equal(requestKey(a) === requestKey(b), JSON.stringify(a) === JSON.stringify(b), `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+    }
+  }
 });
