@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import SqliteDatabase from 'better-sqlite3';
 // kysely 0.28 (Node 20) exports the migrator from its root.
-import { Kysely, Migrator, SqliteDialect, type Migration } from 'kysely';
+import { Kysely, Migrator, SqliteDialect, sql, type Migration } from 'kysely';
 import * as initial from '../../src/storage/migrations/0001-initial.js';
 import * as keys from '../../src/storage/migrations/0002-keys.js';
 import * as sharedState from '../../src/storage/migrations/0002-shared-state.js';
@@ -67,6 +67,9 @@ describe('device codes handed out before the upgrade', () => {
         } as never)
         .execute();
     }
+    // A column another branch's migration may have added meanwhile: the rebuild keeps it and its values.
+    await sql`alter table device_authorizations add column sibling_note text`.execute(old);
+    await sql`update device_authorizations set sibling_note = 'kept'`.execute(old);
     await old.destroy();
     server = await startServer({ data_dir: dir });
     // The rows name the test API, whose URI holds the server's port: only known now.
@@ -106,5 +109,7 @@ describe('device codes handed out before the upgrade', () => {
     assert.equal(indexes.filter((i) => i.sql === null).length, 2, names.join());
     const columns = await server.tether.db.selectFrom('device_authorizations').selectAll().where('id', '=', redeemed.id).executeTakeFirst();
     assert.equal(columns?.status, 'redeemed', 'every row came through the rebuild');
+    const sibling = await sql<{ note: string }>`select sibling_note as note from device_authorizations where id = ${redeemed.id}`.execute(server.tether.db);
+    assert.equal(sibling.rows[0]?.note, 'kept', 'a column another migration added survives the rebuild');
   });
 });

@@ -32,60 +32,28 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   // SQLite cannot drop a UNIQUE constraint: the table is rebuilt (https://www.sqlite.org/lang_altertable.html §7),
   // in one transaction, so a crash leaves the old table or the new one, never neither.
   await db.transaction().execute(async (tx) => {
-    // Every index of the old table but the automatic (constraint) ones, read rather than listed, so one another
-    // branch adds goes along: their text names the table, which has its old name again after the rename.
+    // The new table is the stored definition less that one UNIQUE, and every index of the old table but the
+    // automatic (constraint) ones is made again, both read rather than listed: a column or index another branch's
+    // migration added goes along. Index texts name the table, which has its old name again after the rename.
+    const table = await sql<{ sql: string }>`select sql from sqlite_master where type = 'table' and name = 'device_authorizations'`.execute(tx);
     const indexes = await sql<{ sql: string }>`select sql from sqlite_master
       where type = 'index' and tbl_name = 'device_authorizations' and sql is not null`.execute(tx);
+    const definition = table.rows[0]?.sql ?? '';
+    const unique = /("device_code_hash"|\bdevice_code_hash\b)(\s+text\s+not\s+null)\s+unique\b/i;
+    if (!unique.test(definition)) {
+      // Already rebuilt (a rerun after a crash past the commit, before the migration was recorded): nothing to do.
+      if (/device_code_hash/i.test(definition)) return;
+      throw new Error(`device_authorizations has an unexpected definition: ${definition}`);
+    }
+    const rebuilt = definition
+      .replace(unique, '$1$2')
+      .replace(/^CREATE TABLE\s+("device_authorizations"|device_authorizations)/i, 'CREATE TABLE "device_authorizations_rebuilt"');
     await sql`drop table if exists device_authorizations_rebuilt`.execute(tx);
-    await sql`create table device_authorizations_rebuilt (
-      id text primary key,
-      device_code_hash text not null,
-      user_code text not null unique,
-      client_id text not null,
-      scope text not null,
-      resource text not null,
-      requester_ip text not null,
-      requester_user_agent text not null,
-      dpop_jkt text,
-      environment text,
-      interval integer not null,
-      created_at bigint not null,
-      expires_at bigint not null,
-      status text not null,
-      decided_at bigint,
-      approver_user_id text,
-      approver_ip text,
-      approver_user_agent text,
-      grant_id text,
-      device_jkt text
-    )`.execute(tx);
-    const columns = sql.raw(COLUMNS.join(', '));
-    await sql`insert into device_authorizations_rebuilt (${columns}) select ${columns} from device_authorizations`.execute(tx);
+    await sql.raw(rebuilt).execute(tx);
+    // Same definition, same column order.
+    await sql`insert into device_authorizations_rebuilt select * from device_authorizations`.execute(tx);
     await sql`drop table device_authorizations`.execute(tx);
     await sql`alter table device_authorizations_rebuilt rename to device_authorizations`.execute(tx);
     for (const index of indexes.rows) await sql.raw(index.sql).execute(tx);
   });
 }
-
-const COLUMNS = [
-  'id',
-  'device_code_hash',
-  'user_code',
-  'client_id',
-  'scope',
-  'resource',
-  'requester_ip',
-  'requester_user_agent',
-  'dpop_jkt',
-  'environment',
-  'interval',
-  'created_at',
-  'expires_at',
-  'status',
-  'decided_at',
-  'approver_user_id',
-  'approver_ip',
-  'approver_user_agent',
-  'grant_id',
-  'device_jkt',
-];
