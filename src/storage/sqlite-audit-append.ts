@@ -59,18 +59,22 @@ export class SqliteAuditAppender {
     };
   }
 
-  /** The latest event matching `parent`, as `findParent` of audit-log.ts finds it. */
+  /**
+   * The latest event matching `parent`, as `findParent` of audit-log.ts finds it. One statement per parent type,
+   * the type written in as a literal: a bound type would keep SQLite off the partial index of parent types
+   * (migration 0008), which it uses only when it can prove the query asks within it.
+   */
   private findParent(parent: ParentRef): string | null {
     const fields = (['grantId', 'deviceAuthorizationId', 'jti'] as const).filter((f) => parent[f]);
-    const key = fields.join(',');
+    const key = `${parent.type}:${fields.join(',')}`;
     let query = this.parentQueries.get(key);
     if (!query) {
       const column = { grantId: 'grant_id', deviceAuthorizationId: 'device_authorization_id', jti: 'jti' } as const;
-      const where = ['type = ?', ...fields.map((f) => `${column[f]} = ?`)].join(' and ');
+      const where = [`type = '${parent.type.replaceAll("'", "''")}'`, ...fields.map((f) => `${column[f]} = ?`)].join(' and ');
       query = this.raw.prepare(`select id from audit_events where ${where} order by seq desc limit 1`).pluck();
       this.parentQueries.set(key, query);
     }
-    const id = query.get(parent.type, ...fields.map((f) => parent[f])) as string | undefined;
+    const id = query.get(...fields.map((f) => parent[f])) as string | undefined;
     return id ?? null;
   }
 }
