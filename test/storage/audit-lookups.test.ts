@@ -13,43 +13,17 @@ import { Kysely, SqliteDialect, sql, type CompiledQuery } from 'kysely';
 import { PARENT_EVENT_TYPES, type AuditEventInput } from '../../src/audit/event.js';
 import { verifyChain } from '../../src/audit/verify.js';
 import { GRANT_BLOCK_EVENTS } from '../../src/storage/audit-grant-blocks.js';
-import { chainedRow, SqlAuditCheckpoints, SqlAuditLog } from '../../src/storage/audit-log.js';
+import { SqlAuditCheckpoints, SqlAuditLog } from '../../src/storage/audit-log.js';
 import { openStorage, type Storage, type StorageOptions } from '../../src/storage/open.js';
 import type { Database } from '../../src/storage/schema.js';
 import { parentLookupSql } from '../../src/storage/sqlite-audit-append.js';
 import { uuidv7 } from '../../src/shared/ids.js';
+import { fillAuditChain } from '../support/audit-fill.js';
 import { postgresSkipReason, startPostgres, type TestPostgres } from '../support/postgres.js';
 import { FIXTURE_NOW } from '../support/storage-fixtures.js';
 
 const NOW = FIXTURE_NOW;
 const event = (type: AuditEventInput['type'], fields: Partial<AuditEventInput> = {}): AuditEventInput => ({ type, at: NOW, data: {}, ...fields });
-
-/**
- * Appends `count` events to the chain as the server would have written them (chainedRow), many rows per
- * statement: a log of several index blocks in seconds, and still one verifiable chain.
- */
-async function fill(db: Kysely<Database>, count: number, eventOf: (i: number) => AuditEventInput): Promise<void> {
-  await db.transaction().execute(async (tx) => {
-    const head = await tx.selectFrom('audit_head').selectAll().where('id', '=', 1).executeTakeFirst();
-    let seq = Number(head?.seq ?? 0);
-    let hash = head?.hash ?? 'tether-audit-genesis';
-    for (let done = 0; done < count; ) {
-      const rows = [];
-      for (const end = Math.min(count, done + 500); done < end; done++) {
-        const row = chainedRow(eventOf(done), seq, hash, null);
-        rows.push(row);
-        seq = row.seq;
-        hash = row.hash;
-      }
-      await tx.insertInto('audit_events').values(rows).execute();
-    }
-    await tx
-      .insertInto('audit_head')
-      .values({ id: 1, seq, hash })
-      .onConflict((oc) => oc.column('id').doUpdateSet({ seq, hash }))
-      .execute();
-  });
-}
 
 async function allEvents(db: Kysely<Database>) {
   return new SqlAuditCheckpoints(db).allEvents();
@@ -118,7 +92,7 @@ for (const [name, makeEngine, skip] of engines) {
         event('token.issued', { grantId: grant, jti: uuidv7(), parent: { type: 'device.approved', grantId: grant } }),
       ]);
       // 2.5 blocks of introspections, one in nine on our grant: its events lie in every block.
-      await fill(storage.db, Math.floor(GRANT_BLOCK_EVENTS * 2.5), (i) =>
+      await fillAuditChain(storage.db, Math.floor(GRANT_BLOCK_EVENTS * 2.5), (i) =>
         event('token.introspected', { grantId: i % 9 === 0 ? grant : other, jti: uuidv7(), data: { i } }),
       );
       await storage.audit.record([event('token.refreshed', { grantId: grant, jti: uuidv7(), parent: { type: 'token.issued', grantId: grant } })]);
