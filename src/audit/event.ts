@@ -37,9 +37,20 @@ export type AuditEventType =
   // A person's token exchanged for a narrower one for a tool or agent (RFC 8693 act).
   | 'token.delegated';
 
+/**
+ * The only events another event may name as its parent. Kept closed on purpose: the parent lookup of every append
+ * runs on an index that holds just these types by grant (migration 0009-audit-append-indexes; a device request,
+ * the one parent found by device authorization, has an index of its own), so the events that pile up on a grant
+ * (refreshes, introspections) never enter it. A new parent type needs a new index migration too;
+ * test/storage/audit-lookups.test.ts checks that every type here is looked up on an index.
+ */
+export const PARENT_EVENT_TYPES = ['device_code.requested', 'device.approved', 'token.issued', 'workload.created'] as const;
+
+export type ParentEventType = (typeof PARENT_EVENT_TYPES)[number];
+
 /** Which earlier event this one descends from, found inside the same transaction. */
 export interface ParentRef {
-  type: AuditEventType;
+  type: ParentEventType;
   grantId?: string;
   deviceAuthorizationId?: string;
   /** For refresh chains: the jti whose issuance this event follows. */

@@ -1,8 +1,9 @@
 import { uuidv7 } from '../shared/ids.js';
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { AuditEvent, AuditEventInput, AuditEventType, AuditLog, AuditQuery, ParentRef } from '../audit/event.js';
 import { appendedEventHash, canonicalJson, GENESIS_HASH, type ChainedContent } from '../audit/hash-chain.js';
 import type { Checkpoint } from '../audit/verify.js';
+import { GRANT_BLOCK_EVENTS, grantBlockRuns } from './audit-grant-blocks.js';
 import type { AuditEventTable, Database } from './schema.js';
 
 type Tx = Transaction<Database> | Kysely<Database>;
@@ -116,7 +117,9 @@ export function chainedRow(input: AuditEventInput, seq: number, prevHash: string
 }
 
 async function findParent(tx: Tx, parent: ParentRef): Promise<string | null> {
-  let query = tx.selectFrom('audit_events').select('id').where('type', '=', parent.type);
+  // The type as a literal, not a parameter: only then can the planner prove the lookup is within the partial
+  // index of parent types (migration 0009). It is one of PARENT_EVENT_TYPES, never outside input.
+  let query = tx.selectFrom('audit_events').select('id').where('type', '=', sql.lit(parent.type));
   if (parent.grantId) query = query.where('grant_id', '=', parent.grantId);
   if (parent.deviceAuthorizationId) query = query.where('device_authorization_id', '=', parent.deviceAuthorizationId);
   if (parent.jti) query = query.where('jti', '=', parent.jti);
@@ -158,16 +161,31 @@ export class SqlAuditLog implements AuditLog {
   }
 
   async query(q: AuditQuery): Promise<AuditEvent[]> {
+    const limit = q.limit ?? 10_000;
+    if (!q.grantId) return this.select(q, undefined, limit);
+    // By grant: block by block of the trace index (migration 0009), oldest first, so the runs come in seq order.
+    const last = await this.db.selectFrom('audit_events').select((eb) => eb.fn.max('seq').as('seq')).executeTakeFirst();
+    const found: AuditEvent[] = [];
+    for (const blocks of grantBlockRuns(q.afterSeq ?? 0, Number(last?.seq ?? 0))) {
+      found.push(...(await this.select(q, blocks, limit - found.length)));
+      if (found.length >= limit) break;
+    }
+    return found;
+  }
+
+  private async select(q: AuditQuery, grantBlocks: number[] | undefined, limit: number): Promise<AuditEvent[]> {
     let query = this.db.selectFrom('audit_events').selectAll();
     if (q.userId) query = query.where('user_id', '=', q.userId);
     if (q.clientId) query = query.where('client_id', '=', q.clientId);
     if (q.grantId) query = query.where('grant_id', '=', q.grantId);
+    // The same expression as the index's key, or the planner would not match it.
+    if (grantBlocks) query = query.where(sql<number>`seq / ${sql.lit(GRANT_BLOCK_EVENTS)}`, 'in', grantBlocks);
     if (q.deviceAuthorizationId) query = query.where('device_authorization_id', '=', q.deviceAuthorizationId);
     if (q.jti) query = query.where('jti', '=', q.jti);
     if (q.type) query = query.where('type', '=', q.type);
     if (q.since !== undefined) query = query.where('at', '>=', q.since);
     if (q.afterSeq !== undefined) query = query.where('seq', '>', q.afterSeq);
-    const rows = await query.orderBy('seq').limit(q.limit ?? 10_000).execute();
+    const rows = await query.orderBy('seq').limit(limit).execute();
     return rows.map(auditEventFromRow);
   }
 }

@@ -13,6 +13,7 @@ import * as accessTokenIndex from './migrations/0006-access-token-index.js';
 import * as auditIndexes from './migrations/0006-audit-indexes.js';
 import * as auditGrantTypeIndex from './migrations/0007-audit-grant-type-index.js';
 import * as deviceCodeNamesItsRow from './migrations/0008-device-code-names-its-row.js';
+import * as auditAppendIndexes from './migrations/0009-audit-append-indexes.js';
 
 // Migrations are imported statically (not read from a folder) so the compiled package carries them. They use
 // Kysely's schema builder, which writes each engine's SQL; what differs between engines is asked of dialect.ts.
@@ -30,6 +31,7 @@ const migrations: Record<string, Migration> = {
   '0006-audit-indexes': auditIndexes,
   '0007-audit-grant-type-index': auditGrantTypeIndex,
   '0008-device-code-names-its-row': deviceCodeNamesItsRow,
+  '0009-audit-append-indexes': auditAppendIndexes,
 };
 
 /**

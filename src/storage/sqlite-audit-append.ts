@@ -1,5 +1,5 @@
 import type { Database as Driver, Statement } from 'better-sqlite3';
-import type { AuditEventInput, ParentRef } from '../audit/event.js';
+import type { AuditEventInput, ParentEventType, ParentRef } from '../audit/event.js';
 import { GENESIS_HASH } from '../audit/hash-chain.js';
 import { ChainCursor, chainedRow, type ChainHead } from './audit-log.js';
 import type { AuditEventTable } from './schema.js';
@@ -61,16 +61,28 @@ export class SqliteAuditAppender {
 
   /** The latest event matching `parent`, as `findParent` of audit-log.ts finds it. */
   private findParent(parent: ParentRef): string | null {
-    const fields = (['grantId', 'deviceAuthorizationId', 'jti'] as const).filter((f) => parent[f]);
-    const key = fields.join(',');
+    const fields = PARENT_FIELDS.filter((f) => parent[f]);
+    const key = `${parent.type}:${fields.join(',')}`;
     let query = this.parentQueries.get(key);
     if (!query) {
-      const column = { grantId: 'grant_id', deviceAuthorizationId: 'device_authorization_id', jti: 'jti' } as const;
-      const where = ['type = ?', ...fields.map((f) => `${column[f]} = ?`)].join(' and ');
-      query = this.raw.prepare(`select id from audit_events where ${where} order by seq desc limit 1`).pluck();
+      query = this.raw.prepare(parentLookupSql(parent.type, fields)).pluck();
       this.parentQueries.set(key, query);
     }
-    const id = query.get(parent.type, ...fields.map((f) => parent[f])) as string | undefined;
+    const id = query.get(...fields.map((f) => parent[f])) as string | undefined;
     return id ?? null;
   }
+}
+
+type ParentField = 'grantId' | 'deviceAuthorizationId' | 'jti';
+const PARENT_FIELDS: readonly ParentField[] = ['grantId', 'deviceAuthorizationId', 'jti'];
+const PARENT_COLUMNS = { grantId: 'grant_id', deviceAuthorizationId: 'device_authorization_id', jti: 'jti' } as const;
+
+/**
+ * The statement that finds a parent: the newest event of `type` with the given ids, bound in the order of
+ * `fields`. The type is written in as a literal, not bound: SQLite uses the partial index of parent types
+ * (migration 0009) only when it can prove the query asks within it, which it cannot for a parameter.
+ */
+export function parentLookupSql(type: ParentEventType, fields: readonly ParentField[]): string {
+  const where = [`type = '${type.replaceAll("'", "''")}'`, ...fields.map((f) => `${PARENT_COLUMNS[f]} = ?`)].join(' and ');
+  return `select id from audit_events where ${where} order by seq desc limit 1`;
 }
