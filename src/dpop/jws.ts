@@ -35,8 +35,15 @@ const SPECS: Readonly<Record<JwsAlgorithm, AlgorithmSpec>> = {
 /** RSA keys shorter than this are refused (RFC 7518 §3.3). */
 const MIN_RSA_BITS = 2048;
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+/** The payload and signature segments, from `lastIndex` (sticky) to the end. */
+const AFTER_HEADER = /[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/y;
 /** Members that only a private or symmetric key has: a proof carrying one is refused (RFC 9449 §4.3, check 7). */
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
+
+/** Scratch for {@link decodeSegment}; one per thread (a worker has its own module copy), as {@link SCRATCH}. */
+const DECODED = Buffer.allocUnsafe(8192);
+/** The longest segment whose bytes (3 per 4 characters) surely fit in {@link DECODED}. */
+const MAX_SCRATCH_SEGMENT = Math.floor((8192 * 4) / 3);
 
 export function isJwsAlgorithm(value: unknown): value is JwsAlgorithm {
   return typeof value === 'string' && (JWS_ALGORITHMS as readonly string[]).includes(value);
@@ -53,25 +60,47 @@ export interface CompactJws {
   signature: Buffer;
 }
 
-/** Splits a compact JWS; undefined unless it has exactly three base64url segments. */
-export function splitCompactJws(token: string): CompactJws | undefined {
+/**
+ * Splits a compact JWS; undefined unless it has exactly three base64url segments. `checkedHeader`: a first segment
+ * this caller found to be well-formed base64url before; a token that starts with exactly it (and a dot) has only
+ * the rest of its text scanned, and gets that very string as its `rawHeader`.
+ */
+export function splitCompactJws(token: string, checkedHeader?: string): CompactJws | undefined {
   // Buffer's base64url decoder skips characters it does not know; a strict check keeps one token one meaning. One
   // pass over the whole text: exactly three non-empty base64url segments between two dots.
-  if (!COMPACT_JWS.test(token)) return undefined;
-  const first = token.indexOf('.');
+  let first: number;
+  let rawHeader: string;
+  if (checkedHeader && token.charCodeAt(checkedHeader.length) === 0x2e && token.startsWith(checkedHeader)) {
+    first = checkedHeader.length;
+    rawHeader = checkedHeader;
+    AFTER_HEADER.lastIndex = first + 1;
+    if (!AFTER_HEADER.test(token)) return undefined;
+  } else {
+    if (!COMPACT_JWS.test(token)) return undefined;
+    first = token.indexOf('.');
+    rawHeader = token.slice(0, first);
+  }
   const second = token.indexOf('.', first + 1);
   return {
-    rawHeader: token.slice(0, first),
+    rawHeader,
     rawPayload: token.slice(first + 1, second),
     signingInput: token.slice(0, second),
     signature: Buffer.from(token.slice(second + 1), 'base64url'),
   };
 }
 
-/** Decodes one base64url segment as a JSON object; undefined for anything else (arrays, null, bad JSON). */
+/**
+ * Decodes one base64url segment as a JSON object; undefined for anything else (arrays, null, bad JSON). The bytes go
+ * through a scratch buffer (the text is copied out of it before anything else runs), sparing an allocation on
+ * every proof.
+ */
 export function decodeSegment(segment: string): Record<string, unknown> | undefined {
   try {
-    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+    const text =
+      segment.length <= MAX_SCRATCH_SEGMENT
+        ? DECODED.toString('utf8', 0, DECODED.write(segment, 0, 'base64url'))
+        : Buffer.from(segment, 'base64url').toString('utf8');
+    const value: unknown = JSON.parse(text);
     return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
   } catch {
     return undefined;

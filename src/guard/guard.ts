@@ -1,6 +1,6 @@
 import { AccessTokenVerifier, TokenRejected, type VerifiedIdentity, type VerifiedToken } from './access-token.js';
 import { formatChallenge, type GuardErrorCode } from './challenge.js';
-import { ProofRejected, ProofVerifier, type NonceSource } from '../dpop/proof-verifier.js';
+import { ProofRejected, ProofVerifier, replayed, type NonceSource } from '../dpop/proof-verifier.js';
 import { JWS_ALGORITHMS, type JwsAlgorithm } from '../dpop/jws.js';
 import { KeysUnavailable, type KeySource } from './keys.js';
 import { ProofIdCache } from './proof-ids.js';
@@ -168,9 +168,18 @@ export class Guard {
         return this.unauthorized('invalid_proof', 'invalid_dpop_proof', 'Send exactly one DPoP proof.', 'DPoP');
       }
       try {
-        const htu = withoutQuery(request.url);
-        const expected = { htm: request.method.toUpperCase(), htu, ath: token.ath, jkt: token.jkt, now, nonces: this.options.nonces };
-        this.proofs.verify(proof, expected);
+        const expected = {
+          htm: request.method.toUpperCase(),
+          htu: withoutQuery(request.url),
+          ath: token.ath,
+          jkt: token.jkt,
+          now,
+          nonces: this.options.nonces,
+          headerMemo: token.memo.proof,
+        };
+        const checked = this.proofs.check(proof, expected);
+        // Claimed last, as ProofVerifier.verify does, by its parts: the same id without building the string.
+        if (!this.replay.claimProof(checked.jkt, checked.jti, checked.replayUntil)) throw replayed();
       } catch (error) {
         if (!(error instanceof ProofRejected)) throw error;
         if (error.code === 'nonce_required') {
@@ -198,9 +207,15 @@ export class Guard {
         return this.refusal(503, 'revocation_unknown', 'temporarily_unavailable', description, undefined, retry);
       }
       // Asked on every request, cached token or not: a statement pushed a moment ago applies to the next request.
-      const revoked = revocations.isRevoked(token);
-      if (revoked === true) return this.unauthorized('revoked', 'invalid_token', 'The access token has been revoked.', scheme);
-      if (revoked !== false) {
+      // A source with a version answers "not revoked" again for free while no statement has arrived since.
+      const version = revocations.version?.();
+      if (version === undefined || token.memo.notRevokedAt !== version) {
+        const revoked = revocations.isRevoked(token);
+        if (revoked === true) return this.unauthorized('revoked', 'invalid_token', 'The access token has been revoked.', scheme);
+        if (revoked === false) {
+          if (version !== undefined) token.memo.notRevokedAt = version;
+          return this.afterRevocation(token, scheme, request, options, now);
+        }
         return revoked.then((yes) =>
           yes ? this.unauthorized('revoked', 'invalid_token', 'The access token has been revoked.', scheme) : this.afterRevocation(token, scheme, request, options, now),
         );
@@ -249,7 +264,7 @@ export class Guard {
     };
     let decision: AuthorizationDecision | Promise<AuthorizationDecision>;
     try {
-      decision = (this.decisions as DecisionCache).decide(token.identity, context);
+      decision = (this.decisions as DecisionCache).decide(token.identity, context, token.memo);
     } catch (error) {
       return this.policyFailed(error, token, context, scheme);
     }
@@ -361,10 +376,16 @@ function oauthText(message: string): string {
     .replace(/[^\x20-\x7E]/g, '?');
 }
 
-function missingScopes(have: readonly string[], ...needed: (readonly string[] | undefined)[]): string[] {
-  const missing: string[] = [];
-  for (const list of needed) for (const scope of list ?? []) if (!have.includes(scope) && !missing.includes(scope)) missing.push(scope);
-  return missing;
+const NONE_MISSING: readonly string[] = Object.freeze([]);
+
+/** The scopes of `required` and `extra` that `have` lacks, each once; allocates nothing when none is missing. */
+function missingScopes(have: readonly string[], required: readonly string[], extra: readonly string[] | undefined): readonly string[] {
+  let missing: string[] | undefined;
+  for (const list of [required, extra]) {
+    if (list === undefined) continue;
+    for (const scope of list) if (!have.includes(scope) && !missing?.includes(scope)) (missing ??= []).push(scope);
+  }
+  return missing ?? NONE_MISSING;
 }
 
 function withoutQuery(url: string): string {
