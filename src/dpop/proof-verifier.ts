@@ -289,6 +289,8 @@ export class ProofVerifier {
  * (case of scheme and host, default port, percent-encoding, dot-segments), as RFC 9449 §4.3 allows.
  */
 function sameHtu(claimed: string, expected: string): boolean {
+  // What every client sends: the request URI without query, exactly (`expected` never has one).
+  if (claimed === expected) return true;
   const bare = stripQuery(claimed);
   const wanted = stripQuery(expected);
   if (bare === wanted) return true;

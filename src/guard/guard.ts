@@ -164,9 +164,9 @@ export class Guard {
       if (proof === undefined || proof === '') {
         return this.unauthorized('missing_proof', 'invalid_dpop_proof', 'A DPoP proof is required with this token.', 'DPoP');
       }
-      if (typeof proof !== 'string' || proof.includes(',')) {
-        return this.unauthorized('invalid_proof', 'invalid_dpop_proof', 'Send exactly one DPoP proof.', 'DPoP');
-      }
+      // Node joins repeated DPoP headers with ", "; a proof has no comma. Looked for only in a proof that failed,
+      // which such a value always does (a comma is no base64url character), so a good proof is not scanned twice.
+      if (typeof proof !== 'string') return this.onlyOneProof();
       try {
         const expected = {
           htm: request.method.toUpperCase(),
@@ -179,9 +179,10 @@ export class Guard {
         };
         const checked = this.proofs.check(proof, expected);
         // Claimed last, as ProofVerifier.verify does, by its parts: the same id without building the string.
-        if (!this.replay.claimProof(checked.jkt, checked.jti, checked.replayUntil)) throw replayed();
+        if (!this.replay.claimProof(checked.jkt, checked.jti, checked.replayUntil, now)) throw replayed();
       } catch (error) {
         if (!(error instanceof ProofRejected)) throw error;
+        if (error.code === 'proof_malformed' && proof.includes(',')) return this.onlyOneProof();
         if (error.code === 'nonce_required') {
           const header = this.challenge('DPoP', 'use_dpop_nonce', error.description);
           return this.refusal(401, 'nonce_required', 'use_dpop_nonce', error.description, header, { 'dpop-nonce': error.nonce ?? '' });
@@ -339,6 +340,10 @@ export class Guard {
       error.code === 'token_expired' ? 'token_expired' : error.code === 'token_audience' ? 'wrong_audience' : 'invalid_token';
     // Whatever scheme was used, the way forward is a DPoP-bound token unless Bearer is accepted here.
     return this.unauthorized(code, 'invalid_token', error.description, scheme === 'Bearer' && this.allowBearer ? 'Bearer' : 'DPoP');
+  }
+
+  private onlyOneProof(): GuardRefusal {
+    return this.unauthorized('invalid_proof', 'invalid_dpop_proof', 'Send exactly one DPoP proof.', 'DPoP');
   }
 
   private unauthorized(code: RefusalCode, error: GuardErrorCode, description: string, scheme: 'DPoP' | 'Bearer'): GuardRefusal {

@@ -53,14 +53,13 @@ export class ProofIdCache implements ReplayGuard {
 
   /**
    * {@link claim} of the proof id `jkt:jti` (the key `ProofVerifier` names), without building that string: the
-   * same number, the same answer.
+   * same number, the same answer. `now`: the caller's reading of this cache's clock, when it has one at hand.
    */
-  claimProof(jkt: string, jti: string, until: number): boolean {
-    return this.claimId(this.hash(jkt, jti), until);
+  claimProof(jkt: string, jti: string, until: number, now = this.now()): boolean {
+    return this.claimId(this.hash(jkt, jti), until, now);
   }
 
-  private claimId(hash: number, until: number): boolean {
-    const now = this.now();
+  private claimId(hash: number, until: number, now = this.now()): boolean {
     const id = hash + 1;
     const table = this.table;
     const mask = (table.length >>> 1) - 1;
