@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { decodeSegment, importPublicJwk, isJwsAlgorithm, JWS_ALGORITHMS, jwkThumbprint, splitCompactJws, verifyJws, type CompactJws, type JwsAlgorithm } from './jws.js';
+import { decodeSegment, importPublicJwk, isJwsAlgorithm, JWS_ALGORITHMS, jwkThumbprint, splitCompactJws, verifyJwsSegment, type CompactJws, type JwsAlgorithm } from './jws.js';
 import type { ReplayGuard } from './replay-guard.js';
 
 /** Why a proof was refused; stable, for tests and logs. */
@@ -257,7 +257,7 @@ export class ProofVerifier {
   /** Whether the proof's signature holds under the key its header names: the check {@link complete} makes first. */
   signatureHolds(inspected: InspectedProof): boolean {
     const { header, jws } = inspected;
-    return verifyJws(header.alg, header.key, jws.signingInput, jws.signature);
+    return verifyJwsSegment(header.alg, header.key, jws.signingInput, jws.rawSignature);
   }
 
   private header(rawHeader: string): ProofHeader {
