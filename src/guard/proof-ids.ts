@@ -10,8 +10,8 @@ const MIN_SLOTS = 1024;
  * at 10,000 requests a second its 70-second window holds 700,000 ids; kept as strings (the server's
  * `ReplayCache`) that is about 180 bytes each after GC, 120 MB, every id a string the GC copies and marks. Here an
  * id is kept as a 52-bit number instead: a keyed hash of the id, with a key drawn at random when the guard starts,
- * in an open-addressing table in one typed array (the id and the second it may go), 16 bytes a slot at a load of a
- * quarter to a half: 30 to 60 bytes an id, outside the JS heap, nothing allocated per request and nothing for the
+ * in an open-addressing table in one typed array (the id and the second it may go), 16 bytes a slot, two to four
+ * slots an id after a rebuild: 32 to 64 bytes an id, outside the JS heap, nothing allocated per request and nothing for the
  * GC to trace or copy. A `Map` of numbers cost 0.6 µs more per request at a full window (a heap number and a hash
  * table entry per id, the table rehashed as it grows), on a path that does little else besides the signature.
  *
@@ -23,8 +23,8 @@ const MIN_SLOTS = 1024;
  *
  * Why the table never forgets a live id: a slot only ever goes from empty to used; an id that ended stays in its
  * slot (a later id may take that slot over), so every probe sequence that passed over it still reaches what lies
- * beyond. A lookup stops only at a slot never used. When used slots pass half the table, it is rebuilt from the
- * live ids alone. Memory is bounded by the window times the request rate, as before.
+ * beyond. A lookup stops only at a slot never used. When used slots pass three quarters of the table, it is rebuilt
+ * from the live ids alone. Memory is bounded by the window times the request rate, as before.
  *
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-11.1
  */
@@ -83,7 +83,8 @@ export class ProofIdCache implements ReplayGuard {
     }
     table[2 * free] = id;
     table[2 * free + 1] = until;
-    if (this.used * 4 > table.length) this.rebuild(now);
+    // Rebuilt at three quarters used (ended ids count: they lengthen probes as live ones do).
+    if (this.used * 8 > table.length * 3) this.rebuild(now);
     return true;
   }
 
@@ -100,7 +101,7 @@ export class ProofIdCache implements ReplayGuard {
   private rebuild(now: number): void {
     const live = this.size;
     let slots = MIN_SLOTS;
-    while (slots < live * 4) slots *= 2;
+    while (slots < live * 2) slots *= 2;
     const table = new Float64Array(slots * 2);
     const mask = slots - 1;
     const old = this.table;

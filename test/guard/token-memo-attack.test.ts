@@ -151,8 +151,8 @@ describe('guard per-token memo and proof-id table: attacks over HTTP', () => {
     const token = await accessToken(key, { now: now(), jkt: victim.jkt });
     const first = await victim.proof('GET', `${origin}/orders`, { ath: ath(token) });
     assert.equal((await send(token, first)).status, 200);
-    // 1,200 more proofs: the table starts at 1,024 slots and is rebuilt when half are used, twice over here.
-    for (let i = 0; i < 1200; i += 50) {
+    // 2,000 more proofs: the table starts at 1,024 slots and is rebuilt when three quarters are used, twice here.
+    for (let i = 0; i < 2000; i += 50) {
       const batch = await Promise.all(Array.from({ length: 50 }, () => call(token, victim)));
       assert.ok(batch.every((r) => r.status === 200));
     }
