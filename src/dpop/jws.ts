@@ -35,8 +35,15 @@ const SPECS: Readonly<Record<JwsAlgorithm, AlgorithmSpec>> = {
 /** RSA keys shorter than this are refused (RFC 7518 §3.3). */
 const MIN_RSA_BITS = 2048;
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+/** The payload and signature segments, from `lastIndex` (sticky) to the end. */
+const AFTER_HEADER = /[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/y;
 /** Members that only a private or symmetric key has: a proof carrying one is refused (RFC 9449 §4.3, check 7). */
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
+
+/** Scratch for {@link decodeSegment}; one per thread (a worker has its own module copy), as {@link SCRATCH}. */
+const DECODED = Buffer.allocUnsafe(8192);
+/** The longest segment whose bytes (3 per 4 characters) surely fit in {@link DECODED}. */
+const MAX_SCRATCH_SEGMENT = Math.floor((8192 * 4) / 3);
 
 export function isJwsAlgorithm(value: unknown): value is JwsAlgorithm {
   return typeof value === 'string' && (JWS_ALGORITHMS as readonly string[]).includes(value);
@@ -50,28 +57,63 @@ export interface CompactJws {
   rawPayload: string;
   /** `header.payload`: the bytes the signature covers. */
   signingInput: string;
-  signature: Buffer;
+  /** The third segment as sent (checked to be base64url). */
+  rawSignature: string;
+  /** Its bytes, decoded when first asked for. */
+  readonly signature: Buffer;
 }
 
-/** Splits a compact JWS; undefined unless it has exactly three base64url segments. */
-export function splitCompactJws(token: string): CompactJws | undefined {
+/** A split JWS whose signature is decoded only if asked for: {@link verifyJwsSegment} reads the text itself. */
+class SplitJws implements CompactJws {
+  private decoded: Buffer | undefined;
+
+  constructor(
+    readonly rawHeader: string,
+    readonly rawPayload: string,
+    readonly signingInput: string,
+    readonly rawSignature: string,
+  ) {}
+
+  get signature(): Buffer {
+    return (this.decoded ??= Buffer.from(this.rawSignature, 'base64url'));
+  }
+}
+
+/**
+ * Splits a compact JWS; undefined unless it has exactly three base64url segments. `checkedHeader`: a first segment
+ * this caller found to be well-formed base64url before; a token that starts with exactly it (and a dot) has only
+ * the rest of its text scanned, and gets that very string as its `rawHeader`.
+ */
+export function splitCompactJws(token: string, checkedHeader?: string): CompactJws | undefined {
   // Buffer's base64url decoder skips characters it does not know; a strict check keeps one token one meaning. One
   // pass over the whole text: exactly three non-empty base64url segments between two dots.
-  if (!COMPACT_JWS.test(token)) return undefined;
-  const first = token.indexOf('.');
+  let first = token.indexOf('.');
+  let rawHeader = token.slice(0, first);
+  // String equality is a block compare (startsWith goes character by character, slower than the scan it spares).
+  if (first > 0 && checkedHeader && rawHeader === checkedHeader) {
+    rawHeader = checkedHeader;
+    AFTER_HEADER.lastIndex = first + 1;
+    if (!AFTER_HEADER.test(token)) return undefined;
+  } else {
+    if (!COMPACT_JWS.test(token)) return undefined;
+    first = token.indexOf('.');
+  }
   const second = token.indexOf('.', first + 1);
-  return {
-    rawHeader: token.slice(0, first),
-    rawPayload: token.slice(first + 1, second),
-    signingInput: token.slice(0, second),
-    signature: Buffer.from(token.slice(second + 1), 'base64url'),
-  };
+  return new SplitJws(rawHeader, token.slice(first + 1, second), token.slice(0, second), token.slice(second + 1));
 }
 
-/** Decodes one base64url segment as a JSON object; undefined for anything else (arrays, null, bad JSON). */
+/**
+ * Decodes one base64url segment as a JSON object; undefined for anything else (arrays, null, bad JSON). The bytes go
+ * through a scratch buffer (the text is copied out of it before anything else runs), sparing an allocation on
+ * every proof.
+ */
 export function decodeSegment(segment: string): Record<string, unknown> | undefined {
   try {
-    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+    const text =
+      segment.length <= MAX_SCRATCH_SEGMENT
+        ? DECODED.toString('utf8', 0, DECODED.write(segment, 0, 'base64url'))
+        : Buffer.from(segment, 'base64url').toString('utf8');
+    const value: unknown = JSON.parse(text);
     return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
@@ -121,15 +163,37 @@ export function verifyJws(alg: JwsAlgorithm, key: KeyObject, signingInput: strin
 }
 
 /**
+ * {@link verifyJws} of a signature given as its base64url text (checked by {@link splitCompactJws}), decoded into a
+ * scratch buffer rather than a new one: the proof path verifies one signature per request.
+ */
+export function verifyJwsSegment(alg: JwsAlgorithm, key: KeyObject, signingInput: string, rawSignature: string): boolean {
+  if (rawSignature.length > MAX_SIGNATURE_TEXT) return verifyJws(alg, key, signingInput, Buffer.from(rawSignature, 'base64url'));
+  const length = SIGNATURE.write(rawSignature, 0, 'base64url');
+  return verifyJws(alg, key, signingInput, (SIGNATURE_VIEWS[length] ??= SIGNATURE.subarray(0, length)));
+}
+
+/** Scratch for {@link verifyJwsSegment}: room for an RSA-8192 signature; longer texts get a buffer of their own. */
+const SIGNATURE = Buffer.allocUnsafe(1024);
+const SIGNATURE_VIEWS: Buffer[] = [];
+const MAX_SIGNATURE_TEXT = Math.floor((1024 * 4) / 3);
+
+/**
  * Reused for the bytes a signature covers: `verify` below is synchronous and keeps nothing of its input, so one
  * buffer per thread serves every call, sparing an allocation per proof (a worker thread has its own module copy).
  */
 const SCRATCH = Buffer.allocUnsafe(8192);
 
+/**
+ * Views of {@link SCRATCH}'s first n bytes, by n, made once each: a client's proofs are all about one length, so
+ * this spares a view object per proof as well. At most one per length that fits, 8,192 in all.
+ */
+const SCRATCH_VIEWS: Buffer[] = [];
+
 /** `text` as bytes (latin1: a JWS signing input is ASCII), in {@link SCRATCH} when it fits. */
 function signingBytes(text: string): Buffer {
   if (text.length > SCRATCH.length) return Buffer.from(text, 'latin1');
-  return SCRATCH.subarray(0, SCRATCH.write(text, 0, 'latin1'));
+  const length = SCRATCH.write(text, 0, 'latin1');
+  return (SCRATCH_VIEWS[length] ??= SCRATCH.subarray(0, length));
 }
 
 /**

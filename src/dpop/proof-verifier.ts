@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { decodeSegment, importPublicJwk, isJwsAlgorithm, JWS_ALGORITHMS, jwkThumbprint, splitCompactJws, verifyJws, type CompactJws, type JwsAlgorithm } from './jws.js';
+import { decodeSegment, importPublicJwk, isJwsAlgorithm, JWS_ALGORITHMS, jwkThumbprint, splitCompactJws, verifyJwsSegment, type CompactJws, type JwsAlgorithm } from './jws.js';
 import type { ReplayGuard } from './replay-guard.js';
 
 /** Why a proof was refused; stable, for tests and logs. */
@@ -70,6 +70,12 @@ export interface ProofExpectation {
   /** Where nonces are demanded: their source; a proof without a valid one is refused with a fresh one. */
   nonces?: NonceSource;
   /**
+   * A slot the caller keeps per client (the guard: per access token) for the proof header it last sent: a proof
+   * whose header is that exact text reuses what was derived from it (its alg, key and thumbprint) without looking
+   * it up. Any other header is parsed and checked as usual, then kept here.
+   */
+  headerMemo?: ProofHeaderMemo;
+  /**
    * Proofs dated (iat) at or before this second are refused: the replay cache of an earlier process may have
    * seen them and is gone (see docs/architecture.md, "DPoP proofs across a restart").
    */
@@ -95,6 +101,12 @@ export interface ProofHeader {
   alg: JwsAlgorithm;
   key: KeyObject;
   jkt: string;
+}
+
+/** The proof header a client last sent, as sent, and what was derived from it (see `ProofExpectation.headerMemo`). */
+export interface ProofHeaderMemo {
+  raw: string;
+  header: ProofHeader | undefined;
 }
 
 /** A proof that passed {@link ProofVerifier.inspect}: its key thumbprint is known, its signature not yet checked. */
@@ -178,9 +190,20 @@ export class ProofVerifier {
    * then finishes with {@link complete}.
    */
   inspect(proof: string, expected: ProofExpectation): InspectedProof {
-    const jws = splitCompactJws(proof);
+    const memo = expected.headerMemo;
+    // A header seen before by its exact text was found well-formed then: only the rest of the proof is scanned.
+    const jws = splitCompactJws(proof, memo?.header !== undefined ? memo.raw : undefined);
     if (!jws) throw new ProofRejected('proof_malformed', 'The DPoP proof is not a compact JWT.');
-    const header = this.header(jws.rawHeader);
+    let header: ProofHeader;
+    if (memo !== undefined && memo.header !== undefined && jws.rawHeader === memo.raw) {
+      header = memo.header;
+    } else {
+      header = this.header(jws.rawHeader);
+      if (memo !== undefined) {
+        memo.raw = jws.rawHeader;
+        memo.header = header;
+      }
+    }
     const payload = decodeSegment(jws.rawPayload);
     if (!payload) throw new ProofRejected('proof_malformed', 'The DPoP proof payload is not a JSON object.');
 
@@ -234,7 +257,7 @@ export class ProofVerifier {
   /** Whether the proof's signature holds under the key its header names: the check {@link complete} makes first. */
   signatureHolds(inspected: InspectedProof): boolean {
     const { header, jws } = inspected;
-    return verifyJws(header.alg, header.key, jws.signingInput, jws.signature);
+    return verifyJwsSegment(header.alg, header.key, jws.signingInput, jws.rawSignature);
   }
 
   private header(rawHeader: string): ProofHeader {
@@ -266,6 +289,8 @@ export class ProofVerifier {
  * (case of scheme and host, default port, percent-encoding, dot-segments), as RFC 9449 §4.3 allows.
  */
 function sameHtu(claimed: string, expected: string): boolean {
+  // What every client sends: the request URI without query, exactly (`expected` never has one).
+  if (claimed === expected) return true;
   const bare = stripQuery(claimed);
   const wanted = stripQuery(expected);
   if (bare === wanted) return true;

@@ -1,6 +1,7 @@
 import { ExpiringCache } from './expiring-cache.js';
 import { accessTokenHash, decodeSegment, isJwsAlgorithm, splitCompactJws, verifyJws, type JwsAlgorithm } from '../dpop/jws.js';
 import type { KeySource } from './keys.js';
+import { emptyTokenMemo, type TokenMemo } from './token-memo.js';
 
 /** Why an access token was refused; stable, for tests and logs. */
 export type TokenRejection =
@@ -61,6 +62,8 @@ export interface VerifiedToken {
   ath: string;
   /** Built once per token, shared (frozen) by every request that carries it. */
   identity: Readonly<VerifiedIdentity>;
+  /** What the guard's last request with this token found, for the next (see {@link TokenMemo}). */
+  memo: TokenMemo;
 }
 
 export interface AccessTokenVerifierOptions {
@@ -81,16 +84,16 @@ export interface AccessTokenVerifierOptions {
  * a token is immutable and its signature cannot stop being valid, so while it lives only its expiry (and, in the
  * guard, revocation and the proof) need checking again. The cache is bounded; a token pushed out is verified anew.
  *
- * The cache is looked up by the token's signature segment (86 characters for ES256) and a hit must then equal the
- * whole token, character for character: the same answer as a map keyed by the whole text, without hashing its
- * ~700 characters on every request. A token with another header or payload and a copied signature finds the entry,
+ * The cache is looked up by the last 22 characters of the token's signature (132 bits the issuer's signature made
+ * unpredictable) and a hit must then equal the whole token, character for character: the same answer as a map
+ * keyed by the whole text, without hashing its ~700 characters on every request. A token with another header or payload and a copied signature finds the entry,
  * fails the comparison and is verified in full (and refused); only a token that verified ever enters the cache, so
  * a forgery cannot displace a real entry either.
  *
  * @see https://www.rfc-editor.org/rfc/rfc9068#section-4
  */
 export class AccessTokenVerifier {
-  /** Signature segment -> the whole token it was verified as, and the result. */
+  /** The signature's tail -> the whole token it was verified as, and the result. */
   private readonly cache: ExpiringCache<string, { token: string; verified: VerifiedToken }>;
   private readonly audiences: ReadonlySet<string>;
   private readonly algorithms: readonly JwsAlgorithm[];
@@ -105,7 +108,7 @@ export class AccessTokenVerifier {
 
   /** The token if it was verified before and has not expired: the synchronous fast path of {@link verify}. */
   cached(token: string, now: number): VerifiedToken | undefined {
-    const entry = this.cache.get(signatureSegment(token), now);
+    const entry = this.cache.get(cacheKey(token), now);
     // The whole text must match: equal signatures with another header or payload are another token.
     return entry !== undefined && entry.token === token ? entry.verified : undefined;
   }
@@ -123,7 +126,7 @@ export class AccessTokenVerifier {
     const cached = this.cached(token, now);
     if (cached) return cached;
     const verified = await this.verifyUncached(token, now);
-    this.cache.set(signatureSegment(token), { token, verified }, verified.exp + this.tolerance, now);
+    this.cache.set(cacheKey(token), { token, verified }, verified.exp + this.tolerance, now);
     return verified;
   }
 
@@ -172,11 +175,14 @@ export class AccessTokenVerifier {
     const scopes = Object.freeze(scope ? scope.split(' ').filter(Boolean) : []);
     const grantId = sid ?? null;
     const identity = Object.freeze({ sub, clientId, scopes, grantId, jkt, jti, issuedAt: iat, expiresAt: exp, claims: Object.freeze(claims) });
-    return { claims, sub, clientId, grantId, jkt, scope: scope ?? '', scopes, jti, iat, exp, ath: accessTokenHash(token), identity };
+    return { claims, sub, clientId, grantId, jkt, scope: scope ?? '', scopes, jti, iat, exp, ath: accessTokenHash(token), identity, memo: emptyTokenMemo() };
   }
 }
 
-/** The text after the last dot: a compact JWS's signature (the whole string when there is no dot). */
-function signatureSegment(token: string): string {
-  return token.slice(token.lastIndexOf('.') + 1);
+/**
+ * The last 22 characters: of a compact JWS, the end of its signature (every accepted algorithm's is longer). Only
+ * tokens that verified enter the cache, so two under one key would take two issuer signatures alike in 132 bits.
+ */
+function cacheKey(token: string): string {
+  return token.length > 22 ? token.slice(-22) : token;
 }

@@ -21,6 +21,17 @@ export class ExpiringCache<K, V> {
     return entry.value;
   }
 
+  /** {@link get}, with the time the entry ends. */
+  entry(key: K, now: number): { readonly value: V; readonly until: number } | undefined {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.until <= now) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
   /** Keeps `value` under `key` until `until` (same unit as `now`). */
   set(key: K, value: V, until: number, now: number): void {
     if (until <= now) return;

@@ -1,6 +1,6 @@
 import { AccessTokenVerifier, TokenRejected, type VerifiedIdentity, type VerifiedToken } from './access-token.js';
 import { formatChallenge, type GuardErrorCode } from './challenge.js';
-import { ProofRejected, ProofVerifier, type NonceSource } from '../dpop/proof-verifier.js';
+import { ProofRejected, ProofVerifier, replayed, type NonceSource } from '../dpop/proof-verifier.js';
 import { JWS_ALGORITHMS, type JwsAlgorithm } from '../dpop/jws.js';
 import { KeysUnavailable, type KeySource } from './keys.js';
 import { ProofIdCache } from './proof-ids.js';
@@ -164,15 +164,25 @@ export class Guard {
       if (proof === undefined || proof === '') {
         return this.unauthorized('missing_proof', 'invalid_dpop_proof', 'A DPoP proof is required with this token.', 'DPoP');
       }
-      if (typeof proof !== 'string' || proof.includes(',')) {
-        return this.unauthorized('invalid_proof', 'invalid_dpop_proof', 'Send exactly one DPoP proof.', 'DPoP');
-      }
+      // Node joins repeated DPoP headers with ", "; a proof has no comma. Looked for only in a proof that failed,
+      // which such a value always does (a comma is no base64url character), so a good proof is not scanned twice.
+      if (typeof proof !== 'string') return this.onlyOneProof();
       try {
-        const htu = withoutQuery(request.url);
-        const expected = { htm: request.method.toUpperCase(), htu, ath: token.ath, jkt: token.jkt, now, nonces: this.options.nonces };
-        this.proofs.verify(proof, expected);
+        const expected = {
+          htm: request.method.toUpperCase(),
+          htu: withoutQuery(request.url),
+          ath: token.ath,
+          jkt: token.jkt,
+          now,
+          nonces: this.options.nonces,
+          headerMemo: token.memo.proof,
+        };
+        const checked = this.proofs.check(proof, expected);
+        // Claimed last, as ProofVerifier.verify does, by its parts: the same id without building the string.
+        if (!this.replay.claimProof(checked.jkt, checked.jti, checked.replayUntil, now)) throw replayed();
       } catch (error) {
         if (!(error instanceof ProofRejected)) throw error;
+        if (error.code === 'proof_malformed' && proof.includes(',')) return this.onlyOneProof();
         if (error.code === 'nonce_required') {
           const header = this.challenge('DPoP', 'use_dpop_nonce', error.description);
           return this.refusal(401, 'nonce_required', 'use_dpop_nonce', error.description, header, { 'dpop-nonce': error.nonce ?? '' });
@@ -198,9 +208,15 @@ export class Guard {
         return this.refusal(503, 'revocation_unknown', 'temporarily_unavailable', description, undefined, retry);
       }
       // Asked on every request, cached token or not: a statement pushed a moment ago applies to the next request.
-      const revoked = revocations.isRevoked(token);
-      if (revoked === true) return this.unauthorized('revoked', 'invalid_token', 'The access token has been revoked.', scheme);
-      if (revoked !== false) {
+      // A source with a version answers "not revoked" again for free while no statement has arrived since.
+      const version = revocations.version?.();
+      if (version === undefined || token.memo.notRevokedAt !== version) {
+        const revoked = revocations.isRevoked(token);
+        if (revoked === true) return this.unauthorized('revoked', 'invalid_token', 'The access token has been revoked.', scheme);
+        if (revoked === false) {
+          if (version !== undefined) token.memo.notRevokedAt = version;
+          return this.afterRevocation(token, scheme, request, options, now);
+        }
         return revoked.then((yes) =>
           yes ? this.unauthorized('revoked', 'invalid_token', 'The access token has been revoked.', scheme) : this.afterRevocation(token, scheme, request, options, now),
         );
@@ -249,7 +265,7 @@ export class Guard {
     };
     let decision: AuthorizationDecision | Promise<AuthorizationDecision>;
     try {
-      decision = (this.decisions as DecisionCache).decide(token.identity, context);
+      decision = (this.decisions as DecisionCache).decide(token.identity, context, token.memo);
     } catch (error) {
       return this.policyFailed(error, token, context, scheme);
     }
@@ -326,6 +342,10 @@ export class Guard {
     return this.unauthorized(code, 'invalid_token', error.description, scheme === 'Bearer' && this.allowBearer ? 'Bearer' : 'DPoP');
   }
 
+  private onlyOneProof(): GuardRefusal {
+    return this.unauthorized('invalid_proof', 'invalid_dpop_proof', 'Send exactly one DPoP proof.', 'DPoP');
+  }
+
   private unauthorized(code: RefusalCode, error: GuardErrorCode, description: string, scheme: 'DPoP' | 'Bearer'): GuardRefusal {
     return this.refusal(401, code, error, description, this.challenge(scheme, error, description));
   }
@@ -361,10 +381,16 @@ function oauthText(message: string): string {
     .replace(/[^\x20-\x7E]/g, '?');
 }
 
-function missingScopes(have: readonly string[], ...needed: (readonly string[] | undefined)[]): string[] {
-  const missing: string[] = [];
-  for (const list of needed) for (const scope of list ?? []) if (!have.includes(scope) && !missing.includes(scope)) missing.push(scope);
-  return missing;
+const NONE_MISSING: readonly string[] = Object.freeze([]);
+
+/** The scopes of `required` and `extra` that `have` lacks, each once; allocates nothing when none is missing. */
+function missingScopes(have: readonly string[], required: readonly string[], extra: readonly string[] | undefined): readonly string[] {
+  let missing: string[] | undefined;
+  for (const list of [required, extra]) {
+    if (list === undefined) continue;
+    for (const scope of list) if (!have.includes(scope) && !missing?.includes(scope)) (missing ??= []).push(scope);
+  }
+  return missing ?? NONE_MISSING;
 }
 
 function withoutQuery(url: string): string {

@@ -62,6 +62,25 @@ export interface PolicyOptions {
 }
 
 /**
+ * The decision last used for one token, with every fact it was found under: reused for the token's next request
+ * only when each is the same and it still holds (see `TokenMemo`).
+ */
+export interface DecisionMemo {
+  readonly epoch: number;
+  readonly generation: number;
+  readonly method: string;
+  readonly route: string;
+  readonly contextKey: string;
+  readonly until: number;
+  readonly decision: AuthorizationDecision;
+}
+
+/** Where a caller keeps a {@link DecisionMemo} (the guard: with the token). */
+export interface DecisionSlot {
+  decision: DecisionMemo | undefined;
+}
+
+/**
  * Decisions kept only as long as they are safe to reuse: until the earlier of the decision's own
  * `cacheableUntil` and the token's expiry, for exactly the same token, method, route, context key and policy
  * generation. Keyed by the token (`jti`), not the grant: a grant's next token may carry other claims (a device
@@ -70,42 +89,70 @@ export interface PolicyOptions {
 export class DecisionCache {
   private readonly cache: ExpiringCache<string, AuthorizationDecision>;
   private readonly contextKey: (context: RequestContext) => string;
+  /** Bumped by {@link clear}, so no memo made before outlives it. */
+  private epoch = 0;
 
   constructor(private readonly options: PolicyOptions) {
     this.cache = new ExpiringCache(options.cacheSize ?? 10_000);
     this.contextKey = options.contextKey ?? ((c) => `${c.ip ?? ''}\n${c.userAgent ?? ''}`);
   }
 
-  /** The decision for this request: from the cache while it holds, otherwise from the policy. */
-  decide(identity: VerifiedIdentity, context: RequestContext): AuthorizationDecision | Promise<AuthorizationDecision> {
-    const key = this.keyOf(identity, context);
-    return this.cache.get(key, context.now) ?? this.ask(key, identity, context);
-  }
-
-  private keyOf(identity: VerifiedIdentity, context: RequestContext): string {
-    // The jti fixes every claim (user, groups, client, scopes, device, iat); the issuer is the only one to mint it.
+  /**
+   * The decision for this request: from the cache while it holds, otherwise from the policy. `slot`: where the
+   * caller keeps the last decision for this identity's token (one token, one slot), checked before the cache: the
+   * same answer the cache would give, found by comparing the facts instead of building and hashing a key.
+   */
+  decide(identity: VerifiedIdentity, context: RequestContext, slot?: DecisionSlot): AuthorizationDecision | Promise<AuthorizationDecision> {
     const generation = this.options.generation?.() ?? 0;
     const route = this.options.routeMatters === false ? '' : context.route;
-    return `${generation}\n${identity.jti}\n${context.method}\n${route}\n${this.contextKey(context)}`;
-  }
-
-  private ask(key: string, identity: VerifiedIdentity, context: RequestContext): AuthorizationDecision | Promise<AuthorizationDecision> {
+    const contextKey = this.contextKey(context);
+    const last = slot?.decision;
+    if (
+      last !== undefined &&
+      context.now < last.until &&
+      last.epoch === this.epoch &&
+      last.generation === generation &&
+      last.method === context.method &&
+      last.route === route &&
+      last.contextKey === contextKey
+    ) {
+      return last.decision;
+    }
+    // The jti fixes every claim (user, groups, client, scopes, device, iat); the issuer is the only one to mint it.
+    const key = `${generation}\n${identity.jti}\n${context.method}\n${route}\n${contextKey}`;
+    const memo = (decision: AuthorizationDecision, until: number): void => {
+      if (slot) slot.decision = { epoch: this.epoch, generation, method: context.method, route, contextKey, until, decision };
+    };
+    const kept = this.cache.entry(key, context.now);
+    if (kept) {
+      memo(kept.value, kept.until);
+      return kept.value;
+    }
     const decision = this.options.authorize(identity, context);
     // A synchronous policy (Cedar is) stays synchronous: no detour through the event loop per request.
-    if (decision instanceof Promise) return decision.then((d) => this.keep(key, d, identity, context));
-    return this.keep(key, decision, identity, context);
+    if (decision instanceof Promise) return decision.then((d) => this.keep(key, d, identity, context, memo));
+    return this.keep(key, decision, identity, context, memo);
   }
 
-  private keep(key: string, decision: AuthorizationDecision, identity: VerifiedIdentity, context: RequestContext): AuthorizationDecision {
+  private keep(
+    key: string,
+    decision: AuthorizationDecision,
+    identity: VerifiedIdentity,
+    context: RequestContext,
+    memo: (decision: AuthorizationDecision, until: number) => void,
+  ): AuthorizationDecision {
     if (decision.cacheableUntil !== undefined) {
-      this.cache.set(key, decision, Math.min(decision.cacheableUntil, identity.expiresAt), context.now);
+      const until = Math.min(decision.cacheableUntil, identity.expiresAt);
+      this.cache.set(key, decision, until, context.now);
+      if (until > context.now) memo(decision, until);
     }
     return decision;
   }
 
-  /** Forgets every decision (e.g. when the claims a policy reads have changed). */
+  /** Forgets every decision (e.g. when the claims a policy reads have changed), remembered ones included. */
   clear(): void {
     this.cache.clear();
+    this.epoch++;
   }
 
   get size(): number {

@@ -30,3 +30,31 @@ test('two guards hash with different keys: the same id maps to unrelated numbers
   assert.notEqual(hashOf(one, 'jkt:jti'), hashOf(two, 'jkt:jti'));
   assert.ok(Number.isSafeInteger(hashOf(one, 'jkt:jti')));
 });
+
+test('claimProof(jkt, jti) is claim("jkt:jti"): the same id, whichever way it is claimed', () => {
+  const ids = new ProofIdCache(() => 1000);
+  assert.equal(ids.claimProof('jkt-a', 'jti-0001', 1070), true);
+  assert.equal(ids.claim('jkt-a:jti-0001', 1070), false, 'claimed before as a pair');
+  assert.equal(ids.claim('jkt-a:jti-0002', 1070), true);
+  assert.equal(ids.claimProof('jkt-a', 'jti-0002', 1070), false, 'claimed before as one string');
+  assert.equal(ids.claimProof('jkt-b', 'jti-0001', 1070), true, 'another key');
+});
+
+test('the table grows, rebuilds and reuses ended slots without forgetting a live id', () => {
+  let now = 1000;
+  const ids = new ProofIdCache(() => now);
+  const live: string[] = [];
+  // 50 seconds of 2,000 proofs each, every id held 20 s: ended ids are taken over and the table rebuilt many times.
+  for (let second = 0; second < 50; second++, now++) {
+    for (let i = 0; i < 2000; i++) {
+      const key = `jkt:${second}-${i}-${randomUUID()}`;
+      assert.equal(ids.claim(key, now + 20), true);
+      if (i % 50 === 0) live.push(key);
+    }
+    // Every id of the last 20 seconds is still refused as a replay, whatever was rebuilt meanwhile.
+    for (const key of live.slice(-40 * 19)) assert.equal(ids.claim(key, now + 20), false, `${key} forgotten at ${now}`);
+  }
+  assert.ok(ids.size <= 2000 * 21, `only the live window is held (${ids.size})`);
+  const table = (ids as unknown as { table: Float64Array }).table;
+  assert.ok(table.length / 2 <= 2000 * 20 * 8, `the table is sized by the live window (${table.length / 2} slots)`);
+});

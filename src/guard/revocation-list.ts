@@ -49,6 +49,7 @@ export class RevocationList {
    */
   private readonly endings = new EndingQueue();
   private nextSweep = -Infinity;
+  private applied = 0;
 
   /**
    * @param graceSeconds kept this long past `relevantUntil` (default 60), so a guard that tolerates some clock
@@ -56,8 +57,17 @@ export class RevocationList {
    */
   constructor(private readonly graceSeconds = 60) {}
 
+  /**
+   * Changes with every statement applied, and only then: the one way {@link covers} can turn true for a token it
+   * was false for (with time a statement only ends).
+   */
+  get version(): number {
+    return this.applied;
+  }
+
   /** Records a statement (idempotent: applying one twice changes nothing). */
   apply(statement: PushedRevocation): void {
+    this.applied++;
     const cutoff = { issuedBeforeMs: statement.issuedBeforeMs, relevantUntil: statement.relevantUntil + this.graceSeconds };
     if (statement.kind === 'all') {
       const before = this.all;

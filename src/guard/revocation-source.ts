@@ -19,4 +19,10 @@ export type RevocationHealth =
 export interface RevocationSource {
   health(): RevocationHealth;
   isRevoked(token: VerifiedToken): boolean | Promise<boolean>;
+  /**
+   * Optional: a number that changes whenever a token {@link isRevoked} said false for could now be revoked (a
+   * statement arrived). While it stays the same, the guard reuses a token's last "not revoked" instead of asking
+   * again. A source that cannot promise this leaves it out and is asked on every request.
+   */
+  version?(): number;
 }

@@ -61,6 +61,8 @@ interface Connection {
 }
 
 const WATCHDOG_MS = 250;
+/** Asked on every request: one answer for all of them. */
+const FRESH: RevocationHealth = Object.freeze({ fresh: true });
 const SKEW_WARNING_SECONDS = 30;
 
 /**
@@ -152,7 +154,7 @@ export class RevocationStream implements RevocationSource {
 
   health(): RevocationHealth {
     const silentMs = this.monotonicMs() - this.syncedAtMs;
-    if (silentMs < this.staleAfterMs) return { fresh: true };
+    if (silentMs < this.staleAfterMs) return FRESH;
     const reason =
       this.syncedAtMs === -Infinity
         ? `the revocation stream has not caught up yet (${this.lastProblem})`
@@ -162,6 +164,11 @@ export class RevocationStream implements RevocationSource {
 
   isRevoked(token: RevocableToken): boolean {
     return this.list.covers(token, this.now());
+  }
+
+  /** Changes with every statement applied (see {@link RevocationSource.version}). */
+  version(): number {
+    return this.list.version;
   }
 
   /** Listens to what happens on the stream; returns the unsubscribe function. */

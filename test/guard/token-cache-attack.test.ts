@@ -1,4 +1,4 @@
-// The guard keeps verified access tokens (src/guard/access-token.ts), looked up by their signature segment and
+// The guard keeps verified access tokens (src/guard/access-token.ts), looked up by the end of their signature and
 // matched on the whole text. Played over real HTTP (node:http adapter): a forged token that reuses a cached token's
 // signature, whatever it claims, is verified in full and refused; it does not displace the real entry; and a cached
 // token is still checked for revocation on every request.

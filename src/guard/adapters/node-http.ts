@@ -19,21 +19,25 @@ export interface NodeGuardOptions extends CheckOptions {
 
 /** The origin of a request as this server received it. */
 export function requestOrigin(request: IncomingMessage, publicUrl: string | undefined): string {
-  if (publicUrl) return publicUrl.replace(/\/+$/, '');
+  if (publicUrl) return withoutTrailingSlash(publicUrl);
   const tls = (request.socket as Partial<TLSSocket>).encrypted === true;
   return `${tls ? 'https' : 'http'}://${request.headers.host ?? 'localhost'}`;
 }
 
-/** What the guard needs of a Node request. */
-export function guardRequestOf(request: IncomingMessage, options: NodeGuardOptions = {}): GuardRequest {
-  const ua = request.headers['user-agent'];
+function withoutTrailingSlash(url: string): string {
+  return url.replace(/\/+$/, '');
+}
+
+/** What the guard needs of a Node request. `origin`: {@link requestOrigin}'s answer, when the caller has it. */
+export function guardRequestOf(request: IncomingMessage, options: NodeGuardOptions = {}, origin?: string): GuardRequest {
+  const headers = request.headers;
   return {
     method: request.method ?? 'GET',
-    url: requestOrigin(request, options.publicUrl) + (request.url ?? '/'),
-    authorization: request.headers.authorization,
-    dpop: request.headers['dpop'],
+    url: (origin ?? requestOrigin(request, options.publicUrl)) + (request.url ?? '/'),
+    authorization: headers.authorization,
+    dpop: headers['dpop'],
     ip: request.socket.remoteAddress,
-    userAgent: ua,
+    userAgent: headers['user-agent'],
     route: options.route?.(request),
   };
 }
@@ -76,11 +80,13 @@ export function withGuard(
     const handled = handler(request, response, result.identity);
     if (handled instanceof Promise) handled.catch(() => fail(response));
   };
+  // A configured public origin is the same for every request: trimmed once, here.
+  const origin = options.publicUrl ? withoutTrailingSlash(options.publicUrl) : undefined;
   return (request, response) => {
     // Synchronous whenever the guard can answer at once (a token seen before): the response is then written in the
     // request's own callback, as a plain node:http handler would.
     try {
-      const result = guard.checkNow(guardRequestOf(request, options), options);
+      const result = guard.checkNow(guardRequestOf(request, options, origin), options);
       if (result instanceof Promise) {
         result.then(
           (r) => {
