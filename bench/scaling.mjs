@@ -57,7 +57,8 @@ async function polls(pinned) {
     const warm = [];
     db.transaction(() => {
       for (let i = 0; i < 2_000; i++) {
-        const code = randomBytes(32).toString('base64url');
+        // A device code names its row (device-flow/device-code.ts): `<row id>.<secret>`, the row holding its hash.
+        const code = `warm-${i}.${randomBytes(32).toString('base64url')}`;
         insert.run(`warm-${i}`, createHash('sha256').update(code).digest('base64url'), `WARM${i}`, CLIENT_ID, now, now + 1800);
         warm.push({ deviceCode: code, key: keys[i % keys.length] });
       }
@@ -68,8 +69,9 @@ async function polls(pinned) {
       const adding = size - devices.length;
       db.transaction(() => {
         for (let i = 0; i < adding; i++) {
-          const code = randomBytes(32).toString('base64url');
-          insert.run(randomUUID(), createHash('sha256').update(code).digest('base64url'), randomBytes(8).toString('hex').toUpperCase(), CLIENT_ID, now, now + 1800);
+          const id = randomUUID();
+          const code = `${id}.${randomBytes(32).toString('base64url')}`;
+          insert.run(id, createHash('sha256').update(code).digest('base64url'), randomBytes(8).toString('hex').toUpperCase(), CLIENT_ID, now, now + 1800);
           devices.push({ deviceCode: code, key: keys[devices.length % keys.length] });
         }
       })();

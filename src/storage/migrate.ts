@@ -17,7 +17,7 @@ import * as auditAppendIndexes from './migrations/0009-audit-append-indexes.js';
 
 // Migrations are imported statically (not read from a folder) so the compiled package carries them. They use
 // Kysely's schema builder, which writes each engine's SQL; what differs between engines is asked of dialect.ts.
-const migrations: Record<string, Migration> = {
+export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-initial': initial,
   '0002-keys': keys,
   '0002-shared-state': sharedState,
@@ -41,7 +41,7 @@ const migrations: Record<string, Migration> = {
  * not matter (hence allowUnorderedMigrations).
  */
 export async function migrateToLatest(db: Kysely<unknown>): Promise<void> {
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations }, allowUnorderedMigrations: true });
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => ({ ...MIGRATIONS }) }, allowUnorderedMigrations: true });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {

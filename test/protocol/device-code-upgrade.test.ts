@@ -10,37 +10,13 @@ import { after, before, describe, it } from 'node:test';
 import SqliteDatabase from 'better-sqlite3';
 // kysely 0.28 (Node 20) exports the migrator from its root.
 import { Kysely, Migrator, SqliteDialect, sql, type Migration } from 'kysely';
-import * as initial from '../../src/storage/migrations/0001-initial.js';
-import * as keys from '../../src/storage/migrations/0002-keys.js';
-import * as sharedState from '../../src/storage/migrations/0002-shared-state.js';
-import * as verif from '../../src/storage/migrations/0002-verif.js';
-import * as workload from '../../src/storage/migrations/0002-workload.js';
-import * as scim from '../../src/storage/migrations/0003-scim.js';
-import * as device from '../../src/storage/migrations/0003-device.js';
-import * as sso from '../../src/storage/migrations/0004-sso.js';
-import * as failureCounts from '../../src/storage/migrations/0005-failure-counts.js';
-import * as accessTokenIndex from '../../src/storage/migrations/0006-access-token-index.js';
-import * as auditIndexes from '../../src/storage/migrations/0006-audit-indexes.js';
-import * as auditGrantTypeIndex from '../../src/storage/migrations/0007-audit-grant-type-index.js';
 import { hashSecret } from '../../src/shared/crypto.js';
+import { MIGRATIONS } from '../../src/storage/migrate.js';
 import { assertOAuthError, decide, redeem } from '../support/device-flow.js';
 import { startServer, type TestServer } from '../support/in-process.js';
 
-/** The schema as the previous version left it. */
-const BEFORE_0008: Record<string, Migration> = {
-  '0001-initial': initial,
-  '0002-keys': keys,
-  '0002-shared-state': sharedState,
-  '0002-verif': verif,
-  '0002-workload': workload,
-  '0003-scim': scim,
-  '0003-device': device,
-  '0004-sso': sso,
-  '0005-failure-counts': failureCounts,
-  '0006-access-token-index': accessTokenIndex,
-  '0006-audit-indexes': auditIndexes,
-  '0007-audit-grant-type-index': auditGrantTypeIndex,
-};
+/** The schema as the previous version left it: every migration before 0008. */
+const BEFORE_0008: Record<string, Migration> = Object.fromEntries(Object.entries(MIGRATIONS).filter(([name]) => name < '0008'));
 
 /** An old-format code as the previous version handed it out: 32 random bytes, base64url, stored as its SHA-256. */
 const oldCode = () => randomBytes(32).toString('base64url');
