@@ -164,32 +164,8 @@ export class Guard {
       if (proof === undefined || proof === '') {
         return this.unauthorized('missing_proof', 'invalid_dpop_proof', 'A DPoP proof is required with this token.', 'DPoP');
       }
-      // Node joins repeated DPoP headers with ", "; a proof has no comma. Looked for only in a proof that failed,
-      // which such a value always does (a comma is no base64url character), so a good proof is not scanned twice.
-      if (typeof proof !== 'string') return this.onlyOneProof();
-      try {
-        const expected = {
-          htm: request.method.toUpperCase(),
-          htu: withoutQuery(request.url),
-          ath: token.ath,
-          jkt: token.jkt,
-          now,
-          nonces: this.options.nonces,
-          headerMemo: token.memo.proof,
-        };
-        const checked = this.proofs.check(proof, expected);
-        // Claimed last, as ProofVerifier.verify does, by its parts: the same id without building the string.
-        if (!this.replay.claimProof(checked.jkt, checked.jti, checked.replayUntil, now)) throw replayed();
-      } catch (error) {
-        if (!(error instanceof ProofRejected)) throw error;
-        if (error.code === 'proof_malformed' && proof.includes(',')) return this.onlyOneProof();
-        if (error.code === 'nonce_required') {
-          const header = this.challenge('DPoP', 'use_dpop_nonce', error.description);
-          return this.refusal(401, 'nonce_required', 'use_dpop_nonce', error.description, header, { 'dpop-nonce': error.nonce ?? '' });
-        }
-        const code = error.code === 'proof_replayed' ? 'proof_replayed' : 'invalid_proof';
-        return this.unauthorized(code, 'invalid_dpop_proof', error.description, 'DPoP');
-      }
+      const refused = this.proofRefusal(proof, token, token.jkt, request, now);
+      if (refused) return refused;
     } else if (scheme === 'DPoP') {
       const description = 'This token is not bound to a key; DPoP cannot be used with it.';
       return this.unauthorized('dpop_for_unbound_token', 'invalid_token', description, this.allowBearer ? 'Bearer' : 'DPoP');
@@ -223,6 +199,37 @@ export class Guard {
       }
     }
     return this.afterRevocation(token, scheme, request, options, now);
+  }
+
+  /** The DPoP proof of a bound token's request: undefined when it holds (and its jti is claimed), else the refusal. */
+  private proofRefusal(proof: string | string[], token: VerifiedToken, jkt: string, request: GuardRequest, now: number): GuardRefusal | undefined {
+    // Node joins repeated DPoP headers with ", "; a proof has no comma. Looked for only in a proof that failed,
+    // which such a value always does (a comma is no base64url character), so a good proof is not scanned twice.
+    if (typeof proof !== 'string') return this.onlyOneProof();
+    try {
+      const expected = {
+        htm: request.method.toUpperCase(),
+        htu: withoutQuery(request.url),
+        ath: token.ath,
+        jkt,
+        now,
+        nonces: this.options.nonces,
+        headerMemo: token.memo.proof,
+      };
+      const checked = this.proofs.check(proof, expected);
+      // Claimed last, as ProofVerifier.verify does, by its parts: the same id without building the string.
+      if (!this.replay.claimProof(checked.jkt, checked.jti, checked.replayUntil, now)) throw replayed();
+    } catch (error) {
+      if (!(error instanceof ProofRejected)) throw error;
+      if (error.code === 'proof_malformed' && proof.includes(',')) return this.onlyOneProof();
+      if (error.code === 'nonce_required') {
+        const header = this.challenge('DPoP', 'use_dpop_nonce', error.description);
+        return this.refusal(401, 'nonce_required', 'use_dpop_nonce', error.description, header, { 'dpop-nonce': error.nonce ?? '' });
+      }
+      const code = error.code === 'proof_replayed' ? 'proof_replayed' : 'invalid_proof';
+      return this.unauthorized(code, 'invalid_dpop_proof', error.description, 'DPoP');
+    }
+    return undefined;
   }
 
   /** Scopes, then request-time policy. */
