@@ -53,6 +53,18 @@ export class SqliteDeviceAuthorizationStore extends SqlDeviceAuthorizationStore 
       `insert into device_authorizations (${columns.join(', ')}) values (${columns.map(() => '?').join(', ')}) on conflict do nothing`,
     );
     this.selectById = raw.prepare('select * from device_authorizations where id = ?');
+    this.createBatch = raw.transaction((batch: readonly PendingRequest[], outcomes: boolean[]) => {
+      const chain = this.audit.open();
+      for (const item of batch) {
+        const created = this.insertRequest.run(...Object.values(deviceAuthorizationRow(item.a))).changes === 1;
+        if (created) {
+          chain.append(item.events);
+          this.counted(item.a);
+        }
+        outcomes.push(created);
+      }
+      chain.close();
+    });
     this.claimApproved = raw.prepare("update device_authorizations set status = 'redeemed' where id = ? and status = 'approved'");
     // A grant already bound to the key (a code bound at the device endpoint) is left as it is: no row written.
     this.bindGrant = raw.prepare('update grants set dpop_jkt = @jkt where id = @id and dpop_jkt is not @jkt');
@@ -110,33 +122,26 @@ export class SqliteDeviceAuthorizationStore extends SqlDeviceAuthorizationStore 
     return count;
   }
 
-  private pending: { a: DeviceAuthorization; events: AuditEventInput[]; resolve: (ok: boolean) => void; reject: (e: unknown) => void }[] = [];
+  private pending: PendingRequest[] = [];
 
   private async flush(): Promise<void> {
     const batch = this.pending;
     this.pending = [];
     const outcomes: boolean[] = [];
     try {
-      await outsideTransaction(this.sqlite, () =>
-        this.sqlite.raw.transaction(() => {
-          const chain = this.audit.open();
-          for (const item of batch) {
-            const created = this.insertRequest.run(...Object.values(deviceAuthorizationRow(item.a))).changes === 1;
-            if (created) {
-              chain.append(item.events);
-              this.counted(item.a);
-            }
-            outcomes.push(created);
-          }
-          chain.close();
-        })(),
-      );
+      await outsideTransaction(this.sqlite, () => this.createBatch(batch, outcomes));
     } catch (error) {
       for (const item of batch) item.reject(error);
       return;
     }
     batch.forEach((item, i) => item.resolve(outcomes[i] ?? false));
   }
+
+  /**
+   * A batch of new requests in one transaction, each outcome pushed to `outcomes`. Made once, in the constructor:
+   * better-sqlite3's `transaction()` builds four wrapper functions each time it is called.
+   */
+  private readonly createBatch: (batch: readonly PendingRequest[], outcomes: boolean[]) => void;
 
   /**
    * Adds a code to the live counts before its batch commits (a batch that then fails leaves them too high, which
@@ -184,6 +189,13 @@ export class SqliteDeviceAuthorizationStore extends SqlDeviceAuthorizationStore 
       return true;
     });
   }
+}
+
+interface PendingRequest {
+  a: DeviceAuthorization;
+  events: AuditEventInput[];
+  resolve: (ok: boolean) => void;
+  reject: (e: unknown) => void;
 }
 
 /** How long a live-code count is reused (plus the codes created meanwhile). */

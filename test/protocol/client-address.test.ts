@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict';
 import { networkInterfaces } from 'node:os';
 import { describe, test } from 'node:test';
+import { compile } from '@fastify/proxy-addr';
+import { proxyTrust, TRUST_MEMO_SIZE } from '../../src/http/request-context.js';
 import { FormBrowser } from '../support/browser-form.js';
 import { postForm } from '../support/http.js';
 import { startServer, TEST_PASSWORD, type TestServer } from '../support/in-process.js';
@@ -105,6 +107,43 @@ describe('client addresses behind --trust-proxy', () => {
     await assert.rejects(startServer(await listenWith(['not-a-range'])), /trusted_proxies/);
   });
 });
+
+// The trust check remembers its answer per address (request-context.ts). A wrong memo would let one address's
+// answer stand for another's: a spoofer's hop believed because a proxy's was. Asked in rounds, so every answer
+// after the first comes from the memo, and past the memo's bound, so it also starts over in between.
+describe('the remembered proxy check', () => {
+  const configured = ['192.0.2.0/24', '2001:db8:1::/48'];
+  const addresses = [
+    '127.0.0.1', '127.0.0.5', '::1', '::ffff:127.0.0.1', '192.0.2.7', '192.0.3.7', '203.0.113.9', '2001:db8:1::9',
+    '2001:db8:2::9', '::ffff:192.0.2.7', '127.0.0.1 ', '127.0.0.1.1', '1270.0.0.1', 'localhost', '', '0',
+  ];
+
+  test('answers for every address what proxy-addr answers, from the memo too', () => {
+    const reference = compile([...LOOPBACK, ...configured]);
+    const trust = proxyTrust(true, configured);
+    assert.ok(trust);
+    for (let round = 0; round < 3; round++) {
+      for (const address of addresses) assert.equal(trust(address, 1), reference(address, 1), `${address} (round ${round})`);
+    }
+    // Some of each, or the comparison above proves little.
+    assert.ok(addresses.some((a) => reference(a, 0)) && addresses.some((a) => !reference(a, 0)));
+    assert.equal(trust(undefined, 0), false, 'a peer with no address is nobody to trust');
+  });
+
+  test('many addresses make it start over, never give one address another one\'s answer', () => {
+    const trust = proxyTrust(true, []);
+    assert.ok(trust);
+    assert.equal(trust('127.0.0.1', 0), true);
+    // A flood of distinct peers, three times what the memo holds.
+    for (let i = 0; i < 3 * TRUST_MEMO_SIZE; i++) assert.equal(trust(`198.51.${(i >> 8) & 255}.${i & 255}`, 0), false);
+    assert.equal(trust('127.0.0.1', 0), true);
+    assert.equal(trust('127.0.0.2', 0), true);
+    assert.equal(trust('128.0.0.1', 0), false);
+    assert.equal(proxyTrust(false, []), false, 'no proxies: the framework takes the peer');
+  });
+});
+
+const LOOPBACK = ['127.0.0.0/8', '::1/128'];
 
 async function listenWith(trusted: string[]): Promise<Record<string, unknown>> {
   const port = await freePort();
