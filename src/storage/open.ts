@@ -20,6 +20,7 @@ import { SqlTokenStore } from './tokens.js';
 import { SqlUpstreamUserStore } from './upstream-users.js';
 import { SqlDirectoryStore } from './users.js';
 import { openSqliteHandle } from './sqlite.js';
+import { SqliteCheckpointer } from './sqlite-checkpointer.js';
 
 /** The storage section of the configuration, as far as opening the engine needs it. */
 export interface StorageOptions {
@@ -113,6 +114,8 @@ export async function openStorage(
     const sqlite = await openSqliteHandle({ dataDir, synchronous: options.synchronous });
     // The synchronous fast paths (group commit, prepared statements) are SQLite's own.
     const fast = sqliteFastPaths(sqlite);
+    // Checkpoints off the event loop: no request waits out their syncs.
+    const checkpointer = await SqliteCheckpointer.start(sqlite.raw, options.synchronous);
     return {
       engine: 'sqlite',
       db: sqlite.db,
@@ -131,7 +134,10 @@ export async function openStorage(
           sqlite.raw.exec('VACUUM');
           sqlite.raw.pragma('wal_checkpoint(TRUNCATE)');
         }),
-      close: () => sqlite.db.destroy(),
+      close: async () => {
+        await checkpointer.stop();
+        await sqlite.db.destroy();
+      },
     };
   }
   const url = databaseUrl(options, hooks.env);

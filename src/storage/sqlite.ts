@@ -3,6 +3,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { secureDataDir } from './data-dir.js';
 import { migrateToLatest } from './migrate.js';
+import { FOREGROUND_AUTOCHECKPOINT } from './sqlite-checkpointer.js';
 import type { Database } from './schema.js';
 
 export interface SqliteOptions {
@@ -37,7 +38,8 @@ export async function openSqliteHandle(options: SqliteOptions): Promise<SqliteHa
   sqlite.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
   sqlite.pragma('busy_timeout = 5000');
   // Checkpoints (WAL → database file) are where NORMAL mode fsyncs; fewer, larger ones cost far less per write.
-  sqlite.pragma('wal_autocheckpoint = 10000');
+  // The server hands them to a thread of their own (sqlite-checkpointer.ts); this is for everything else.
+  sqlite.pragma(`wal_autocheckpoint = ${FOREGROUND_AUTOCHECKPOINT}`);
   sqlite.pragma('cache_size = -65536');
   sqlite.pragma('foreign_keys = ON');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
