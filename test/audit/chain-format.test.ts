@@ -10,6 +10,7 @@ import { verifyChain } from '../../src/audit/verify.js';
 import { auditCommand, AUDIT_TAMPERED } from '../../src/cli/commands/audit.js';
 import { auditEventFromRow, chainedRow } from '../../src/storage/audit-log.js';
 import { openSqliteHandle } from '../../src/storage/sqlite.js';
+import { issuanceEvent } from '../../src/tokens/issue-tokens.js';
 import { startServer } from '../support/in-process.js';
 import { login } from '../support/tokens.js';
 
@@ -192,4 +193,42 @@ test('a data dir whose chain began before the shortcut keeps verifying after new
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
+});
+
+test("an issuance's event data is already in canonical key order, and hashes as the spread-built data did", () => {
+  const subject = { grantId: 'g-1', userId: 'alice', clientId: 'tether-cli', scopes: ['read', 'write'], resource: 'https://api.example/', dpopJkt: 'jkt-1', authTime: 1 };
+  const issuance = {
+    response: { access_token: 'not-a-token', token_type: 'DPoP' as const, expires_in: 300, scope: 'read write' },
+    issued: {
+      access: { jti: 'j-1', grantId: 'g-1', issuedAt: 100, expiresAt: 400 },
+      refresh: { hash: 'h-2', grantId: 'g-1', parentHash: 'h-1', issuedAt: 100, expiresAt: 9000 },
+    },
+  };
+  const context = { ip: '203.0.113.7', userAgent: 'tether/1.0' };
+  const cases = [
+    issuanceEvent('token.issued', subject, issuance, context, 100, { device_authorization_id: 'd-1', device_class: 'managed', policy: ['p1'] }),
+    issuanceEvent('token.refreshed', subject, issuance, context, 100, { previous_refresh_token_hash: 'h-1', device_class: 'unmanaged', policy: [] }),
+  ];
+  for (const event of cases) {
+    const data = event.data as Record<string, unknown>;
+    const present = Object.keys(data).filter((k) => data[k] !== undefined);
+    assert.deepEqual(present, [...present].sort(), 'keys in code-unit order, or the hash chain sorts them on every append');
+    // The text the event was hashed and stored as before (keys in writing order, the extra spread in), canonicalized.
+    const before = {
+      ip: context.ip,
+      user_agent: context.userAgent,
+      token_type: 'DPoP',
+      scopes: subject.scopes,
+      resource: subject.resource,
+      ttl: 300,
+      expires_at: 400,
+      refresh_token_hash: 'h-2',
+      refresh_expires_at: 9000,
+      ...Object.fromEntries(Object.entries(data).filter(([k, v]) => v !== undefined && ['device_authorization_id', 'previous_refresh_token_hash', 'device_class', 'policy'].includes(k))),
+    };
+    assert.equal(JSON.stringify(data), canonicalJson(before));
+    assert.equal(canonicalJson(data), canonicalJson(before));
+  }
+  assert.ok(!JSON.stringify(cases[0]?.data).includes('previous_refresh_token_hash'), 'an absent key is left out');
+  assert.ok(!JSON.stringify(cases[1]?.data).includes('device_authorization_id'));
 });
