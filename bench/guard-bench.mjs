@@ -733,22 +733,16 @@ async function main() {
       log('                                                                (wall)  (server)    CPU   load');
       // R_const, R_verify and the guard are measured in alternation, round after round, and the best window of each
       // counts: load from elsewhere on the machine comes and goes, and this way it cannot single out one of them.
-      const start = async (role) => {
-        const c = child(role, { pinned, env });
+      const start = async (role, extra = {}) => {
+        const c = child(role, { pinned, env: { ...env, ...extra } });
         children.push(c);
         const info = await c.first;
         return { c, info, target: { url: `http://127.0.0.1:${info.port}/api`, pid: c.proc.pid } };
       };
       const constServer = await start('const');
       const guardServer = await start('guard');
-      const startGuard = async (extra) => {
-        const c = child('guard', { pinned, env: { ...env, ...extra } });
-        children.push(c);
-        const info = await c.first;
-        return { c, info, target: { url: `http://127.0.0.1:${info.port}/api`, pid: c.proc.pid } };
-      };
-      const bareServer = await startGuard({ BENCH_GUARD_POLICY: 'off' });
-      const unaskedServer = await startGuard({ BENCH_GUARD_ASKED: 'no' });
+      const bareServer = await start('guard', { BENCH_GUARD_POLICY: 'off' });
+      const unaskedServer = await start('guard', { BENCH_GUARD_ASKED: 'no' });
       const realized = await start('constverify');
       const verifier = child('verify', { pinned });
       children.push(verifier);
