@@ -14,6 +14,7 @@ import * as auditIndexes from './migrations/0006-audit-indexes.js';
 import * as auditGrantTypeIndex from './migrations/0007-audit-grant-type-index.js';
 import * as deviceCodeNamesItsRow from './migrations/0008-device-code-names-its-row.js';
 import * as auditAppendIndexes from './migrations/0009-audit-append-indexes.js';
+import * as pendingCodeIndexes from './migrations/0010-pending-code-indexes.js';
 
 // Migrations are imported statically (not read from a folder) so the compiled package carries them. They use
 // Kysely's schema builder, which writes each engine's SQL; what differs between engines is asked of dialect.ts.
@@ -32,6 +33,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0007-audit-grant-type-index': auditGrantTypeIndex,
   '0008-device-code-names-its-row': deviceCodeNamesItsRow,
   '0009-audit-append-indexes': auditAppendIndexes,
+  '0010-pending-code-indexes': pendingCodeIndexes,
 };
 
 /**

@@ -14,6 +14,14 @@ import { outsideTransaction } from './sqlite-outside-transaction.js';
 import type { SqliteIssuedTokenWriter } from './sqlite-tokens.js';
 import type { SqliteHandle } from './sqlite.js';
 
+/** The live-code counts' statements, on migration 0010's partial indexes of pending codes. */
+export const LIVE_CODE_SQL = {
+  byIp: "select count(*) from device_authorizations where requester_ip = ? and status = 'pending' and expires_at > ?",
+  byClient: "select count(*) from device_authorizations where client_id = ? and status = 'pending' and expires_at > ?",
+  latestExpiryByIp:
+    "select requester_ip as ip, max(expires_at) as until from device_authorizations where status = 'pending' group by requester_ip",
+} as const;
+
 /**
  * SQLite's fast path for the hottest operations of the device flow: creating a request (with its audit event),
  * the poll's lookup (by the row id its device code names) and the redemption. Kysely's async transaction machinery costs several times the SQL itself;
@@ -68,17 +76,10 @@ export class SqliteDeviceAuthorizationStore extends SqlDeviceAuthorizationStore 
     this.claimApproved = raw.prepare("update device_authorizations set status = 'redeemed' where id = ? and status = 'approved'");
     // A grant already bound to the key (a code bound at the device endpoint) is left as it is: no row written.
     this.bindGrant = raw.prepare('update grants set dpop_jkt = @jkt where id = @id and dpop_jkt is not @jkt');
-    // On the (requester_ip | client_id, status, expires_at) indexes of migration 0002-verif.
-    this.countLiveByIp = raw
-      .prepare("select count(*) from device_authorizations where requester_ip = ? and status = 'pending' and expires_at > ?")
-      .pluck();
-    this.countLiveByClient = raw
-      .prepare("select count(*) from device_authorizations where client_id = ? and status = 'pending' and expires_at > ?")
-      .pluck();
-    // Once, at start: a scan of the requester index (covering), as long as the table is.
-    const rows = raw
-      .prepare("select requester_ip as ip, max(expires_at) as until from device_authorizations where status = 'pending' group by requester_ip")
-      .all() as { ip: string; until: number | bigint }[];
+    this.countLiveByIp = raw.prepare(LIVE_CODE_SQL.byIp).pluck();
+    this.countLiveByClient = raw.prepare(LIVE_CODE_SQL.byClient).pluck();
+    // Once, at start: a scan of the pending codes' address index (covering).
+    const rows = raw.prepare(LIVE_CODE_SQL.latestExpiryByIp).all() as { ip: string; until: number | bigint }[];
     this.liveUntil = new Map(rows.map((r) => [r.ip, Number(r.until)]));
   }
 
