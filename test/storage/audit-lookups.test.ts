@@ -4,22 +4,19 @@
 // dir migrates to the new indexes. On SQLite the planner is asked that each lookup runs on its index, and the
 // parent index is shown to hold the parent events only, however many events pile up on a grant.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import SqliteDriver from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql, type CompiledQuery } from 'kysely';
 import { PARENT_EVENT_TYPES, type AuditEventInput } from '../../src/audit/event.js';
 import { verifyChain } from '../../src/audit/verify.js';
 import { GRANT_BLOCK_EVENTS } from '../../src/storage/audit-grant-blocks.js';
 import { SqlAuditCheckpoints, SqlAuditLog } from '../../src/storage/audit-log.js';
-import { openStorage, type Storage, type StorageOptions } from '../../src/storage/open.js';
 import type { Database } from '../../src/storage/schema.js';
 import { parentLookupSql } from '../../src/storage/sqlite-audit-append.js';
 import { uuidv7 } from '../../src/shared/ids.js';
 import { fillAuditChain } from '../support/audit-fill.js';
-import { postgresSkipReason, startPostgres, type TestPostgres } from '../support/postgres.js';
+import { suiteStorage, testEngines } from '../support/storage-engines.js';
 import { FIXTURE_NOW } from '../support/storage-fixtures.js';
 
 const NOW = FIXTURE_NOW;
@@ -29,79 +26,30 @@ async function allEvents(db: Kysely<Database>) {
   return new SqlAuditCheckpoints(db).allEvents();
 }
 
-interface Engine {
-  options: StorageOptions;
-  dataDir: string;
-  env: Record<string, string>;
-  cleanup(): Promise<void>;
-}
-
-let server: TestPostgres | undefined;
-const engines: [string, () => Promise<Engine>, string | false][] = [
-  [
-    'sqlite',
-    async () => {
-      const dataDir = mkdtempSync(join(tmpdir(), 'tether-audit-lookups-'));
-      return {
-        options: { engine: 'sqlite', synchronous: 'normal', pool_size: 1 },
-        dataDir,
-        env: {},
-        cleanup: async () => rmSync(dataDir, { recursive: true, force: true }),
-      };
-    },
-    false,
-  ],
-  [
-    'postgres',
-    async () => {
-      server ??= await startPostgres();
-      return {
-        options: { engine: 'postgres', synchronous: 'normal', url_env: 'TETHER_LOOKUPS_URL', pool_size: 4 },
-        dataDir: '/nonexistent',
-        env: { TETHER_LOOKUPS_URL: await server.database() },
-        cleanup: async () => undefined,
-      };
-    },
-    postgresSkipReason(),
-  ],
-];
-
-after(async () => {
-  await server?.stop();
-});
+const engines = testEngines('audit-lookups');
 
 for (const [name, makeEngine, skip] of engines) {
   describe(`audit lookups across index blocks: ${name}`, { skip }, () => {
-    let engine: Engine;
-    let storage: Storage;
-    const open = () => openStorage(engine.options, engine.dataDir, { env: engine.env });
-    before(async () => {
-      engine = await makeEngine();
-      storage = await open();
-    });
-    after(async () => {
-      await storage?.close();
-      await engine?.cleanup();
-    });
+    const suite = suiteStorage(makeEngine);
 
     test("a refresh finds its grant's issuance, and the grant's trace lists every event, across blocks", async () => {
       const grant = uuidv7();
       const other = uuidv7();
-      await storage.audit.record([
+      await suite.storage.audit.record([
         event('device.approved', { grantId: grant }),
         event('token.issued', { grantId: grant, jti: uuidv7(), parent: { type: 'device.approved', grantId: grant } }),
       ]);
       // 2.5 blocks of introspections, one in nine on our grant: its events lie in every block.
-      await fillAuditChain(storage.db, Math.floor(GRANT_BLOCK_EVENTS * 2.5), (i) =>
+      await fillAuditChain(suite.storage.db, Math.floor(GRANT_BLOCK_EVENTS * 2.5), (i) =>
         event('token.introspected', { grantId: i % 9 === 0 ? grant : other, jti: uuidv7(), data: { i } }),
       );
-      await storage.audit.record([event('token.refreshed', { grantId: grant, jti: uuidv7(), parent: { type: 'token.issued', grantId: grant } })]);
+      await suite.storage.audit.record([event('token.refreshed', { grantId: grant, jti: uuidv7(), parent: { type: 'token.issued', grantId: grant } })]);
       // The Kysely append (PostgreSQL's, and SQLite's outside the fast path) finds it the same way.
-      await new SqlAuditLog(storage.db).record([
+      await new SqlAuditLog(suite.storage.db).record([
         event('token.refreshed', { grantId: grant, jti: uuidv7(), parent: { type: 'token.issued', grantId: grant } }),
       ]);
 
-      const everything = await allEvents(storage.db);
+      const everything = await allEvents(suite.storage.db);
       const expected = everything.filter((e) => e.grantId === grant);
       const issued = expected.find((e) => e.type === 'token.issued')!;
       const refreshes = expected.filter((e) => e.type === 'token.refreshed');
@@ -109,18 +57,18 @@ for (const [name, makeEngine, skip] of engines) {
       for (const r of refreshes) assert.equal(r.parentId, issued.id, 'a refresh names its grant issuance as parent');
       assert.equal(expected.find((e) => e.type === 'token.issued')!.parentId, expected.find((e) => e.type === 'device.approved')!.id);
 
-      const traced = await storage.audit.query({ grantId: grant, limit: 100_000 });
+      const traced = await suite.storage.audit.query({ grantId: grant, limit: 100_000 });
       assert.deepEqual(traced.map((e) => e.seq), expected.map((e) => e.seq), 'every event of the grant, in order');
       assert.ok(new Set(traced.map((e) => Math.floor(e.seq / GRANT_BLOCK_EVENTS))).size >= 3, 'the grant spans blocks');
       // limit and afterSeq (the export's paging) still cut the same list.
-      assert.deepEqual((await storage.audit.query({ grantId: grant, limit: 3 })).map((e) => e.seq), expected.slice(0, 3).map((e) => e.seq));
+      assert.deepEqual((await suite.storage.audit.query({ grantId: grant, limit: 3 })).map((e) => e.seq), expected.slice(0, 3).map((e) => e.seq));
       const middle = expected[Math.floor(expected.length / 2)]!.seq;
       assert.deepEqual(
-        (await storage.audit.query({ grantId: grant, afterSeq: middle })).map((e) => e.seq),
+        (await suite.storage.audit.query({ grantId: grant, afterSeq: middle })).map((e) => e.seq),
         expected.filter((e) => e.seq > middle).map((e) => e.seq),
       );
       assert.deepEqual(
-        (await storage.audit.query({ grantId: grant, type: 'token.refreshed' })).map((e) => e.seq),
+        (await suite.storage.audit.query({ grantId: grant, type: 'token.refreshed' })).map((e) => e.seq),
         refreshes.map((e) => e.seq),
       );
       assert.equal((await verifyChain(everything, [], async () => true)).ok, true);
@@ -129,43 +77,41 @@ for (const [name, makeEngine, skip] of engines) {
     test('a parent written earlier in the same append is found; an absent one is none', async () => {
       const grant = uuidv7();
       const lonely = uuidv7();
-      await storage.audit.record([
+      await suite.storage.audit.record([
         event('token.issued', { grantId: grant }),
         event('token.refreshed', { grantId: grant, parent: { type: 'token.issued', grantId: grant } }),
         event('token.refreshed', { grantId: lonely, parent: { type: 'token.issued', grantId: lonely } }),
       ]);
-      const [issued, refreshed] = await storage.audit.query({ grantId: grant });
+      const [issued, refreshed] = await suite.storage.audit.query({ grantId: grant });
       assert.equal(refreshed!.parentId, issued!.id);
-      const [orphan] = await storage.audit.query({ grantId: lonely });
+      const [orphan] = await suite.storage.audit.query({ grantId: lonely });
       assert.equal(orphan!.parentId, null);
     });
 
     test('an existing data dir (indexes of migration 0007) migrates, and its events are found as before', async () => {
       const grant = uuidv7();
-      await storage.audit.record([event('device.approved', { grantId: grant }), event('token.issued', { grantId: grant })]);
+      await suite.storage.audit.record([event('device.approved', { grantId: grant }), event('token.issued', { grantId: grant })]);
       // Back to the schema before 0009: its indexes gone, 0007's index back, 0009 not yet run.
-      await sql`drop index audit_events_parent`.execute(storage.db);
-      await sql`drop index audit_events_grant_block`.execute(storage.db);
-      await sql`create index audit_events_grant_id_type on audit_events (grant_id, type) where grant_id is not null`.execute(storage.db);
-      await sql`delete from kysely_migration where name = '0009-audit-append-indexes'`.execute(storage.db);
-      await new SqlAuditLog(storage.db).record([event('token.introspected', { grantId: grant })]);
-      await storage.close();
-
-      storage = await open();
-      const ran = await sql<{ name: string }>`select name from kysely_migration where name = '0009-audit-append-indexes'`.execute(storage.db);
+      await sql`drop index audit_events_parent`.execute(suite.storage.db);
+      await sql`drop index audit_events_grant_block`.execute(suite.storage.db);
+      await sql`create index audit_events_grant_id_type on audit_events (grant_id, type) where grant_id is not null`.execute(suite.storage.db);
+      await sql`delete from kysely_migration where name = '0009-audit-append-indexes'`.execute(suite.storage.db);
+      await new SqlAuditLog(suite.storage.db).record([event('token.introspected', { grantId: grant })]);
+      await suite.reopen();
+      const ran = await sql<{ name: string }>`select name from kysely_migration where name = '0009-audit-append-indexes'`.execute(suite.storage.db);
       assert.equal(ran.rows.length, 1);
-      await storage.audit.record([event('token.refreshed', { grantId: grant, parent: { type: 'token.issued', grantId: grant } })]);
-      const traced = await storage.audit.query({ grantId: grant });
+      await suite.storage.audit.record([event('token.refreshed', { grantId: grant, parent: { type: 'token.issued', grantId: grant } })]);
+      const traced = await suite.storage.audit.query({ grantId: grant });
       assert.deepEqual(traced.map((e) => e.type), ['device.approved', 'token.issued', 'token.introspected', 'token.refreshed']);
       assert.equal(traced[3]!.parentId, traced[1]!.id);
-      assert.equal((await verifyChain(await allEvents(storage.db), [], async () => true)).ok, true);
+      assert.equal((await verifyChain(await allEvents(suite.storage.db), [], async () => true)).ok, true);
     });
 
     test('every lookup runs on its index (SQLite: the statements the code sends)', { skip: name !== 'sqlite' && 'SQLite only' }, async () => {
       const literal = (v: unknown) => (typeof v === 'number' ? String(v) : `'${String(v)}'`);
       const plan = async (text: string, values: unknown[]) => {
         const query = sql.raw(`explain query plan ${text.replace(/\?/g, () => literal(values.shift()))}`);
-        return (await query.execute(storage.db)).rows.map((r) => String((r as { detail: unknown }).detail)).join(' | ');
+        return (await query.execute(suite.storage.db)).rows.map((r) => String((r as { detail: unknown }).detail)).join(' | ');
       };
       for (const type of PARENT_EVENT_TYPES) {
         // As the code names its parents: a device request by its device authorization, the others by grant.
@@ -176,7 +122,7 @@ for (const [name, makeEngine, skip] of engines) {
       }
       // The Kysely queries as SqlAuditLog sends them, captured from a second connection that logs them.
       const statements: CompiledQuery[] = [];
-      const raw = new SqliteDriver(join(engine.dataDir, 'tether.sqlite'));
+      const raw = new SqliteDriver(join(suite.engine.dataDir, 'tether.sqlite'));
       const watched = new Kysely<Database>({
         dialect: new SqliteDialect({ database: raw }),
         log: (e) => void (e.level === 'query' && statements.push(e.query)),
@@ -197,7 +143,7 @@ for (const [name, makeEngine, skip] of engines) {
     test('every lookup can run on its index (PostgreSQL: the same shapes, sequential scans priced out)', { skip: name !== 'postgres' && 'PostgreSQL only' }, async () => {
       // A small table is scanned whatever the indexes; with scans priced out the plan shows which index can serve.
       const plan = (text: string) =>
-        storage.db.transaction().execute(async (tx) => {
+        suite.storage.db.transaction().execute(async (tx) => {
           await sql`set local enable_seqscan = off`.execute(tx);
           const rows = (await sql.raw(`explain ${text}`).execute(tx)).rows as Record<string, unknown>[];
           return rows.map((r) => String(r['QUERY PLAN'])).join('\n');
@@ -212,20 +158,20 @@ for (const [name, makeEngine, skip] of engines) {
     test('the parent index holds the parent events only: refreshes and introspections never enter it', { skip: name !== 'sqlite' && 'dbstat is SQLite’s' }, async () => {
       const cells = async () =>
         Number(
-          (await sql<{ cells: number }>`select coalesce(sum(ncell), 0) as cells from dbstat where name = 'audit_events_parent' and pagetype = 'leaf'`.execute(storage.db))
+          (await sql<{ cells: number }>`select coalesce(sum(ncell), 0) as cells from dbstat where name = 'audit_events_parent' and pagetype = 'leaf'`.execute(suite.storage.db))
             .rows[0]!.cells,
         );
       const grant = uuidv7();
-      await storage.audit.record([event('device.approved', { grantId: grant }), event('token.issued', { grantId: grant })]);
+      await suite.storage.audit.record([event('device.approved', { grantId: grant }), event('token.issued', { grantId: grant })]);
       const before = await cells();
       for (let i = 0; i < 200; i++) {
-        await storage.audit.record([
+        await suite.storage.audit.record([
           event('token.refreshed', { grantId: grant, parent: { type: 'token.issued', grantId: grant } }),
           event('token.introspected', { grantId: grant }),
         ]);
       }
       assert.equal(await cells(), before);
-      await storage.audit.record([event('token.issued', { grantId: grant })]);
+      await suite.storage.audit.record([event('token.issued', { grantId: grant })]);
       assert.equal(await cells(), before + 1);
     });
   });

@@ -3,20 +3,17 @@
 // (an approval leaves them, a redemption never touches them), every count runs on them (SQLite's planner, asked
 // about the statements the code sends), and a data dir with 0002-verif's indexes migrates.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import SqliteDriver from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql, type CompiledQuery } from 'kysely';
 import type { AuditEventInput } from '../../src/audit/event.js';
 import type { DeviceAuthorization } from '../../src/device-flow/device-authorization.js';
 import { SqlDeviceAuthorizationStore } from '../../src/storage/device-authorizations.js';
-import { openStorage, type Storage, type StorageOptions } from '../../src/storage/open.js';
 import type { Database } from '../../src/storage/schema.js';
 import { LIVE_CODE_SQL } from '../../src/storage/sqlite-device-authorizations.js';
 import { uuidv7 } from '../../src/shared/ids.js';
-import { postgresSkipReason, startPostgres, type TestPostgres } from '../support/postgres.js';
+import { suiteStorage, testEngines } from '../support/storage-engines.js';
 import { FIXTURE_NOW, grantFor, pendingAuthorization } from '../support/storage-fixtures.js';
 
 const NOW = FIXTURE_NOW;
@@ -28,64 +25,15 @@ const tokensFor = (grantId: string) => ({
   refresh: { hash: `rt-${uuidv7()}`, grantId, parentHash: null, issuedAt: NOW, expiresAt: NOW + 3600 },
 });
 
-interface Engine {
-  options: StorageOptions;
-  dataDir: string;
-  env: Record<string, string>;
-  cleanup(): Promise<void>;
-}
-
-let server: TestPostgres | undefined;
-const engines: [string, () => Promise<Engine>, string | false][] = [
-  [
-    'sqlite',
-    async () => {
-      const dataDir = mkdtempSync(join(tmpdir(), 'tether-pending-index-'));
-      return {
-        options: { engine: 'sqlite', synchronous: 'normal', pool_size: 1 },
-        dataDir,
-        env: {},
-        cleanup: async () => rmSync(dataDir, { recursive: true, force: true }),
-      };
-    },
-    false,
-  ],
-  [
-    'postgres',
-    async () => {
-      server ??= await startPostgres();
-      return {
-        options: { engine: 'postgres', synchronous: 'normal', url_env: 'TETHER_PENDING_URL', pool_size: 4 },
-        dataDir: '/nonexistent',
-        env: { TETHER_PENDING_URL: await server.database() },
-        cleanup: async () => undefined,
-      };
-    },
-    postgresSkipReason(),
-  ],
-];
-
-after(async () => {
-  await server?.stop();
-});
+const engines = testEngines('pending-index');
 
 for (const [name, makeEngine, skip] of engines) {
   describe(`live-code counts on the pending-code indexes: ${name}`, { skip }, () => {
-    let engine: Engine;
-    let storage: Storage;
-    const open = () => openStorage(engine.options, engine.dataDir, { env: engine.env });
-    before(async () => {
-      engine = await makeEngine();
-      storage = await open();
-    });
-    after(async () => {
-      await storage?.close();
-      await engine?.cleanup();
-    });
+    const suite = suiteStorage(makeEngine);
 
     /** Codes in every status, from two addresses and two clients; returns what is pending and live. */
     async function mixedCodes(): Promise<{ here: number; there: number; other: number; all: number }> {
-      const store = storage.deviceAuthorizations;
+      const store = suite.storage.deviceAuthorizations;
       const made: DeviceAuthorization[] = [];
       const make = async (requester: typeof HERE, overrides: Partial<DeviceAuthorization> = {}) => {
         const a = pendingAuthorization(requester, overrides);
@@ -112,7 +60,7 @@ for (const [name, makeEngine, skip] of engines) {
     test('the counts are exact: pending and live only, whatever the other codes', async () => {
       const expected = await mixedCodes();
       // The store the server uses (SQLite: its fast path) and the Kysely store on the same database.
-      for (const store of [storage.deviceAuthorizations, new SqlDeviceAuthorizationStore(storage.db)]) {
+      for (const store of [suite.storage.deviceAuthorizations, new SqlDeviceAuthorizationStore(suite.storage.db)]) {
         assert.equal(await store.countLive(NOW, { requesterIp: HERE.ip }), expected.here, 'by address');
         assert.equal(await store.countLive(NOW, { requesterIp: THERE.ip }), expected.there, 'by the other address');
         assert.equal(await store.countLive(NOW, { requesterIp: HERE.ip, clientId: 'tether-cli' }), expected.here - expected.other);
@@ -124,25 +72,23 @@ for (const [name, makeEngine, skip] of engines) {
     });
 
     test('a data dir with the indexes of 0002-verif migrates, and counts as before', async () => {
-      const before = await new SqlDeviceAuthorizationStore(storage.db).countLive(NOW);
+      const before = await new SqlDeviceAuthorizationStore(suite.storage.db).countLive(NOW);
       // Back to the schema before 0010: the full indexes of 0002-verif, 0010 not yet run.
-      await sql`drop index device_authorizations_pending_by_ip`.execute(storage.db);
-      await sql`drop index device_authorizations_pending_by_client`.execute(storage.db);
-      await sql`create index device_authorizations_requester_ip on device_authorizations (requester_ip, status, expires_at)`.execute(storage.db);
-      await sql`create index device_authorizations_client_id on device_authorizations (client_id, status, expires_at)`.execute(storage.db);
-      await sql`delete from kysely_migration where name = '0010-pending-code-indexes'`.execute(storage.db);
-      await storage.close();
-
-      storage = await open();
-      const ran = await sql<{ name: string }>`select name from kysely_migration where name = '0010-pending-code-indexes'`.execute(storage.db);
+      await sql`drop index device_authorizations_pending_by_ip`.execute(suite.storage.db);
+      await sql`drop index device_authorizations_pending_by_client`.execute(suite.storage.db);
+      await sql`create index device_authorizations_requester_ip on device_authorizations (requester_ip, status, expires_at)`.execute(suite.storage.db);
+      await sql`create index device_authorizations_client_id on device_authorizations (client_id, status, expires_at)`.execute(suite.storage.db);
+      await sql`delete from kysely_migration where name = '0010-pending-code-indexes'`.execute(suite.storage.db);
+      await suite.reopen();
+      const ran = await sql<{ name: string }>`select name from kysely_migration where name = '0010-pending-code-indexes'`.execute(suite.storage.db);
       assert.equal(ran.rows.length, 1);
-      assert.equal(await storage.deviceAuthorizations.countLive(NOW), before);
-      assert.equal(await storage.deviceAuthorizations.countLive(NOW, { requesterIp: HERE.ip }), 5);
+      assert.equal(await suite.storage.deviceAuthorizations.countLive(NOW), before);
+      assert.equal(await suite.storage.deviceAuthorizations.countLive(NOW, { requesterIp: HERE.ip }), 5);
       const names = await sql<{ name: string }>`select indexname as name from pg_indexes where tablename = 'device_authorizations'`
-        .execute(storage.db)
+        .execute(suite.storage.db)
         .then((r) => r.rows.map((row) => row.name))
         .catch(async () =>
-          (await sql<{ name: string }>`select name from sqlite_master where type = 'index' and tbl_name = 'device_authorizations'`.execute(storage.db)).rows.map((row) => row.name),
+          (await sql<{ name: string }>`select name from sqlite_master where type = 'index' and tbl_name = 'device_authorizations'`.execute(suite.storage.db)).rows.map((row) => row.name),
         );
       assert.ok(names.includes('device_authorizations_pending_by_ip') && names.includes('device_authorizations_pending_by_client'), names.join(', '));
       assert.ok(!names.includes('device_authorizations_requester_ip') && !names.includes('device_authorizations_client_id'), names.join(', '));
@@ -150,10 +96,10 @@ for (const [name, makeEngine, skip] of engines) {
 
     test('the indexes hold pending codes only: an approval leaves them, a redemption does not touch them', { skip: name !== 'sqlite' && 'dbstat is SQLite’s' }, async () => {
       const cells = async (index: string) =>
-        Number((await sql<{ cells: number }>`select coalesce(sum(ncell), 0) as cells from dbstat where name = ${index} and pagetype = 'leaf'`.execute(storage.db)).rows[0]!.cells);
+        Number((await sql<{ cells: number }>`select coalesce(sum(ncell), 0) as cells from dbstat where name = ${index} and pagetype = 'leaf'`.execute(suite.storage.db)).rows[0]!.cells);
       const pending = async () =>
-        Number((await sql<{ n: number }>`select count(*) as n from device_authorizations where status = 'pending'`.execute(storage.db)).rows[0]!.n);
-      const store = storage.deviceAuthorizations;
+        Number((await sql<{ n: number }>`select count(*) as n from device_authorizations where status = 'pending'`.execute(suite.storage.db)).rows[0]!.n);
+      const store = suite.storage.deviceAuthorizations;
       const a = pendingAuthorization(HERE);
       await store.create(a, [event('device_code.requested')]);
       const start = await pending();
@@ -168,7 +114,7 @@ for (const [name, makeEngine, skip] of engines) {
     });
 
     test('every count runs on a pending-code index (SQLite: the statements the code sends)', { skip: name !== 'sqlite' && 'SQLite only' }, async () => {
-      const raw = new SqliteDriver(join(engine.dataDir, 'tether.sqlite'));
+      const raw = new SqliteDriver(join(suite.engine.dataDir, 'tether.sqlite'));
       const plan = (text: string, values: unknown[]) =>
         (raw.prepare(`explain query plan ${text}`).all(...values) as { detail: string }[]).map((r) => r.detail).join(' | ');
       // The Kysely queries as SqlDeviceAuthorizationStore sends them, captured from a second connection that logs them.
