@@ -2,7 +2,7 @@
 //
 //  1. Pending polls (real binary, HTTP, a fresh DPoP proof each, a fixed 450 polls/s) with 1,000 to 100,000 live device codes. The codes
 //     are written straight into the server's SQLite file (synthetic rows, no audit events) while it runs; the polls
-//     go through the server as usual. Server CPU per poll and server RSS per size.
+//     go through the server as usual. Server CPU per poll (the best of 3 windows) and server RSS per size.
 //  2. The audit log from 10^4 to 10^7 events (populating 10^7 takes several minutes here;
 //     BENCH_SCALING_AUDIT_MAX=1000000 stops at 10^6): the chain is built with the server's own chainedRow and written by a direct insert, then the
 //     cost of one more append (through the server's group commit, one event per commit) and of verifying the
@@ -25,6 +25,9 @@ const ROOT = join(import.meta.dirname, '..');
 const dist = (path) => import(pathToFileURL(join(ROOT, 'dist', path)).href);
 const env = (name, fallback) => Number(process.env[name] ?? fallback);
 const SECONDS = env('BENCH_SCALING_SECONDS', 8);
+// Windows per size; the best counts, as in bench/run.mjs. At a fixed 450 polls/s the server is mostly idle, so a
+// GC cycle or a checkpoint landing in one window moved a single window's CPU per poll by 20-30%.
+const POLL_WINDOWS = env('BENCH_SCALING_POLL_WINDOWS', 3);
 const AUDIT_MAX = env('BENCH_SCALING_AUDIT_MAX', 10_000_000);
 const CLIENT_ID = 'bench-device';
 const POLL_RATE = 450;
@@ -79,16 +82,20 @@ async function polls(pinned) {
       // smallest set is polled at most every 2 s, never faster than its interval (1 s; a faster poll is answered slow_down, another path).
       const load = { connections: 8, pipelining: 1, clientId: CLIENT_ID, devices, overallRate: POLL_RATE };
       await boundPolls(server, { ...load, duration: 1 });
-      const run = await boundPolls(server, { ...load, duration: SECONDS });
-      if (run.unexpected > 0) throw new Error(`polls at ${size} codes: ${run.unexpected} unexpected answers: ${JSON.stringify([...run.other])}`);
-      if (run.slowDown > 0) log(`  (${int(size)} codes: ${int(run.slowDown)} of ${int(run.total)} answers were slow_down)`);
+      let run;
+      for (let w = 0; w < POLL_WINDOWS; w++) {
+        const window = await boundPolls(server, { ...load, duration: SECONDS });
+        if (window.unexpected > 0) throw new Error(`polls at ${size} codes: ${window.unexpected} unexpected answers: ${JSON.stringify([...window.other])}`);
+        if (window.slowDown > 0) log(`  (${int(size)} codes: ${int(window.slowDown)} of ${int(window.total)} answers were slow_down)`);
+        if (!run || window.perCpuSecond > run.perCpuSecond) run = window;
+      }
       rows.push([int(size), int(run.perCpuSecond), (1e6 / run.perCpuSecond).toFixed(1), int(run.rate), mb(rssOf(server.pid)), 1e6 / run.perCpuSecond]);
     }
     db.close();
   } finally {
     await server.stop();
   }
-  log(`Pending polls (unbound codes, a fresh ES256 proof each, ${POLL_RATE} polls/s at every size) vs live device codes`);
+  log(`Pending polls (unbound codes, a fresh ES256 proof each, ${POLL_RATE} polls/s at every size, best of ${POLL_WINDOWS} windows of ${SECONDS} s) vs live device codes`);
   log(table([['live codes', 'polls/CPU-s', 'µs CPU/poll', 'polls/s', 'server RSS', 'µs vs smallest'], ...relative(rows, 5).map((r) => [...r.slice(0, 5), r[6]])]));
   log();
 }
