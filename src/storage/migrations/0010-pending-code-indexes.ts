@@ -3,9 +3,9 @@ import { sql, type Kysely } from 'kysely';
 // The live-code caps count only pending codes (device-flow/request-limits.ts), but 0002-verif's indexes held
 // every code with its status as a key column. So every change of status moved the code in both indexes: an
 // approval (pending → approved) and a redemption (approved → redeemed) each paid a delete and an insert in two
-// B-trees, on the token endpoint's hottest write, for entries no count ever reads. Partial indexes of pending
-// codes hold what the counts read and nothing else: an approval only drops the code from them, a redemption, a
-// denial of a decided code and every later change touch them not at all, and the counts scan fewer entries.
+// B-trees, on every redemption's write, for entries no count ever reads. Partial indexes of pending codes hold
+// what the counts read and nothing else: an approval or a denial only drops the code from them, a redemption and
+// every later change touch them not at all, and the counts scan fewer entries.
 //
 // Every count asks for status 'pending', which implies the indexes' WHERE, so both planners use them
 // (test/storage/pending-code-indexes.test.ts asks SQLite's). Plain SQL both engines accept.
