@@ -6,6 +6,7 @@
 //
 // Knobs (environment): BENCH_SECONDS (per timed window, default 4), BENCH_ROUNDS (default 2), BENCH_DEVICES
 // (codes polled, default 20,000), BENCH_REDEEM (approved codes redeemed per server and round, default 1,500),
+// BENCH_REDEEM_WARMUP (approved codes redeemed per server before the rounds, default 1,500),
 // BENCH_ONLY (paths to measure, below), BENCH_PROFILE=DIR (CPU profiles of Tether per phase, and the breakdown of
 // where its CPU went: parsing, framework, SQLite, audit hashing, policy, logging, signatures, node:http; run with
 // `node --experimental-websocket` on Node 20).
@@ -32,6 +33,10 @@ const WARMUP_SECONDS = 2;
 const DEVICES = env('BENCH_DEVICES', 20_000);
 const DEVICES_PER_KEY = 1_000;
 const REDEEM = env('BENCH_REDEEM', 1_500);
+// Every other path gets WARMUP_SECONDS before it is timed; a code redeems once, so redemption's warm-up is codes of
+// its own. Without it the first round timed the JIT compiling the issuing code (V8's helper threads took 23-30% of
+// the server's CPU in that window). The warm-up is measured too and printed as the cold figure.
+const REDEEM_WARMUP = env('BENCH_REDEEM_WARMUP', 1_500);
 // Codes bound to a key, polled round-robin: fewer than polls per second would re-poll a code within its 1 s interval
 // (answered slow_down after a signature check: another path; the report warns when it happens).
 const BOUND_DEVICES = env('BENCH_BOUND_DEVICES', 20_000);
@@ -93,6 +98,8 @@ async function main() {
   await crypto.ready;
   const servers = [tether, oidc];
   const results = {};
+  /** Redemption's warm-up by server: the cold figure, printed beside the timed rounds. */
+  const cold = new Map();
   try {
     for (const server of servers) await preflight(server, { clientId: CLIENT_ID, keys });
 
@@ -169,17 +176,19 @@ async function main() {
       const approved = new Map();
       for (const s of servers) {
         const started = performance.now();
-        const ring = new CodeRing(REDEEM * ROUNDS);
-        await deviceAuthorizations(s, { ...LOAD, clientId: CLIENT_ID, codes: ring, amount: REDEEM * ROUNDS, maxSeconds: 60, withUserCode: true });
+        const ring = new CodeRing(REDEEM_WARMUP + REDEEM * ROUNDS);
+        await deviceAuthorizations(s, { ...LOAD, clientId: CLIENT_ID, codes: ring, amount: REDEEM_WARMUP + REDEEM * ROUNDS, maxSeconds: 60, withUserCode: true });
         const list = ring.items.map((c, i) => ({ ...c, key: deviceKeys[i % deviceKeys.length] }));
         await approveAll(s, list.map((d) => d.userCode));
         approved.set(s, list);
         log(`  ${s.name}: ${int(list.length)} device codes started and approved in ${((performance.now() - started) / 1000).toFixed(1)} s (not timed)`);
       }
       const chains = new Map(servers.map((s) => [s, []]));
-      results.redemption = await alternate(servers, 'redemption', (s, r) =>
-        redemptions(s, { ...LOAD, clientId: CLIENT_ID, devices: approved.get(s).slice(r * REDEEM, (r + 1) * REDEEM), chains: chains.get(s), maxSeconds: 60 }),
-      );
+      const redeem = (s, from, count) =>
+        redemptions(s, { ...LOAD, clientId: CLIENT_ID, devices: approved.get(s).slice(from, from + count), chains: chains.get(s), maxSeconds: 60 });
+      // One server at a time, as in the rounds: they share the server core.
+      if (REDEEM_WARMUP > 0) for (const s of servers) cold.set(s, await redeem(s, 0, REDEEM_WARMUP));
+      results.redemption = await alternate(servers, 'redemption', (s, r) => redeem(s, REDEEM_WARMUP + r * REDEEM, REDEEM));
       parts.push(await ceilingParts());
 
       for (const s of servers) {
@@ -208,7 +217,7 @@ async function main() {
       parts.push(await ceilingParts());
     }
 
-    report(results, parts, { tether, oidc, devices });
+    report(results, parts, { tether, oidc, devices, cold });
     if (profiled.length > 0) {
       log();
       log(`Where Tether's CPU went, share of its busy time per phase (profiles in ${PROFILE_DIR}; bench/profile-breakdown.mjs):`);
@@ -219,7 +228,7 @@ async function main() {
   }
 }
 
-function report(results, parts, { tether, oidc, devices }) {
+function report(results, parts, { tether, oidc, devices, cold }) {
   const R_const = best(parts.map((p) => p.constant));
   const R_sign = Math.max(...parts.map((p) => p.sign));
   const R_verify = Math.max(...parts.map((p) => p.verify));
@@ -251,6 +260,7 @@ function report(results, parts, { tether, oidc, devices }) {
   for (const [path, byServer] of Object.entries(results)) {
     for (const [server, run] of byServer) log(detail(`${server.name} ${labels[path]}`, run));
   }
+  for (const [server, run] of cold) log(detail(`${server.name} redemption, warm-up (cold, untimed)`, run));
   log(detail('node:http constant route', R_const));
   log();
   log(
@@ -297,10 +307,16 @@ function report(results, parts, { tether, oidc, devices }) {
     `Refresh: ${int(refresh.perCpuSecond)} grants per CPU-second, ${(refresh.perCpuSecond / KEYCLOAK_REFRESH_PER_VCPU).toFixed(0)}× Keycloak's published ` +
       `${KEYCLOAK_REFRESH_PER_VCPU} per vCPU (a published sizing figure, not measured here)`,
   );
+  const [coldTether, coldOidc] = [cold.get(tether), cold.get(oidc)];
+  if (coldTether && coldOidc) log(
+    `Redemption cold (its ${int(REDEEM_WARMUP)}-code warm-up, before the rounds): Tether ${int(coldTether.perCpuSecond)} per CPU-s, ` +
+      `oidc-provider ${int(coldOidc.perCpuSecond)}, ${(coldTether.perCpuSecond / coldOidc.perCpuSecond).toFixed(2)}× (not a target; the rounds above are)`,
+  );
   for (const v of verdicts) log(`  ${v}`);
 
   const all = Object.entries(results).flatMap(([path, byServer]) => [...byServer].flatMap(([s, run]) => run.rounds.map((r) => [`${s.name} ${labels[path]}`, r])));
   all.push(...parts.map((p) => ['node:http constant route', p.constant]));
+  all.push(...[...cold].map(([s, run]) => [`${s.name} redemption warm-up`, run]));
   const bad = all.flatMap(([name, run]) => problems(name, run));
   const suspect = all.flatMap(([name, run]) => warnings(name, run));
   for (const w of new Set(suspect)) log(`WARNING ${w}`);
