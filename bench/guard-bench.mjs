@@ -821,7 +821,7 @@ async function main() {
       if (busy) log('  NOTE: other processes used CPU during the runs ("other load", in cores): wall rates are unreliable; per CPU-second figures hold');
       log();
 
-      summary.push(`guard ${fraction.toFixed(2)} C (${okGuard ? 'met' : 'NOT MET'})`, `policy +${(overhead * 100).toFixed(1)}% (${okPolicy ? 'met' : 'NOT MET'})`);
+      summary.push(`guard ${fraction.toFixed(2)} C (${okGuard ? 'met' : 'NOT MET'})`, `policy ${overhead >= 0 ? '+' : ''}${(overhead * 100).toFixed(1)}% (${okPolicy ? 'met' : 'NOT MET'})`);
     }
 
     // --- Revocation latency: Tether back on the server core, 4 guards here.
