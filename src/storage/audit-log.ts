@@ -4,6 +4,8 @@ import type { AuditEvent, AuditEventInput, AuditEventType, AuditLog, AuditQuery,
 import { appendedEventHash, canonicalJson, GENESIS_HASH, type ChainedContent } from '../audit/hash-chain.js';
 import type { Checkpoint } from '../audit/verify.js';
 import { GRANT_BLOCK_EVENTS, grantBlockRuns } from './audit-grant-blocks.js';
+import { engineOf } from './dialect.js';
+import { fitsTwoStatements, lockHeadFindingParent, writeEventsAndHead } from './postgres-audit-append.js';
 import type { AuditEventTable, Database } from './schema.js';
 
 type Tx = Transaction<Database> | Kysely<Database>;
@@ -14,6 +16,14 @@ type Tx = Transaction<Database> | Kysely<Database>;
  */
 export async function appendAuditEvents(tx: Tx, inputs: readonly AuditEventInput[]): Promise<void> {
   if (inputs.length === 0) return;
+  // PostgreSQL: fewer round trips while the head is locked (postgres-audit-append.ts).
+  if (tx.isTransaction && engineOf<Database>(tx) === 'postgres' && fitsTwoStatements(inputs)) {
+    const parent = inputs[0]?.parent;
+    const locked = await lockHeadFindingParent(tx as Transaction<Database>, headLock(tx), parent && parentQuery(tx, parent));
+    const chain = new ChainCursor(locked);
+    const rows = inputs.map((input, i) => chain.link(input, i === 0 ? locked.parentId : null));
+    return writeEventsAndHead(tx as Transaction<Database>, rows, chain.head);
+  }
   const head = await lockAuditHead(tx);
   const chain = new ChainCursor(head);
   for (const input of inputs) {
@@ -68,13 +78,17 @@ export class ChainCursor {
  * the database's single write lock.
  */
 export async function lockAuditHead(tx: Tx): Promise<{ seq: number; hash: string }> {
-  const head = await tx
+  const head = await headLock(tx).executeTakeFirstOrThrow();
+  return { seq: Number(head.seq), hash: head.hash };
+}
+
+/** The statement of {@link lockAuditHead}, unrun. */
+function headLock(tx: Tx) {
+  return tx
     .insertInto('audit_head')
     .values({ id: 1, seq: 0, hash: GENESIS_HASH })
     .onConflict((oc) => oc.column('id').doUpdateSet((eb) => ({ seq: eb.ref('audit_head.seq') })))
-    .returning(['seq', 'hash'])
-    .executeTakeFirstOrThrow();
-  return { seq: Number(head.seq), hash: head.hash };
+    .returning(['seq', 'hash']);
 }
 
 /**
@@ -117,14 +131,19 @@ export function chainedRow(input: AuditEventInput, seq: number, prevHash: string
 }
 
 async function findParent(tx: Tx, parent: ParentRef): Promise<string | null> {
+  const row = await parentQuery(tx, parent).executeTakeFirst();
+  return row?.id ?? null;
+}
+
+/** The newest event of the parent's type that names what `parent` names. */
+function parentQuery(tx: Tx, parent: ParentRef) {
   // The type as a literal, not a parameter: only then can the planner prove the lookup is within the partial
   // index of parent types (migration 0009). It is one of PARENT_EVENT_TYPES, never outside input.
   let query = tx.selectFrom('audit_events').select('id').where('type', '=', sql.lit(parent.type));
   if (parent.grantId) query = query.where('grant_id', '=', parent.grantId);
   if (parent.deviceAuthorizationId) query = query.where('device_authorization_id', '=', parent.deviceAuthorizationId);
   if (parent.jti) query = query.where('jti', '=', parent.jti);
-  const row = await query.orderBy('seq', 'desc').limit(1).executeTakeFirst();
-  return row?.id ?? null;
+  return query.orderBy('seq', 'desc').limit(1);
 }
 
 /** A stored row as an event; `data` that no longer parses is kept as raw text so verification can flag it. */

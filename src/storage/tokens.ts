@@ -3,6 +3,8 @@ import type { IssuedAccessToken, IssuedRefreshToken, IssuedTokens, StoredRefresh
 import type { AccessTokenTable, Database, RefreshTokenTable } from './schema.js';
 import type { AuditEventInput } from '../audit/event.js';
 import { appendAuditEvents } from './audit-log.js';
+import { engineOf, type Engine } from './dialect.js';
+import { insertIssuedTokensAtOnce, rotateAtOnce } from './postgres-token-writes.js';
 
 /** A stored refresh token row as the token store answers it (both engines read the same columns). */
 export function refreshTokenFromRow(r: Selectable<RefreshTokenTable>): StoredRefreshToken {
@@ -23,6 +25,7 @@ export function accessTokenFromRow(r: Selectable<AccessTokenTable>): IssuedAcces
 
 /** Inserts the tokens of one issuance inside the caller's transaction. */
 export async function insertIssuedTokens(tx: Transaction<Database>, tokens: IssuedTokens): Promise<void> {
+  if (engineOf<Database>(tx) === 'postgres') return insertIssuedTokensAtOnce(tx, tokens);
   const { access, refresh } = tokens;
   await tx
     .insertInto('access_tokens')
@@ -46,7 +49,11 @@ async function insertRefreshToken(tx: Transaction<Database>, r: IssuedRefreshTok
 }
 
 export class SqlTokenStore implements TokenStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly engine: Engine;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.engine = engineOf(db);
+  }
 
   async findRefreshToken(hash: string): Promise<StoredRefreshToken | undefined> {
     const r = await this.db.selectFrom('refresh_tokens').selectAll().where('hash', '=', hash).executeTakeFirst();
@@ -55,14 +62,18 @@ export class SqlTokenStore implements TokenStore {
 
   async rotateRefreshToken(oldHash: string, next: Required<IssuedTokens>, events: AuditEventInput[]): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
-      const result = await tx
-        .updateTable('refresh_tokens')
-        .set({ status: 'rotated' })
-        .where('hash', '=', oldHash)
-        .where('status', '=', 'active')
-        .executeTakeFirst();
-      if (result.numUpdatedRows !== 1n) return false;
-      await insertIssuedTokens(tx, next);
+      if (this.engine === 'postgres') {
+        if (!(await rotateAtOnce(tx, oldHash, next))) return false;
+      } else {
+        const result = await tx
+          .updateTable('refresh_tokens')
+          .set({ status: 'rotated' })
+          .where('hash', '=', oldHash)
+          .where('status', '=', 'active')
+          .executeTakeFirst();
+        if (result.numUpdatedRows !== 1n) return false;
+        await insertIssuedTokens(tx, next);
+      }
       await appendAuditEvents(tx, events);
       return true;
     });

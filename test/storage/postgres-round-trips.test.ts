@@ -1,0 +1,129 @@
+// On PostgreSQL every statement is a round trip to the server, and an append holds the audit head's row lock, on
+// which every append of every instance queues, from the statement that takes it to the commit. The statements a
+// refresh rotation and an issuance send, read from Kysely's query log: the tokens in one statement, the audit
+// event in two, and only one statement between the head lock and the commit. The writes are then read back: the
+// same rows, the parent found, the chain intact, and a rotation that loses writes nothing.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { Kysely, PostgresDialect } from 'kysely';
+import type { AuditEventInput } from '../../src/audit/event.js';
+import { verifyChain } from '../../src/audit/verify.js';
+import { SqlAuditCheckpoints, SqlAuditLog } from '../../src/storage/audit-log.js';
+import { openStorage, type Storage } from '../../src/storage/open.js';
+import { pgTypes } from '../../src/storage/postgres.js';
+import type { Database } from '../../src/storage/schema.js';
+import { insertIssuedTokens, SqlTokenStore } from '../../src/storage/tokens.js';
+import { uuidv7 } from '../../src/shared/ids.js';
+import { postgresSkipReason, startPostgres, type TestPostgres } from '../support/postgres.js';
+import { FIXTURE_NOW, grantFor, pendingAuthorization } from '../support/storage-fixtures.js';
+
+const NOW = FIXTURE_NOW;
+const ctx = { ip: '192.0.2.1', userAgent: 'round-trips-test' };
+
+const tokensFor = (grantId: string, parentHash: string | null = null) => ({
+  access: { jti: uuidv7(), grantId, issuedAt: NOW, expiresAt: NOW + 600 },
+  refresh: { hash: `rt-${uuidv7()}`, grantId, parentHash, issuedAt: NOW, expiresAt: NOW + 3600 },
+});
+
+describe('PostgreSQL round trips of a token response', { skip: postgresSkipReason() }, () => {
+  let server: TestPostgres;
+  let storage: Storage;
+  let logged: Kysely<Database>;
+  const statements: string[] = [];
+
+  before(async () => {
+    server = await startPostgres();
+    const url = await server.database();
+    storage = await openStorage({ engine: 'postgres', synchronous: 'normal', url_env: 'TETHER_ROUND_TRIPS_URL', pool_size: 4 }, '/nonexistent', {
+      env: { TETHER_ROUND_TRIPS_URL: url },
+    });
+    logged = new Kysely<Database>({
+      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 2, types: pgTypes }) }),
+      log: (e) => void (e.level === 'query' && statements.push(e.query.sql)),
+    });
+  });
+  after(async () => {
+    await logged?.destroy();
+    await storage?.close();
+    await server?.stop();
+  });
+
+  /** A grant with its issuance recorded, as a redemption leaves it. */
+  async function issuedGrant() {
+    const a = pendingAuthorization(ctx);
+    const event = (type: AuditEventInput['type'], extra: Partial<AuditEventInput> = {}): AuditEventInput => ({ type, at: NOW, data: {}, ...extra });
+    assert.equal(await storage.deviceAuthorizations.create(a, [event('device_code.requested', { deviceAuthorizationId: a.id })]), true);
+    const grant = grantFor(a);
+    assert.equal(await storage.deviceAuthorizations.approve(a.id, NOW + 1, ctx, grant, [event('device.approved', { grantId: grant.id })]), true);
+    const first = tokensFor(grant.id);
+    await storage.db.transaction().execute(async (tx) => {
+      await insertIssuedTokens(tx, first);
+    });
+    await new SqlAuditLog(storage.db).record([event('token.issued', { grantId: grant.id, parent: { type: 'device.approved', grantId: grant.id } })]);
+    return { grant, first };
+  }
+
+  test('a rotation: the tokens in one statement, the event in two, one statement between the head lock and the commit', async () => {
+    const { grant, first } = await issuedGrant();
+    const next = tokensFor(grant.id, first.refresh.hash);
+    const refreshed: AuditEventInput = {
+      type: 'token.refreshed',
+      at: NOW,
+      grantId: grant.id,
+      jti: next.access.jti,
+      parent: { type: 'token.issued', grantId: grant.id },
+      data: { previous_refresh_token_hash: first.refresh.hash },
+    };
+    statements.length = 0;
+    assert.equal(await new SqlTokenStore(logged).rotateRefreshToken(first.refresh.hash, next, [refreshed]), true);
+
+    const kinds = statements.map((s) => s.trim().split(/\s+/).slice(0, 3).join(' '));
+    assert.equal(statements.length, 5, kinds.join(' | '));
+    assert.equal(kinds[0], 'begin');
+    assert.match(statements[1]!, /^\s*with rotated as \(\s*update refresh_tokens/);
+    assert.match(statements[2]!, /^with "head" as \(insert into "audit_head"/);
+    assert.match(statements[2]!, /select "id" from "audit_events"/, 'the parent is looked up in the lock statement');
+    assert.match(statements[3]!, /^with "appended" as \(insert into "audit_events".*update "audit_head"/s);
+    assert.equal(kinds[4], 'commit');
+
+    // What those statements wrote: the old token retired, the new ones stored, the event linked to its parent.
+    const tokens = new SqlTokenStore(storage.db);
+    assert.equal((await tokens.findRefreshToken(first.refresh.hash))?.status, 'rotated');
+    assert.deepEqual(await tokens.findRefreshToken(next.refresh.hash), { ...next.refresh, status: 'active' });
+    assert.deepEqual(await tokens.findAccessToken(next.access.jti), next.access);
+    const [issued, event] = await storage.audit.query({ grantId: grant.id, type: undefined }).then((all) => all.filter((e) => e.type !== 'device.approved'));
+    assert.equal(issued?.type, 'token.issued');
+    assert.equal(event?.type, 'token.refreshed');
+    assert.equal(event?.parentId, issued?.id);
+    assert.equal(event?.jti, next.access.jti);
+    const everything = await new SqlAuditCheckpoints(storage.db).allEvents();
+    assert.equal((await verifyChain(everything, [], async () => true)).ok, true);
+  });
+
+  test('a rotation of a token already rotated writes nothing', async () => {
+    const { grant, first } = await issuedGrant();
+    const tokens = new SqlTokenStore(storage.db);
+    assert.equal(await tokens.rotateRefreshToken(first.refresh.hash, tokensFor(grant.id, first.refresh.hash), []), true);
+    const late = tokensFor(grant.id, first.refresh.hash);
+    const before = (await new SqlAuditCheckpoints(storage.db).auditHead())?.seq;
+    assert.equal(await tokens.rotateRefreshToken(first.refresh.hash, late, [{ type: 'token.refreshed', at: NOW, grantId: grant.id, data: {} }]), false);
+    assert.equal(await tokens.findRefreshToken(late.refresh.hash), undefined);
+    assert.equal(await tokens.findAccessToken(late.access.jti), undefined);
+    assert.equal((await new SqlAuditCheckpoints(storage.db).auditHead())?.seq, before, 'no event for a rotation that lost');
+  });
+
+  test('an issuance: both tokens in one statement', async () => {
+    const { grant } = await issuedGrant();
+    const tokens = tokensFor(grant.id);
+    statements.length = 0;
+    await logged.transaction().execute((tx) => insertIssuedTokens(tx, tokens));
+    assert.deepEqual(
+      statements.map((s) => s.split(' (')[0]),
+      ['begin', 'with "access" as', 'commit'],
+    );
+    const store = new SqlTokenStore(storage.db);
+    assert.deepEqual(await store.findAccessToken(tokens.access.jti), tokens.access);
+    assert.deepEqual(await store.findRefreshToken(tokens.refresh.hash), { ...tokens.refresh, status: 'active' });
+  });
+});
