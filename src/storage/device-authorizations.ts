@@ -7,6 +7,8 @@ import type { IssuedTokens } from '../tokens/token-store.js';
 import type { Database, DeviceAuthorizationTable } from './schema.js';
 import { insertIssuedTokens } from './tokens.js';
 import { appendAuditEvents } from './audit-log.js';
+import { engineOf, type Engine } from './dialect.js';
+import { redeemAtOnce } from './postgres-token-writes.js';
 import type { AuditEventInput } from '../audit/event.js';
 
 const toList = (text: string) => (text === '' ? [] : text.split(' '));
@@ -67,7 +69,11 @@ export function isUniqueViolation(error: unknown): boolean {
 }
 
 export class SqlDeviceAuthorizationStore implements DeviceAuthorizationStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly engine: Engine;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.engine = engineOf(db);
+  }
 
   async create(a: DeviceAuthorization, events: AuditEventInput[]): Promise<boolean> {
     try {
@@ -199,6 +205,12 @@ export class SqlDeviceAuthorizationStore implements DeviceAuthorizationStore {
 
   async redeem(id: string, tokens: IssuedTokens, dpopJkt: string | null, events: AuditEventInput[]): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
+      // PostgreSQL: the claim and its writes in one statement (postgres-token-writes.ts).
+      if (this.engine === 'postgres') {
+        if (!(await redeemAtOnce(tx, id, tokens, dpopJkt))) return false;
+        await appendAuditEvents(tx, events);
+        return true;
+      }
       const result = await tx
         .updateTable('device_authorizations')
         .set({ status: 'redeemed' })

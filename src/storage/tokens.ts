@@ -4,7 +4,7 @@ import type { AccessTokenTable, Database, RefreshTokenTable } from './schema.js'
 import type { AuditEventInput } from '../audit/event.js';
 import { appendAuditEvents } from './audit-log.js';
 import { engineOf, type Engine } from './dialect.js';
-import { insertIssuedTokensAtOnce, rotateAtOnce } from './postgres-token-writes.js';
+import { rotateAtOnce } from './postgres-token-writes.js';
 
 /** A stored refresh token row as the token store answers it (both engines read the same columns). */
 export function refreshTokenFromRow(r: Selectable<RefreshTokenTable>): StoredRefreshToken {
@@ -25,7 +25,6 @@ export function accessTokenFromRow(r: Selectable<AccessTokenTable>): IssuedAcces
 
 /** Inserts the tokens of one issuance inside the caller's transaction. */
 export async function insertIssuedTokens(tx: Transaction<Database>, tokens: IssuedTokens): Promise<void> {
-  if (engineOf<Database>(tx) === 'postgres') return insertIssuedTokensAtOnce(tx, tokens);
   const { access, refresh } = tokens;
   await tx
     .insertInto('access_tokens')

@@ -1,6 +1,6 @@
 // On PostgreSQL every statement is a round trip to the server, and an append holds the audit head's row lock, on
 // which every append of every instance queues, from the statement that takes it to the commit. The statements a
-// refresh rotation and an issuance send, read from Kysely's query log: the tokens in one statement, the audit
+// refresh rotation and a redemption send, read from Kysely's query log: the tokens in one statement, the audit
 // event in two, and only one statement between the head lock and the commit. The writes are then read back: the
 // same rows, the parent found, the chain intact, and a rotation that loses writes nothing.
 import assert from 'node:assert/strict';
@@ -13,6 +13,8 @@ import { SqlAuditCheckpoints, SqlAuditLog } from '../../src/storage/audit-log.js
 import { openStorage, type Storage } from '../../src/storage/open.js';
 import { pgTypes } from '../../src/storage/postgres.js';
 import type { Database } from '../../src/storage/schema.js';
+import { SqlDeviceAuthorizationStore } from '../../src/storage/device-authorizations.js';
+import { SqlGrantStore } from '../../src/storage/grants.js';
 import { insertIssuedTokens, SqlTokenStore } from '../../src/storage/tokens.js';
 import { uuidv7 } from '../../src/shared/ids.js';
 import { postgresSkipReason, startPostgres, type TestPostgres } from '../support/postgres.js';
@@ -81,7 +83,7 @@ describe('PostgreSQL round trips of a token response', { skip: postgresSkipReaso
     const kinds = statements.map((s) => s.trim().split(/\s+/).slice(0, 3).join(' '));
     assert.equal(statements.length, 5, kinds.join(' | '));
     assert.equal(kinds[0], 'begin');
-    assert.match(statements[1]!, /^\s*with rotated as \(\s*update refresh_tokens/);
+    assert.match(statements[1]!, /^\s*with claimed as \(\s*update refresh_tokens/);
     assert.match(statements[2]!, /^with "head" as \(insert into "audit_head"/);
     assert.match(statements[2]!, /select "id" from "audit_events"/, 'the parent is looked up in the lock statement');
     assert.match(statements[3]!, /^with "appended" as \(insert into "audit_events".*update "audit_head"/s);
@@ -113,17 +115,34 @@ describe('PostgreSQL round trips of a token response', { skip: postgresSkipReaso
     assert.equal((await new SqlAuditCheckpoints(storage.db).auditHead())?.seq, before, 'no event for a rotation that lost');
   });
 
-  test('an issuance: both tokens in one statement', async () => {
-    const { grant } = await issuedGrant();
+  test('a redemption: the claim, the key binding and both tokens in one statement; a second claim writes nothing', async () => {
+    const a = pendingAuthorization(ctx);
+    assert.equal(await storage.deviceAuthorizations.create(a, []), true);
+    const grant = grantFor(a);
+    assert.equal(await storage.deviceAuthorizations.approve(a.id, NOW + 1, ctx, grant, [{ type: 'device.approved', at: NOW, grantId: grant.id, data: {} }]), true);
     const tokens = tokensFor(grant.id);
+    const issued: AuditEventInput = { type: 'token.issued', at: NOW, grantId: grant.id, parent: { type: 'device.approved', grantId: grant.id }, data: {} };
+    const store = new SqlDeviceAuthorizationStore(logged);
     statements.length = 0;
-    await logged.transaction().execute((tx) => insertIssuedTokens(tx, tokens));
-    assert.deepEqual(
-      statements.map((s) => s.split(' (')[0]),
-      ['begin', 'with "access" as', 'commit'],
-    );
-    const store = new SqlTokenStore(storage.db);
-    assert.deepEqual(await store.findAccessToken(tokens.access.jti), tokens.access);
-    assert.deepEqual(await store.findRefreshToken(tokens.refresh.hash), { ...tokens.refresh, status: 'active' });
+    assert.equal(await store.redeem(a.id, tokens, 'jkt-of-the-device', [issued]), true);
+    assert.equal(statements.length, 5, statements.join(' | '));
+    assert.match(statements[1]!, /^\s*with claimed as \(\s*update device_authorizations/);
+    assert.match(statements[1]!, /bound as \(update grants/);
+
+    assert.equal((await storage.deviceAuthorizations.findById(a.id))?.status, 'redeemed');
+    assert.equal((await new SqlGrantStore(storage.db).findGrant(grant.id))?.dpopJkt, 'jkt-of-the-device');
+    const tokenStore = new SqlTokenStore(storage.db);
+    assert.deepEqual(await tokenStore.findAccessToken(tokens.access.jti), tokens.access);
+    assert.deepEqual(await tokenStore.findRefreshToken(tokens.refresh.hash), { ...tokens.refresh, status: 'active' });
+    const [approvedEvent, issuedEvent] = await storage.audit.query({ grantId: grant.id });
+    assert.equal(issuedEvent?.parentId, approvedEvent?.id);
+
+    // The code is used: a second redemption (another key, other tokens) changes nothing.
+    const again = tokensFor(grant.id);
+    assert.equal(await store.redeem(a.id, again, 'jkt-of-a-thief', [issued]), false);
+    assert.equal(await tokenStore.findAccessToken(again.access.jti), undefined);
+    assert.equal(await tokenStore.findRefreshToken(again.refresh.hash), undefined);
+    assert.equal((await new SqlGrantStore(storage.db).findGrant(grant.id))?.dpopJkt, 'jkt-of-the-device');
+    assert.equal((await storage.audit.query({ grantId: grant.id })).length, 2);
   });
 });
