@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { DeviceAuthorization, DeviceAuthorizationStore } from '../device-flow/device-authorization.js';
 import type { RequestOrigin } from '../oauth/request-origin.js';
 import type { Grant } from '../grants/grant.js';
@@ -66,6 +66,20 @@ export function deviceAuthorizationRow(a: DeviceAuthorization): DeviceAuthorizat
 export function isUniqueViolation(error: unknown): boolean {
   const code = (error as { code?: string }).code;
   return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
+}
+
+/** Claims the approved code `id`, binds its grant to `dpopJkt` (when a proof came) and inserts `tokens`. */
+async function redeemStepByStep(tx: Transaction<Database>, id: string, tokens: IssuedTokens, dpopJkt: string | null): Promise<boolean> {
+  const result = await tx
+    .updateTable('device_authorizations')
+    .set({ status: 'redeemed' })
+    .where('id', '=', id)
+    .where('status', '=', 'approved')
+    .executeTakeFirst();
+  if (result.numUpdatedRows !== 1n) return false;
+  if (dpopJkt !== null) await tx.updateTable('grants').set({ dpop_jkt: dpopJkt }).where('id', '=', tokens.access.grantId).execute();
+  await insertIssuedTokens(tx, tokens);
+  return true;
 }
 
 export class SqlDeviceAuthorizationStore implements DeviceAuthorizationStore {
@@ -206,24 +220,9 @@ export class SqlDeviceAuthorizationStore implements DeviceAuthorizationStore {
   async redeem(id: string, tokens: IssuedTokens, dpopJkt: string | null, events: AuditEventInput[]): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
       // PostgreSQL: the claim and its writes in one statement (postgres-token-writes.ts).
-      if (this.engine === 'postgres') {
-        if (!(await redeemAtOnce(tx, id, tokens, dpopJkt))) return false;
-        await appendAuditEvents(tx, events);
-        return true;
-      }
-      const result = await tx
-        .updateTable('device_authorizations')
-        .set({ status: 'redeemed' })
-        .where('id', '=', id)
-        .where('status', '=', 'approved')
-        .executeTakeFirst();
-      if (result.numUpdatedRows !== 1n) return false;
-      if (dpopJkt !== null) {
-        await tx.updateTable('grants').set({ dpop_jkt: dpopJkt }).where('id', '=', tokens.access.grantId).execute();
-      }
-      await insertIssuedTokens(tx, tokens);
-      await appendAuditEvents(tx, events);
-      return true;
+      const claimed = this.engine === 'postgres' ? await redeemAtOnce(tx, id, tokens, dpopJkt) : await redeemStepByStep(tx, id, tokens, dpopJkt);
+      if (claimed) await appendAuditEvents(tx, events);
+      return claimed;
     });
   }
 

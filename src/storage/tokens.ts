@@ -47,6 +47,19 @@ async function insertRefreshToken(tx: Transaction<Database>, r: IssuedRefreshTok
     .execute();
 }
 
+/** Retires the active refresh token `oldHash` and inserts `next`; false when it was not active. */
+async function rotateStepByStep(tx: Transaction<Database>, oldHash: string, next: Required<IssuedTokens>): Promise<boolean> {
+  const result = await tx
+    .updateTable('refresh_tokens')
+    .set({ status: 'rotated' })
+    .where('hash', '=', oldHash)
+    .where('status', '=', 'active')
+    .executeTakeFirst();
+  if (result.numUpdatedRows !== 1n) return false;
+  await insertIssuedTokens(tx, next);
+  return true;
+}
+
 export class SqlTokenStore implements TokenStore {
   private readonly engine: Engine;
 
@@ -61,20 +74,10 @@ export class SqlTokenStore implements TokenStore {
 
   async rotateRefreshToken(oldHash: string, next: Required<IssuedTokens>, events: AuditEventInput[]): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
-      if (this.engine === 'postgres') {
-        if (!(await rotateAtOnce(tx, oldHash, next))) return false;
-      } else {
-        const result = await tx
-          .updateTable('refresh_tokens')
-          .set({ status: 'rotated' })
-          .where('hash', '=', oldHash)
-          .where('status', '=', 'active')
-          .executeTakeFirst();
-        if (result.numUpdatedRows !== 1n) return false;
-        await insertIssuedTokens(tx, next);
-      }
-      await appendAuditEvents(tx, events);
-      return true;
+      // PostgreSQL: the retirement and the new tokens in one statement (postgres-token-writes.ts).
+      const rotated = this.engine === 'postgres' ? await rotateAtOnce(tx, oldHash, next) : await rotateStepByStep(tx, oldHash, next);
+      if (rotated) await appendAuditEvents(tx, events);
+      return rotated;
     });
   }
 
