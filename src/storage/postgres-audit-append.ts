@@ -2,20 +2,21 @@ import { sql, type InsertQueryBuilder, type SelectQueryBuilder, type Transaction
 import type { AuditEventInput } from '../audit/event.js';
 import type { AuditEventTable, Database } from './schema.js';
 
+// The statements of `appendAuditEvents` on PostgreSQL: two instead of three plus one per event, for the same chain
+// (audit-log.ts ChainCursor links the rows in between), the same rows and the same head row lock. On PostgreSQL
+// every statement is a round trip to the server, and the head's row lock is held from the statement that takes it
+// until the commit, so each statement after it is paid by every append of every instance, which all queue on that
+// one row. Here the lock is taken together with the first event's parent lookup, and the events are written
+// together with the new head: one statement between the lock and the commit where there were three.
+
 /**
- * The statements of `appendAuditEvents` on PostgreSQL: two instead of three plus one per event, for the same
- * chain (ChainCursor links the rows in between), the same rows and the same head row lock. On PostgreSQL every statement is a round trip to the
- * server, and the head's row lock is held from the statement that takes it until the commit, so each statement
- * after it is paid by every append of every instance, which all queue on that one row. Here the lock is taken
- * together with the first event's parent lookup, and the events are written together with the new head:
- * one statement between the lock and the commit where there were three.
- *
- * The parent lookup runs on the snapshot its statement starts with, which a wait for the lock does not renew
- * (READ COMMITTED renews it per statement). That is safe because a parent is always older than its child's
- * request: a device.approved commits before its code can be redeemed, a token.issued before its refresh token
- * exists, a workload.created before the workload can exchange, a device_code.requested before its user code can
- * be approved. Only a later event whose parent may be an earlier event of the same append needs the general
- * path, which looks each parent up after the events before it are written; {@link fitsTwoStatements} says which.
+ * Whether an append can take the two statements: only its first event may name a parent. That lookup runs on the
+ * snapshot its statement starts with, which a wait for the lock does not renew (READ COMMITTED renews it per
+ * statement). That is safe because a parent is always older than its child's request: a device.approved commits
+ * before its code can be redeemed, a token.issued before its refresh token exists, a workload.created before the
+ * workload can exchange, a device_code.requested before its user code can be approved. A later event's parent may
+ * be an earlier event of the same append; the general path looks each one up after the events before it are
+ * written.
  */
 export function fitsTwoStatements(inputs: readonly AuditEventInput[]): boolean {
   return inputs.slice(1).every((input) => input.parent === undefined);
