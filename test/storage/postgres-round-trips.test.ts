@@ -10,14 +10,13 @@ import { Kysely, PostgresDialect } from 'kysely';
 import type { AuditEventInput } from '../../src/audit/event.js';
 import { verifyChain } from '../../src/audit/verify.js';
 import { SqlAuditCheckpoints, SqlAuditLog } from '../../src/storage/audit-log.js';
-import { openStorage, type Storage } from '../../src/storage/open.js';
 import { pgTypes } from '../../src/storage/postgres.js';
 import type { Database } from '../../src/storage/schema.js';
 import { SqlDeviceAuthorizationStore } from '../../src/storage/device-authorizations.js';
 import { SqlGrantStore } from '../../src/storage/grants.js';
 import { insertIssuedTokens, SqlTokenStore } from '../../src/storage/tokens.js';
 import { uuidv7 } from '../../src/shared/ids.js';
-import { postgresSkipReason, startPostgres, type TestPostgres } from '../support/postgres.js';
+import { suiteStorage, testEngines } from '../support/storage-engines.js';
 import { FIXTURE_NOW, grantFor, pendingAuthorization } from '../support/storage-fixtures.js';
 
 const NOW = FIXTURE_NOW;
@@ -28,41 +27,37 @@ const tokensFor = (grantId: string, parentHash: string | null = null) => ({
   refresh: { hash: `rt-${uuidv7()}`, grantId, parentHash, issuedAt: NOW, expiresAt: NOW + 3600 },
 });
 
-describe('PostgreSQL round trips of a token response', { skip: postgresSkipReason() }, () => {
-  let server: TestPostgres;
-  let storage: Storage;
+// The PostgreSQL half of the shared two-engine setup: the statement shapes counted here are PostgreSQL's own.
+const [, makePostgres, skip] = testEngines('round-trips').find(([name]) => name === 'postgres')!;
+
+describe('PostgreSQL round trips of a token response', { skip }, () => {
+  const suite = suiteStorage(makePostgres);
   let logged: Kysely<Database>;
   const statements: string[] = [];
 
-  before(async () => {
-    server = await startPostgres();
-    const url = await server.database();
-    storage = await openStorage({ engine: 'postgres', synchronous: 'normal', url_env: 'TETHER_ROUND_TRIPS_URL', pool_size: 4 }, '/nonexistent', {
-      env: { TETHER_ROUND_TRIPS_URL: url },
-    });
+  before(() => {
+    const { options, env } = suite.engine;
     logged = new Kysely<Database>({
-      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 2, types: pgTypes }) }),
+      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: env[options.url_env!], max: 2, types: pgTypes }) }),
       log: (e) => void (e.level === 'query' && statements.push(e.query.sql)),
     });
   });
   after(async () => {
     await logged?.destroy();
-    await storage?.close();
-    await server?.stop();
   });
 
   /** A grant with its issuance recorded, as a redemption leaves it. */
   async function issuedGrant() {
     const a = pendingAuthorization(ctx);
     const event = (type: AuditEventInput['type'], extra: Partial<AuditEventInput> = {}): AuditEventInput => ({ type, at: NOW, data: {}, ...extra });
-    assert.equal(await storage.deviceAuthorizations.create(a, [event('device_code.requested', { deviceAuthorizationId: a.id })]), true);
+    assert.equal(await suite.storage.deviceAuthorizations.create(a, [event('device_code.requested', { deviceAuthorizationId: a.id })]), true);
     const grant = grantFor(a);
-    assert.equal(await storage.deviceAuthorizations.approve(a.id, NOW + 1, ctx, grant, [event('device.approved', { grantId: grant.id })]), true);
+    assert.equal(await suite.storage.deviceAuthorizations.approve(a.id, NOW + 1, ctx, grant, [event('device.approved', { grantId: grant.id })]), true);
     const first = tokensFor(grant.id);
-    await storage.db.transaction().execute(async (tx) => {
+    await suite.storage.db.transaction().execute(async (tx) => {
       await insertIssuedTokens(tx, first);
     });
-    await new SqlAuditLog(storage.db).record([event('token.issued', { grantId: grant.id, parent: { type: 'device.approved', grantId: grant.id } })]);
+    await new SqlAuditLog(suite.storage.db).record([event('token.issued', { grantId: grant.id, parent: { type: 'device.approved', grantId: grant.id } })]);
     return { grant, first };
   }
 
@@ -90,36 +85,36 @@ describe('PostgreSQL round trips of a token response', { skip: postgresSkipReaso
     assert.equal(kinds[4], 'commit');
 
     // What those statements wrote: the old token retired, the new ones stored, the event linked to its parent.
-    const tokens = new SqlTokenStore(storage.db);
+    const tokens = new SqlTokenStore(suite.storage.db);
     assert.equal((await tokens.findRefreshToken(first.refresh.hash))?.status, 'rotated');
     assert.deepEqual(await tokens.findRefreshToken(next.refresh.hash), { ...next.refresh, status: 'active' });
     assert.deepEqual(await tokens.findAccessToken(next.access.jti), next.access);
-    const [issued, event] = await storage.audit.query({ grantId: grant.id, type: undefined }).then((all) => all.filter((e) => e.type !== 'device.approved'));
+    const [issued, event] = await suite.storage.audit.query({ grantId: grant.id, type: undefined }).then((all) => all.filter((e) => e.type !== 'device.approved'));
     assert.equal(issued?.type, 'token.issued');
     assert.equal(event?.type, 'token.refreshed');
     assert.equal(event?.parentId, issued?.id);
     assert.equal(event?.jti, next.access.jti);
-    const everything = await new SqlAuditCheckpoints(storage.db).allEvents();
+    const everything = await new SqlAuditCheckpoints(suite.storage.db).allEvents();
     assert.equal((await verifyChain(everything, [], async () => true)).ok, true);
   });
 
   test('a rotation of a token already rotated writes nothing', async () => {
     const { grant, first } = await issuedGrant();
-    const tokens = new SqlTokenStore(storage.db);
+    const tokens = new SqlTokenStore(suite.storage.db);
     assert.equal(await tokens.rotateRefreshToken(first.refresh.hash, tokensFor(grant.id, first.refresh.hash), []), true);
     const late = tokensFor(grant.id, first.refresh.hash);
-    const before = (await new SqlAuditCheckpoints(storage.db).auditHead())?.seq;
+    const before = (await new SqlAuditCheckpoints(suite.storage.db).auditHead())?.seq;
     assert.equal(await tokens.rotateRefreshToken(first.refresh.hash, late, [{ type: 'token.refreshed', at: NOW, grantId: grant.id, data: {} }]), false);
     assert.equal(await tokens.findRefreshToken(late.refresh.hash), undefined);
     assert.equal(await tokens.findAccessToken(late.access.jti), undefined);
-    assert.equal((await new SqlAuditCheckpoints(storage.db).auditHead())?.seq, before, 'no event for a rotation that lost');
+    assert.equal((await new SqlAuditCheckpoints(suite.storage.db).auditHead())?.seq, before, 'no event for a rotation that lost');
   });
 
   test('a redemption: the claim, the key binding and both tokens in one statement; a second claim writes nothing', async () => {
     const a = pendingAuthorization(ctx);
-    assert.equal(await storage.deviceAuthorizations.create(a, []), true);
+    assert.equal(await suite.storage.deviceAuthorizations.create(a, []), true);
     const grant = grantFor(a);
-    assert.equal(await storage.deviceAuthorizations.approve(a.id, NOW + 1, ctx, grant, [{ type: 'device.approved', at: NOW, grantId: grant.id, data: {} }]), true);
+    assert.equal(await suite.storage.deviceAuthorizations.approve(a.id, NOW + 1, ctx, grant, [{ type: 'device.approved', at: NOW, grantId: grant.id, data: {} }]), true);
     const tokens = tokensFor(grant.id);
     const issued: AuditEventInput = { type: 'token.issued', at: NOW, grantId: grant.id, parent: { type: 'device.approved', grantId: grant.id }, data: {} };
     const store = new SqlDeviceAuthorizationStore(logged);
@@ -129,12 +124,12 @@ describe('PostgreSQL round trips of a token response', { skip: postgresSkipReaso
     assert.match(statements[1]!, /^\s*with claimed as \(\s*update device_authorizations/);
     assert.match(statements[1]!, /bound as \(update grants/);
 
-    assert.equal((await storage.deviceAuthorizations.findById(a.id))?.status, 'redeemed');
-    assert.equal((await new SqlGrantStore(storage.db).findGrant(grant.id))?.dpopJkt, 'jkt-of-the-device');
-    const tokenStore = new SqlTokenStore(storage.db);
+    assert.equal((await suite.storage.deviceAuthorizations.findById(a.id))?.status, 'redeemed');
+    assert.equal((await new SqlGrantStore(suite.storage.db).findGrant(grant.id))?.dpopJkt, 'jkt-of-the-device');
+    const tokenStore = new SqlTokenStore(suite.storage.db);
     assert.deepEqual(await tokenStore.findAccessToken(tokens.access.jti), tokens.access);
     assert.deepEqual(await tokenStore.findRefreshToken(tokens.refresh.hash), { ...tokens.refresh, status: 'active' });
-    const [approvedEvent, issuedEvent] = await storage.audit.query({ grantId: grant.id });
+    const [approvedEvent, issuedEvent] = await suite.storage.audit.query({ grantId: grant.id });
     assert.equal(issuedEvent?.parentId, approvedEvent?.id);
 
     // The code is used: a second redemption (another key, other tokens) changes nothing.
@@ -142,7 +137,7 @@ describe('PostgreSQL round trips of a token response', { skip: postgresSkipReaso
     assert.equal(await store.redeem(a.id, again, 'jkt-of-a-thief', [issued]), false);
     assert.equal(await tokenStore.findAccessToken(again.access.jti), undefined);
     assert.equal(await tokenStore.findRefreshToken(again.refresh.hash), undefined);
-    assert.equal((await new SqlGrantStore(storage.db).findGrant(grant.id))?.dpopJkt, 'jkt-of-the-device');
-    assert.equal((await storage.audit.query({ grantId: grant.id })).length, 2);
+    assert.equal((await new SqlGrantStore(suite.storage.db).findGrant(grant.id))?.dpopJkt, 'jkt-of-the-device');
+    assert.equal((await suite.storage.audit.query({ grantId: grant.id })).length, 2);
   });
 });
