@@ -69,10 +69,10 @@ async function lookUp(deps: IntrospectionDeps, caller: Client, token: string, no
   }
 
   const claims = await deps.verifier.verify(token, now);
-  if (!claims?.jti) return INACTIVE;
-  const record = await deps.tokens.findAccessToken(claims.jti);
-  const grant = record && (await deps.grants.findGrant(record.grantId));
-  if (!record || !live(grant) || !serves(grant.resource)) return INACTIVE;
+  if (!claims) return INACTIVE;
+  // The token is not stored: its signed `sid` names its grant, which decides (revoked, ended, another API).
+  const grant = await deps.grants.findGrant(claims.sid);
+  if (!live(grant) || !serves(grant.resource)) return INACTIVE;
   const cnf = claims['cnf'] as { jkt?: string } | undefined;
   return { active: true, token_type: cnf?.jkt ? 'DPoP' : 'Bearer', ...claims };
 }

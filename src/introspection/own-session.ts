@@ -1,11 +1,9 @@
 import type { GrantStore } from '../grants/grant.js';
 import { InvalidDpopProof } from '../oauth/errors.js';
 import type { IssuedTokenVerifier } from '../tokens/issued-token-verifier.js';
-import type { TokenStore } from '../tokens/token-store.js';
 
 export interface OwnSessionDeps {
   grants: GrantStore;
-  tokens: TokenStore;
   verifier: IssuedTokenVerifier;
 }
 
@@ -22,12 +20,12 @@ export type OwnSessionStatus = { active: false } | { active: true; expires_at: n
  */
 export async function ownSessionStatus(deps: OwnSessionDeps, token: string, proofJkt: string, now: number): Promise<OwnSessionStatus> {
   const claims = await deps.verifier.verify(token, now);
-  if (!claims?.jti) return { active: false };
+  if (!claims) return { active: false };
   const cnf = claims['cnf'] as { jkt?: string } | undefined;
   // A token without a key, or with another one, is not the caller's to ask about.
   if (cnf?.jkt !== proofJkt) throw new InvalidDpopProof('The proof is not by the key the token is bound to.');
-  const record = await deps.tokens.findAccessToken(claims.jti);
-  const grant = record && (await deps.grants.findGrant(record.grantId));
-  if (!record || !grant || grant.status !== 'active' || grant.expiresAt <= now) return { active: false };
+  // The token is not stored: its signed `sid` names its grant.
+  const grant = await deps.grants.findGrant(claims.sid);
+  if (!grant || grant.status !== 'active' || grant.expiresAt <= now) return { active: false };
   return { active: true, expires_at: grant.expiresAt };
 }

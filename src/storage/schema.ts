@@ -67,6 +67,11 @@ export interface GrantTable {
   revoked_reason: string | null;
 }
 
+/**
+ * No longer written or read: access tokens are not stored (tokens/token-store.ts, IssuedAccessToken). The table
+ * stays so that an instance of an earlier version keeps working during a rolling upgrade (docs/operating.md); a
+ * later migration drops it.
+ */
 export interface AccessTokenTable {
   jti: string;
   grant_id: string;

@@ -1,46 +1,43 @@
 import type { Statement } from 'better-sqlite3';
 import type { AuditEventInput } from '../audit/event.js';
 import type { GrantRecord } from '../grants/grant.js';
-import type { IssuedAccessToken, IssuedTokens, StoredRefreshToken } from '../tokens/token-store.js';
+import type { IssuedTokens, StoredRefreshToken } from '../tokens/token-store.js';
 import { grantFromRow, SqlGrantStore } from './grants.js';
-import type { AccessTokenTable, GrantTable, RefreshTokenTable } from './schema.js';
+import type { GrantTable, RefreshTokenTable } from './schema.js';
 import type { SqliteAuditAppender } from './sqlite-audit-append.js';
 import type { SqliteGroupCommit } from './sqlite-group-commit.js';
 import type { SqliteHandle } from './sqlite.js';
 import { outsideTransaction } from './sqlite-outside-transaction.js';
-import { accessTokenFromRow, refreshTokenFromRow, SqlTokenStore } from './tokens.js';
+import { refreshTokenFromRow, SqlTokenStore } from './tokens.js';
 
 /**
- * Prepared statements for the writes every token response makes (an access token, a refresh token), shared by
- * redemption and refresh. Synchronous: call inside a driver transaction.
+ * The prepared statement for the write every token response of a refresh-token client makes (its refresh token),
+ * shared by redemption and refresh. The access token is not stored (see IssuedAccessToken). Synchronous: call
+ * inside a driver transaction.
  */
 export class SqliteIssuedTokenWriter {
-  private readonly insertAccess: Statement;
   private readonly insertRefresh: Statement;
 
   constructor(raw: SqliteHandle['raw']) {
-    this.insertAccess = raw.prepare('insert into access_tokens (jti, grant_id, issued_at, expires_at) values (?, ?, ?, ?)');
     this.insertRefresh = raw.prepare(
       "insert into refresh_tokens (hash, grant_id, parent_hash, issued_at, expires_at, status) values (?, ?, ?, ?, ?, 'active')",
     );
   }
 
-  insert({ access, refresh }: IssuedTokens): void {
-    this.insertAccess.run(access.jti, access.grantId, access.issuedAt, access.expiresAt);
+  insert({ refresh }: IssuedTokens): void {
     if (refresh) this.insertRefresh.run(refresh.hash, refresh.grantId, refresh.parentHash, refresh.issuedAt, refresh.expiresAt);
   }
 }
 
 /**
- * SQLite's fast path for refresh and introspection: token reads on prepared statements, and the rotation (old
- * token retired, new ones recorded, audit event appended) as one savepoint of a group commit.
+ * SQLite's fast path for refresh and introspection: the refresh-token read on a prepared statement, and the
+ * rotation (old token retired, the new one recorded, audit event appended) as one savepoint of a group commit.
  * Same rows, same single-use rule (`status = 'active'` in the update that retires the old token), same atomicity
  * with the audit event as the Kysely store it extends; reads run `outsideTransaction`, so they never see another
  * transaction's uncommitted rows.
  */
 export class SqliteTokenStore extends SqlTokenStore {
   private readonly selectRefresh: Statement;
-  private readonly selectAccess: Statement;
   private readonly retire: Statement;
 
   constructor(
@@ -52,18 +49,12 @@ export class SqliteTokenStore extends SqlTokenStore {
     super(sqlite.db);
     const { raw } = sqlite;
     this.selectRefresh = raw.prepare('select * from refresh_tokens where hash = ?');
-    this.selectAccess = raw.prepare('select * from access_tokens where jti = ?');
     this.retire = raw.prepare("update refresh_tokens set status = 'rotated' where hash = ? and status = 'active'");
   }
 
   override async findRefreshToken(hash: string): Promise<StoredRefreshToken | undefined> {
     const r = await outsideTransaction(this.sqlite, () => this.selectRefresh.get(hash) as RefreshTokenTable | undefined);
     return r && refreshTokenFromRow(r);
-  }
-
-  override async findAccessToken(jti: string): Promise<IssuedAccessToken | undefined> {
-    const r = await outsideTransaction(this.sqlite, () => this.selectAccess.get(jti) as AccessTokenTable | undefined);
-    return r && accessTokenFromRow(r);
   }
 
   override rotateRefreshToken(oldHash: string, next: Required<IssuedTokens>, events: AuditEventInput[]): Promise<boolean> {

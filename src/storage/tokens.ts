@@ -1,6 +1,6 @@
 import type { Kysely, Selectable, Transaction } from 'kysely';
-import type { IssuedAccessToken, IssuedRefreshToken, IssuedTokens, StoredRefreshToken, TokenStore } from '../tokens/token-store.js';
-import type { AccessTokenTable, Database, RefreshTokenTable } from './schema.js';
+import type { IssuedRefreshToken, IssuedTokens, StoredRefreshToken, TokenStore } from '../tokens/token-store.js';
+import type { Database, RefreshTokenTable } from './schema.js';
 import type { AuditEventInput } from '../audit/event.js';
 import { appendAuditEvents } from './audit-log.js';
 import { engineOf, type Engine } from './dialect.js';
@@ -18,19 +18,12 @@ export function refreshTokenFromRow(r: Selectable<RefreshTokenTable>): StoredRef
   };
 }
 
-/** A stored access token row as the token store answers it. */
-export function accessTokenFromRow(r: Selectable<AccessTokenTable>): IssuedAccessToken {
-  return { jti: r.jti, grantId: r.grant_id, issuedAt: Number(r.issued_at), expiresAt: Number(r.expires_at) };
-}
-
-/** Inserts the tokens of one issuance inside the caller's transaction. */
+/**
+ * Records what storage keeps of one issuance inside the caller's transaction: the refresh token, if any. The access
+ * token is not stored (see IssuedAccessToken).
+ */
 export async function insertIssuedTokens(tx: Transaction<Database>, tokens: IssuedTokens): Promise<void> {
-  const { access, refresh } = tokens;
-  await tx
-    .insertInto('access_tokens')
-    .values({ jti: access.jti, grant_id: access.grantId, issued_at: access.issuedAt, expires_at: access.expiresAt })
-    .execute();
-  if (refresh) await insertRefreshToken(tx, refresh);
+  if (tokens.refresh) await insertRefreshToken(tx, tokens.refresh);
 }
 
 async function insertRefreshToken(tx: Transaction<Database>, r: IssuedRefreshToken): Promise<void> {
@@ -79,10 +72,5 @@ export class SqlTokenStore implements TokenStore {
       if (rotated) await appendAuditEvents(tx, events);
       return rotated;
     });
-  }
-
-  async findAccessToken(jti: string): Promise<IssuedAccessToken | undefined> {
-    const r = await this.db.selectFrom('access_tokens').selectAll().where('jti', '=', jti).executeTakeFirst();
-    return r && accessTokenFromRow(r);
   }
 }

@@ -2,7 +2,14 @@ import type { JWTPayload } from 'jose';
 import { decodeSegment, splitCompactJws, verifyJws } from '../dpop/jws.js';
 import { SIGNING_ALG, type KeyRing } from './signing-keys.js';
 
-const REQUIRED_CLAIMS = ['jti', 'sid', 'exp', 'sub'] as const;
+/** Claims every access token of this server carries as strings; `sid` names its grant. */
+const REQUIRED_TEXT_CLAIMS = ['jti', 'sid', 'sub'] as const;
+
+/**
+ * The claims of a verified access token. `sid` is the grant the token belongs to: the token is not stored (see
+ * IssuedAccessToken in token-store.ts), and the signature is what makes this claim the server's own word.
+ */
+export type VerifiedAccessToken = JWTPayload & { jti: string; sid: string; sub: string; exp: number };
 
 /**
  * The server's check that an access token is one it issued (for introspection and revocation): signed by a
@@ -23,7 +30,7 @@ export class IssuedTokenVerifier {
     private readonly issuer: string,
   ) {}
 
-  async verify(token: string, now: number): Promise<JWTPayload | undefined> {
+  async verify(token: string, now: number): Promise<VerifiedAccessToken | undefined> {
     const jws = splitCompactJws(token);
     if (!jws) return undefined;
     const header = decodeSegment(jws.rawHeader);
@@ -36,10 +43,10 @@ export class IssuedTokenVerifier {
     if (!key || !verifyJws(SIGNING_ALG, key, jws.signingInput, jws.signature)) return undefined;
     const payload = decodeSegment(jws.rawPayload) as JWTPayload | undefined;
     if (!payload || payload.iss !== this.issuer) return undefined;
-    if (REQUIRED_CLAIMS.some((claim) => payload[claim] === undefined)) return undefined;
+    if (REQUIRED_TEXT_CLAIMS.some((claim) => typeof payload[claim] !== 'string')) return undefined;
     if (typeof payload.exp !== 'number' || payload.exp <= now) return undefined;
     if (payload.nbf !== undefined && (typeof payload.nbf !== 'number' || payload.nbf > now)) return undefined;
     if (payload.iat !== undefined && typeof payload.iat !== 'number') return undefined;
-    return payload;
+    return payload as VerifiedAccessToken;
   }
 }

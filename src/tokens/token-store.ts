@@ -1,6 +1,10 @@
 import type { AuditEventInput } from '../audit/event.js';
 
-/** An access token as recorded: known by its jti, always belonging to one grant. */
+/**
+ * An access token as issued: known by its jti, always belonging to one grant. It is not stored. The token is a JWT
+ * signed by this server whose `sid` names the grant, so introspection, `tether status` and RFC 7009 revocation read
+ * the grant from the verified claims; a row per token would only repeat them (and grew without end).
+ */
 export interface IssuedAccessToken {
   jti: string;
   grantId: string;
@@ -21,7 +25,11 @@ export interface StoredRefreshToken extends IssuedRefreshToken {
   status: 'active' | 'rotated' | 'revoked';
 }
 
-/** Tokens issued at once: an access token, and a refresh token for clients that get them. */
+/**
+ * Tokens issued at once: an access token, and a refresh token for clients that get them. Storage records the refresh
+ * token (by its hash) in the transaction that claims the code or retires the old token; the access token's fields are
+ * for that transaction's audit event and key binding.
+ */
 export interface IssuedTokens {
   access: IssuedAccessToken;
   refresh?: IssuedRefreshToken;
@@ -34,5 +42,4 @@ export interface TokenStore {
    * was no longer active (rotated or revoked by a concurrent request).
    */
   rotateRefreshToken(oldHash: string, next: Required<IssuedTokens>, events: AuditEventInput[]): Promise<boolean>;
-  findAccessToken(jti: string): Promise<IssuedAccessToken | undefined>;
 }

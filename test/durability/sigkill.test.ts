@@ -2,7 +2,8 @@
 //
 // Runs the real binary (`tether serve --dev`), drives device authorizations, approvals through the verification
 // page and token redemptions concurrently, kills the process mid-load, restarts it on the same data directory and
-// checks every confirmed approval and every returned access token against the database and the new process.
+// checks every confirmed approval and every returned access token against the database (its grant, its refresh
+// token and its issuance event; access tokens themselves are not stored) and the new process.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from 'jose';
+import { hashSecret } from '../../src/shared/crypto.js';
 import { startTether, type RunningBinary } from '../support/binary.js';
 import { FormBrowser } from '../support/browser-form.js';
 import { dpopKey, type DpopKey } from '../support/dpop.js';
@@ -45,6 +47,7 @@ interface Flow {
   jti?: string;
   sid?: string;
   token?: string;
+  refreshToken?: string;
 }
 
 describe('durability across SIGKILL', { timeout: 60_000 }, () => {
@@ -114,6 +117,7 @@ describe('durability across SIGKILL', { timeout: 60_000 }, () => {
           const claims = decodeJwt(flow.token);
           flow.jti = String(claims.jti);
           flow.sid = String(claims['sid']);
+          flow.refreshToken = String(token.body['refresh_token']);
         } catch (error) {
           if (stop) return; // the process was killed under us: expected
           throw error;
@@ -164,7 +168,10 @@ describe('durability across SIGKILL', { timeout: 60_000 }, () => {
       const byUserCode = db.prepare(
         'SELECT d.status, d.grant_id, g.id AS grant FROM device_authorizations d LEFT JOIN grants g ON g.id = d.grant_id WHERE d.user_code = ?',
       );
-      const tokenRow = db.prepare('SELECT grant_id FROM access_tokens WHERE jti = ?');
+      // The access token is not stored (its signed sid names its grant); what keeps it good is its grant, and what
+      // carries the session on is its refresh token.
+      const grantRow = db.prepare('SELECT status FROM grants WHERE id = ?');
+      const refreshRow = db.prepare('SELECT grant_id, status FROM refresh_tokens WHERE hash = ?');
       const issuedEvent = db.prepare("SELECT grant_id, user_id FROM audit_events WHERE type = 'token.issued' AND jti = ?");
       const approvedEvent = db.prepare("SELECT count(*) AS n FROM audit_events WHERE type = 'device.approved' AND grant_id = ?");
 
@@ -177,9 +184,10 @@ describe('durability across SIGKILL', { timeout: 60_000 }, () => {
         }
         if (flow.jti) {
           assert.equal(row.status, 'redeemed');
-          const issued = tokenRow.get(flow.jti) as { grant_id: string } | undefined;
-          assert.ok(issued, `token ${flow.jti} was returned but is not recorded`);
-          assert.equal(issued.grant_id, flow.sid, 'the token is recorded under the grant its sid names');
+          assert.equal((grantRow.get(flow.sid) as { status: string } | undefined)?.status, 'active', `the grant of token ${flow.jti} is gone`);
+          const refresh = refreshRow.get(hashSecret(flow.refreshToken ?? '')) as { grant_id: string; status: string } | undefined;
+          assert.ok(refresh, `the refresh token returned with ${flow.jti} is not recorded`);
+          assert.deepEqual(refresh, { grant_id: flow.sid, status: 'active' }, 'recorded under the grant the access token names');
           // Its issuance event committed with it, and descends from an approval that is recorded too.
           const event = issuedEvent.get(flow.jti) as { grant_id: string; user_id: string } | undefined;
           assert.ok(event, `token ${flow.jti} was returned but has no token.issued event`);
@@ -202,7 +210,7 @@ describe('durability across SIGKILL', { timeout: 60_000 }, () => {
         );
         assert.equal(reply.status, 200, `approved ${flow.userCode} not redeemable after restart: ${JSON.stringify(reply.body)}`);
         const jti = decodeJwt(String(reply.body['access_token'])).jti;
-        assert.ok(tokenRow.get(jti), 'the post-restart token is recorded');
+        assert.ok(issuedEvent.get(jti), 'the post-restart token is recorded');
       }
     } finally {
       db.close();

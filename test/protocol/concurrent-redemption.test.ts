@@ -2,6 +2,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
+import type { ExpressionBuilder } from 'kysely';
+import { hashSecret } from '../../src/shared/crypto.js';
+import type { Database } from '../../src/storage/schema.js';
 import { authorize, decide, redeem } from '../support/device-flow.js';
 import { FormBrowser } from '../support/browser-form.js';
 import { dpopKey } from '../support/dpop.js';
@@ -37,16 +40,25 @@ describe('concurrent redemption', () => {
         assert.equal(reply.body['error'], 'invalid_grant', JSON.stringify(reply.body));
       }
 
+      // Access tokens are not stored: the issuance is recorded by its event (with the jti) and the refresh token.
       const jti = decodeJwt(String(won[0]?.body['access_token'])).jti ?? '';
-      const rows = await server.tether.db
-        .selectFrom('access_tokens')
-        .innerJoin('grants', 'grants.id', 'access_tokens.grant_id')
-        .select(['access_tokens.jti'])
-        .where('grants.device_authorization_id', 'in', (eb) =>
-          eb.selectFrom('device_authorizations').select('id').where('user_code', '=', codes.user_code.replaceAll('-', '')),
-        )
+      const ofThisCode = (eb: ExpressionBuilder<Database, 'grants'>) =>
+        eb.selectFrom('device_authorizations').select('id').where('user_code', '=', codes.user_code.replaceAll('-', ''));
+      const issued = await server.tether.db
+        .selectFrom('audit_events')
+        .innerJoin('grants', 'grants.id', 'audit_events.grant_id')
+        .select(['audit_events.jti'])
+        .where('audit_events.type', '=', 'token.issued')
+        .where('grants.device_authorization_id', 'in', ofThisCode)
         .execute();
-      assert.deepEqual(rows, [{ jti }], 'exactly the one returned token is recorded');
+      assert.deepEqual(issued, [{ jti }], 'exactly the one returned token is recorded');
+      const refreshTokens = await server.tether.db
+        .selectFrom('refresh_tokens')
+        .innerJoin('grants', 'grants.id', 'refresh_tokens.grant_id')
+        .select(['refresh_tokens.hash'])
+        .where('grants.device_authorization_id', 'in', ofThisCode)
+        .execute();
+      assert.deepEqual(refreshTokens, [{ hash: hashSecret(String(won[0]?.body['refresh_token'])) }], 'and only its refresh token');
     });
   }
 

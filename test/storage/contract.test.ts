@@ -210,7 +210,7 @@ for (const [name, makeEngine, skip] of engines) {
       const outcomes = await Promise.all(attempts);
       assert.equal(outcomes.filter(Boolean).length, 1);
       assert.equal((await storage.deviceAuthorizations.findById(a.id))?.status, 'redeemed');
-      const issued = await storage.db.selectFrom('access_tokens').select('jti').where('grant_id', '=', grant.id).execute();
+      const issued = await storage.db.selectFrom('refresh_tokens').select('hash').where('grant_id', '=', grant.id).execute();
       assert.equal(issued.length, 1, 'only the winner recorded tokens');
       assert.equal((await new SqlGrantStore(storage.db).findGrant(grant.id))?.dpopJkt, 'jkt-1');
       await engine.release(otherDb);
@@ -235,7 +235,6 @@ for (const [name, makeEngine, skip] of engines) {
       assert.equal((await tokens.findRefreshToken(first.refresh.hash))?.status, 'rotated');
       const children = await storage.db.selectFrom('refresh_tokens').selectAll().where('parent_hash', '=', first.refresh.hash).execute();
       assert.equal(children.length, 1);
-      assert.equal((await tokens.findAccessToken(first.access.jti))?.expiresAt, NOW + 600);
       await engine.release(otherDb);
     });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
+import { decodeJwt, exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { FakeClock } from '../../src/shared/clock.js';
 import { assertOAuthError, basic } from '../support/device-flow.js';
 import { dpopKey } from '../support/dpop.js';
@@ -76,6 +76,22 @@ describe('introspection (RFC 7662)', () => {
       client_assertion: await assertion(),
     });
     assert.deepEqual(reply.body, { active: false });
+  });
+
+  test('a token is not stored, so its sid decides: one edited to name another grant is refused everywhere', async () => {
+    // The attack: take your own token, point its `sid` at someone else's grant (keeping the signature), then
+    // introspect it or revoke it to end their session. Only the signature makes `sid` the server's word.
+    const mine = await login(server, { key: await key() });
+    const theirs = await login(server, { key: await key(), user: 'bob' });
+    assert.equal((await introspect(server, mine.accessToken))['sid'], decodeJwt(mine.accessToken)['sid']);
+    const [header, payload, signature] = mine.accessToken.split('.');
+    const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString());
+    const edited = `${header}.${Buffer.from(JSON.stringify({ ...claims, sid: decodeJwt(theirs.accessToken)['sid'] })).toString('base64url')}.${signature}`;
+    assert.deepEqual(await introspect(server, edited), { active: false });
+    const revoked = await postForm(`${server.issuer}/revoke`, { token: edited, client_id: 'tether-cli' });
+    assert.equal(revoked.status, 200, 'RFC 7009 §2.2: an invalid token is answered 200 and ignored');
+    assert.equal((await introspect(server, theirs.accessToken))['active'], true, 'their grant lives on');
+    assert.equal((await introspect(server, mine.accessToken))['active'], true);
   });
 
   test('private_key_jwt authenticates; a replayed or foreign assertion does not', async () => {

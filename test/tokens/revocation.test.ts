@@ -127,9 +127,7 @@ describe('revocation, on every path, takes effect at once', () => {
   test('a revoked access token stays known as revoked until it expires', async () => {
     const session = await login(server);
     await revoke(session.accessToken);
-    const { jti, sid } = decodeJwt(session.accessToken) as { jti: string; sid: string };
-    const record = await server.tether.db.selectFrom('access_tokens').selectAll().where('jti', '=', jti).executeTakeFirst();
-    assert.equal(record?.grant_id, sid);
+    const { sid } = decodeJwt(session.accessToken) as { sid: string };
     const grant = await server.tether.db.selectFrom('grants').selectAll().where('id', '=', sid).executeTakeFirstOrThrow();
     assert.equal(grant.status, 'revoked');
     const listed = await fetch(`${server.issuer}/admin/revocations`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
