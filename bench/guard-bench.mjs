@@ -10,7 +10,7 @@
 //  3. Memory: 1,000,000 guard checks in-process, heap after GC at every 100,000.
 //
 // BENCH_GUARD_PHASES=throughput runs only part 1; BENCH_GUARD_SECONDS shortens the windows; BENCH_PROFILE=DIR
-// writes a CPU profile of each guard server there.
+// writes a CPU profile of each guard server and of the comparison server there.
 //
 // Servers under test run as child processes pinned to CPU 1 (taskset), the load generator here on CPU 0.
 import { spawn, spawnSync } from 'node:child_process';
@@ -111,12 +111,19 @@ function machineCpuSeconds() {
 function child(role, { pinned, core = SERVER_CORE, env = {}, execArgv = [] }) {
   // e.g. BENCH_GUARD_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the guard server.
   const flags = (process.env[`BENCH_${role.toUpperCase()}_NODE_FLAGS`] ?? '').split(/\s+/).filter(Boolean);
-  // BENCH_PROFILE=DIR: a CPU profile of each guard server, guard-policy-on.cpuprofile and guard-policy-off.cpuprofile
-  // (summarize with a profile tool; the file also holds the idle time between the windows).
+  // BENCH_PROFILE=DIR: a CPU profile of each guard server (guard-policy-on, guard-policy-off, guard-not-asked) and of
+  // the comparison server (comparison), as NAME.cpuprofile (summarize with a profile tool; the file also holds the
+  // idle time between the windows).
   const profileDir = process.env['BENCH_PROFILE'];
-  if (profileDir && role === 'guard') {
-    flags.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=guard-policy-${env['BENCH_GUARD_POLICY'] === 'off' ? 'off' : 'on'}.cpuprofile`);
-  }
+  const profileName =
+    role === 'constverify'
+      ? 'comparison'
+      : role !== 'guard'
+        ? undefined
+        : env['BENCH_GUARD_ASKED'] === 'no'
+          ? 'guard-not-asked'
+          : `guard-policy-${env['BENCH_GUARD_POLICY'] === 'off' ? 'off' : 'on'}`;
+  if (profileDir && profileName) flags.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${profileName}.cpuprofile`);
   const args = [...execArgv, ...flags, SELF, '--child', role];
   const [command, argv] = pinned ? ['taskset', ['-c', core, process.execPath, ...args]] : [process.execPath, args];
   const proc = spawn(command, argv, { cwd: ROOT, env: { ...process.env, NODE_ENV: 'production', ...env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
