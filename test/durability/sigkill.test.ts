@@ -16,12 +16,15 @@ import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from 'jos
 import { hashSecret } from '../../src/shared/crypto.js';
 import { startTether, type RunningBinary } from '../support/binary.js';
 import { FormBrowser } from '../support/browser-form.js';
+import { basic } from '../support/device-flow.js';
 import { dpopKey, type DpopKey } from '../support/dpop.js';
 import { DEVICE_GRANT, postForm } from '../support/http.js';
 import { freePort } from '../support/ports.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PASSWORD = 'durability-test-password-0123';
+/** The dev tenant's gateway (a resource server allowed to introspect) takes its secret from here. */
+const GATEWAY_SECRET = 'durability-test-gateway-secret-0123456789';
 /**
  * Concurrent device flows. Each keeps at most one code pending, and with the default brute-force budget
  * (2^-32) more than five live codes pause code entry server-wide, so stay below that.
@@ -36,7 +39,11 @@ const MAX_LOAD_MS = 12_000;
 
 /** Starts `tether serve --dev` and resolves once it logs "tether listening". */
 function startBinary(port: number, dataDir: string): Promise<RunningBinary> {
-  return startTether(['serve', '--dev', '--port', String(port), '--data-dir', dataDir], { TETHER_DEV_PASSWORD: PASSWORD }, { timeoutMs: 15_000 });
+  return startTether(
+    ['serve', '--dev', '--port', String(port), '--data-dir', dataDir],
+    { TETHER_DEV_PASSWORD: PASSWORD, TETHER_GATEWAY_CLIENT_SECRET: GATEWAY_SECRET },
+    { timeoutMs: 15_000 },
+  );
 }
 
 interface Flow {
@@ -196,10 +203,14 @@ describe('durability across SIGKILL', { timeout: 60_000 }, () => {
         }
       }
 
-      // Through the new process: the signing key survived, and approved codes can still be redeemed, once.
+      // Through the new process: the signing key survived, every returned token is still active at introspection
+      // (RFC 7662, as a resource server asks), and approved codes can still be redeemed, once.
       const jwks = (await (await fetch(`${issuer}/jwks`)).json()) as JSONWebKeySet;
       for (const flow of tokens) {
         await jwtVerify(flow.token ?? '', createLocalJWKSet(jwks), { issuer, typ: 'at+jwt' });
+        const introspected = await postForm(`${issuer}/introspect`, { token: flow.token ?? '' }, { authorization: basic('tether-gateway', GATEWAY_SECRET) });
+        assert.equal(introspected.body['active'], true, `token ${flow.jti} was returned but is not active after the restart`);
+        assert.equal(introspected.body['jti'], flow.jti);
       }
       waiting = approved.filter((f) => !f.jti && (byUserCode.get(f.userCode.replaceAll('-', '')) as { status: string }).status === 'approved');
       for (const flow of waiting) {
