@@ -112,6 +112,24 @@ describe('PostgreSQL round trips of a token response', { skip }, () => {
     assert.equal((await new SqlAuditCheckpoints(suite.storage.db).auditHead())?.seq, before, 'no event for a rotation that lost');
   });
 
+  test('a redemption without a refresh token or a proof is the claim alone, in the same one statement', async () => {
+    const a = pendingAuthorization(ctx);
+    assert.equal(await suite.storage.deviceAuthorizations.create(a, []), true);
+    const grant = grantFor(a);
+    assert.equal(await suite.storage.deviceAuthorizations.approve(a.id, NOW + 1, ctx, grant, [{ type: 'device.approved', at: NOW, grantId: grant.id, data: {} }]), true);
+    const { access } = tokensFor(grant.id);
+    const issued: AuditEventInput = { type: 'token.issued', at: NOW, grantId: grant.id, parent: { type: 'device.approved', grantId: grant.id }, data: {} };
+    const store = new SqlDeviceAuthorizationStore(logged);
+    statements.length = 0;
+    assert.equal(await store.redeem(a.id, { access }, null, [issued]), true);
+    assert.equal(statements.length, 5, statements.join(' | '));
+    assert.match(statements[1]!, /^\s*with claimed as \(\s*update device_authorizations[^]*\)\s*select count\(\*\) as n from claimed\s*$/);
+    assert.equal((await suite.storage.deviceAuthorizations.findById(a.id))?.status, 'redeemed');
+    const refreshRows = await suite.storage.db.selectFrom('refresh_tokens').select('hash').where('grant_id', '=', grant.id).execute();
+    assert.deepEqual(refreshRows, []);
+    assert.equal(await store.redeem(a.id, { access }, null, [issued]), false, 'still single use');
+  });
+
   test('a redemption: the claim, the key binding and the refresh token in one statement; a second claim writes nothing', async () => {
     const a = pendingAuthorization(ctx);
     assert.equal(await suite.storage.deviceAuthorizations.create(a, []), true);
