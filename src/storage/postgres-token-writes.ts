@@ -5,9 +5,10 @@ import type { Database } from './schema.js';
 /**
  * The writes of a redemption and of a refresh rotation on PostgreSQL, each as one statement (data-modifying common
  * table expressions, which SQLite does not have). Every statement is a round trip to the server, paid while the
- * transaction holds its locks: a rotation was two (retire the old refresh token, insert the new one), a redemption up
- * to three (claim the code, bind the grant to the key, the refresh token). The claim stays the conditional update it was, so single use is still decided by the database: the other writes take
- * their rows from the claim's `returning`, and a claim that finds nothing to claim writes nothing.
+ * transaction holds its locks: a rotation was two (retire the old refresh token, insert the new one), a redemption
+ * up to three (claim the code, bind the grant to the key, the refresh token). The claim stays the conditional update
+ * it was, so single use is still decided by the database: the other writes take their rows from the claim's
+ * `returning`, and a claim that finds nothing to claim writes nothing.
  */
 
 /**
@@ -15,10 +16,11 @@ import type { Database } from './schema.js';
  * not active (used, revoked, unknown, or retired a moment ago by a concurrent use that held its row).
  */
 export async function rotateAtOnce(tx: Transaction<Database>, oldHash: string, next: Required<IssuedTokens>): Promise<boolean> {
-  const result = await sql<{ n: number }>`
-    with ${sql.join([sql`claimed as (
+  const claim = sql`claimed as (
       update refresh_tokens set status = 'rotated' where hash = ${oldHash} and status = 'active' returning hash
-    )`, ...insertsPerClaim(next)])}
+    )`;
+  const result = await sql<{ n: number }>`
+    with ${sql.join([claim, ...insertsPerClaim(next)])}
     select count(*) as n from claimed`.execute(tx);
   return Number(result.rows[0]?.n ?? 0) === 1;
 }
