@@ -67,7 +67,7 @@ export class SqlTokenStore implements TokenStore {
 
   async rotateRefreshToken(oldHash: string, next: Required<IssuedTokens>, events: AuditEventInput[]): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
-      // PostgreSQL: the retirement and the new tokens in one statement (postgres-token-writes.ts).
+      // PostgreSQL: the retirement and the new refresh token in one statement (postgres-token-writes.ts).
       const rotated = this.engine === 'postgres' ? await rotateAtOnce(tx, oldHash, next) : await rotateStepByStep(tx, oldHash, next);
       if (rotated) await appendAuditEvents(tx, events);
       return rotated;
