@@ -1,7 +1,7 @@
 // Optional per-phase CPU profiles of Tether (BENCH_PROFILE=DIR): the server runs with --inspect on a free port and
 // each timed phase is wrapped in Profiler.start/stop over the DevTools protocol, so untimed work (approvals,
 // sign-ins) stays out of the profile. Needs a WebSocket client: Node 22+, or Node 20 with --experimental-websocket.
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const PROFILE_DIR = process.env['BENCH_PROFILE'];
@@ -36,6 +36,7 @@ export async function connectProfiler(inspectPort) {
         return await work();
       } finally {
         const { profile } = await call('Profiler.stop');
+        mkdirSync(PROFILE_DIR, { recursive: true });
         writeFileSync(join(PROFILE_DIR, `${name}.cpuprofile`), JSON.stringify(profile));
       }
     },

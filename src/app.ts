@@ -27,6 +27,7 @@ import { StreamSlots } from './events/stream-slots.js';
 import { MetricsAccess } from './observability/metrics-access.js';
 import { resolveKek } from './config/kek.js';
 import { ConfigError } from './config/load.js';
+import { sweepEndedGrantTokens } from './tokens/refresh-token-retention.js';
 import { KeyEncryptionError } from './tokens/key-encryption.js';
 import { Checkpointer } from './audit/checkpoint.js';
 import { databaseAnswers } from './storage/readiness.js';
@@ -458,8 +459,10 @@ export async function createTether(options: TetherOptions): Promise<Tether> {
     const sessions = await sessionStore.deleteExpiredSessions(now);
     await ceremonies.sweep();
     const jtis = await workloadStore.deleteExpiredJtis(now);
+    const ended = await sweepEndedGrantTokens(tokenStore, now);
     await offboardDeparted();
     if (codes + sessions + jtis > 0) logger.debug({ codes, sessions, jtis }, 'expired state cleaned up');
+    if (ended.refreshTokens + ended.legacyAccessTokens > 0) logger.debug(ended, 'tokens of ended grants deleted');
   };
   const timer = setInterval(() => {
     cleanup().catch((error: unknown) => logger.error({ err: error }, 'cleanup failed'));

@@ -1,5 +1,5 @@
 import type { Kysely, Selectable, Transaction } from 'kysely';
-import type { IssuedRefreshToken, IssuedTokens, StoredRefreshToken, TokenStore } from '../tokens/token-store.js';
+import type { IssuedRefreshToken, IssuedTokens, PruningStep, RefreshTokenPruning, StoredRefreshToken, TokenStore } from '../tokens/token-store.js';
 import type { Database, RefreshTokenTable } from './schema.js';
 import type { AuditEventInput } from '../audit/event.js';
 import { appendAuditEvents } from './audit-log.js';
@@ -53,7 +53,10 @@ async function rotateStepByStep(tx: Transaction<Database>, oldHash: string, next
   return true;
 }
 
-export class SqlTokenStore implements TokenStore {
+/** The settings row that remembers the last grant {@link SqlTokenStore.pruneEndedGrants} passed. */
+const PRUNED_THROUGH = 'refresh_tokens.pruned_through_grant';
+
+export class SqlTokenStore implements TokenStore, RefreshTokenPruning {
   private readonly engine: Engine;
 
   constructor(private readonly db: Kysely<Database>) {
@@ -72,5 +75,42 @@ export class SqlTokenStore implements TokenStore {
       if (rotated) await appendAuditEvents(tx, events);
       return rotated;
     });
+  }
+
+  async pruneEndedGrants(endedBefore: number, limit: number): Promise<PruningStep> {
+    // Grant ids are UUIDv7 (creation time first), so the primary key walks grants in the order they began, and a
+    // remembered id lets each step start where the last one stopped instead of rereading every ended grant.
+    const mark = (await this.db.selectFrom('settings').select('value').where('key', '=', PRUNED_THROUGH).executeTakeFirst())?.value ?? '';
+    const next = await this.db.selectFrom('grants').select(['id', 'expires_at']).where('id', '>', mark).orderBy('id').limit(limit).execute();
+    let ended = 0;
+    while (ended < next.length && Number(next[ended]!.expires_at) < endedBefore) ended++;
+    if (ended === 0) return { grants: 0, refreshTokens: 0, more: false };
+    const through = next[ended - 1]!.id;
+    const deleted = await this.db.transaction().execute(async (tx) => {
+      // The expiry is asked again: a grant another instance inserted meanwhile under an id that sorts in the range
+      // (a skewed clock) has not ended.
+      const result = await tx
+        .deleteFrom('refresh_tokens')
+        .where('grant_id', 'in', (eb) =>
+          eb.selectFrom('grants').select('id').where('id', '>', mark).where('id', '<=', through).where('expires_at', '<', endedBefore),
+        )
+        .executeTakeFirst();
+      // Two instances pruning at once delete the same rows and write the same or a nearby mark: both harmless.
+      await tx
+        .insertInto('settings')
+        .values({ key: PRUNED_THROUGH, value: through })
+        .onConflict((oc) => oc.column('key').doUpdateSet({ value: through }))
+        .execute();
+      return Number(result.numDeletedRows);
+    });
+    return { grants: ended, refreshTokens: deleted, more: ended === limit };
+  }
+
+  async pruneLegacyAccessTokens(before: number, limit: number): Promise<number> {
+    const result = await this.db
+      .deleteFrom('access_tokens')
+      .where('jti', 'in', (eb) => eb.selectFrom('access_tokens').select('jti').where('expires_at', '<', before).limit(limit))
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 }

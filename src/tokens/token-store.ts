@@ -43,3 +43,24 @@ export interface TokenStore {
    */
   rotateRefreshToken(oldHash: string, next: Required<IssuedTokens>, events: AuditEventInput[]): Promise<boolean>;
 }
+
+/** What one step of {@link RefreshTokenPruning.pruneEndedGrants} did. */
+export interface PruningStep {
+  /** Grants passed (their refresh tokens, if they had any, deleted). */
+  grants: number;
+  refreshTokens: number;
+  /** True when the step stopped at its limit: ended grants may be left for the next step. */
+  more: boolean;
+}
+
+/** Deleting what no request can use any more (tokens/refresh-token-retention.ts decides when). */
+export interface RefreshTokenPruning {
+  /**
+   * Deletes the refresh tokens of at most `limit` grants whose absolute end (`expires_at`) is before `endedBefore`,
+   * walking grants in creation order from where the previous step stopped and stopping at the first grant that has
+   * not ended by then (its tokens, and those of every later grant, wait for a later step).
+   */
+  pruneEndedGrants(endedBefore: number, limit: number): Promise<PruningStep>;
+  /** Deletes at most `limit` rows an earlier version wrote to `access_tokens` that expired before `before`. */
+  pruneLegacyAccessTokens(before: number, limit: number): Promise<number>;
+}

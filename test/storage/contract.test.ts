@@ -514,5 +514,56 @@ for (const [name, makeEngine, skip] of engines) {
       assert.equal((await chainIsIntact(storage.db)).ok, true);
       await engine.release(otherDb);
     });
+
+    // Last: it prunes what the tests before it left, and every grant they made ends at NOW + 43_200.
+    test('retention: a grant that ended loses its refresh tokens, grants walked in creation order; a live chain stays', async () => {
+      const tokens = storage.tokens;
+      const { insertIssuedTokens } = await import('../../src/storage/tokens.js');
+      const record = async (grantId: string) => {
+        const t = tokensFor(grantId);
+        await storage.db.transaction().execute((tx) => insertIssuedTokens(tx, t));
+        return t;
+      };
+      const rotated = async (grantId: string) => {
+        const first = await record(grantId);
+        assert.equal(await tokens.rotateRefreshToken(first.refresh.hash, tokensFor(grantId, first.refresh.hash), [event('token.refreshed')]), true);
+        return first;
+      };
+      const stored = async (grantId: string) =>
+        (await storage.db.selectFrom('refresh_tokens').select('status').where('grant_id', '=', grantId).orderBy('status').execute()).map((r) => r.status);
+      const { grant: ended } = await approved(storage, { expiresAt: NOW + 100 });
+      const { grant: live } = await approved(storage, { expiresAt: NOW + 100_000 });
+      const { grant: later } = await approved(storage, { expiresAt: NOW + 200 });
+      await rotated(ended.id);
+      const liveFirst = await rotated(live.id);
+      await record(later.id);
+
+      // Nothing has ended before NOW + 100.
+      assert.deepEqual(await tokens.pruneEndedGrants(NOW + 100, 1_000), { grants: 0, refreshTokens: 0, more: false });
+      assert.deepEqual(await stored(ended.id), ['active', 'rotated']);
+      // Past every earlier grant's end and `ended`'s, not `live`'s: the walk stops at `live`, so `later`, which
+      // ended too, waits for it.
+      const step = await tokens.pruneEndedGrants(NOW + 43_201, 1_000);
+      assert.equal(step.more, false);
+      assert.ok(step.refreshTokens >= 2 && step.grants >= 1);
+      assert.deepEqual(await stored(ended.id), []);
+      assert.deepEqual(await stored(live.id), ['active', 'rotated'], 'a live grant keeps its retired tokens (reuse detection)');
+      assert.equal((await tokens.findRefreshToken(liveFirst.refresh.hash))?.status, 'rotated');
+      assert.deepEqual(await stored(later.id), ['active']);
+      assert.deepEqual(await tokens.pruneEndedGrants(NOW + 43_201, 1_000), { grants: 0, refreshTokens: 0, more: false }, 'resumes where it stopped');
+      // Once `live` has ended too: one grant per step, as the limit says.
+      assert.deepEqual(await tokens.pruneEndedGrants(NOW + 100_001, 1), { grants: 1, refreshTokens: 2, more: true });
+      assert.deepEqual(await tokens.pruneEndedGrants(NOW + 100_001, 1), { grants: 1, refreshTokens: 1, more: true });
+      assert.deepEqual(await tokens.pruneEndedGrants(NOW + 100_001, 1), { grants: 0, refreshTokens: 0, more: false });
+      assert.deepEqual([await stored(live.id), await stored(later.id)], [[], []]);
+      assert.ok(await storage.grants.findGrant(live.id), 'the grant itself is provenance and stays');
+
+      // Rows an earlier version wrote to access_tokens go once expired, a bounded number at a time.
+      const legacy = (jti: string, expiresAt: number) => ({ jti, grant_id: live.id, issued_at: NOW, expires_at: expiresAt });
+      await storage.db.insertInto('access_tokens').values([legacy('old-1', NOW + 10), legacy('old-2', NOW + 20), legacy('current', NOW + 600)]).execute();
+      assert.equal(await tokens.pruneLegacyAccessTokens(NOW + 30, 1), 1);
+      assert.equal(await tokens.pruneLegacyAccessTokens(NOW + 30, 10), 1);
+      assert.deepEqual((await storage.db.selectFrom('access_tokens').select('jti').execute()).map((r) => r.jti), ['current']);
+    });
   });
 }
