@@ -15,6 +15,7 @@ import * as auditGrantTypeIndex from './migrations/0007-audit-grant-type-index.j
 import * as deviceCodeNamesItsRow from './migrations/0008-device-code-names-its-row.js';
 import * as auditAppendIndexes from './migrations/0009-audit-append-indexes.js';
 import * as pendingCodeIndexes from './migrations/0010-pending-code-indexes.js';
+import * as grantsByEnd from './migrations/0011-grants-by-end.js';
 
 // Migrations are imported statically (not read from a folder) so the compiled package carries them. They use
 // Kysely's schema builder, which writes each engine's SQL; what differs between engines is asked of dialect.ts.
@@ -34,6 +35,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0008-device-code-names-its-row': deviceCodeNamesItsRow,
   '0009-audit-append-indexes': auditAppendIndexes,
   '0010-pending-code-indexes': pendingCodeIndexes,
+  '0011-grants-by-end': grantsByEnd,
 };
 
 /**

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import type { Expression, ExpressionBuilder, Kysely, Selectable, SqlBool, Transaction } from 'kysely';
 import type { IssuedRefreshToken, IssuedTokens, PruningStep, RefreshTokenPruning, StoredRefreshToken, TokenStore } from '../tokens/token-store.js';
 import type { Database, RefreshTokenTable } from './schema.js';
 import type { AuditEventInput } from '../audit/event.js';
@@ -53,8 +53,27 @@ async function rotateStepByStep(tx: Transaction<Database>, oldHash: string, next
   return true;
 }
 
-/** The settings row that remembers the last grant {@link SqlTokenStore.pruneEndedGrants} passed. */
+/** The settings row that remembers the last grant {@link SqlTokenStore.pruneEndedGrants} passed: "end id". */
 const PRUNED_THROUGH = 'refresh_tokens.pruned_through_grant';
+
+/** A place in the order grants end in: by `expires_at`, then by id among grants that end in the same second. */
+interface GrantPosition {
+  end: number;
+  id: string;
+}
+
+function positionOf(stored: string | undefined): GrantPosition {
+  const [end, id] = stored?.split(' ') ?? [];
+  return end && id && /^\d+$/.test(end) ? { end: Number(end), id } : { end: -1, id: '' };
+}
+
+/**
+ * Grants after `p` in that order. `expires_at >= end` lets both engines start the index range there; the rest picks
+ * the grants of that same second that come after `p.id`.
+ */
+function after(eb: ExpressionBuilder<Database, 'grants'>, p: GrantPosition): Expression<SqlBool> {
+  return eb.and([eb('expires_at', '>=', p.end), eb.or([eb('expires_at', '>', p.end), eb('id', '>', p.id)])]);
+}
 
 export class SqlTokenStore implements TokenStore, RefreshTokenPruning {
   private readonly engine: Engine;
@@ -78,32 +97,44 @@ export class SqlTokenStore implements TokenStore, RefreshTokenPruning {
   }
 
   async pruneEndedGrants(endedBefore: number, limit: number): Promise<PruningStep> {
-    // Grant ids are UUIDv7 (creation time first), so the primary key walks grants in the order they began, and a
-    // remembered id lets each step start where the last one stopped instead of rereading every ended grant.
-    const mark = (await this.db.selectFrom('settings').select('value').where('key', '=', PRUNED_THROUGH).executeTakeFirst())?.value ?? '';
-    const next = await this.db.selectFrom('grants').select(['id', 'expires_at']).where('id', '>', mark).orderBy('id').limit(limit).execute();
-    let ended = 0;
-    while (ended < next.length && Number(next[ended]!.expires_at) < endedBefore) ended++;
-    if (ended === 0) return { grants: 0, refreshTokens: 0, more: false };
-    const through = next[ended - 1]!.id;
+    // Grants in the order they end (index grants_by_end, migration 0011), from the position the last step stopped
+    // at: an end never changes once written, so every grant is passed once, whatever its id or lifetime.
+    const stored = (await this.db.selectFrom('settings').select('value').where('key', '=', PRUNED_THROUGH).executeTakeFirst())?.value;
+    const from = positionOf(stored);
+    const next = await this.db
+      .selectFrom('grants')
+      .select(['id', 'expires_at'])
+      .where((eb) => after(eb, from))
+      .where('expires_at', '<', endedBefore)
+      .orderBy('expires_at')
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    const last = next.at(-1);
+    if (!last) return { grants: 0, refreshTokens: 0, more: false };
+    const through: GrantPosition = { end: Number(last.expires_at), id: last.id };
     const deleted = await this.db.transaction().execute(async (tx) => {
-      // The expiry is asked again: a grant another instance inserted meanwhile under an id that sorts in the range
-      // (a skewed clock) has not ended.
       const result = await tx
         .deleteFrom('refresh_tokens')
         .where('grant_id', 'in', (eb) =>
-          eb.selectFrom('grants').select('id').where('id', '>', mark).where('id', '<=', through).where('expires_at', '<', endedBefore),
+          eb
+            .selectFrom('grants')
+            .select('id')
+            .where((g) => after(g, from))
+            .where('expires_at', '<=', through.end)
+            .where((g) => g.not(after(g, through))),
         )
         .executeTakeFirst();
-      // Two instances pruning at once delete the same rows and write the same or a nearby mark: both harmless.
+      // Two instances pruning at once delete the same rows and write the same or a nearby position: both harmless.
+      const value = `${through.end} ${through.id}`;
       await tx
         .insertInto('settings')
-        .values({ key: PRUNED_THROUGH, value: through })
-        .onConflict((oc) => oc.column('key').doUpdateSet({ value: through }))
+        .values({ key: PRUNED_THROUGH, value })
+        .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
         .execute();
       return Number(result.numDeletedRows);
     });
-    return { grants: ended, refreshTokens: deleted, more: ended === limit };
+    return { grants: next.length, refreshTokens: deleted, more: next.length === limit };
   }
 
   async pruneLegacyAccessTokens(before: number, limit: number): Promise<number> {

@@ -3,6 +3,7 @@ import { FakeClock } from '../../src/shared/clock.js';
 // One contract for every storage engine: the same scenarios run against SQLite (embedded) and PostgreSQL (a
 // real server, test/support/postgres.ts), so the stores the server is built on behave alike on both.
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -516,7 +517,7 @@ for (const [name, makeEngine, skip] of engines) {
     });
 
     // Last: it prunes what the tests before it left, and every grant they made ends at NOW + 43_200.
-    test('retention: a grant that ended loses its refresh tokens, grants walked in creation order; a live chain stays', async () => {
+    test('retention: a grant that ended loses its refresh tokens, grants walked in the order they end; a live chain stays', async () => {
       const tokens = storage.tokens;
       const { insertIssuedTokens } = await import('../../src/storage/tokens.js');
       const record = async (grantId: string) => {
@@ -533,29 +534,39 @@ for (const [name, makeEngine, skip] of engines) {
         (await storage.db.selectFrom('refresh_tokens').select('status').where('grant_id', '=', grantId).orderBy('status').execute()).map((r) => r.status);
       const { grant: ended } = await approved(storage, { expiresAt: NOW + 100 });
       const { grant: live } = await approved(storage, { expiresAt: NOW + 100_000 });
+      // Made after a live grant, ending before it; and a random (v4) id, as grants had before ids were time-ordered.
       const { grant: later } = await approved(storage, { expiresAt: NOW + 200 });
+      const { grant: legacyId } = await approved(storage, { id: randomUUID(), expiresAt: NOW + 200 });
       await rotated(ended.id);
       const liveFirst = await rotated(live.id);
       await record(later.id);
+      await record(legacyId.id);
 
       // Nothing has ended before NOW + 100.
       assert.deepEqual(await tokens.pruneEndedGrants(NOW + 100, 1_000), { grants: 0, refreshTokens: 0, more: false });
       assert.deepEqual(await stored(ended.id), ['active', 'rotated']);
-      // Past every earlier grant's end and `ended`'s, not `live`'s: the walk stops at `live`, so `later`, which
-      // ended too, waits for it.
+      // Past every earlier grant's end, and these three's, not `live`'s.
       const step = await tokens.pruneEndedGrants(NOW + 43_201, 1_000);
       assert.equal(step.more, false);
-      assert.ok(step.refreshTokens >= 2 && step.grants >= 1);
-      assert.deepEqual(await stored(ended.id), []);
+      assert.ok(step.refreshTokens >= 4 && step.grants >= 3, JSON.stringify(step));
+      assert.deepEqual([await stored(ended.id), await stored(later.id), await stored(legacyId.id)], [[], [], []]);
       assert.deepEqual(await stored(live.id), ['active', 'rotated'], 'a live grant keeps its retired tokens (reuse detection)');
       assert.equal((await tokens.findRefreshToken(liveFirst.refresh.hash))?.status, 'rotated');
-      assert.deepEqual(await stored(later.id), ['active']);
       assert.deepEqual(await tokens.pruneEndedGrants(NOW + 43_201, 1_000), { grants: 0, refreshTokens: 0, more: false }, 'resumes where it stopped');
-      // Once `live` has ended too: one grant per step, as the limit says.
-      assert.deepEqual(await tokens.pruneEndedGrants(NOW + 100_001, 1), { grants: 1, refreshTokens: 2, more: true });
-      assert.deepEqual(await tokens.pruneEndedGrants(NOW + 100_001, 1), { grants: 1, refreshTokens: 1, more: true });
-      assert.deepEqual(await tokens.pruneEndedGrants(NOW + 100_001, 1), { grants: 0, refreshTokens: 0, more: false });
-      assert.deepEqual([await stored(live.id), await stored(later.id)], [[], []]);
+      // Two grants ending in the same second, and `live`: one grant per step, as the limit says, none passed twice.
+      const { grant: twinA } = await approved(storage, { expiresAt: NOW + 50_000 });
+      const { grant: twinB } = await approved(storage, { expiresAt: NOW + 50_000 });
+      await record(twinA.id);
+      await record(twinB.id);
+      const steps = [];
+      for (let i = 0; i < 4; i++) steps.push(await tokens.pruneEndedGrants(NOW + 100_001, 1));
+      assert.deepEqual(steps, [
+        { grants: 1, refreshTokens: 1, more: true },
+        { grants: 1, refreshTokens: 1, more: true },
+        { grants: 1, refreshTokens: 2, more: true },
+        { grants: 0, refreshTokens: 0, more: false },
+      ]);
+      assert.deepEqual([await stored(live.id), await stored(twinA.id), await stored(twinB.id)], [[], [], []]);
       assert.ok(await storage.grants.findGrant(live.id), 'the grant itself is provenance and stays');
 
       // Rows an earlier version wrote to access_tokens go once expired, a bounded number at a time.
