@@ -13,7 +13,8 @@ const GRANTS_PER_STEP = 100;
 const LEGACY_ROWS_PER_STEP = 2_000;
 /**
  * Time one sweep may spend before it leaves the rest to the next one. A backlog (a database from before this
- * existed) is worked off a second a minute; the steps between it yield to the event loop, so requests keep flowing.
+ * existed) is worked off a second a minute, and the sweep yields to the event loop between steps, so requests keep
+ * flowing.
  */
 const SWEEP_BUDGET_MS = 1_000;
 
