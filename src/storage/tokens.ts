@@ -5,6 +5,7 @@ import type { AuditEventInput } from '../audit/event.js';
 import { appendAuditEvents } from './audit-log.js';
 import { engineOf, type Engine } from './dialect.js';
 import { rotateAtOnce } from './postgres-token-writes.js';
+import { SqlSettings } from './settings.js';
 
 /** A stored refresh token row as the token store answers it (both engines read the same columns). */
 export function refreshTokenFromRow(r: Selectable<RefreshTokenTable>): StoredRefreshToken {
@@ -99,8 +100,7 @@ export class SqlTokenStore implements TokenStore, RefreshTokenPruning {
   async pruneEndedGrants(endedBefore: number, limit: number): Promise<PruningStep> {
     // Grants in the order they end (index grants_by_end, migration 0011), from the position the last step stopped
     // at: an end never changes once written, so every grant is passed once, whatever its id or lifetime.
-    const stored = (await this.db.selectFrom('settings').select('value').where('key', '=', PRUNED_THROUGH).executeTakeFirst())?.value;
-    const from = positionOf(stored);
+    const from = positionOf(await new SqlSettings(this.db).get(PRUNED_THROUGH));
     const next = await this.db
       .selectFrom('grants')
       .select(['id', 'expires_at'])
@@ -112,26 +112,13 @@ export class SqlTokenStore implements TokenStore, RefreshTokenPruning {
       .execute();
     const last = next.at(-1);
     if (!last) return { grants: 0, refreshTokens: 0, more: false };
-    const through: GrantPosition = { end: Number(last.expires_at), id: last.id };
     const deleted = await this.db.transaction().execute(async (tx) => {
       const result = await tx
         .deleteFrom('refresh_tokens')
-        .where('grant_id', 'in', (eb) =>
-          eb
-            .selectFrom('grants')
-            .select('id')
-            .where((g) => after(g, from))
-            .where('expires_at', '<=', through.end)
-            .where((g) => g.not(after(g, through))),
-        )
+        .where('grant_id', 'in', next.map((g) => g.id))
         .executeTakeFirst();
       // Two instances pruning at once delete the same rows and write the same or a nearby position: both harmless.
-      const value = `${through.end} ${through.id}`;
-      await tx
-        .insertInto('settings')
-        .values({ key: PRUNED_THROUGH, value })
-        .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
-        .execute();
+      await new SqlSettings(tx).set(PRUNED_THROUGH, `${Number(last.expires_at)} ${last.id}`);
       return Number(result.numDeletedRows);
     });
     return { grants: next.length, refreshTokens: deleted, more: next.length === limit };
