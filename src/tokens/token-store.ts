@@ -57,8 +57,8 @@ export interface PruningStep {
 export interface RefreshTokenPruning {
   /**
    * Deletes the refresh tokens of at most `limit` grants whose absolute end (`expires_at`) is before `endedBefore`,
-   * walking grants in creation order from where the previous step stopped and stopping at the first grant that has
-   * not ended by then (its tokens, and those of every later grant, wait for a later step).
+   * walking grants in the order they end (then by id) from where the previous step stopped. A grant's end never
+   * changes, so each grant is passed once, whatever its id or lifetime.
    */
   pruneEndedGrants(endedBefore: number, limit: number): Promise<PruningStep>;
   /** Deletes at most `limit` rows an earlier version wrote to `access_tokens` that expired before `before`. */
