@@ -18,8 +18,8 @@ function find(dir) {
  * Test files run side by side, one process each: most of a file's time is its own start-up (tsx, the modules it
  * loads, the servers and clusters it starts) or waiting on a child process, so two at once on two cores cut the
  * suite by about a third (474 s to 325-341 s here). Every file already keeps to itself: free ports, its own
- * temporary HOME, runtime folder, tmux socket and PostgreSQL cluster. Capped at 4 (tried here: 4 at once on two cores passed in 293 s);
- * TETHER_TEST_CONCURRENCY overrides (1 runs them one after another, as before).
+ * temporary HOME, runtime folder, tmux socket and PostgreSQL cluster. Capped at 4 (tried here: 4 at once on two
+ * cores passed in 293 s); TETHER_TEST_CONCURRENCY overrides (1 runs them one after another, as before).
  */
 const concurrency = Number(process.env['TETHER_TEST_CONCURRENCY']) || Math.min(4, availableParallelism());
 
