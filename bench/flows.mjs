@@ -21,6 +21,15 @@ export function freshProof(key, htu) {
   return `${input}.${sign('sha256', Buffer.from(input), { key: key.privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
 }
 
+/**
+ * Proofs for request numbers [from, from + count) of round-robin polls over `devices`: request k polls device
+ * k mod devices.length, proved by that device's own key. Signed ahead of the timed run, as the unbound polls' are
+ * (dpop-proofs.mjs): signing as each poll went out capped the load side below the rate the server could answer.
+ */
+export function signDeviceProofs({ devices, htu, from, count }) {
+  return Array.from({ length: count }, (_, i) => freshProof(devices[(from + i) % devices.length].key, htu));
+}
+
 /** A valid token response: 200, a DPoP-bound access token and a (rotated) refresh token. */
 export function tokenResponse(status, body) {
   if (status !== 200) return undefined;

@@ -193,11 +193,22 @@ export class PollFeed {
   }
 }
 
-/** POST token with the device_code grant and a DPoP proof; only authorization_pending / slow_down count. */
+/**
+ * POST token with the device_code grant and a DPoP proof from `feed`; only authorization_pending and slow_down
+ * count as valid, and slow_down is also counted apart (the report warns when codes were polled too fast: another
+ * path). The same for codes bound to a key: Tether checks such a proof's signature only when pacing depends on it
+ * (a poll too soon; docs/architecture.md, "A pending poll's proof").
+ */
 export function pendingPolls(server, feed, options) {
   const tally = new Tally(
     (status, body) => status === 400 && (body.includes('"authorization_pending"') || body.includes('"slow_down"')),
   );
+  tally.slowDown = 0;
+  const record = tally.record.bind(tally);
+  tally.record = (status, body) => {
+    if (body.includes('"slow_down"')) tally.slowDown++;
+    record(status, body);
+  };
   const request = {
     method: 'POST',
     path: new URL(server.endpoints.token).pathname,
@@ -299,38 +310,6 @@ export function constantRoute(server, options) {
     path: '/',
     headers: { 'content-type': FORM, 'user-agent': USER_AGENT },
     body: `grant_type=${encodeURIComponent(DEVICE_CODE_GRANT)}&client_id=bench-device&device_code=${'x'.repeat(43)}`,
-    onResponse: (status, body) => tally.record(status, body),
-  };
-  return drive(server, options, request, tally);
-}
-
-/**
- * Pending polls of codes bound to their device's key, round-robin, each with a fresh proof by that key. Tether
- * checks such a proof's signature only when pacing depends on it (a poll too soon; docs/architecture.md, "A pending
- * poll's proof"); every answer must still be authorization_pending (or slow_down, counted apart).
- */
-export function boundPolls(server, { clientId, devices, ...options }) {
-  const tally = new Tally(
-    (status, body) => status === 400 && (body.includes('"authorization_pending"') || body.includes('"slow_down"')),
-  );
-  tally.slowDown = 0;
-  const record = tally.record.bind(tally);
-  tally.record = (status, body) => {
-    if (body.includes('"slow_down"')) tally.slowDown++;
-    record(status, body);
-  };
-  const prefix = `grant_type=${encodeURIComponent(DEVICE_CODE_GRANT)}&client_id=${encodeURIComponent(clientId)}&device_code=`;
-  let next = 0;
-  const request = {
-    method: 'POST',
-    path: new URL(server.endpoints.token).pathname,
-    headers: { 'content-type': FORM, 'user-agent': USER_AGENT },
-    setupRequest(req) {
-      const device = devices[next++ % devices.length];
-      req.body = prefix + encodeURIComponent(device.deviceCode);
-      req.headers.DPoP = freshProof(device.key, server.endpoints.token);
-      return req;
-    },
     onResponse: (status, body) => tally.record(status, body),
   };
   return drive(server, options, request, tally);

@@ -1,12 +1,15 @@
 import type { Statement } from 'better-sqlite3';
 import type { AuditEventInput } from '../audit/event.js';
 import type { DeviceAuthorization } from '../device-flow/device-authorization.js';
+import type { Grant } from '../grants/grant.js';
+import type { RequestOrigin } from '../oauth/request-origin.js';
 import type { IssuedTokens } from '../tokens/token-store.js';
 import {
   deviceAuthorizationFromRow,
   deviceAuthorizationRow,
   SqlDeviceAuthorizationStore,
 } from './device-authorizations.js';
+import { PendingRequests } from './pending-requests.js';
 import type { DeviceAuthorizationTable } from './schema.js';
 import { SqliteAuditAppender } from './sqlite-audit-append.js';
 import { SqliteGroupCommit } from './sqlite-group-commit.js';
@@ -45,6 +48,8 @@ export class SqliteDeviceAuthorizationStore extends SqlDeviceAuthorizationStore 
   private readonly liveUntil: Map<string, number>;
   private pruneAt = PRUNE_AT;
   private readonly bindGrant: Statement;
+  /** Committed pending requests, so a pending poll reads no row (docs/architecture.md, "Pending requests in memory"). */
+  private readonly pendingRequests = new PendingRequests();
 
   constructor(
     private readonly sqlite: SqliteHandle,
@@ -61,15 +66,16 @@ export class SqliteDeviceAuthorizationStore extends SqlDeviceAuthorizationStore 
       `insert into device_authorizations (${columns.join(', ')}) values (${columns.map(() => '?').join(', ')}) on conflict do nothing`,
     );
     this.selectById = raw.prepare('select * from device_authorizations where id = ?');
-    this.createBatch = raw.transaction((batch: readonly PendingRequest[], outcomes: boolean[]) => {
+    this.createBatch = raw.transaction((batch: readonly PendingRequest[], outcomes: CreatedRows) => {
       const chain = this.audit.open();
       for (const item of batch) {
-        const created = this.insertRequest.run(...Object.values(deviceAuthorizationRow(item.a))).changes === 1;
+        const row = deviceAuthorizationRow(item.a);
+        const created = this.insertRequest.run(...Object.values(row)).changes === 1;
         if (created) {
           chain.append(item.events);
           this.counted(item.a);
         }
-        outcomes.push(created);
+        outcomes.push(created ? row : undefined);
       }
       chain.close();
     });
@@ -128,21 +134,27 @@ export class SqliteDeviceAuthorizationStore extends SqlDeviceAuthorizationStore 
   private async flush(): Promise<void> {
     const batch = this.pending;
     this.pending = [];
-    const outcomes: boolean[] = [];
+    const outcomes: CreatedRows = [];
     try {
       await outsideTransaction(this.sqlite, () => this.createBatch(batch, outcomes));
     } catch (error) {
       for (const item of batch) item.reject(error);
       return;
     }
-    batch.forEach((item, i) => item.resolve(outcomes[i] ?? false));
+    // Committed: from here a poll of these codes is answered from memory. Each request held is built from its row,
+    // as a read would be, never the caller's object (which the caller may still change).
+    batch.forEach((item, i) => {
+      const row = outcomes[i];
+      if (row) this.pendingRequests.remember(deviceAuthorizationFromRow(row));
+      item.resolve(row !== undefined);
+    });
   }
 
   /**
    * A batch of new requests in one transaction, each outcome pushed to `outcomes`. Made once, in the constructor:
    * better-sqlite3's `transaction()` builds four wrapper functions each time it is called.
    */
-  private readonly createBatch: (batch: readonly PendingRequest[], outcomes: boolean[]) => void;
+  private readonly createBatch: (batch: readonly PendingRequest[], outcomes: CreatedRows) => void;
 
   /**
    * Adds a code to the live counts before its batch commits (a batch that then fails leaves them too high, which
@@ -169,10 +181,45 @@ export class SqliteDeviceAuthorizationStore extends SqlDeviceAuthorizationStore 
    * inside one, it is read again once that transaction has ended (`exclusive`; see `sqlite-outside-transaction.ts`).
    */
   override async findById(id: string): Promise<DeviceAuthorization | undefined> {
+    const held = this.pendingRequests.get(id);
+    if (held) return held;
     const row = this.selectById.get(id) as DeviceAuthorizationTable | undefined;
-    if (row?.status === 'pending' || !this.sqlite.raw.inTransaction) return row && deviceAuthorizationFromRow(row);
+    if (row?.status === 'pending' || !this.sqlite.raw.inTransaction) {
+      const found = row && deviceAuthorizationFromRow(row);
+      // Read outside any transaction, a pending row is committed: held from now (after a restart, say).
+      if (found && !this.sqlite.raw.inTransaction) this.pendingRequests.remember(found);
+      return found;
+    }
     const locked = await this.sqlite.exclusive(() => this.selectById.get(id) as DeviceAuthorizationTable | undefined);
     return locked && deviceAuthorizationFromRow(locked);
+  }
+
+  // Every write of a request's row drops it from memory, before the write and again once it has ended (committed
+  // or not): a poll that read the row as pending just before the write began may have held it again meanwhile.
+  override approve(id: string, now: number, approver: RequestOrigin, grant: Grant, events: AuditEventInput[]): Promise<boolean> {
+    return this.writing(id, () => super.approve(id, now, approver, grant, events));
+  }
+
+  override deny(id: string, now: number, approverUserId: string, approver: RequestOrigin, events: AuditEventInput[]): Promise<boolean> {
+    return this.writing(id, () => super.deny(id, now, approverUserId, approver, events));
+  }
+
+  override abandon(id: string, now: number, events: AuditEventInput[]): Promise<boolean> {
+    return this.writing(id, () => super.abandon(id, now, events));
+  }
+
+  override async deleteExpired(before: number): Promise<number> {
+    this.pendingRequests.sweep(before);
+    return super.deleteExpired(before);
+  }
+
+  private async writing<T>(id: string, write: () => Promise<T>): Promise<T> {
+    this.pendingRequests.forget(id);
+    try {
+      return await write();
+    } finally {
+      this.pendingRequests.forget(id);
+    }
   }
 
   /**
@@ -198,6 +245,9 @@ interface PendingRequest {
   resolve: (ok: boolean) => void;
   reject: (e: unknown) => void;
 }
+
+/** Per request of a batch, in order: its row when it was inserted, undefined when its user code collided. */
+type CreatedRows = (DeviceAuthorizationTable | undefined)[];
 
 /** How long a live-code count is reused (plus the codes created meanwhile). */
 const LIVE_COUNT_MS = 1_000;

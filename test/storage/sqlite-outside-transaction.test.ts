@@ -11,6 +11,7 @@ import type { Transaction } from 'kysely';
 import type { AuditEventInput } from '../../src/audit/event.js';
 import type { DeviceAuthorization } from '../../src/device-flow/device-authorization.js';
 import type { Grant } from '../../src/grants/grant.js';
+import { deviceAuthorizationRow } from '../../src/storage/device-authorizations.js';
 import { openStorage, type Storage } from '../../src/storage/open.js';
 import type { Database } from '../../src/storage/schema.js';
 import { uuidv7 } from '../../src/shared/ids.js';
@@ -55,7 +56,9 @@ describe('SQLite fast paths never act on, or write into, an open transaction', (
 
   test('an approval not yet committed cannot be redeemed: the code reads as it was once that transaction ends', async () => {
     const a = authorization();
-    assert.equal(await storage.deviceAuthorizations.create(a, [event('device_code.requested')]), true);
+    // Written behind the store's back, so the store does not hold it as pending (storage/pending-requests.ts): the
+    // read below must come from the table, inside the open transaction.
+    await storage.db.insertInto('device_authorizations').values(deviceAuthorizationRow(a)).execute();
     const found = await inRolledBackTransaction(storage, async (tx) => {
       await tx.updateTable('device_authorizations').set({ status: 'approved' }).where('id', '=', a.id).execute();
       return { read: storage.deviceAuthorizations.findById(a.id) };
