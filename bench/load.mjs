@@ -194,6 +194,25 @@ export class PollFeed {
 }
 
 /**
+ * Round-robin polls over `devices` ({ deviceCode, key }), each proof signed by the device's key as its poll goes
+ * out: for fixed low rates (bench/scaling.mjs), where signing on the load side caps nothing.
+ */
+export class LiveProofFeed {
+  constructor({ clientId, devices, htu }) {
+    const prefix = `grant_type=${encodeURIComponent(DEVICE_CODE_GRANT)}&client_id=${encodeURIComponent(clientId)}&device_code=`;
+    this.bodies = devices.map((d) => prefix + encodeURIComponent(d.deviceCode));
+    this.devices = devices;
+    this.htu = htu;
+    this.cursor = 0;
+  }
+
+  next() {
+    const k = this.cursor++ % this.devices.length;
+    return { body: this.bodies[k], proof: freshProof(this.devices[k].key, this.htu) };
+  }
+}
+
+/**
  * POST token with the device_code grant and a DPoP proof from `feed`; only authorization_pending and slow_down
  * count as valid, and slow_down is also counted apart (the report warns when codes were polled too fast: another
  * path). The same for codes bound to a key: Tether checks such a proof's signature only when pacing depends on it

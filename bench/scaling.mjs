@@ -1,8 +1,8 @@
 // `node bench/scaling.mjs` (after `npm run build`): cost per request as the work held grows, with memory.
 //
 //  1. Pending polls (real binary, HTTP, a fresh DPoP proof each, a fixed 450 polls/s) with 1,000 to 100,000 live device codes, one
-//     server per size. The codes are written straight into its SQLite file (synthetic rows, no audit events) while it runs; the polls
-//     go through the server as usual. Server CPU per poll (the best of 5 windows, the sizes in alternation) and server RSS per size.
+//     server per size. The codes are written straight into its SQLite file (synthetic rows, no audit events) while it runs, and each
+//     polled once before the windows (as a server's devices would have); the polls go through the server as usual. Server CPU per poll (the best of 5 windows, the sizes in alternation) and server RSS per size.
 //  2. The audit log from 10^4 to 10^7 events (populating 10^7 takes several minutes here;
 //     BENCH_SCALING_AUDIT_MAX=1000000 stops at 10^6): the chain is built with the server's own chainedRow and written by a direct insert, then the
 //     cost of one more append (through the server's group commit, one event per commit; the best of 5 windows of
@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { freshProof, proofKey } from './flows.mjs';
-import { boundPolls } from './load.mjs';
+import { LiveProofFeed, pendingPolls } from './load.mjs';
 import { table } from './report.mjs';
 import { setUpPinning, startTether } from './servers.mjs';
 
@@ -58,7 +58,7 @@ async function polls(pinned) {
       for (let k = 0; k < sizes.length; k++) {
         const i = (k + w) % sizes.length;
         const { server, load, size } = runs[i];
-        const window = await boundPolls(server, { ...load, duration: SECONDS });
+        const window = await pendingPolls(server, load.feed, { ...load.options, duration: SECONDS });
         if (window.unexpected > 0) throw new Error(`polls at ${size} codes: ${window.unexpected} unexpected answers: ${JSON.stringify([...window.other])}`);
         if (window.slowDown > 0) log(`  (${int(size)} codes: ${int(window.slowDown)} of ${int(window.total)} answers were slow_down)`);
         windows[i].push(window);
@@ -99,13 +99,20 @@ async function pollingServer(size, pinned) {
         }),
       )();
     // JIT warm-up at full speed on codes of their own, deleted before the measurements begin.
-    await boundPolls(server, { connections: 32, pipelining: 1, clientId: CLIENT_ID, devices: codes(2_000, (i) => `warm-${i}`), duration: 4 });
+    const warm = new LiveProofFeed({ clientId: CLIENT_ID, devices: codes(2_000, (i) => `warm-${i}`), htu: server.endpoints.token });
+    await pendingPolls(server, warm, { connections: 32, pipelining: 1, duration: 4 });
     db.prepare("delete from device_authorizations where id like 'warm-%'").run();
     const devices = codes(size, () => randomUUID());
     // Polls round-robin over every live code at one fixed rate for every size, below 500/s so that even the
     // smallest set is polled at most every 2 s, never faster than its interval (1 s; a faster poll is answered slow_down, another path).
-    const load = { connections: 8, pipelining: 1, clientId: CLIENT_ID, devices, overallRate: POLL_RATE };
-    await boundPolls(server, { ...load, duration: 1 });
+    const load = { feed: new LiveProofFeed({ clientId: CLIENT_ID, devices, htu: server.endpoints.token }), options: { connections: 8, pipelining: 1, overallRate: POLL_RATE } };
+    // Every code polled once at full speed first: the state of a server whose devices poll (each code is then held
+    // in memory: storage/pending-requests.ts). Rows written behind its back, as here, are otherwise first read
+    // at their first poll, which at 450 polls/s over 100,000 codes would be every poll of a window. Then a pause
+    // past the 1 s interval, so that no code's next poll is too soon.
+    await pendingPolls(server, load.feed, { connections: 32, pipelining: 1, amount: size });
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await pendingPolls(server, load.feed, { ...load.options, duration: 1 });
     return { server, load, size };
   } catch (error) {
     await server.stop();
