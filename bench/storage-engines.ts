@@ -167,7 +167,7 @@ async function run(name: string, storage: Record<string, unknown>, instances: nu
   );
   const servers: Instance[] = [];
   for (let i = 0; i < instances; i++) servers.push(await startInstance(config, env));
-  const pids = servers.map((s) => s.child.pid!);
+  let pids = servers.map((s) => s.child.pid!);
   const target = (i: number) => servers[i % servers.length]!.url;
   const key = await dpop();
   const result: Result = { name, rates: {}, tetherCpuPerOp: {}, dbCpuPerOp: {} };
@@ -220,6 +220,19 @@ async function run(name: string, storage: Record<string, unknown>, instances: nu
       if (await store.approve(a.id, now, { ip: '127.0.0.1', userAgent: 'bench' }, grant, [])) approved.push(code);
     }
     await db.destroy();
+    if (dbOptions.engine === 'sqlite') {
+      // One process owns a SQLite file (storage/open.ts) and holds its pending requests in memory
+      // (storage/pending-requests.ts): approvals written behind its back reach it when it starts again, as after
+      // any restart. PostgreSQL instances read the shared rows, so they stay up.
+      for (let i = 0; i < servers.length; i++) {
+        const old = servers[i]!;
+        old.child.kill('SIGTERM');
+        await new Promise((resolve) => (old.child.exitCode !== null ? resolve(null) : old.child.once('exit', resolve)));
+        servers[i] = await startInstance(config, env);
+      }
+      pids = servers.map((s) => s.child.pid!);
+      for (let i = 0; i < 200; i++) await post(`${target(i)}/device_authorization`, { client_id: 'bench' });
+    }
 
     const refreshTokens: string[][] = Array.from({ length: CONNECTIONS }, () => []);
     let r = 0;

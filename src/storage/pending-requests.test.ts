@@ -1,29 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { DeviceAuthorization } from '../device-flow/device-authorization.js';
+import { pendingAuthorization } from '../../test/support/storage-fixtures.js';
 import { PendingRequests } from './pending-requests.js';
 
-const request = (id: string, overrides: Partial<DeviceAuthorization> = {}): DeviceAuthorization => ({
-  id,
-  deviceCodeHash: `hash-${id}`,
-  userCode: `CODE${id}`,
-  clientId: 'tether-cli',
-  scopes: ['read'],
-  resource: 'https://api.example',
-  requester: { ip: '192.0.2.1', userAgent: 'test' },
-  dpopJkt: null,
-  deviceJkt: null,
-  environment: null,
-  interval: 5,
-  createdAt: 1_000,
-  expiresAt: 1_300,
-  status: 'pending',
-  decidedAt: null,
-  approverUserId: null,
-  approver: null,
-  grantId: null,
-  ...overrides,
-});
+// Named ids, so the assertions read; expiries at 1,100 to 1,300.
+const request = (id: string, overrides: Partial<DeviceAuthorization> = {}): DeviceAuthorization =>
+  pendingAuthorization({ ip: '192.0.2.1', userAgent: 'test' }, { id, createdAt: 1_000, expiresAt: 1_300, ...overrides });
 
 test('holds pending requests only, until forgotten', () => {
   const held = new PendingRequests();
