@@ -159,6 +159,11 @@ export class CodeRing {
   }
 }
 
+/** The device_code grant's form (RFC 8628 §3.4) up to the code, which each request appends URL-encoded. */
+function deviceCodeForm(clientId) {
+  return `grant_type=${encodeURIComponent(DEVICE_CODE_GRANT)}&client_id=${encodeURIComponent(clientId)}&device_code=`;
+}
+
 /**
  * Round-robin pending polls over a fixed set of device codes, each request with the next unused DPoP proof.
  * The cursor persists across runs (warm-up, then measurement) so no code is polled again too soon.
@@ -166,7 +171,7 @@ export class CodeRing {
 export class PollFeed {
   constructor({ clientId, codes }) {
     this.devices = codes.length;
-    const prefix = `grant_type=${encodeURIComponent(DEVICE_CODE_GRANT)}&client_id=${encodeURIComponent(clientId)}&device_code=`;
+    const prefix = deviceCodeForm(clientId);
     this.bodies = codes.map((code) => prefix + encodeURIComponent(code));
     this.cursor = 0;
     this.pool = [];
@@ -199,7 +204,7 @@ export class PollFeed {
  */
 export class LiveProofFeed {
   constructor({ clientId, devices, htu }) {
-    const prefix = `grant_type=${encodeURIComponent(DEVICE_CODE_GRANT)}&client_id=${encodeURIComponent(clientId)}&device_code=`;
+    const prefix = deviceCodeForm(clientId);
     this.bodies = devices.map((d) => prefix + encodeURIComponent(d.deviceCode));
     this.devices = devices;
     this.htu = htu;
@@ -252,7 +257,7 @@ export function redemptions(server, { clientId, devices, chains, ...options }) {
     const tokens = tokenResponse(status, body);
     return tokens !== undefined;
   });
-  const prefix = `grant_type=${encodeURIComponent(DEVICE_CODE_GRANT)}&client_id=${encodeURIComponent(clientId)}&device_code=`;
+  const prefix = deviceCodeForm(clientId);
   let next = 0;
   const request = {
     method: 'POST',

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
-import { freshProof, proofKey } from './flows.mjs';
+import { proofKey } from './flows.mjs';
 import { LiveProofFeed, pendingPolls } from './load.mjs';
 import { table } from './report.mjs';
 import { setUpPinning, startTether } from './servers.mjs';

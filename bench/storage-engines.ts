@@ -58,6 +58,11 @@ function cpuSeconds(pids: number[], postmaster?: number): number {
   return ticks / TICKS;
 }
 
+async function stopInstance(instance: Instance): Promise<void> {
+  instance.child.kill('SIGTERM');
+  if (instance.child.exitCode === null) await new Promise((resolve) => instance.child.once('exit', resolve));
+}
+
 async function startInstance(config: string, env: NodeJS.ProcessEnv): Promise<Instance> {
   const port = await freePort();
   const child = spawn(process.execPath, [join(ROOT, 'bin/tether.js'), 'serve', '--config', config, '--port', String(port)], {
@@ -225,9 +230,7 @@ async function run(name: string, storage: Record<string, unknown>, instances: nu
       // (storage/pending-requests.ts): approvals written behind its back reach it when it starts again, as after
       // any restart. PostgreSQL instances read the shared rows, so they stay up.
       for (let i = 0; i < servers.length; i++) {
-        const old = servers[i]!;
-        old.child.kill('SIGTERM');
-        await new Promise((resolve) => (old.child.exitCode !== null ? resolve(null) : old.child.once('exit', resolve)));
+        await stopInstance(servers[i]!);
         servers[i] = await startInstance(config, env);
       }
       pids = servers.map((s) => s.child.pid!);
@@ -262,8 +265,7 @@ async function run(name: string, storage: Record<string, unknown>, instances: nu
       return true;
     });
   } finally {
-    for (const s of servers) s.child.kill('SIGTERM');
-    await Promise.all(servers.map((s) => new Promise((resolve) => (s.child.exitCode !== null ? resolve(null) : s.child.once('exit', resolve)))));
+    await Promise.all(servers.map(stopInstance));
     rmSync(dir, { recursive: true, force: true });
   }
   return result;
