@@ -3,7 +3,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { secureDataDir } from './data-dir.js';
 import { migrateToLatest } from './migrate.js';
-import { FOREGROUND_AUTOCHECKPOINT } from './sqlite-checkpointer.js';
+import { FOREGROUND_AUTOCHECKPOINT, WAL_LIMIT_BYTES } from './sqlite-checkpointer.js';
 import type { Database } from './schema.js';
 
 export interface SqliteOptions {
@@ -40,6 +40,8 @@ export async function openSqliteHandle(options: SqliteOptions): Promise<SqliteHa
   // Checkpoints (WAL → database file) are where NORMAL mode fsyncs; fewer, larger ones cost far less per write.
   // The server hands them to a thread of their own (sqlite-checkpointer.ts); this is for everything else.
   sqlite.pragma(`wal_autocheckpoint = ${FOREGROUND_AUTOCHECKPOINT}`);
+  // When the WAL starts over, a file that once grew past the bound is cut back to it (sqlite-checkpointer.ts).
+  sqlite.pragma(`journal_size_limit = ${WAL_LIMIT_BYTES}`);
   sqlite.pragma('cache_size = -65536');
   sqlite.pragma('foreign_keys = ON');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });

@@ -3,7 +3,8 @@
 // database file (or the WAL would grow without bound); and when the thread is gone, the server's connection
 // checkpoints again. Real files, a real worker thread.
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -43,6 +44,28 @@ function eventsInDatabaseFile(dataDir: string): number | undefined {
   }
 }
 
+/**
+ * Writes that never pause, as a busy server's group commits are: a transaction of random-keyed rows about every
+ * millisecond for `ms` (the thread's messages are handled between them, as between a server's batches).
+ * Returns the rows written and the largest size the WAL file reached meanwhile.
+ */
+async function writeWithoutPause(raw: SqliteDatabase.Database, ms: number): Promise<{ rows: number; largest: number }> {
+  raw.exec('create table if not exists filler (k blob primary key, v blob not null)');
+  const insert = raw.prepare('insert into filler (k, v) values (?, ?)');
+  const batch = raw.transaction((count: number) => {
+    for (let i = 0; i < count; i++) insert.run(randomBytes(16), randomBytes(1_000));
+  });
+  const wal = `${raw.name}-wal`;
+  let largest = 0;
+  let rows = 0;
+  for (const end = performance.now() + ms; performance.now() < end; rows += 20) {
+    batch(20);
+    largest = Math.max(largest, statSync(wal).size);
+    await sleep(1);
+  }
+  return { rows, largest };
+}
+
 describe('SQLite checkpoints in a thread of their own', () => {
   test("the server's connection leaves checkpoints to the thread, and the thread moves every commit into the file", async () => {
     const dataDir = tempDir();
@@ -63,6 +86,33 @@ describe('SQLite checkpoints in a thread of their own', () => {
     } finally {
       await storage.close();
     }
+  });
+
+  test('under writes that never pause the WAL starts over past its bound, and every row is kept', async () => {
+    const MiB = 1024 * 1024;
+    const largestWal = async (walLimitBytes: number) => {
+      const sqlite = await openSqliteHandle({ dataDir: tempDir(), synchronous: 'normal' });
+      // The server's connection cuts a rewound WAL back to the bound; here the test's bound.
+      sqlite.raw.pragma(`journal_size_limit = ${2 * MiB}`);
+      const checkpointer = await SqliteCheckpointer.start(sqlite.raw, 'normal', walLimitBytes);
+      try {
+        const { rows, largest } = await writeWithoutPause(sqlite.raw, 3_000);
+        assert.equal(checkpointer.running, true, 'the thread still checkpoints');
+        assert.equal(sqlite.raw.prepare('select count(*) from filler').pluck().get(), rows, 'every committed row is there');
+        return largest;
+      } finally {
+        await checkpointer.stop();
+        await sqlite.db.destroy();
+      }
+    };
+    // With no bound (the thread's checkpoints alone, as before), the server appends while the thread copies, so
+    // the WAL never starts over: it grows with everything written. This is what the bound must change.
+    const unbounded = await largestWal(Number.POSITIVE_INFINITY);
+    // Bounded at 2 MiB: once past it the thread asks for a rewind at its next checkpoint (every 500 ms), so the
+    // file holds the bound plus about half a second of writes, whatever the machine's speed.
+    const bounded = await largestWal(2 * MiB);
+    assert.ok(unbounded > 8 * MiB, `without a bound the WAL grew to ${unbounded} bytes`);
+    assert.ok(bounded < unbounded / 2, `bounded, the WAL reached ${bounded} bytes; unbounded ${unbounded}`);
   });
 
   test('when the thread is gone, the server connection checkpoints again', async () => {
