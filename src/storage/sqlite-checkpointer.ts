@@ -29,9 +29,8 @@ interface CheckpointThreadData {
  * The thread: a connection of its own to the server's database file that moves the WAL into the database on a
  * timer, so a checkpoint's syncs are waited for there, never on the server's event loop. Messages: 'ready' once
  * its connection is open, 'rewind' when the WAL has passed WAL_LIMIT_BYTES, { failed } when a checkpoint throws
- * (it then stops). A source text rather than a
- * module file: the same text runs under the built JavaScript and under tsx (the tests), which Node 20 does not
- * load into worker threads.
+ * (it then stops). A source text rather than a module file: the same text runs under the built JavaScript and
+ * under tsx (the tests), which Node 20 does not load into worker threads.
  */
 const THREAD_SOURCE = `
 const { parentPort: port, workerData } = require('node:worker_threads');
