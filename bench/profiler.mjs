@@ -6,6 +6,12 @@ import { join } from 'node:path';
 
 export const PROFILE_DIR = process.env['BENCH_PROFILE'];
 
+// Said at once, not after the minutes of setup before the first profiled phase.
+if (PROFILE_DIR && typeof WebSocket === 'undefined') {
+  console.error('BENCH_PROFILE needs a WebSocket client: use Node 22+, or run this bench with node --experimental-websocket.');
+  process.exit(2);
+}
+
 export async function connectProfiler(inspectPort) {
   const targets = await (await fetch(`http://127.0.0.1:${inspectPort}/json/list`)).json();
   const socket = new WebSocket(targets[0].webSocketDebuggerUrl);
