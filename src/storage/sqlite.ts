@@ -50,10 +50,9 @@ export async function openSqliteHandle(options: SqliteOptions): Promise<SqliteHa
   // A small page cache, and reads from a memory map of the file. Not 64 MiB: when a B-tree page splits, SQLite
   // swaps page numbers through the pending-byte page (262,145 with 4 KiB pages), and every commit after that
   // scans the whole page cache to drop pages past the end of a file smaller than 1 GiB: a cost that grew with
-  // every page cached. With 100,000 grants a refresh's storage work cost 152-190 µs at 64 MiB and 124-178 µs
-  // here (docs/architecture.md, "SQLite's page cache"). The map serves reads outside a write without a copy or a
-  // system call; SQLite only reads through it (writes still go to the WAL with write(2)), so durability is as
-  // before.
+  // every page cached (bench/scaling.mjs, live grants; docs/architecture.md, "SQLite's page cache"). The map
+  // serves reads outside a write without a copy or a system call; SQLite only reads through it (writes still go
+  // to the WAL with write(2)), so durability is as before.
   sqlite.pragma(`cache_size = ${PAGE_CACHE_KIB}`);
   sqlite.pragma(`mmap_size = ${MMAP_BYTES}`);
   sqlite.pragma('foreign_keys = ON');
