@@ -126,6 +126,18 @@ async function pollingServer(size, pinned) {
   }
 }
 
+/**
+ * Statements that write audit events (rows from the server's own chainedRow) and the chain's head straight to the
+ * tables: setup only, never timed.
+ */
+function directChainStatements(raw, chainedRow) {
+  const columns = Object.keys(chainedRow({ type: 'admin.action', at: 0, data: {} }, 0, 'x', null));
+  return {
+    insert: raw.prepare(`insert into audit_events (${columns.join(', ')}) values (${columns.map((c) => `@${c}`).join(', ')})`),
+    head: raw.prepare('insert into audit_head (id, seq, hash) values (1, @seq, @hash) on conflict (id) do update set seq = excluded.seq, hash = excluded.hash'),
+  };
+}
+
 async function auditLog() {
   const { openSqliteHandle } = await dist('storage/sqlite.js');
   const { chainedRow, auditEventFromRow } = await dist('storage/audit-log.js');
@@ -137,9 +149,7 @@ async function auditLog() {
   try {
     const sqlite = await openSqliteHandle({ dataDir: join(dir, 'data'), synchronous: 'normal' });
     const { raw } = sqlite;
-    const columns = Object.keys(chainedRow({ type: 'admin.action', at: 0, data: {} }, 0, 'x', null));
-    const insert = raw.prepare(`insert into audit_events (${columns.join(', ')}) values (${columns.map((c) => `@${c}`).join(', ')})`);
-    const head = raw.prepare('insert into audit_head (id, seq, hash) values (1, @seq, @hash) on conflict (id) do update set seq = excluded.seq, hash = excluded.hash');
+    const { insert, head } = directChainStatements(raw, chainedRow);
     const fast = sqliteFastPaths(sqlite);
     let seq = 0;
     let hash = 'tether-audit-genesis';
@@ -303,9 +313,7 @@ async function liveGrants() {
       "insert into grants (id, user_id, client_id, device_authorization_id, scope, resource, dpop_jkt, auth_time, created_at, expires_at, idle_ttl, last_used_at, status) values (?, 'alice', 'tether-cli', ?, 'read', 'https://api.example', 'bench-jkt', ?, ?, ?, 86400, ?, 'active')",
     );
     const insertToken = raw.prepare("insert into refresh_tokens (hash, grant_id, parent_hash, issued_at, expires_at, status) values (?, ?, null, ?, ?, 'active')");
-    const columns = Object.keys(chainedRow({ type: 'admin.action', at: 0, data: {} }, 0, 'x', null));
-    const insertEvent = raw.prepare(`insert into audit_events (${columns.join(', ')}) values (${columns.map((c) => `@${c}`).join(', ')})`);
-    const writeHead = raw.prepare('insert into audit_head (id, seq, hash) values (1, @seq, @hash) on conflict (id) do update set seq = excluded.seq, hash = excluded.hash');
+    const { insert: insertEvent, head: writeHead } = directChainStatements(raw, chainedRow);
     const grants = [];
     const current = new Map();
     const newHash = () => hashSecret(randomBytes(32).toString('base64url'));
