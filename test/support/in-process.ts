@@ -36,6 +36,19 @@ export interface TestServer {
  * client ci-bot, resource server api-gateway (may introspect tokens for the test API), and an admin key.
  */
 export async function startServer(overrides: Record<string, unknown> = {}, clock?: Clock): Promise<TestServer> {
+  // The port is chosen before the server listens (the issuer must name it), so something else can take it in
+  // between: another test file's server, or an outgoing connection given it as its ephemeral port. Then start
+  // again on another port.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServerOnce(overrides, clock);
+    } catch (error) {
+      if (attempt >= 3 || (error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    }
+  }
+}
+
+async function startServerOnce(overrides: Record<string, unknown>, clock: Clock | undefined): Promise<TestServer> {
   passwordHash ??= hashPassword(TEST_PASSWORD);
   const hash = await passwordHash;
   const port = await freePort();
@@ -122,7 +135,11 @@ export async function startServer(overrides: Record<string, unknown> = {}, clock
       throw error;
     },
   );
-  await tether.listen();
+  await tether.listen().catch(async (error: unknown) => {
+    await tether.close().catch(() => undefined);
+    rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  });
   return {
     issuer,
     api,
