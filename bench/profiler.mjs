@@ -6,10 +6,16 @@ import { join } from 'node:path';
 
 export const PROFILE_DIR = process.env['BENCH_PROFILE'];
 
-// Said at once, not after the minutes of setup before the first profiled phase.
-if (PROFILE_DIR && typeof WebSocket === 'undefined') {
-  console.error('BENCH_PROFILE needs a WebSocket client: use Node 22+, or run this bench with node --experimental-websocket.');
-  process.exit(2);
+/**
+ * Called by a bench's entry point, so a missing WebSocket is said at once, not after the minutes of setup before
+ * the first profiled phase. Not at import: child processes (guard-bench's, which profile with --cpu-prof) import
+ * this module through servers.mjs with BENCH_PROFILE in their environment and no WebSocket of their own.
+ */
+export function requireProfilerSupport() {
+  if (PROFILE_DIR && typeof WebSocket === 'undefined') {
+    console.error('BENCH_PROFILE needs a WebSocket client: use Node 22+, or run this bench with node --experimental-websocket.');
+    process.exit(2);
+  }
 }
 
 export async function connectProfiler(inspectPort) {

@@ -17,7 +17,7 @@ import { approveAll, proofKey, signDeviceProofs, startDevices } from './flows.mj
 import { CodeRing, PollFeed, constantRoute, deviceAuthorizations, introspections, pendingPolls, redemptions, refreshes } from './load.mjs';
 import { preflight } from './preflight.mjs';
 import { breakdownTable } from './profile-breakdown.mjs';
-import { PROFILE_DIR } from './profiler.mjs';
+import { PROFILE_DIR, requireProfilerSupport } from './profiler.mjs';
 import { detail, int, problems, table, warnings } from './report.mjs';
 import { INTROSPECTOR, setUpPinning, startConstant, startCrypto, startOidcProvider, startTether } from './servers.mjs';
 
@@ -106,6 +106,7 @@ async function timedPolls(servers, label, feeds, sign) {
 }
 
 async function main() {
+  requireProfilerSupport();
   const pinned = setUpPinning();
   log(`Tether vs oidc-provider, every hot path — ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`);
   log(
